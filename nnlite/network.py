@@ -1,0 +1,248 @@
+"""Sequential networks, their blocks and feedback points, and the builders :func:`mlp` (and :func:`cnn`).
+
+A network is a list of blocks (DESIGN.md §3). A block is one weight layer (Dense or Conv2d) followed by every layer
+up to the next weight layer. Layers before the first weight layer (e.g. a Flatten) form a parameter-free prefix.
+The output of hidden block k is feedback point k: where BP's signal ``c_k = dL/dh_k`` lives, and where every rule
+delivers its own signal ``g_k``. A block turns the signal at its output into its own gradients by local
+backpropagation through its own layers, down to its weight layer.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .layers import ACTIVATIONS, Dense, Layer, LeakyReLU
+
+
+class Caches(list):
+    """One cache per layer, plus ``block_outputs``: the output of each block (references, not copies).
+
+    ``block_outputs[k]`` has shape (N, ...) — the activations ``h_k`` at feedback point k (the last one is the
+    network's output).
+    """
+
+    def __init__(self, caches, block_outputs, input_shape):
+        super().__init__(caches)
+        self.block_outputs = block_outputs
+        self.input_shape = input_shape
+
+
+class Sequential:
+    """A feed-forward stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer
+    input_shape : tuple, optional
+        One sample's shape, e.g. ``(784,)`` or ``(1, 28, 28)``. Inferred from a first Dense layer when omitted;
+        required when the network starts with a convolution.
+    """
+
+    def __init__(self, layers, input_shape=None):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("a Sequential needs at least one layer")
+        for i, l in enumerate(layers):
+            if not isinstance(l, Layer):
+                raise TypeError(f"layer {i} must be an nnlite Layer, got {type(l).__name__}")
+        starts = [i for i, l in enumerate(layers) if l.is_weight]
+        if not starts:
+            raise ValueError("a Sequential needs at least one weight layer (Dense or Conv2d)")
+        for i in range(starts[0]):
+            if layers[i].params:
+                raise ValueError(f"layer {i} ({layers[i]!r}) has parameters but comes before the first weight layer")
+        self.layers = layers
+        #: (start, stop) layer indices of each block.
+        self.blocks = [(s, e) for s, e in zip(starts, starts[1:] + [len(layers)])]
+        if input_shape is None:
+            first = layers[starts[0]]
+            if not isinstance(first, Dense) or starts[0] != 0:
+                raise ValueError("input_shape is required unless the network starts with a Dense layer")
+            input_shape = (first.d_in,)
+        self.input_shape = tuple(int(s) for s in input_shape)
+        shapes, shape = [], self.input_shape
+        for i, l in enumerate(layers):
+            shape = l.output_shape(shape)
+            shapes.append(shape)
+        #: one sample's shape at the output of every layer
+        self.layer_shapes = shapes
+        #: one sample's shape at the output of every block (feedback points, then the output)
+        self.block_shapes = [shapes[e - 1] for _, e in self.blocks]
+        self.dtype = layers[starts[0]].params["W"].dtype
+
+    # -- structure -------------------------------------------------------------------------------------------
+    @property
+    def n_blocks(self):
+        return len(self.blocks)
+
+    @property
+    def feedback_sizes(self):
+        """Number of units ``l_k`` at each hidden feedback point (block outputs but the last)."""
+        return [int(math.prod(s)) for s in self.block_shapes[:-1]]
+
+    @property
+    def n_outputs(self):
+        return int(math.prod(self.block_shapes[-1]))
+
+    def weight_layer(self, k):
+        """The weight layer (Dense or Conv2d) that starts block k."""
+        return self.layers[self.blocks[k][0]]
+
+    def params(self):
+        """One dict per layer that has parameters, in order; the arrays are updated in place by optimizers."""
+        return [l.params for l in self.layers if l.params]
+
+    def param_layers(self):
+        """Indices of the layers that have parameters (the order of :meth:`params`)."""
+        return [i for i, l in enumerate(self.layers) if l.params]
+
+    def block_param_slices(self):
+        """For each block, the positions in :meth:`params` of its layers' parameter dicts."""
+        pos = {li: j for j, li in enumerate(self.param_layers())}
+        return [[pos[i] for i in range(s, e) if i in pos] for s, e in self.blocks]
+
+    # -- passes ----------------------------------------------------------------------------------------------
+    def _check_input(self, x):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"input must be a numpy array, got {type(x).__name__}")
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"input must be floating point ({self.dtype}), got {x.dtype}")
+        if x.dtype != self.dtype:
+            raise TypeError(f"input dtype {x.dtype} does not match the network's {self.dtype}; convert it first")
+        if x.ndim != 1 + len(self.input_shape) or x.shape[1:] != self.input_shape:
+            raise ValueError(f"expected input of shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+        if x.shape[0] == 0:
+            raise ValueError("empty batch: the input has 0 samples")
+
+    def forward(self, x, train=True):
+        """Forward pass.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, *input_shape)
+        train : bool
+            Training mode (dropout active, batch norm on batch statistics).
+
+        Returns
+        -------
+        out : ndarray, shape (N, *output_shape)
+        caches : Caches
+        """
+        self._check_input(x)
+        caches, outputs = [None] * len(self.layers), []
+        ends = {e - 1 for _, e in self.blocks}
+        h = x
+        for i, layer in enumerate(self.layers):
+            h, caches[i] = layer.forward(h, train)
+            if i in ends:
+                outputs.append(h)
+        return h, Caches(caches, outputs, x.shape)
+
+    def predict(self, x, batch_size=1024):
+        """Network outputs in evaluation mode, computed in batches; shape (N, C)."""
+        self._check_input(x)
+        outs = [self.forward(x[i:i + batch_size], train=False)[0] for i in range(0, x.shape[0], batch_size)]
+        return np.concatenate(outs, axis=0)
+
+    def block_input_shape(self, k, n):
+        """Shape (N, ...) of block k's input for a batch of n."""
+        s, _ = self.blocks[k]
+        return (n,) + (self.layer_shapes[s - 1] if s > 0 else self.input_shape)
+
+    def backward_block(self, k, g, caches, *, feedback=None, need_dx=True):
+        """Local backpropagation through block k.
+
+        Parameters
+        ----------
+        k : int
+        g : ndarray, shape of block k's output (N, ...)
+            The signal arriving at the block's output (feedback point k, or ``e`` for the last block).
+        caches : Caches
+        feedback : ndarray, optional
+            Used in place of the weight in the weight layer's ``dx`` product (FA).
+        need_dx : bool
+            Whether to compute the signal below the block.
+
+        Returns
+        -------
+        dx : ndarray of the block's input shape, or None
+        grads : list of dict
+            The gradients of the block's layers that have parameters, in order.
+        delta : ndarray
+            ``dL/da``: the gradient at the weight layer's output (IFA carries it forward).
+        """
+        s, e = self.blocks[k]
+        grads = []
+        for i in range(e - 1, s, -1):
+            layer = self.layers[i]
+            g, gi = layer.backward(g, caches[i])
+            if layer.params:
+                grads.append(gi)
+        delta = g
+        dx, gw = self.layers[s].backward(g, caches[s], feedback=feedback, need_dx=need_dx)
+        grads.append(gw)
+        grads.reverse()
+        return dx, grads, delta
+
+    def carry_block(self, k, v, caches, *, include_weight=True):
+        """Carry ``v`` forward through block k's linear parts (IFA): the weight layer without bias (when
+        ``include_weight``), then the shape-changing layers, skipping activations."""
+        s, e = self.blocks[k]
+        if include_weight:
+            v = self.layers[s].carry(v, caches[s])
+        for i in range(s + 1, e):
+            v = self.layers[i].carry(v, caches[i])
+        return v
+
+    def __repr__(self):
+        inner = ",\n  ".join(repr(l) for l in self.layers)
+        return f"Sequential([\n  {inner}\n], input_shape={self.input_shape})"
+
+
+def _activation(activation):
+    if isinstance(activation, Layer):
+        raise TypeError("pass an activation name or a zero-argument factory, not a Layer instance (it would be shared)")
+    if callable(activation):
+        return activation()
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a name or a factory, got {activation!r}")
+    name = activation.lower().replace("-", "_")
+    if name.startswith("leaky_relu"):
+        slope = name[len("leaky_relu"):].lstrip(":_(").rstrip(")")
+        return LeakyReLU(float(slope) if slope else 0.01)
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)} "
+                         f"(leaky_relu:SLOPE for a slope, e.g. leaky_relu:-0.5)")
+    return ACTIVATIONS[name]()
+
+
+def mlp(sizes, activation="tanh", *, init="he", bias=True, dtype=np.float32, seed=None):
+    """A multilayer perceptron ``Dense -> activation -> ... -> Dense`` (the output layer has no activation).
+
+    Parameters
+    ----------
+    sizes : list of int
+        ``[D_in, hidden..., C]``, e.g. ``[784, 800, 800, 800, 10]``.
+    activation : str or callable
+        "tanh", "sigmoid", "relu", "leaky_relu" (slope 0.01), "leaky_relu:-0.5", "abs", "identity", or a
+        factory returning a new Layer.
+    init, bias, dtype
+        Passed to every :class:`Dense`.
+    seed : int, Generator or None
+        Seeds the initial weights.
+
+    Returns
+    -------
+    Sequential
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"sizes must list at least the input and output sizes, got {sizes}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(Dense(a, b, init=init, bias=bias, dtype=dtype, rng=rng))
+        if i < len(sizes) - 2:
+            layers.append(_activation(activation))
+    return Sequential(layers)

@@ -1,0 +1,64 @@
+"""Fully connected layer: forward and hand-derived backward.
+
+Shapes: x (N, D_in), W (D_out, D_in), b (D_out,), a (N, D_out).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def dense_forward(x, W, b=None):
+    """Affine map ``a = x @ W.T + b``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D_in)
+    W : ndarray, shape (D_out, D_in)
+    b : ndarray, shape (D_out,), or None
+
+    Returns
+    -------
+    a : ndarray, shape (N, D_out)
+    cache : ndarray
+        The input ``x``, all the backward pass needs.
+    """
+    a = x @ W.T
+    if b is not None:
+        a += b
+    return a, x
+
+
+def dense_backward(dout, cache, W, *, feedback=None, need_dx=True, need_db=True):
+    """Gradients of the affine map.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, D_out)
+        ``dL/da``.
+    cache : ndarray, shape (N, D_in)
+        The forward input ``x``.
+    W : ndarray, shape (D_out, D_in)
+    feedback : ndarray, shape (D_out, D_in), optional
+        Matrix used in place of ``W`` to send the error down (Feedback Alignment).
+    need_dx : bool
+        When False the ``dx`` product is skipped and ``dx`` is None.
+    need_db : bool
+        When False (a layer without bias) ``db`` is None.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, D_in), or None
+    dW : ndarray, shape (D_out, D_in)
+    db : ndarray, shape (D_out,), or None
+
+    Notes
+    -----
+    ``dW = dout.T @ x``, ``db = sum_n dout[n]``, ``dx = dout @ W`` (or ``dout @ B`` with feedback ``B``).
+    """
+    x = cache
+    dW = dout.T @ x
+    db = dout.sum(axis=0) if need_db else None
+    dx = None
+    if need_dx:
+        dx = dout @ (W if feedback is None else feedback)
+    return dx, dW, db

@@ -1,0 +1,129 @@
+"""Losses: each returns the batch-mean loss (a Python float) and ``e = dL/d(logits)`` of shape (N, C).
+
+Because the loss is a mean over the batch, ``e`` carries the factor ``1/N``; every rule's update is then on BP's
+scale. Labels are integer class indices of shape (N,); the targets are their one-hot codes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def one_hot(y, n_classes, dtype=np.float32):
+    """One-hot codes, shape (N, C), of integer labels ``y`` of shape (N,)."""
+    t = np.zeros((y.shape[0], n_classes), dtype=dtype)
+    t[np.arange(y.shape[0]), y] = 1
+    return t
+
+
+def _check(logits, y):
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape (N, C), got shape {logits.shape}")
+    if not np.issubdtype(logits.dtype, np.floating):
+        raise TypeError(f"logits must be floating point, got {logits.dtype}")
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != logits.shape[0]:
+        raise ValueError(f"labels must have shape ({logits.shape[0]},), got {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"labels must be integers, got {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= logits.shape[1]):
+        raise ValueError(f"labels must be in [0, {logits.shape[1]}), got min {y.min()} and max {y.max()}")
+    return y
+
+
+def softmax(z):
+    """Row-wise softmax of z, shape (N, C), stable (the row maximum is subtracted first)."""
+    p = z - z.max(axis=1, keepdims=True)
+    np.exp(p, out=p)
+    p /= p.sum(axis=1, keepdims=True)
+    return p
+
+
+def log_softmax(z):
+    """Row-wise log-softmax of z, shape (N, C), stable."""
+    s = z - z.max(axis=1, keepdims=True)
+    s -= np.log(np.exp(s).sum(axis=1, keepdims=True))
+    return s
+
+
+def softmax_cross_entropy(logits, y):
+    """Softmax cross-entropy.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (N, C)
+    y : ndarray of int, shape (N,)
+
+    Returns
+    -------
+    loss : float
+    e : ndarray, shape (N, C)
+
+    Notes
+    -----
+    ``L = -(1/N) sum_n log softmax(z_n)[y_n]`` and ``e = (softmax(z) - onehot(y)) / N``.
+    """
+    y = _check(logits, y)
+    n = logits.shape[0]
+    ls = log_softmax(logits)
+    loss = -float(ls[np.arange(n), y].sum()) / n
+    e = np.exp(ls)
+    e[np.arange(n), y] -= 1
+    e *= 1.0 / n
+    return loss, e
+
+
+def binary_cross_entropy(logits, y):
+    """Sigmoid binary cross-entropy against one-hot targets (the loss of the DFA literature).
+
+    Parameters
+    ----------
+    logits : ndarray, shape (N, C)
+    y : ndarray of int, shape (N,)
+
+    Returns
+    -------
+    loss : float
+    e : ndarray, shape (N, C)
+
+    Notes
+    -----
+    With ``t = onehot(y)`` and ``p = sigmoid(z)``:
+    ``L = -(1/N) sum_n sum_c [t log p + (1 - t) log(1 - p)]`` and ``e = (p - t) / N``.
+    Computed as ``softplus(z) - t z`` so that large logits do not overflow.
+    """
+    y = _check(logits, y)
+    n, c = logits.shape
+    t = one_hot(y, c, logits.dtype)
+    # softplus(z) = max(z, 0) + log1p(exp(-|z|))
+    sp = np.maximum(logits, 0) + np.log1p(np.exp(-np.abs(logits)))
+    loss = float((sp - t * logits).sum()) / n
+    p = np.tanh(logits * 0.5)
+    p += 1
+    p *= 0.5
+    e = (p - t) * (1.0 / n)
+    return loss, e
+
+
+def mean_squared_error(out, y):
+    """Half squared error against one-hot targets, summed over classes and averaged over the batch.
+
+    Parameters
+    ----------
+    out : ndarray, shape (N, C)
+    y : ndarray of int, shape (N,)
+
+    Returns
+    -------
+    loss : float
+    e : ndarray, shape (N, C)
+
+    Notes
+    -----
+    ``L = (1/N) sum_n 0.5 ||out_n - onehot(y_n)||^2`` and ``e = (out - onehot(y)) / N``.
+    """
+    y = _check(out, y)
+    n, c = out.shape
+    d = out - one_hot(y, c, out.dtype)
+    loss = 0.5 * float((d * d).sum()) / n
+    d *= 1.0 / n
+    return loss, d

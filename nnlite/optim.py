@@ -1,0 +1,145 @@
+"""Optimizers. Each ``step(params, grads)`` updates the arrays of ``params`` in place and keeps their dtype.
+
+``params`` and ``grads`` are lists of dicts with matching keys (``net.params()`` and a rule's ``gradients``).
+State (momenta, moments) is allocated on the first step, in the parameters' dtype.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _check_pos(name, v, allow_zero=False):
+    v = float(v)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'} and finite, got {v}")
+    return v
+
+
+class Optimizer:
+    def __init__(self):
+        self.state = None
+        self.t = 0
+
+    def _pairs(self, params, grads):
+        if len(params) != len(grads):
+            raise ValueError(f"got {len(grads)} gradient dicts for {len(params)} parameter dicts")
+        for p, g in zip(params, grads):
+            if p.keys() != g.keys():
+                raise ValueError(f"gradient keys {sorted(g)} do not match parameter keys {sorted(p)}")
+            for k in p:
+                if g[k].shape != p[k].shape:
+                    raise ValueError(f"gradient {k!r} has shape {g[k].shape}, parameter has {p[k].shape}")
+                yield p, g, k
+
+    def _init_state(self, params, names):
+        self.state = [{k: {n: np.zeros_like(v) for n in names} for k, v in p.items()} for p in params]
+
+    def step(self, params, grads):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay.
+
+    Notes
+    -----
+    ``g <- g + wd * p``; ``v <- mu v + g``; ``p <- p - lr v`` (or ``p <- p - lr (g + mu v)`` with Nesterov).
+    """
+
+    def __init__(self, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__()
+        self.lr = _check_pos("lr", lr)
+        self.momentum = _check_pos("momentum", momentum, allow_zero=True)
+        self.weight_decay = _check_pos("weight_decay", weight_decay, allow_zero=True)
+        if nesterov and self.momentum == 0:
+            raise ValueError("Nesterov momentum needs momentum > 0")
+        self.nesterov = bool(nesterov)
+
+    def step(self, params, grads):
+        lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        if mu and self.state is None:
+            self._init_state(params, ("v",))
+        self.t += 1
+        list(self._pairs(params, grads))
+        for j, (p, g) in enumerate(zip(params, grads)):
+            for k in p:
+                gk = g[k]
+                if wd:
+                    gk = gk + wd * p[k]
+                if mu:
+                    v = self.state[j][k]["v"]
+                    v *= mu
+                    v += gk
+                    if self.nesterov:
+                        p[k] -= lr * (gk + mu * v)
+                    else:
+                        p[k] -= lr * v
+                else:
+                    p[k] -= lr * gk
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015).
+
+    Notes
+    -----
+    ``m <- b1 m + (1-b1) g``; ``v <- b2 v + (1-b2) g^2``; ``p <- p - lr_t m / (sqrt(v) + eps)`` with
+    ``lr_t = lr sqrt(1-b2^t) / (1-b1^t)``.
+    """
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__()
+        self.lr = _check_pos("lr", lr)
+        b1, b2 = (float(b) for b in betas)
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        self.betas, self.eps = (b1, b2), _check_pos("eps", eps)
+
+    def step(self, params, grads):
+        list(self._pairs(params, grads))
+        if self.state is None:
+            self._init_state(params, ("m", "v"))
+        self.t += 1
+        b1, b2 = self.betas
+        lr_t = self.lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        for j, (p, g) in enumerate(zip(params, grads)):
+            for k in p:
+                s, gk = self.state[j][k], g[k]
+                m, v = s["m"], s["v"]
+                m *= b1
+                m += (1 - b1) * gk
+                v *= b2
+                v += (1 - b2) * (gk * gk)
+                p[k] -= lr_t * m / (np.sqrt(v) + self.eps)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Tieleman & Hinton 2012).
+
+    Notes
+    -----
+    ``s <- rho s + (1-rho) g^2``; ``p <- p - lr g / (sqrt(s) + eps)``.
+    """
+
+    def __init__(self, lr=1e-3, rho=0.9, eps=1e-8):
+        super().__init__()
+        self.lr = _check_pos("lr", lr)
+        self.rho = float(rho)
+        if not 0 <= self.rho < 1:
+            raise ValueError(f"rho must be in [0, 1), got {rho}")
+        self.eps = _check_pos("eps", eps)
+
+    def step(self, params, grads):
+        list(self._pairs(params, grads))
+        if self.state is None:
+            self._init_state(params, ("s",))
+        self.t += 1
+        rho = self.rho
+        for j, (p, g) in enumerate(zip(params, grads)):
+            for k in p:
+                s, gk = self.state[j][k]["s"], g[k]
+                s *= rho
+                s += (1 - rho) * (gk * gk)
+                p[k] -= self.lr * gk / (np.sqrt(s) + self.eps)
