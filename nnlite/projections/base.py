@@ -1,0 +1,162 @@
+"""The projection protocol: a fixed random linear map from the error space to the feedback space.
+
+A projection represents a matrix ``B`` of shape ``(n_out, n_in)``; applied to a batch of errors ``e`` of shape
+``(N, n_in)`` it returns ``P(e) = e @ B.T`` of shape ``(N, n_out)``. DFA asks one projection for the signals of all
+hidden blocks at once and slices the columns; LAFS also needs the adjoint ``y @ B`` (its local readouts).
+
+Scale convention (Launay et al. 2020, eq. 7-8): every back end represents a matrix whose entries have mean 0 and
+variance ``1 / (n_out * n_in)``, i.e. ``B = U / sqrt(n_out * n_in)`` with ``U ~ N(0, 1)`` for the dense case.
+DFA's ``unified`` layout then uses ``sqrt(n_out / l_k) * B[:l_k]`` for a feedback point of size ``l_k``.
+"""
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+__all__ = ["Projection", "as_generator", "check_dims"]
+
+
+def as_generator(seed):
+    """Turn ``seed`` (None, an int or a ``numpy.random.Generator``) into a Generator.
+
+    Parameters
+    ----------
+    seed : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    numpy.random.Generator
+        ``seed`` itself when it already is a Generator (so draws advance the caller's stream).
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_))):
+        return np.random.default_rng(seed)
+    raise TypeError(f"seed must be None, an int or a numpy.random.Generator, got {type(seed).__name__}")
+
+
+def check_dims(n_in, n_out):
+    """Validate and return ``(n_in, n_out)`` as Python ints (both >= 1)."""
+    out = []
+    for name, v in (("n_in", n_in), ("n_out", n_out)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+        if v < 1:
+            raise ValueError(f"{name} must be >= 1, got {v}")
+        out.append(int(v))
+    return out[0], out[1]
+
+
+def check_float_dtype(dtype):
+    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise TypeError."""
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+class Projection(abc.ABC):
+    """Abstract base of the random projections.
+
+    Attributes
+    ----------
+    n_in : int
+        Size of the error vector (C, the number of classes for DFA).
+    n_out : int
+        Size of the feedback space (l_max, or the sum of the feedback points' sizes).
+    dtype : numpy.dtype
+        float32 or float64: inputs must have it, outputs have it.
+
+    Notes
+    -----
+    Subclasses implement ``_forward(e)`` (``e @ B.T``), optionally ``_adjoint(y)`` (``y @ B``) and ``nbytes``;
+    this class validates inputs (2-D, right width, matching float dtype, finite) before handing them over.
+    """
+
+    n_in: int
+    n_out: int
+    dtype: np.dtype
+
+    # ------------------------------------------------------------------ public API
+    def __call__(self, e):
+        """Project a batch of errors.
+
+        Parameters
+        ----------
+        e : ndarray, shape (N, n_in), dtype ``self.dtype``
+
+        Returns
+        -------
+        ndarray, shape (N, n_out), dtype ``self.dtype``
+
+        Notes
+        -----
+        ``P(e) = e @ B.T`` with ``B`` the ``(n_out, n_in)`` matrix the projection represents.
+        """
+        e = self._check_input(e, self.n_in, "e")
+        if e.shape[0] == 0:
+            return np.zeros((0, self.n_out), dtype=self.dtype)
+        return self._forward(e)
+
+    def transpose(self, y):
+        """Apply the adjoint map.
+
+        Parameters
+        ----------
+        y : ndarray, shape (N, n_out), dtype ``self.dtype``
+
+        Returns
+        -------
+        ndarray, shape (N, n_in), dtype ``self.dtype``
+
+        Notes
+        -----
+        ``P^T(y) = y @ B``, so that ``<P(e), y> = <e, P^T(y)>`` for all ``e, y``.
+        """
+        y = self._check_input(y, self.n_out, "y")
+        if y.shape[0] == 0:
+            return np.zeros((0, self.n_in), dtype=self.dtype)
+        return self._adjoint(y)
+
+    def matrix(self):
+        """Materialise the represented matrix by projecting the identity.
+
+        Returns
+        -------
+        B : ndarray, shape (n_out, n_in), dtype ``self.dtype``
+            ``B[:, j] = P(unit vector j)``. Meant for tests and small sizes.
+        """
+        eye = np.eye(self.n_in, dtype=self.dtype)
+        return np.ascontiguousarray(self(eye).T)
+
+    @property
+    @abc.abstractmethod
+    def nbytes(self) -> int:
+        """Bytes of the arrays the projection holds in host memory."""
+
+    # ------------------------------------------------------------------ for subclasses
+    @abc.abstractmethod
+    def _forward(self, e):
+        """``e @ B.T`` for a validated ``e`` of shape (N, n_in), N >= 1."""
+
+    def _adjoint(self, y):
+        raise NotImplementedError(f"{type(self).__name__} cannot apply its transpose (y @ B)")
+
+    def _check_input(self, x, width, name):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
+        if x.ndim != 2:
+            raise ValueError(f"{name} must be 2-D of shape (N, {width}), got shape {x.shape}")
+        if x.shape[1] != width:
+            raise ValueError(
+                f"{name} must have {width} columns (shape (N, {width})), got shape {x.shape}")
+        if x.dtype != self.dtype:
+            raise TypeError(f"{name} must have dtype {self.dtype} (the projection's dtype), got {x.dtype}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or inf")
+        return x
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(n_in={self.n_in}, n_out={self.n_out}, "
+                f"dtype={self.dtype.name}, nbytes={self.nbytes})")

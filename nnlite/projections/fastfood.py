@@ -1,0 +1,143 @@
+"""Fastfood projection (Le, Sarlos, Smola 2013): a Gaussian-like matrix in O(n_out) memory."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Projection, as_generator, check_dims, check_float_dtype
+
+try:
+    from nnlite.kernels import fwht
+except ImportError:  # pragma: no cover - temporary, until the kernel lands
+    def fwht(x):
+        """In-place unnormalised Walsh-Hadamard transform over the last axis (Sylvester order)."""
+        n = x.shape[-1]
+        rows = x.reshape(-1, n)
+        h = 1
+        while h < n:
+            v = rows.reshape(rows.shape[0], n // (2 * h), 2, h)
+            a = v[:, :, 0, :].copy()
+            v[:, :, 0, :] += v[:, :, 1, :]
+            np.subtract(a, v[:, :, 1, :], out=v[:, :, 1, :])
+            h *= 2
+        return x
+
+__all__ = ["Fastfood"]
+
+
+class Fastfood(Projection):
+    """Structured random projection ``V = c * S H G Pi H B``, blocks stacked to ``n_out`` rows.
+
+    Parameters
+    ----------
+    n_in : int
+        Size of the error (C). Inputs are zero-padded to ``d = 2**ceil(log2(n_in))``.
+    n_out : int
+        Size of the feedback space. ``ceil(n_out / d)`` independent blocks of ``d`` rows are stacked and the
+        rows beyond ``n_out`` dropped.
+    seed : None, int or numpy.random.Generator
+    dtype : float32 or float64
+        All arrays and all the work are in this dtype.
+
+    Attributes
+    ----------
+    d : int
+        Padded input size, a power of two.
+    n_blocks : int
+        Number of stacked ``d x d`` blocks.
+    signs : ndarray, shape (n_blocks, d)
+        The paper's ``B``: random +-1 diagonals.
+    perm : ndarray, shape (n_blocks, d), int
+        The paper's ``Pi``: ``(Pi v)[i] = v[perm[i]]``, i.e. ``Pi = eye(d)[perm]``.
+    G : ndarray, shape (n_blocks, d)
+        Gaussian diagonals, ``N(0, 1)``.
+    S : ndarray, shape (n_blocks, d)
+        Scaling diagonals ``s_i / ||G||_F`` with ``s_i ~ chi(d)`` (the paper's S).
+    scale : float
+        ``1 / sqrt(d * n_out * n_in)``, see Notes.
+
+    Notes
+    -----
+    Block ``b`` is ``V_b = scale * diag(S_b) H diag(G_b) Pi_b H diag(signs_b)`` with ``H`` the unnormalised
+    ``d x d`` Walsh-Hadamard matrix; the projection represents ``V = [V_0; V_1; ...][:n_out, :n_in]`` and
+    ``P(e) = e @ V.T``, ``P^T(y) = y @ V`` (the exact adjoint, applying ``V_b^T = scale * B H Pi^T G H S``).
+
+    The constant. ``H diag(signs)/sqrt(d)``, ``Pi`` and ``H/sqrt(d)`` are orthogonal, so
+    ``M = H G Pi H B`` has ``M M^T = d H G^2 H`` and every row of ``M`` has squared norm ``d ||G||_F^2``.
+    With ``S_ii = s_i / ||G||_F``, row ``i`` of ``S M / sqrt(d)`` has squared norm ``s_i^2 ~ chi^2_d``, the law of
+    the squared norm of a row of i.i.d. ``N(0, 1)`` entries; by the random signs and permutation each of the
+    ``d`` entries of the row then has mean 0 and variance ``E[s_i^2] / d = 1``. That holds for every column, so
+    it still holds for the ``n_in`` columns kept after padding (the ``d - n_in`` padded columns only multiply
+    zeros). Hence the paper's ``1 / (sigma sqrt(d))`` with ``sigma = sqrt(n_out * n_in)`` gives entries of variance
+    ``1 / (n_out * n_in)``, Gaussian's: ``scale = 1 / sqrt(d * n_out * n_in)``. Note the ``sqrt(d)`` (padded
+    size) normalises H, while ``n_in`` (true size) sets the target variance.
+
+    Memory: four length-``n_blocks * d`` arrays, O(n_out) (never a dense matrix). Time per row of ``e``:
+    ``2 * n_blocks`` transforms of length ``d``, O(n_out log d).
+    """
+
+    def __init__(self, n_in, n_out, seed=None, dtype=np.float32):
+        n_in, n_out = check_dims(n_in, n_out)
+        dt = check_float_dtype(dtype)
+        rng = as_generator(seed)
+        d = 1 << (n_in - 1).bit_length()
+        nb = -(-n_out // d)
+        self.n_in, self.n_out, self.dtype = n_in, n_out, dt
+        self.d, self.n_blocks = d, nb
+        self.signs = (rng.integers(0, 2, size=(nb, d)) * 2 - 1).astype(dt)
+        # argsort of i.i.d. uniforms: one uniform random permutation per block, vectorised.
+        perm = np.argsort(rng.random((nb, d)), axis=1, kind="stable")
+        G = rng.standard_normal((nb, d))
+        s = np.sqrt(rng.chisquare(d, size=(nb, d)))
+        S = s / np.sqrt(np.sum(G * G, axis=1, keepdims=True))
+        self.G = G.astype(dt)
+        self.S = S.astype(dt)
+        self.scale = 1.0 / math.sqrt(d * n_out * n_in)
+        idx = np.int64 if nb * d > np.iinfo(np.int32).max else np.int32
+        # Flat gather index over the (n_blocks * d) stacked coordinates: Z[:, i] = X[:, gather[i]].
+        self._gather = (perm + (np.arange(nb) * d)[:, None]).astype(idx).ravel()
+
+    @property
+    def perm(self):
+        return (self._gather.reshape(self.n_blocks, self.d)
+                - (np.arange(self.n_blocks) * self.d)[:, None]).astype(self._gather.dtype)
+
+    @property
+    def nbytes(self):
+        return int(self.signs.nbytes + self.G.nbytes + self.S.nbytes + self._gather.nbytes)
+
+    def _forward(self, e):
+        N, n_in, nb, d = e.shape[0], self.n_in, self.n_blocks, self.d
+        X = np.zeros((N, nb, d), dtype=self.dtype)
+        np.multiply(e[:, None, :], self.signs[None, :, :n_in], out=X[:, :, :n_in])   # B
+        fwht(X.reshape(N * nb, d))                                                   # H
+        Z = np.take(X.reshape(N, nb * d), self._gather, axis=1)                      # Pi (C-contiguous)
+        Z3 = Z.reshape(N, nb, d)
+        Z3 *= self.G                                                                 # G
+        fwht(Z.reshape(N * nb, d))                                                   # H
+        Z3 *= self.S                                                                 # S
+        Z *= self.scale
+        if nb * d == self.n_out:
+            return Z
+        return np.ascontiguousarray(Z[:, :self.n_out])
+
+    def _adjoint(self, y):
+        N, nb, d = y.shape[0], self.n_blocks, self.d
+        Y = np.zeros((N, nb * d), dtype=self.dtype)
+        Y[:, :self.n_out] = y
+        Y3 = Y.reshape(N, nb, d)
+        Y3 *= self.S                                                                 # S
+        Y *= self.scale
+        fwht(Y.reshape(N * nb, d))                                                   # H
+        Y3 *= self.G                                                                 # G
+        Z = np.empty_like(Y)
+        Z[:, self._gather] = Y                                                       # Pi^T
+        fwht(Z.reshape(N * nb, d))                                                   # H
+        Z3 = Z.reshape(N, nb, d)
+        Z3 *= self.signs                                                             # B
+        return Z3[:, :, :self.n_in].sum(axis=1)
+
+    def __repr__(self):
+        return (f"Fastfood(n_in={self.n_in}, n_out={self.n_out}, d={self.d}, n_blocks={self.n_blocks}, "
+                f"dtype={self.dtype.name}, nbytes={self.nbytes})")

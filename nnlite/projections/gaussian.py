@@ -1,0 +1,90 @@
+"""Dense Gaussian projection: the matrix itself, products in BLAS."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Projection, as_generator, check_dims, check_float_dtype
+
+__all__ = ["Gaussian"]
+
+
+class Gaussian(Projection):
+    """Dense random matrix ``B = U / sqrt(n_out * n_in)``, ``U ~ N(0, 1)``.
+
+    Parameters
+    ----------
+    n_in : int
+        Size of the error (C).
+    n_out : int
+        Size of the feedback space.
+    seed : None, int or numpy.random.Generator
+        Source of ``U``; an int gives a reproducible matrix.
+    dtype : float32 or float64
+        Dtype of ``B``, of the inputs and of the outputs.
+
+    Attributes
+    ----------
+    B : ndarray, shape (n_out, n_in)
+        The matrix, C-contiguous.
+
+    Notes
+    -----
+    ``P(e) = e @ B.T``, ``P^T(y) = y @ B``. Entry variance ``1 / (n_out * n_in)`` (Launay et al. 2020, eq. 7), so
+    DFA's unified layout takes ``sqrt(n_out / l_k) * B[:l_k]``. Memory ``n_out * n_in * itemsize``.
+    """
+
+    def __init__(self, n_in, n_out, seed=None, dtype=np.float32):
+        n_in, n_out = check_dims(n_in, n_out)
+        dt = check_float_dtype(dtype)
+        rng = as_generator(seed)
+        # Drawn in float64 then rounded, so float32 and float64 matrices of one seed agree to float32 precision.
+        U = rng.standard_normal((n_out, n_in))
+        B = (U * (1.0 / math.sqrt(n_out * n_in))).astype(dt)
+        self._set(B)
+
+    @classmethod
+    def from_matrix(cls, B, dtype=None):
+        """Wrap an explicit matrix (e.g. ``W2.T`` to make DFA equal BP in a test).
+
+        Parameters
+        ----------
+        B : ndarray, shape (n_out, n_in), float32 or float64
+        dtype : None or float dtype
+            Defaults to ``B.dtype``.
+
+        Returns
+        -------
+        Gaussian
+            Holding a C-contiguous copy of ``B`` (later changes to ``B`` do not leak in).
+        """
+        B = np.asarray(B)
+        if B.ndim != 2:
+            raise ValueError(f"B must be 2-D of shape (n_out, n_in), got shape {B.shape}")
+        if B.shape[0] < 1 or B.shape[1] < 1:
+            raise ValueError(f"B must have at least one row and one column, got shape {B.shape}")
+        dt = check_float_dtype(B.dtype if dtype is None else dtype)
+        if not np.isfinite(B).all():
+            raise ValueError("B contains NaN or inf")
+        self = cls.__new__(cls)
+        self._set(np.array(B, dtype=dt, order="C", copy=True))
+        return self
+
+    def _set(self, B):
+        self.B = B
+        self.n_out, self.n_in = (int(s) for s in B.shape)
+        self.dtype = B.dtype
+
+    @property
+    def nbytes(self):
+        return int(self.B.nbytes)
+
+    def _forward(self, e):
+        return e @ self.B.T
+
+    def _adjoint(self, y):
+        return y @ self.B
+
+    def matrix(self):
+        return self.B.copy()

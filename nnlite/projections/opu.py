@@ -1,0 +1,204 @@
+"""Optical projection through LightOn's OPU (lightonml), or its CPU simulator when no device is present.
+
+lightonml is an optional extra, imported inside the methods that need it.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import numpy as np
+
+from .base import Projection, as_generator, check_dims, check_float_dtype
+
+try:
+    from nnlite.kernels import ternarize
+except ImportError:  # pragma: no cover - temporary, until the kernel lands
+    def ternarize(x, threshold):
+        """int8 code of ``x``: +1 where ``x > threshold``, -1 where ``x < -threshold``, 0 elsewhere."""
+        t = np.zeros(x.shape, dtype=np.int8)
+        t[x > threshold] = 1
+        t[x < -threshold] = -1
+        return t
+
+__all__ = ["OPU"]
+
+_INSTALL = ('pip install --no-deps lightonml && pip install numexpr attrs requests "setuptools<81"')
+
+
+def _import_lightonml():
+    try:
+        import lightonml.opu
+        from lightonml.internal import config
+        from lightonml.internal.simulated_device import SimulatedOpuDevice
+    except ImportError as exc:
+        raise ImportError(f"the OPU projection needs lightonml (the [opu] extra); install it with: {_INSTALL}"
+                          f" (import failed: {exc})") from exc
+    return lightonml.opu.OPU, SimulatedOpuDevice, config
+
+
+def _hardware_present(config):
+    """True when lightonopu (the device driver) is importable and the host has an OPU configuration."""
+    return importlib.util.find_spec("lightonopu") is not None and bool(config.host_has_opu_config())
+
+
+class OPU(Projection):
+    """Random projection of the ternarised error through an optical processing unit.
+
+    Parameters
+    ----------
+    n_in : int
+        Size of the error (C): the number of binary features sent to the device.
+    n_out : int
+        Size of the feedback space (the device's ``n_components``).
+    threshold : float, >= 0
+        Ternarisation threshold ``t``, in the units of ``e``: code +1 where ``e > t``, -1 where ``e < -t``.
+        Note that ``e`` carries the ``1/N`` of the mean loss.
+    simulated : None or bool
+        ``True``: lightonml's CPU simulator; ``False``: the real device (error if absent);
+        ``None``: the real device if one is present (lightonopu importable and an OPU config on the host),
+        else the simulator. ``repr`` and ``self.simulated`` say which.
+    seed : None, int or numpy.random.Generator
+        Simulator only: draws the 32-bit seed of the simulator's random matrix, so one seed gives one matrix.
+        A physical device's matrix cannot be seeded: passing a seed with the real device raises ValueError.
+    dtype : float32 or float64
+        Dtype of inputs and outputs. The device and the simulator compute in float32 either way.
+
+    Attributes
+    ----------
+    simulated : bool
+    unit_scale : float
+        ``1 / sqrt(n_out)``, see Notes.
+
+    Notes
+    -----
+    The device computes ``R x`` for binary ``x``, ``R`` a fixed complex Gaussian matrix, and
+    ``linear_transform`` returns the real part. In lightonml 1.4.3's simulator, ``R`` has shape ``(n_in, n_out)``
+    (drawn by ``SimulatedOpuDevice.build_random_matrix`` from ``np.random.RandomState(seed)``; deterministic given
+    the seed), real and imaginary parts i.i.d. ``N(0, 1/n_in)``, and ``linear_transform(x) = Re(x @ R)`` exactly
+    (float32). lightonml's default ``rescale="variance"`` divides the output by ``stdev * sqrt(n_in)``: right for
+    the hardware (whose raw entries have standard deviation ``stdev``) but, for the simulator whose matrix is
+    already scaled, it would give entries of variance ``1/n_in**2``. So the simulator runs with
+    ``rescale="none"`` and the hardware with ``rescale="variance"``: in both cases the effective matrix
+    ``A = Re(R).T``, shape (n_out, n_in), has entries of variance ``1 / n_in``.
+
+    Projection. With ``t = ternarize(e, threshold)`` in {-1, 0, +1}, ``e+ = (t == 1)``, ``e- = (t == -1)`` (uint8,
+    sent stacked in one ``linear_transform`` call of ``2N`` rows)::
+
+        P(e)_n = unit_scale * m_n * (A e+_n - A e-_n),   unit_scale = 1 / sqrt(n_out),
+        m_n = mean of |e_n,i| over the entries with |e_n,i| > threshold   (0 if there are none).
+
+    ``unit_scale * A`` has entry variance ``1 / (n_out * n_in)``, Gaussian's (Launay et al. eq. 7), so for inputs
+    whose ternary code is their sign pattern with unit magnitudes (binary {0,1} or +-1 inputs, where
+    ``m_n = 1``), ``P(e) = unit_scale * Re(R-product)`` exactly. Ternarisation throws away the magnitude of ``e``;
+    ``m_n`` puts it back: it is the least-squares scalar ``argmin_a ||e_n - a t_n||`` (``<e_n, t_n> / <t_n, t_n>``),
+    so ``m_n t_n`` is the best multiple of the code approximating ``e_n`` and ``P(e) ~ unit_scale * A e`` when the
+    kept entries have similar magnitudes; in particular ``P`` is positively homogeneous, ``P(c e) = c P(e)`` for
+    ``c > 0`` (with the threshold scaled too), and its output has the size DFA expects. The scale is per sample
+    (not per batch) so that one sample's large error does not inflate the others' feedback.
+
+    ``transpose`` is not available: the device cannot apply ``R^T``, so LAFS (which needs ``y @ B``) cannot use
+    this projection. ``nbytes`` is the host memory: the simulator's complex64 matrix ``n_in * n_out * 8`` bytes
+    (labelled in ``repr``), 0 for the real device (its matrix is physical).
+
+    The device is opened lazily by the first projection if it is not open; ``with OPU(...) as p:`` or
+    ``open()``/``close()`` control it explicitly.
+    """
+
+    def __init__(self, n_in, n_out, *, threshold=0.0, simulated=None, seed=None, dtype=np.float32):
+        n_in, n_out = check_dims(n_in, n_out)
+        dt = check_float_dtype(dtype)
+        threshold = float(threshold)
+        if not (math.isfinite(threshold) and threshold >= 0.0):
+            raise ValueError(f"threshold must be finite and >= 0, got {threshold}")
+        if simulated not in (None, True, False):
+            raise TypeError(f"simulated must be None, True or False, got {simulated!r}")
+        lightonml_OPU, SimulatedOpuDevice, config = _import_lightonml()
+        if simulated is None:
+            simulated = not _hardware_present(config)
+        self.n_in, self.n_out, self.dtype = n_in, n_out, dt
+        self.threshold = threshold
+        self.simulated = bool(simulated)
+        self.unit_scale = 1.0 / math.sqrt(n_out)
+        if self.simulated:
+            sim_seed = int(as_generator(seed).integers(0, 2 ** 32))
+            device = SimulatedOpuDevice()
+            device.build_random_matrix(n_in, n_out, seed=sim_seed)
+            self._opu = lightonml_OPU(n_components=n_out, opu_device=device, max_n_features=n_in,
+                                      rescale="none", open_at_init=False, disable_pbar=True)
+            self.sim_seed = sim_seed
+        else:
+            if seed is not None:
+                raise ValueError("seed cannot be set on a real OPU: its random matrix is physical; "
+                                 "pass simulated=True for a seeded simulator")
+            self._opu = lightonml_OPU(n_components=n_out, rescale="variance",
+                                      open_at_init=False, disable_pbar=True)
+            self.sim_seed = None
+        self._fitted = False
+
+    # ------------------------------------------------------------------ device life cycle
+    @property
+    def is_open(self) -> bool:
+        return bool(self._opu.device.active)
+
+    def open(self):
+        """Acquire the device (no-op if open) and configure it for ``n_in`` 1-D features. Returns self."""
+        self._opu.open()
+        if not self._fitted:
+            self._opu.fit1d(n_features=self.n_in)
+            self._fitted = True
+        return self
+
+    def close(self):
+        """Release the device."""
+        self._opu.close()
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # ------------------------------------------------------------------ projection
+    @property
+    def simulator_matrix(self):
+        """The simulator's complex64 matrix ``R``, shape (n_in, n_out) (None on a real device)."""
+        return self._opu.device.random_matrix if self.simulated else None
+
+    @property
+    def nbytes(self):
+        if self.simulated:
+            return int(self._opu.device.random_matrix.nbytes)
+        return 0
+
+    def _forward(self, e):
+        N = e.shape[0]
+        t = ternarize(e, self.threshold)
+        x = np.empty((2 * N, self.n_in), dtype=np.uint8)
+        np.equal(t, 1, out=x[:N], casting="unsafe")
+        np.equal(t, -1, out=x[N:], casting="unsafe")
+        kept = t != 0
+        count = kept.sum(axis=1)
+        total = np.where(kept, np.abs(e), np.zeros((), dtype=e.dtype)).sum(axis=1)
+        m = np.zeros(N, dtype=self.dtype)
+        np.divide(total, count, out=m, where=count > 0, casting="unsafe")
+        if not self.is_open:
+            self.open()
+        r = np.asarray(self._opu.linear_transform(x))
+        out = np.subtract(r[:N], r[N:], dtype=self.dtype)
+        out *= m[:, None]
+        out *= self.unit_scale
+        return out
+
+    def _adjoint(self, y):
+        raise NotImplementedError(
+            "OPU cannot apply its transpose (y @ B): the optical device only computes R x, never R^T y. "
+            "LAFS needs the transpose for its readouts, so use Gaussian or Fastfood with LAFS.")
+
+    def __repr__(self):
+        kind = "simulator" if self.simulated else "hardware"
+        mem = (f"host nbytes={self.nbytes} (simulator's complex64 matrix)" if self.simulated
+               else "host nbytes=0 (matrix is physical)")
+        return (f"OPU(n_in={self.n_in}, n_out={self.n_out}, threshold={self.threshold}, {kind}, "
+                f"dtype={self.dtype.name}, {mem})")

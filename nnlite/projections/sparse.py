@@ -1,0 +1,89 @@
+"""Sparse random projection (Crafton et al. 2019, sparse DFA): k nonzeros per row, CSR."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Projection, as_generator, check_dims, check_float_dtype
+
+__all__ = ["Sparse"]
+
+# Rows handled per chunk when drawing the column subsets (bounds the transient (chunk, n_in) buffer).
+_CHUNK_ELEMENTS = 1 << 22
+
+
+class Sparse(Projection):
+    """Random sparse matrix with exactly ``k`` Gaussian nonzeros per row.
+
+    Parameters
+    ----------
+    n_in : int
+        Size of the error (C).
+    n_out : int
+        Size of the feedback space.
+    nonzeros_per_row : int
+        ``k``, in ``[1, n_in]``. ``k = 1`` is Crafton et al.'s single-connection feedback.
+    seed : None, int or numpy.random.Generator
+    dtype : float32 or float64
+
+    Attributes
+    ----------
+    B : scipy.sparse.csr_matrix, shape (n_out, n_in)
+        Sorted column indices (int32), values of dtype ``dtype``.
+    k : int
+
+    Notes
+    -----
+    Row ``i`` has its ``k`` columns drawn uniformly without replacement, and values ``U / sqrt(k * n_out)``,
+    ``U ~ N(0, 1)``. An entry is nonzero with probability ``k / n_in``, so (zeros included)
+    ``E[B_ij] = 0`` and ``Var[B_ij] = (k / n_in) / (k * n_out) = 1 / (n_out * n_in)``, Gaussian's.
+    ``P(e) = e @ B.T`` and ``P^T(y) = y @ B`` are sparse products: O(N * n_out * k).
+    Memory ``nbytes = data + indices + indptr``: ``n_out * k * (itemsize + 4) + (n_out + 1) * 4``.
+    """
+
+    def __init__(self, n_in, n_out, nonzeros_per_row, seed=None, dtype=np.float32):
+        import scipy.sparse as sp
+
+        n_in, n_out = check_dims(n_in, n_out)
+        dt = check_float_dtype(dtype)
+        k = nonzeros_per_row
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"nonzeros_per_row must be an int, got {type(k).__name__}")
+        if not 1 <= k <= n_in:
+            raise ValueError(f"nonzeros_per_row must be in [1, n_in={n_in}], got {k}")
+        k = int(k)
+        rng = as_generator(seed)
+        idx = np.int64 if n_out * k >= np.iinfo(np.int32).max else np.int32
+        cols = np.empty((n_out, k), dtype=idx)
+        chunk = max(1, _CHUNK_ELEMENTS // n_in)
+        for start in range(0, n_out, chunk):
+            stop = min(n_out, start + chunk)
+            keys = rng.random((stop - start, n_in))
+            # The k smallest of n_in i.i.d. uniform keys: a uniform k-subset of the columns.
+            sub = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < n_in else np.argsort(keys, axis=1)
+            cols[start:stop] = np.sort(sub, axis=1)
+        vals = (rng.standard_normal((n_out, k)) * (1.0 / math.sqrt(k * n_out))).astype(dt)
+        indptr = np.arange(0, n_out * k + 1, k, dtype=idx)
+        self.B = sp.csr_matrix((vals.ravel(), cols.ravel(), indptr), shape=(n_out, n_in))
+        self.n_in, self.n_out, self.dtype, self.k = n_in, n_out, dt, k
+
+    @property
+    def nbytes(self):
+        B = self.B
+        return int(B.data.nbytes + B.indices.nbytes + B.indptr.nbytes)
+
+    def _forward(self, e):
+        # (B @ e.T).T: CSR times dense, result (n_out, N) transposed to (N, n_out).
+        return np.ascontiguousarray((self.B @ e.T).T, dtype=self.dtype)
+
+    def _adjoint(self, y):
+        # (B.T @ y.T).T: B.T is CSC, no copy of B.
+        return np.ascontiguousarray((self.B.T @ y.T).T, dtype=self.dtype)
+
+    def matrix(self):
+        return self.B.toarray()
+
+    def __repr__(self):
+        return (f"Sparse(n_in={self.n_in}, n_out={self.n_out}, nonzeros_per_row={self.k}, "
+                f"dtype={self.dtype.name}, nbytes={self.nbytes})")
