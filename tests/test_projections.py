@@ -75,6 +75,19 @@ def test_bad_inputs_raise_clear_errors(name):
 
 
 @pytest.mark.parametrize("name", list(FACTORIES))
+def test_non_contiguous_input_gives_the_same_result(name):
+    p = FACTORIES[name](6, 50, 0, np.float32)
+    big = np.random.default_rng(0).standard_normal((8, 12)).astype(np.float32)
+    e = big[::2, ::2]                                    # strided view, shape (4, 6)
+    assert not e.flags.c_contiguous
+    # (BLAS may take another path for strided operands: equal up to float32 rounding)
+    np.testing.assert_allclose(p(e), p(np.ascontiguousarray(e)), rtol=1e-5, atol=1e-7)
+    if name in WITH_TRANSPOSE:
+        Y = np.random.default_rng(1).standard_normal((50, 4)).astype(np.float32).T
+        np.testing.assert_allclose(p.transpose(Y), p.transpose(np.ascontiguousarray(Y)), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
 def test_bad_construction_arguments(name):
     with pytest.raises(ValueError, match="n_out must be >= 1"):
         FACTORIES[name](4, 0, 0, np.float32)

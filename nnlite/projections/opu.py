@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import warnings
 
 import numpy as np
 
@@ -28,9 +29,12 @@ _INSTALL = ('pip install --no-deps lightonml && pip install numexpr attrs reques
 
 def _import_lightonml():
     try:
-        import lightonml.opu
-        from lightonml.internal import config
-        from lightonml.internal.simulated_device import SimulatedOpuDevice
+        with warnings.catch_warnings():
+            # lightonml 1.4.3 imports pkg_resources, which setuptools deprecates: not our user's concern.
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            import lightonml.opu
+            from lightonml.internal import config
+            from lightonml.internal.simulated_device import SimulatedOpuDevice
     except ImportError as exc:
         raise ImportError(f"the OPU projection needs lightonml (the [opu] extra); install it with: {_INSTALL}"
                           f" (import failed: {exc})") from exc
@@ -174,7 +178,7 @@ class OPU(Projection):
 
     def _forward(self, e):
         N = e.shape[0]
-        t = ternarize(e, self.threshold)
+        t = ternarize(np.ascontiguousarray(e), self.threshold)
         x = np.empty((2 * N, self.n_in), dtype=np.uint8)
         np.equal(t, 1, out=x[:N], casting="unsafe")
         np.equal(t, -1, out=x[N:], casting="unsafe")
