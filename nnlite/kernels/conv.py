@@ -1,0 +1,178 @@
+"""im2col / col2im: the loops that turn a convolution into one BLAS matrix product.
+
+Layout of ``cols`` (shared by both kernels): shape ``(C*KH*KW, N*OH*OW)``; row ``(c*KH + i)*KW + j``
+holds kernel tap ``(c, i, j)``, column ``n*OH*OW + oh*OW + ow`` holds output pixel ``(n, oh, ow)``.
+
+Why this layout: with ``W2 = W.reshape(F, C*KH*KW)`` (a free view of an ``(F, C, KH, KW)`` weight),
+
+* forward   ``out = (W2 @ cols).reshape(F, N, OH, OW).transpose(1, 0, 2, 3)``  -- one GEMM;
+* backward  ``dW = dout2 @ cols.T`` and ``dcols = W2.T @ dout2`` with
+  ``dout2 = dout.transpose(1, 0, 2, 3).reshape(F, N*OH*OW)``                     -- one GEMM each.
+
+``cols`` is never copied or transposed in memory (BLAS reads ``cols.T`` as a transposed operand); the only
+reordering is of the output / its gradient between ``(F, N, OH, OW)`` and NCHW, which is ``C*KH*KW / F``
+times smaller than ``cols`` (e.g. 1/25 of it for C = F, 5x5 kernels). The other 2-D layout,
+``(N*OH*OW, C*KH*KW)``, gives NHWC out of the GEMM and needs the same-sized reordering; this one also makes
+every row of ``cols`` a long contiguous run that the kernels fill with unit-stride writes.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._checks import as_pair, check_float_array, check_shape4, output_size
+
+__all__ = ["im2col", "col2im"]
+
+
+@numba.njit(cache=True, parallel=True)
+def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
+    N, C, H, W = x.shape
+    L = OH * OW
+    for nc in numba.prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for i in range(kh):
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                # output columns ow whose input column iw = ow*sw + j - pw lies in [0, W)
+                lo = -((j - pw) // sw)
+                if lo < 0:
+                    lo = 0
+                if lo > OW:
+                    lo = OW
+                hi = (W - 1 + pw - j) // sw + 1
+                if hi > OW:
+                    hi = OW
+                if hi < lo:
+                    hi = lo
+                for oh in range(OH):
+                    ih = oh * sh + i - ph
+                    dst = n * L + oh * OW
+                    if ih < 0 or ih >= H:
+                        for ow in range(OW):
+                            cols[row, dst + ow] = 0.0
+                    else:
+                        for ow in range(lo):
+                            cols[row, dst + ow] = 0.0
+                        for ow in range(lo, hi):
+                            cols[row, dst + ow] = x[n, c, ih, ow * sw + j - pw]
+                        for ow in range(hi, OW):
+                            cols[row, dst + ow] = 0.0
+
+
+@numba.njit(cache=True, parallel=True)
+def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
+    N, C, H, W = dx.shape
+    L = OH * OW
+    for nc in numba.prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for i in range(kh):
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                lo = -((j - pw) // sw)
+                if lo < 0:
+                    lo = 0
+                hi = (W - 1 + pw - j) // sw + 1
+                if hi > OW:
+                    hi = OW
+                for oh in range(OH):
+                    ih = oh * sh + i - ph
+                    if ih < 0 or ih >= H:
+                        continue
+                    src = n * L + oh * OW
+                    for ow in range(lo, hi):
+                        dx[n, c, ih, ow * sw + j - pw] += cols[row, src + ow]
+
+
+def _geometry(H, W, kh, kw, stride, padding):
+    kh, kw = as_pair((kh, kw), "kernel size (kh, kw)", 1)
+    sh, sw = as_pair(stride, "stride", 1)
+    ph, pw = as_pair(padding, "padding", 0)
+    OH = output_size(H, kh, sh, ph, "H")
+    OW = output_size(W, kw, sw, pw, "W")
+    return kh, kw, sh, sw, ph, pw, OH, OW
+
+
+def im2col(x, kh, kw, stride=1, padding=0):
+    """Unfold the zero-padded windows of an NCHW batch into the columns of a matrix.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), float32 or float64, C-contiguous
+        Input images.
+    kh, kw : int
+        Kernel height and width (KH, KW), >= 1.
+    stride : int or (int, int)
+        Window step (sh, sw), >= 1.
+    padding : int or (int, int)
+        Zero padding (ph, pw) on both sides of each spatial axis, >= 0.
+
+    Returns
+    -------
+    cols : ndarray, shape (C*KH*KW, N*OH*OW), dtype of ``x``
+        ``(OH, OW) = conv_output_shape(H, W, KH, KW, stride, padding)``. See the module docstring for why
+        this layout: ``W.reshape(F, C*KH*KW) @ cols`` is the whole convolution in one GEMM.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a float32/float64 ndarray or a parameter is not an int (pair).
+    ValueError
+        If ``x`` is not 4-D or not C-contiguous, or the kernel does not fit the padded input.
+
+    Notes
+    -----
+    ``cols[(c*KH + i)*KW + j, n*OH*OW + oh*OW + ow] = xpad[n, c, oh*sh + i, ow*sw + j]``, where ``xpad`` is
+    ``x`` with ``ph`` (``pw``) zeros added above and below (left and right).
+    """
+    check_float_array(x, "x", ndim=4)
+    N, C, H, W = x.shape
+    kh, kw, sh, sw, ph, pw, OH, OW = _geometry(H, W, kh, kw, stride, padding)
+    cols = np.empty((C * kh * kw, N * OH * OW), dtype=x.dtype)
+    _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols)
+    return cols
+
+
+def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
+    """Fold columns back onto an NCHW batch, adding where windows overlap: the adjoint of :func:`im2col`.
+
+    Parameters
+    ----------
+    cols : ndarray, shape (C*KH*KW, N*OH*OW), float32 or float64, C-contiguous
+        Column matrix in the layout produced by :func:`im2col` (typically ``dcols = W2.T @ dout2``).
+    x_shape : (N, C, H, W)
+        Shape of the images the columns came from.
+    kh, kw, stride, padding
+        As for :func:`im2col`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W), dtype of ``cols``
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a wrong dtype, rank, contiguity, or a ``cols`` shape that does not match ``x_shape`` and the
+        window geometry.
+
+    Notes
+    -----
+    ``dx[n, c, h, w] = sum over (i, j, oh, ow) with oh*sh + i - ph = h and ow*sw + j - pw = w of
+    cols[(c*KH + i)*KW + j, n*OH*OW + oh*OW + ow]``; entries that fall in the padding are dropped.
+    Equivalently ``<im2col(x), cols> = <x, col2im(cols)>`` for every ``x`` and ``cols``.
+    """
+    check_float_array(cols, "cols", ndim=2)
+    N, C, H, W = check_shape4(x_shape, "x_shape")
+    kh, kw, sh, sw, ph, pw, OH, OW = _geometry(H, W, kh, kw, stride, padding)
+    expected = (C * kh * kw, N * OH * OW)
+    if cols.shape != expected:
+        raise ValueError(
+            f"cols must have shape (C*KH*KW, N*OH*OW) = {expected} for x_shape {(N, C, H, W)}, "
+            f"kernel {(kh, kw)}, stride {(sh, sw)}, padding {(ph, pw)}; got {cols.shape}"
+        )
+    dx = np.zeros((N, C, H, W), dtype=cols.dtype)
+    _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx)
+    return dx

@@ -1,0 +1,230 @@
+"""Max and average pooling over non-padded windows, forward and backward.
+
+Windows may overlap (stride < kernel); in the backward passes the gradients of overlapping windows add.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._checks import as_pair, check_float_array, check_shape4, output_size
+
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward"]
+
+
+@numba.njit(cache=True, parallel=True)
+def _maxpool_fwd(x, kh, kw, sh, sw, out, argmax):
+    N, C, H, W = x.shape
+    OH = out.shape[2]
+    OW = out.shape[3]
+    for nc in numba.prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for oh in range(OH):
+            h0 = oh * sh
+            for ow in range(OW):
+                w0 = ow * sw
+                best = x[n, c, h0, w0]
+                arg = h0 * W + w0
+                for i in range(kh):
+                    for j in range(kw):
+                        v = x[n, c, h0 + i, w0 + j]
+                        if v > best:
+                            best = v
+                            arg = (h0 + i) * W + w0 + j
+                out[n, c, oh, ow] = best
+                argmax[n, c, oh, ow] = arg
+
+
+@numba.njit(cache=True, parallel=True)
+def _maxpool_bwd(dout, argmax, dx):
+    N, C, H, W = dx.shape
+    OH = dout.shape[2]
+    OW = dout.shape[3]
+    for nc in numba.prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for oh in range(OH):
+            for ow in range(OW):
+                k = argmax[n, c, oh, ow]
+                h = k // W
+                dx[n, c, h, k - h * W] += dout[n, c, oh, ow]
+
+
+@numba.njit(cache=True, parallel=True)
+def _avgpool_fwd(x, kh, kw, sh, sw, out):
+    N, C, H, W = x.shape
+    OH = out.shape[2]
+    OW = out.shape[3]
+    area = kh * kw
+    for nc in numba.prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for oh in range(OH):
+            h0 = oh * sh
+            for ow in range(OW):
+                w0 = ow * sw
+                s = 0.0
+                for i in range(kh):
+                    for j in range(kw):
+                        s += x[n, c, h0 + i, w0 + j]
+                out[n, c, oh, ow] = s / area
+
+
+@numba.njit(cache=True, parallel=True)
+def _avgpool_bwd(dout, kh, kw, sh, sw, dx):
+    N, C, H, W = dx.shape
+    OH = dout.shape[2]
+    OW = dout.shape[3]
+    area = kh * kw
+    for nc in numba.prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for oh in range(OH):
+            h0 = oh * sh
+            for ow in range(OW):
+                w0 = ow * sw
+                g = dout[n, c, oh, ow] / area
+                for i in range(kh):
+                    for j in range(kw):
+                        dx[n, c, h0 + i, w0 + j] += g
+
+
+def _pool_geometry(H, W, kh, kw, stride):
+    kh, kw = as_pair((kh, kw), "kernel size (kh, kw)", 1)
+    sh, sw = as_pair((kh, kw) if stride is None else stride, "stride", 1)
+    OH = output_size(H, kh, sh, 0, "H")
+    OW = output_size(W, kw, sw, 0, "W")
+    return kh, kw, sh, sw, OH, OW
+
+
+def _check_dout(dout, x_shape, OH, OW):
+    check_float_array(dout, "dout", ndim=4)
+    expected = (x_shape[0], x_shape[1], OH, OW)
+    if dout.shape != expected:
+        raise ValueError(f"dout must have shape (N, C, OH, OW) = {expected} for x_shape {tuple(x_shape)}, "
+                         f"got {dout.shape}")
+
+
+def maxpool2d_forward(x, kh, kw, stride=None):
+    """Max pooling over ``KH x KW`` windows (no padding).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), float32 or float64, C-contiguous
+    kh, kw : int
+        Window height and width (>= 1).
+    stride : int or (int, int) or None
+        Window step; ``None`` means ``(kh, kw)`` (non-overlapping windows).
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, OH, OW), dtype of ``x``
+        ``OH = (H - KH) // sh + 1``, ``OW = (W - KW) // sw + 1``.
+    argmax : ndarray, shape (N, C, OH, OW), int64
+        Flat index ``h * W + w`` of each window's winner inside its own ``(H, W)`` plane ``x[n, c]``.
+        Ties go to the first maximum in row-major window order (as ``numpy.argmax``).
+
+    Notes
+    -----
+    ``out[n, c, oh, ow] = max_{i<KH, j<KW} x[n, c, oh*sh + i, ow*sw + j]``. NaN inputs give unspecified
+    winners.
+    """
+    check_float_array(x, "x", ndim=4)
+    N, C, H, W = x.shape
+    kh, kw, sh, sw, OH, OW = _pool_geometry(H, W, kh, kw, stride)
+    out = np.empty((N, C, OH, OW), dtype=x.dtype)
+    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    _maxpool_fwd(x, kh, kw, sh, sw, out, argmax)
+    return out, argmax
+
+
+def maxpool2d_backward(dout, argmax, x_shape, kh, kw, stride=None):
+    """Gradient of :func:`maxpool2d_forward`: each window's gradient goes to its winner.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, C, OH, OW), float32 or float64, C-contiguous
+        dL/d(out).
+    argmax : ndarray, shape (N, C, OH, OW), int64
+        As returned by :func:`maxpool2d_forward`.
+    x_shape : (N, C, H, W)
+    kh, kw, stride
+        As for the forward pass.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W), dtype of ``dout``
+
+    Notes
+    -----
+    ``dx[n, c, h, w] = sum over windows (oh, ow) whose winner is (h, w) of dout[n, c, oh, ow]``
+    (overlapping windows that share a winner add).
+    """
+    N, C, H, W = check_shape4(x_shape, "x_shape")
+    kh, kw, sh, sw, OH, OW = _pool_geometry(H, W, kh, kw, stride)
+    _check_dout(dout, (N, C, H, W), OH, OW)
+    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
+        raise TypeError(f"argmax must be an int64 ndarray from maxpool2d_forward, got "
+                        f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
+    if argmax.shape != dout.shape or not argmax.flags.c_contiguous:
+        raise ValueError(f"argmax must be C-contiguous with the shape of dout {dout.shape}, got {argmax.shape}")
+    if argmax.size and (argmax.min() < 0 or argmax.max() >= H * W):
+        raise ValueError(f"argmax entries must lie in [0, H*W) = [0, {H * W}), "
+                         f"got range [{argmax.min()}, {argmax.max()}]")
+    dx = np.zeros((N, C, H, W), dtype=dout.dtype)
+    _maxpool_bwd(dout, argmax, dx)
+    return dx
+
+
+def avgpool2d_forward(x, kh, kw, stride=None):
+    """Average pooling over ``KH x KW`` windows (no padding).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), float32 or float64, C-contiguous
+    kh, kw : int
+    stride : int or (int, int) or None
+        ``None`` means ``(kh, kw)``.
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, OH, OW), dtype of ``x``
+
+    Notes
+    -----
+    ``out[n, c, oh, ow] = (1 / (KH KW)) sum_{i<KH, j<KW} x[n, c, oh*sh + i, ow*sw + j]``.
+    """
+    check_float_array(x, "x", ndim=4)
+    N, C, H, W = x.shape
+    kh, kw, sh, sw, OH, OW = _pool_geometry(H, W, kh, kw, stride)
+    out = np.empty((N, C, OH, OW), dtype=x.dtype)
+    _avgpool_fwd(x, kh, kw, sh, sw, out)
+    return out
+
+
+def avgpool2d_backward(dout, x_shape, kh, kw, stride=None):
+    """Gradient of :func:`avgpool2d_forward`.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, C, OH, OW), float32 or float64, C-contiguous
+    x_shape : (N, C, H, W)
+    kh, kw, stride
+        As for the forward pass.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W), dtype of ``dout``
+
+    Notes
+    -----
+    ``dx[n, c, h, w] = (1 / (KH KW)) sum over windows (oh, ow) containing (h, w) of dout[n, c, oh, ow]``.
+    """
+    N, C, H, W = check_shape4(x_shape, "x_shape")
+    kh, kw, sh, sw, OH, OW = _pool_geometry(H, W, kh, kw, stride)
+    _check_dout(dout, (N, C, H, W), OH, OW)
+    dx = np.zeros((N, C, H, W), dtype=dout.dtype)
+    _avgpool_bwd(dout, kh, kw, sh, sw, dx)
+    return dx
