@@ -85,7 +85,7 @@ class Fastfood(Projection):
         nb = -(-n_out // d)
         self.n_in, self.n_out, self.dtype = n_in, n_out, dt
         self.d, self.n_blocks = d, nb
-        self.signs = (rng.integers(0, 2, size=(nb, d)) * 2 - 1).astype(dt)
+        signs = rng.integers(0, 2, size=(nb, d)) * 2 - 1
         # argsort of i.i.d. uniforms: one uniform random permutation per block, vectorised.
         perm = np.argsort(rng.random((nb, d)), axis=1, kind="stable")
         G = rng.standard_normal((nb, d))
@@ -94,9 +94,16 @@ class Fastfood(Projection):
         self.G = G.astype(dt)
         self.S = S.astype(dt)
         self.scale = 1.0 / math.sqrt(d * n_out * n_in)
+        # The constant rides on the sign diagonal (one pass fewer over the (N, n_out) output).
+        self._signs_scaled = (signs * self.scale).astype(dt)
         idx = np.int64 if nb * d > np.iinfo(np.int32).max else np.int32
         # Flat gather index over the (n_blocks * d) stacked coordinates: Z[:, i] = X[:, gather[i]].
         self._gather = (perm + (np.arange(nb) * d)[:, None]).astype(idx).ravel()
+
+    @property
+    def signs(self):
+        """The paper's B, shape (n_blocks, d): +-1 in ``dtype``."""
+        return np.sign(self._signs_scaled)
 
     @property
     def perm(self):
@@ -105,19 +112,20 @@ class Fastfood(Projection):
 
     @property
     def nbytes(self):
-        return int(self.signs.nbytes + self.G.nbytes + self.S.nbytes + self._gather.nbytes)
+        return int(self._signs_scaled.nbytes + self.G.nbytes + self.S.nbytes + self._gather.nbytes)
 
     def _forward(self, e):
         N, n_in, nb, d = e.shape[0], self.n_in, self.n_blocks, self.d
-        X = np.zeros((N, nb, d), dtype=self.dtype)
-        np.multiply(e[:, None, :], self.signs[None, :, :n_in], out=X[:, :, :n_in])   # B
+        e_pad = np.zeros((N, d), dtype=self.dtype)                                   # zero-pad to d
+        e_pad[:, :n_in] = e
+        X = np.empty((N, nb, d), dtype=self.dtype)
+        np.multiply(e_pad[:, None, :], self._signs_scaled[None, :, :], out=X)        # scale * B
         fwht(X.reshape(N * nb, d))                                                   # H
         Z = np.take(X.reshape(N, nb * d), self._gather, axis=1)                      # Pi (C-contiguous)
         Z3 = Z.reshape(N, nb, d)
         Z3 *= self.G                                                                 # G
         fwht(Z.reshape(N * nb, d))                                                   # H
         Z3 *= self.S                                                                 # S
-        Z *= self.scale
         if nb * d == self.n_out:
             return Z
         return np.ascontiguousarray(Z[:, :self.n_out])
@@ -128,14 +136,13 @@ class Fastfood(Projection):
         Y[:, :self.n_out] = y
         Y3 = Y.reshape(N, nb, d)
         Y3 *= self.S                                                                 # S
-        Y *= self.scale
         fwht(Y.reshape(N * nb, d))                                                   # H
         Y3 *= self.G                                                                 # G
         Z = np.empty_like(Y)
         Z[:, self._gather] = Y                                                       # Pi^T
         fwht(Z.reshape(N * nb, d))                                                   # H
         Z3 = Z.reshape(N, nb, d)
-        Z3 *= self.signs                                                             # B
+        Z3 *= self._signs_scaled                                                     # scale * B
         return Z3[:, :, :self.n_in].sum(axis=1)
 
     def __repr__(self):

@@ -1,0 +1,198 @@
+"""Benchmark of the random projections: time per projection and memory held.
+
+Gaussian (dense BLAS) vs Fastfood vs Sparse (k nonzeros per row), and the lightonml OPU *simulator*
+(a CPU emulation: its time says nothing about the optical device), over n_in in {10, 100, 1000} and
+n_out in {2400, 65536}, batch 128, float32, all in one run.
+
+    python benchmarks/bench_projections.py [--out benchmarks/results/projections.json] [--repeats 7]
+
+Prints a table (median time per call, spread = interquartile range over the repeats, speed ratio
+t_Gaussian / t_backend, nbytes), the crossover (smallest n_in at which each back end beats dense), and the
+feedback memory each back end needs for a 1000-class network with 65536 feedback units. Writes the JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nnlite.projections import OPU, Fastfood, Gaussian, Sparse  # noqa: E402
+from nnlite.projections import fastfood as _ff_module  # noqa: E402
+
+N_IN = (10, 100, 1000)
+N_OUT = (2400, 65536)
+BATCH = 128
+SPARSE_K = (1, 10)
+
+
+def fwht_source():
+    f = _ff_module.fwht
+    return f"{f.__module__}.{getattr(f, '__qualname__', f.__name__)}"
+
+
+def time_call(fn, repeats, min_sample_s=0.02, warmup_s=0.2):
+    """Median and interquartile range (seconds per call) of ``repeats`` samples, after a busy warm-up.
+
+    Each sample runs ``fn`` ``loops`` times, ``loops`` chosen so that a sample lasts >= ``min_sample_s``.
+    """
+    t0 = time.perf_counter()
+    calls = 0
+    while True:                                    # busy warm-up: caches, JIT, BLAS threads spun up
+        fn()
+        calls += 1
+        if time.perf_counter() - t0 >= warmup_s and calls >= 2:
+            break
+    per_call = (time.perf_counter() - t0) / calls
+    loops = max(1, int(math.ceil(min_sample_s / max(per_call, 1e-9))))
+    samples = []
+    for _ in range(repeats):
+        s = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        samples.append((time.perf_counter() - s) / loops)
+    q1, med, q3 = np.percentile(samples, [25, 50, 75])
+    return {"median_s": float(med), "iqr_s": float(q3 - q1), "min_s": float(min(samples)),
+            "max_s": float(max(samples)), "loops": loops, "repeats": repeats}
+
+
+def build(name, n_in, n_out, seed=0):
+    if name == "gaussian":
+        return Gaussian(n_in, n_out, seed=seed)
+    if name == "fastfood":
+        return Fastfood(n_in, n_out, seed=seed)
+    if name.startswith("sparse_k"):
+        k = int(name[len("sparse_k"):])
+        return Sparse(n_in, n_out, min(k, n_in), seed=seed)
+    if name == "opu_simulator":
+        return OPU(n_in, n_out, simulated=True, seed=seed)
+    raise ValueError(name)
+
+
+def fmt_time(s):
+    if s < 1e-3:
+        return f"{s * 1e6:8.1f} us"
+    if s < 1:
+        return f"{s * 1e3:8.2f} ms"
+    return f"{s:8.3f} s "
+
+
+def fmt_bytes(b):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if b < 1024 or unit == "GiB":
+            return f"{b:.1f} {unit}" if unit != "B" else f"{b} B"
+        b /= 1024
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "projections.json"))
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--no-opu", action="store_true", help="skip the OPU simulator")
+    ap.add_argument("--blas-threads", type=int, default=1,
+                    help="BLAS threads (default 1: Fastfood and Sparse are single-threaded, so the ratio "
+                         "compares like with like; 0 leaves BLAS as it is)")
+    args = ap.parse_args(argv)
+    from contextlib import nullcontext
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    if args.blas_threads > 0 and threadpool_limits is None:
+        raise SystemExit("--blas-threads needs threadpoolctl (pip install threadpoolctl), or pass 0")
+    limit = (threadpool_limits(limits=args.blas_threads, user_api="blas") if args.blas_threads > 0
+             else nullcontext())
+    with limit:
+        run(args)
+
+
+def run(args):
+
+    backends = ["gaussian", "fastfood"] + [f"sparse_k{k}" for k in SPARSE_K]
+    if not args.no_opu:
+        backends.append("opu_simulator")
+    rng = np.random.default_rng(0)
+    rows = []
+    for n_out in N_OUT:
+        for n_in in N_IN:
+            e = rng.standard_normal((BATCH, n_in)).astype(np.float32) / BATCH
+            for name in backends:
+                p = build(name, n_in, n_out)
+                out = p(e)
+                assert out.dtype == np.float32 and out.shape == (BATCH, n_out)
+                if name == "opu_simulator":
+                    p.open()
+                t = time_call(lambda: p(e), args.repeats)
+                if name == "opu_simulator":
+                    p.close()
+                rows.append({"backend": name, "n_in": n_in, "n_out": n_out, "batch": BATCH,
+                             "dtype": "float32", "nbytes": p.nbytes, **t})
+                del p
+
+    def get(name, n_in, n_out):
+        return next(r for r in rows if (r["backend"], r["n_in"], r["n_out"]) == (name, n_in, n_out))
+
+    for r in rows:
+        r["speedup_vs_gaussian"] = get("gaussian", r["n_in"], r["n_out"])["median_s"] / r["median_s"]
+
+    print(f"Projection time, batch {BATCH}, float32; median of {args.repeats} repeats (IQR); "
+          f"speed = t_Gaussian / t_backend (>1: faster than dense)")
+    print(f"fwht: {fwht_source()}   numpy {np.__version__}   {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, BLAS threads: {args.blas_threads or 'default'}, "
+          f"1-min load average after the run {os.getloadavg()[0]:.1f}")
+    print("OPU: lightonml's CPU *simulator* (complex64 matrix product), not the optical device\n")
+    head = f"{'n_out':>6} {'n_in':>5} {'backend':>14} {'median':>11} {'IQR':>11} {'speed':>7} {'nbytes':>11}"
+    print(head)
+    print("-" * len(head))
+    for n_out in N_OUT:
+        for n_in in N_IN:
+            for name in backends:
+                r = get(name, n_in, n_out)
+                print(f"{n_out:>6} {n_in:>5} {name:>14} {fmt_time(r['median_s']):>11} {fmt_time(r['iqr_s']):>11} "
+                      f"{r['speedup_vs_gaussian']:>6.2f}x {fmt_bytes(r['nbytes']):>11}")
+        print()
+
+    crossover = {}
+    print("Crossover: smallest n_in (of those measured) at which the back end is faster than dense")
+    for name in backends[1:]:
+        for n_out in N_OUT:
+            wins = [n_in for n_in in N_IN if get(name, n_in, n_out)["speedup_vs_gaussian"] > 1.0]
+            c = min(wins) if wins else None
+            crossover[f"{name}@{n_out}"] = c
+            print(f"  {name:>14}, n_out={n_out:>6}: "
+                  + (f"n_in >= {c}" if c is not None else f"dense wins at every n_in <= {N_IN[-1]}"))
+
+    C, L = 1000, 65536
+    mem = {name: get(name, C, L)["nbytes"] for name in backends}
+    mem["gaussian (check: 65536 x 1000 x 4)"] = L * C * 4
+    if "opu_simulator" in mem:
+        mem["opu_simulator (host, its complex64 matrix)"] = mem.pop("opu_simulator")
+    mem["opu_hardware (host; matrix is physical)"] = 0
+    print(f"\nFeedback memory for a {C}-class network with {L} feedback units (float32):")
+    for k, v in mem.items():
+        print(f"  {k:>38}: {fmt_bytes(v):>11}  ({v} B)")
+
+    result = {
+        "batch": BATCH, "dtype": "float32", "n_in": list(N_IN), "n_out": list(N_OUT), "sparse_k": list(SPARSE_K),
+        "fwht": fwht_source(), "numpy": np.__version__, "python": platform.python_version(),
+        "machine": platform.machine(), "cpu_count": os.cpu_count(), "blas_threads": args.blas_threads,
+        "load_average_1min_at_end": os.getloadavg()[0], "repeats": args.repeats,
+        "opu_note": "lightonml simulator on CPU, not the optical device",
+        "rows": rows, "crossover_min_n_in": crossover, "memory_1000_classes_65536_units": mem,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
