@@ -7,8 +7,8 @@ import pytest
 import scipy.linalg
 from hypothesis import given, strategies as st
 
+from nnlite.kernels import ternarize
 from nnlite.projections import OPU, Fastfood, Gaussian, Projection, Sparse
-from nnlite.projections.opu import ternarize
 
 # name -> factory(n_in, n_out, seed, dtype)
 FACTORIES = {

@@ -5,23 +5,9 @@ import math
 
 import numpy as np
 
-from .base import Projection, as_generator, check_dims, check_float_dtype
+from nnlite.kernels import fwht
 
-try:
-    from nnlite.kernels import fwht
-except ImportError:  # pragma: no cover - temporary, until the kernel lands
-    def fwht(x):
-        """In-place unnormalised Walsh-Hadamard transform over the last axis (Sylvester order)."""
-        n = x.shape[-1]
-        rows = x.reshape(-1, n)
-        h = 1
-        while h < n:
-            v = rows.reshape(rows.shape[0], n // (2 * h), 2, h)
-            a = v[:, :, 0, :].copy()
-            v[:, :, 0, :] += v[:, :, 1, :]
-            np.subtract(a, v[:, :, 1, :], out=v[:, :, 1, :])
-            h *= 2
-        return x
+from .base import Projection, as_generator, check_dims, check_float_dtype
 
 __all__ = ["Fastfood"]
 

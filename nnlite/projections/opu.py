@@ -10,17 +10,9 @@ import warnings
 
 import numpy as np
 
-from .base import Projection, as_generator, check_dims, check_float_dtype
+from nnlite.kernels import ternarize
 
-try:
-    from nnlite.kernels import ternarize
-except ImportError:  # pragma: no cover - temporary, until the kernel lands
-    def ternarize(x, threshold):
-        """int8 code of ``x``: +1 where ``x > threshold``, -1 where ``x < -threshold``, 0 elsewhere."""
-        t = np.zeros(x.shape, dtype=np.int8)
-        t[x > threshold] = 1
-        t[x < -threshold] = -1
-        return t
+from .base import Projection, as_generator, check_dims, check_float_dtype
 
 __all__ = ["OPU"]
 
