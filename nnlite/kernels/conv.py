@@ -26,65 +26,64 @@ from ._checks import as_pair, check_float_array, check_shape4, output_size
 __all__ = ["im2col", "col2im"]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
+    # Row-outer order: each row of cols (one kernel tap) is written front to back in one sweep.
+    # Slices + range(0, m) indices keep every index provably >= 0, so the unit-stride copies vectorise.
     N, C, H, W = x.shape
     L = OH * OW
-    for nc in numba.prange(N * C):
-        n = nc // C
-        c = nc - n * C
+    for c in range(C):
         for i in range(kh):
             for j in range(kw):
-                row = (c * kh + i) * kw + j
+                crow = cols[(c * kh + i) * kw + j]
                 # output columns ow whose input column iw = ow*sw + j - pw lies in [0, W)
-                lo = -((j - pw) // sw)
-                if lo < 0:
-                    lo = 0
-                if lo > OW:
-                    lo = OW
-                hi = (W - 1 + pw - j) // sw + 1
-                if hi > OW:
-                    hi = OW
-                if hi < lo:
-                    hi = lo
-                for oh in range(OH):
-                    ih = oh * sh + i - ph
-                    dst = n * L + oh * OW
-                    if ih < 0 or ih >= H:
-                        for ow in range(OW):
-                            cols[row, dst + ow] = 0.0
-                    else:
-                        for ow in range(lo):
-                            cols[row, dst + ow] = 0.0
-                        for ow in range(lo, hi):
-                            cols[row, dst + ow] = x[n, c, ih, ow * sw + j - pw]
-                        for ow in range(hi, OW):
-                            cols[row, dst + ow] = 0.0
+                lo = min(max(-((j - pw) // sw), 0), OW)
+                hi = max(min((W - 1 + pw - j) // sw + 1, OW), lo)
+                for n in range(N):
+                    for oh in range(OH):
+                        ih = oh * sh + i - ph
+                        dst = crow[n * L + oh * OW:n * L + (oh + 1) * OW]
+                        if ih < 0 or ih >= H:
+                            dst[:] = 0.0
+                            continue
+                        for t in range(lo):
+                            dst[t] = 0.0
+                        for t in range(OW - hi):
+                            dst[hi + t] = 0.0
+                        src = x[n, c, ih, lo * sw + j - pw:]
+                        d = dst[lo:hi]
+                        if sw == 1:
+                            for t in range(hi - lo):
+                                d[t] = src[t]
+                        else:
+                            for t in range(hi - lo):
+                                d[t] = src[t * sw]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
+    # Same sweep as _im2col, adding instead of copying; taps of one pixel are added in (i, j) order.
     N, C, H, W = dx.shape
     L = OH * OW
-    for nc in numba.prange(N * C):
-        n = nc // C
-        c = nc - n * C
+    for c in range(C):
         for i in range(kh):
             for j in range(kw):
-                row = (c * kh + i) * kw + j
-                lo = -((j - pw) // sw)
-                if lo < 0:
-                    lo = 0
-                hi = (W - 1 + pw - j) // sw + 1
-                if hi > OW:
-                    hi = OW
-                for oh in range(OH):
-                    ih = oh * sh + i - ph
-                    if ih < 0 or ih >= H:
-                        continue
-                    src = n * L + oh * OW
-                    for ow in range(lo, hi):
-                        dx[n, c, ih, ow * sw + j - pw] += cols[row, src + ow]
+                crow = cols[(c * kh + i) * kw + j]
+                lo = min(max(-((j - pw) // sw), 0), OW)
+                hi = max(min((W - 1 + pw - j) // sw + 1, OW), lo)
+                for n in range(N):
+                    for oh in range(OH):
+                        ih = oh * sh + i - ph
+                        if ih < 0 or ih >= H:
+                            continue
+                        src = crow[n * L + oh * OW + lo:n * L + oh * OW + hi]
+                        d = dx[n, c, ih, lo * sw + j - pw:]
+                        if sw == 1:
+                            for t in range(hi - lo):
+                                d[t] += src[t]
+                        else:
+                            for t in range(hi - lo):
+                                d[t * sw] += src[t]
 
 
 def _geometry(H, W, kh, kw, stride, padding):

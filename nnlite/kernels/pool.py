@@ -13,82 +13,78 @@ from ._checks import as_pair, check_float_array, check_shape4, output_size
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward"]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _maxpool_fwd(x, kh, kw, sh, sw, out, argmax):
     N, C, H, W = x.shape
     OH = out.shape[2]
     OW = out.shape[3]
-    for nc in numba.prange(N * C):
-        n = nc // C
-        c = nc - n * C
-        for oh in range(OH):
-            h0 = oh * sh
-            for ow in range(OW):
-                w0 = ow * sw
-                best = x[n, c, h0, w0]
-                arg = h0 * W + w0
-                for i in range(kh):
-                    for j in range(kw):
-                        v = x[n, c, h0 + i, w0 + j]
-                        if v > best:
-                            best = v
-                            arg = (h0 + i) * W + w0 + j
-                out[n, c, oh, ow] = best
-                argmax[n, c, oh, ow] = arg
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                h0 = oh * sh
+                for ow in range(OW):
+                    w0 = ow * sw
+                    best = x[n, c, h0, w0]
+                    arg = h0 * W + w0
+                    for i in range(kh):
+                        for j in range(kw):
+                            v = x[n, c, h0 + i, w0 + j]
+                            if v > best:
+                                best = v
+                                arg = (h0 + i) * W + w0 + j
+                    out[n, c, oh, ow] = best
+                    argmax[n, c, oh, ow] = arg
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _maxpool_bwd(dout, argmax, dx):
     N, C, H, W = dx.shape
     OH = dout.shape[2]
     OW = dout.shape[3]
-    for nc in numba.prange(N * C):
-        n = nc // C
-        c = nc - n * C
-        for oh in range(OH):
-            for ow in range(OW):
-                k = argmax[n, c, oh, ow]
-                h = k // W
-                dx[n, c, h, k - h * W] += dout[n, c, oh, ow]
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                for ow in range(OW):
+                    k = argmax[n, c, oh, ow]
+                    h = k // W
+                    dx[n, c, h, k - h * W] += dout[n, c, oh, ow]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _avgpool_fwd(x, kh, kw, sh, sw, out):
     N, C, H, W = x.shape
     OH = out.shape[2]
     OW = out.shape[3]
     area = kh * kw
-    for nc in numba.prange(N * C):
-        n = nc // C
-        c = nc - n * C
-        for oh in range(OH):
-            h0 = oh * sh
-            for ow in range(OW):
-                w0 = ow * sw
-                s = 0.0
-                for i in range(kh):
-                    for j in range(kw):
-                        s += x[n, c, h0 + i, w0 + j]
-                out[n, c, oh, ow] = s / area
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                h0 = oh * sh
+                for ow in range(OW):
+                    w0 = ow * sw
+                    s = 0.0
+                    for i in range(kh):
+                        for j in range(kw):
+                            s += x[n, c, h0 + i, w0 + j]
+                    out[n, c, oh, ow] = s / area
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _avgpool_bwd(dout, kh, kw, sh, sw, dx):
     N, C, H, W = dx.shape
     OH = dout.shape[2]
     OW = dout.shape[3]
     area = kh * kw
-    for nc in numba.prange(N * C):
-        n = nc // C
-        c = nc - n * C
-        for oh in range(OH):
-            h0 = oh * sh
-            for ow in range(OW):
-                w0 = ow * sw
-                g = dout[n, c, oh, ow] / area
-                for i in range(kh):
-                    for j in range(kw):
-                        dx[n, c, h0 + i, w0 + j] += g
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                h0 = oh * sh
+                for ow in range(OW):
+                    w0 = ow * sw
+                    g = dout[n, c, oh, ow] / area
+                    for i in range(kh):
+                        for j in range(kw):
+                            dx[n, c, h0 + i, w0 + j] += g
 
 
 def _pool_geometry(H, W, kh, kw, stride):
