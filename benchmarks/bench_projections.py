@@ -161,14 +161,23 @@ def run(args):
         print()
 
     crossover = {}
-    print("Crossover: smallest n_in (of those measured) at which the back end is faster than dense")
+    print("Crossover (dense stops winning): smallest measured n_in at which the back end is faster than dense")
     for name in backends[1:]:
         for n_out in N_OUT:
-            wins = [n_in for n_in in N_IN if get(name, n_in, n_out)["speedup_vs_gaussian"] > 1.0]
+            r = [get(name, n_in, n_out)["speedup_vs_gaussian"] for n_in in N_IN]
+            wins = [n_in for n_in, ri in zip(N_IN, r) if ri > 1.0]
             c = min(wins) if wins else None
-            crossover[f"{name}@{n_out}"] = c
+            # where log(speed) crosses 0, linear in log(n_in) between the two measured points that bracket it
+            est = None
+            for (a, ra), (b, rb) in zip(zip(N_IN, r), zip(N_IN[1:], r[1:])):
+                if ra <= 1.0 < rb:
+                    f = -math.log(ra) / (math.log(rb) - math.log(ra))
+                    est = math.exp(math.log(a) + f * (math.log(b) - math.log(a)))
+                    break
+            crossover[f"{name}@{n_out}"] = {"min_measured_n_in_faster": c, "interpolated_n_in": est}
             print(f"  {name:>14}, n_out={n_out:>6}: "
-                  + (f"n_in >= {c}" if c is not None else f"dense wins at every n_in <= {N_IN[-1]}"))
+                  + (f"n_in >= {c}" if c is not None else f"dense wins at every n_in <= {N_IN[-1]}")
+                  + (f"  (interpolated crossover n_in ~ {est:.0f})" if est is not None else ""))
 
     C, L = 1000, 65536
     mem = {name: get(name, C, L)["nbytes"] for name in backends}

@@ -33,7 +33,7 @@ class Fastfood(Projection):
     n_blocks : int
         Number of stacked ``d x d`` blocks.
     signs : ndarray, shape (n_blocks, d)
-        The paper's ``B``: random +-1 diagonals.
+        The paper's ``B``: random +-1 diagonals (held as ``scale * signs``, so the constant costs no pass).
     perm : ndarray, shape (n_blocks, d), int
         The paper's ``Pi``: ``(Pi v)[i] = v[perm[i]]``, i.e. ``Pi = eye(d)[perm]``.
     G : ndarray, shape (n_blocks, d)
@@ -52,8 +52,9 @@ class Fastfood(Projection):
     The constant. ``H diag(signs)/sqrt(d)``, ``Pi`` and ``H/sqrt(d)`` are orthogonal, so
     ``M = H G Pi H B`` has ``M M^T = d H G^2 H`` and every row of ``M`` has squared norm ``d ||G||_F^2``.
     With ``S_ii = s_i / ||G||_F``, row ``i`` of ``S M / sqrt(d)`` has squared norm ``s_i^2 ~ chi^2_d``, the law of
-    the squared norm of a row of i.i.d. ``N(0, 1)`` entries; by the random signs and permutation each of the
-    ``d`` entries of the row then has mean 0 and variance ``E[s_i^2] / d = 1``. That holds for every column, so
+    the squared norm of a row of i.i.d. ``N(0, 1)`` entries; entry by entry, ``E[g_j g_j' / ||G||^2] = delta_jj' / d``
+    and ``H_ij^2 = 1`` give ``E[(S M / sqrt(d))_ik^2] = E[s_i^2] / d = 1`` for every column ``k``, and the random
+    signs make the mean 0. That holds for every column, so
     it still holds for the ``n_in`` columns kept after padding (the ``d - n_in`` padded columns only multiply
     zeros). Hence the paper's ``1 / (sigma sqrt(d))`` with ``sigma = sqrt(n_out * n_in)`` gives entries of variance
     ``1 / (n_out * n_in)``, Gaussian's: ``scale = 1 / sqrt(d * n_out * n_in)``. Note the ``sqrt(d)`` (padded
