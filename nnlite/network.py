@@ -207,10 +207,15 @@ def _activation(activation):
         return activation()
     if not isinstance(activation, str):
         raise TypeError(f"activation must be a name or a factory, got {activation!r}")
-    name = activation.lower().replace("-", "_")
-    if name.startswith("leaky_relu"):
-        slope = name[len("leaky_relu"):].lstrip(":_(").rstrip(")")
-        return LeakyReLU(float(slope) if slope else 0.01)
+    name, _, arg = activation.partition(":")
+    name = name.strip().lower().replace("-", "_")
+    if name in ("leaky_relu", "lrelu"):
+        try:
+            return LeakyReLU(float(arg) if arg else 0.01)
+        except ValueError:
+            raise ValueError(f"leaky_relu takes a numeric slope (e.g. leaky_relu:-0.5), got {arg!r}") from None
+    if arg:
+        raise ValueError(f"activation {name!r} takes no argument, got {activation!r}")
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)} "
                          f"(leaky_relu:SLOPE for a slope, e.g. leaky_relu:-0.5)")
@@ -246,3 +251,75 @@ def mlp(sizes, activation="tanh", *, init="he", bias=True, dtype=np.float32, see
         if i < len(sizes) - 2:
             layers.append(_activation(activation))
     return Sequential(layers)
+
+
+def cnn(input_shape=(1, 28, 28), n_classes=10, *, activation="tanh", channels=(32, 64, 64), kernel_size=5,
+        batch_norm=False, dropout=0.0, init="he", dtype=np.float32, seed=None):
+    """The convolutional network of Launay et al.'s Table 4: three convolutional blocks and a one-layer classifier.
+
+    Each convolutional block is ``Conv2d(k x k, stride 1, padding k // 2)`` (spatial size kept) ``->
+    [BatchNorm] -> activation -> MaxPool2d(2) -> [Dropout]``, then ``Flatten -> Dense(n_classes)``. With the
+    defaults (channels 32, 64, 64; 5x5 kernels, padding 2) a 28x28x1 image goes 28 -> 14 -> 7 -> 3 (576
+    features into the classifier) and a 32x32x3 image 32 -> 16 -> 8 -> 4 (1024 features). The paper gives the
+    layer count, He initialisation and tanh; the filter counts, kernel size and pooling are nnlite's choice.
+
+    Parameters
+    ----------
+    input_shape : tuple (C, H, W)
+        One sample's shape; H and W must be at least 8 so that three poolings leave a pixel.
+    n_classes : int
+    activation : str or callable
+        As for :func:`mlp` ("tanh", "relu", "leaky_relu:-0.5", ...).
+    channels : tuple of int
+        Filters of each convolutional layer (any number of layers; three in the paper).
+    kernel_size : int
+        Odd, so that padding ``k // 2`` keeps the spatial size.
+    batch_norm : bool
+        Batch normalisation after every convolution (before the activation); its ``gamma``/``beta`` train with
+        the block.
+    dropout : float
+        Drop probability after every pooling (0: no Dropout layers).
+    init, dtype
+        Passed to every Conv2d and to the Dense classifier.
+    seed : int, Generator or None
+        Seeds the weights and the dropout masks.
+
+    Returns
+    -------
+    Sequential
+    """
+    input_shape = tuple(int(s) for s in input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (C, H, W), got {input_shape}")
+    channels = tuple(channels)
+    if not channels or any(not isinstance(c, (int, np.integer)) or c < 1 for c in channels):
+        raise ValueError(f"channels must be a non-empty sequence of positive integers, got {channels}")
+    if not isinstance(kernel_size, (int, np.integer)) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
+    if not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+    dropout = float(dropout)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    C, H, W = input_shape
+    if min(H, W) < 2 ** len(channels):
+        raise ValueError(f"input {H}x{W} is too small for {len(channels)} poolings by 2 "
+                         f"(needs at least {2 ** len(channels)} pixels a side)")
+    from .layers import BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    layers, c_in = [], C
+    for c_out in channels:
+        layers.append(Conv2d(c_in, int(c_out), kernel_size, padding=kernel_size // 2, init=init, dtype=dtype,
+                             rng=rng))
+        if batch_norm:
+            layers.append(BatchNorm(int(c_out), dtype=dtype))
+        layers.append(_activation(activation))
+        layers.append(MaxPool2d(2))
+        if dropout > 0:
+            layers.append(Dropout(dropout, seed=int(rng.integers(2 ** 31))))
+        c_in = int(c_out)
+    layers.append(Flatten())
+    net = Sequential(layers, input_shape=input_shape)
+    d = int(math.prod(net.layer_shapes[-1]))
+    layers.append(Dense(d, int(n_classes), init=init, dtype=dtype, rng=rng))
+    return Sequential(layers, input_shape=input_shape)
