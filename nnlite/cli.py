@@ -47,7 +47,7 @@ DEFAULT_EPOCHS = 10
 DEFAULT_BATCH_SIZE = 32
 #: Default learning rate per optimizer; the same for every rule (so a comparison is not tuned per rule),
 #: override with --lr (in ``compare`` also per rule: ``--lr bp=0.05,dfa=0.02``).
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 1e-3, "rmsprop": 1e-3}
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.02, "nesterov": 0.02, "adam": 1e-3, "rmsprop": 1e-3}
 DEFAULT_MOMENTUM = 0.9
 #: ``compare`` measures alignment about this many times per epoch unless --align-every says otherwise.
 ALIGN_RECORDS_PER_EPOCH = 10

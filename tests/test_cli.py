@@ -314,7 +314,7 @@ def test_help_documents_the_default_learning_rates(capsys):
     code, out, _ = _run(["train", "--help"], capsys)
     assert code == 0
     flat = " ".join(out.split())
-    assert "momentum 0.05" in flat and "adam 0.001" in flat
+    assert f"momentum {cli.DEFAULT_LR['momentum']:g}" in flat and "adam 0.001" in flat
 
 
 def test_no_command_is_a_usage_error(capsys):
