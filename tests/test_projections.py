@@ -291,15 +291,33 @@ def test_opu_equals_scaled_real_part_of_the_simulator_matrix(kind):
     assert abs(np.mean(M.astype(np.float64) ** 2) * m - 1.0) < 5 * math.sqrt(2.0 / m)
 
 
+def test_opu_relative_threshold_is_a_fraction_of_each_samples_peak():
+    p = OPU(16, 64, simulated=True, seed=0, threshold=0.4)          # the default: relative
+    a = OPU(16, 64, simulated=True, seed=0, threshold=0.0, relative=False)
+    assert p.relative and "relative" in repr(p)
+    e = np.zeros((2, 16), np.float32)
+    e[0, :4] = [1.0, -0.5, 0.3, -0.39]       # peak 1: keeps 1.0 and -0.5 only
+    e[1, :3] = [0.01, 0.0039, -0.005]        # peak 0.01: keeps 0.01 and -0.005 only (same pattern, 100x smaller)
+    code = np.zeros((2, 16))
+    code[0, :2] = [1, -1]
+    code[1, [0, 2]] = [1, -1]
+    mags = np.array([0.75, 0.0075])[:, None]
+    R = p.simulator_matrix.astype(np.complex128)
+    np.testing.assert_allclose(p(e), p.unit_scale * mags * (code @ R).real, rtol=1e-5, atol=1e-9)
+    assert not np.allclose(p(e), a(e))
+    with pytest.raises(ValueError, match="relative threshold must be < 1"):
+        OPU(4, 8, simulated=True, threshold=1.0)
+
+
 def test_opu_restores_magnitude_per_sample():
-    p = OPU(16, 64, simulated=True, seed=0, threshold=0.0)
+    p = OPU(16, 64, simulated=True, seed=0, threshold=0.0, relative=False)
     rng = np.random.default_rng(4)
     s = np.where(rng.random((5, 16)) < 0.5, -1.0, 1.0).astype(np.float32)
     c = np.array([0.5, 1.0, 2.0, 3.0, 1e-3], np.float32)[:, None]
     np.testing.assert_allclose(p(c * s), c * p(s), rtol=1e-5, atol=0)
     # mixed magnitudes: scale is the mean |e| over the kept entries, the least-squares multiple of the code
     e = rng.standard_normal((3, 16)).astype(np.float32)
-    q = OPU(16, 64, simulated=True, seed=0, threshold=0.5)
+    q = OPU(16, 64, simulated=True, seed=0, threshold=0.5, relative=False)
     t = ternarize(e, 0.5).astype(np.float64)
     kept = t != 0
     mags = np.array([np.abs(e[i][kept[i]]).mean() if kept[i].any() else 0.0 for i in range(3)])

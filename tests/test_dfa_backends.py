@@ -1,0 +1,52 @@
+"""DFA learns through every projection back end about as well as through the dense Gaussian matrix."""
+import numpy as np
+import pytest
+
+import nnlite as nn
+from nnlite.projections import OPU, Fastfood, Gaussian, Sparse
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    d = nn.data.load("fashion-mnist", download=False, standardize=True)
+    return (d.x_train[:10000], d.y_train[:10000]), (d.x_test, d.y_test)
+
+
+def _dfa_accuracy(fashion, projection):
+    train, test = fashion
+    net = nn.mlp([784, 256, 256, 10], "tanh", seed=0)
+    h = nn.fit(net, nn.DFA(projection=projection), nn.softmax_cross_entropy, nn.Adam(1e-3), train, test,
+               epochs=1, batch_size=32, seed=0, progress=False)
+    return h.test_acc[-1]
+
+
+@pytest.fixture(scope="module")
+def gaussian_accuracy(fashion):
+    return _dfa_accuracy(fashion, Gaussian(10, 256, seed=1))
+
+
+@pytest.mark.parametrize("name,make", [
+    ("fastfood", lambda: Fastfood(10, 256, seed=1)),
+    ("sparse", lambda: Sparse(10, 256, 3, seed=1)),
+    ("opu-simulator", lambda: OPU(10, 256, simulated=True, seed=1)),
+])
+def test_dfa_learns_through_each_back_end(fashion, gaussian_accuracy, name, make):
+    acc = _dfa_accuracy(fashion, make())
+    assert gaussian_accuracy >= 0.78
+    assert acc >= gaussian_accuracy - 0.03, (name, acc, gaussian_accuracy)
+
+
+def test_lafs_runs_on_fastfood_and_refuses_the_opu():
+    net = nn.mlp([8, 16, 16, 4], "tanh", seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
+    y = np.array([0, 1, 2, 3, 0])
+    out, caches = net.forward(x)
+    _, e = nn.softmax_cross_entropy(out, y)
+    ff = nn.LAFS(projection=Fastfood(4, 16, seed=0))
+    dfa = nn.DFA(projection=ff.projection)
+    g = ff.gradients_from_errors(net, caches, e, [e, e])
+    for a, b in zip(g, dfa.gradients(net, caches, e, y)):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    with pytest.raises(NotImplementedError, match="transpose"):
+        nn.LAFS(projection=OPU(4, 16, simulated=True, seed=0)).gradients(net, caches, e, y)
