@@ -2,12 +2,17 @@
 
 ``params`` and ``grads`` are lists of dicts with matching keys (``net.params()`` and a rule's ``gradients``).
 State (momenta, moments) is allocated on the first step, in the parameters' dtype.
+
+Each update runs as one fused pass per parameter array (:mod:`nnlite.kernels.fused`) when the parameter, its
+gradient and its state are C-contiguous arrays of one dtype, and as the NumPy expressions in the Notes otherwise.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from .kernels import fused as _fused
 
 
 def _check_pos(name, v, allow_zero=False):
@@ -66,6 +71,10 @@ class SGD(Optimizer):
         for j, (p, g) in enumerate(zip(params, grads)):
             for k in p:
                 gk = g[k]
+                v = self.state[j][k]["v"] if mu else None
+                if _fused.can_fuse(p[k], gk) and (v is None or _fused.can_fuse(p[k], v)):
+                    _fused.sgd_step(p[k], gk, v, lr=lr, momentum=mu, weight_decay=wd, nesterov=self.nesterov)
+                    continue
                 if wd:
                     gk = gk + wd * p[k]
                 if mu:
@@ -108,6 +117,9 @@ class Adam(Optimizer):
             for k in p:
                 s, gk = self.state[j][k], g[k]
                 m, v = s["m"], s["v"]
+                if _fused.can_fuse(p[k], gk, m, v):
+                    _fused.adam_step(p[k], gk, m, v, lr_t=lr_t, beta1=b1, beta2=b2, eps=self.eps)
+                    continue
                 m *= b1
                 m += (1 - b1) * gk
                 v *= b2
@@ -140,6 +152,9 @@ class RMSprop(Optimizer):
         for j, (p, g) in enumerate(zip(params, grads)):
             for k in p:
                 s, gk = self.state[j][k]["s"], g[k]
+                if _fused.can_fuse(p[k], gk, s):
+                    _fused.rmsprop_step(p[k], gk, s, lr=self.lr, rho=rho, eps=self.eps)
+                    continue
                 s *= rho
                 s += (1 - rho) * (gk * gk)
                 p[k] -= self.lr * gk / (np.sqrt(s) + self.eps)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import fused as _fused
+
 
 def tanh_forward(x):
     """``y = tanh(x)``; cache ``y``."""
@@ -16,8 +18,10 @@ def tanh_forward(x):
 
 
 def tanh_backward(dout, cache):
-    """``dx = dout * (1 - y**2)``."""
+    """``dx = dout * (1 - y**2)`` (one fused pass, :func:`nnlite.kernels.fused.tanh_grad`, when the arrays allow)."""
     y = cache
+    if _fused.can_fuse(dout, y):
+        return _fused.tanh_grad(dout, y)
     return dout * (1 - y * y)
 
 
@@ -31,8 +35,10 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dout, cache):
-    """``dx = dout * y * (1 - y)``."""
+    """``dx = dout * y * (1 - y)`` (one fused pass when the arrays allow)."""
     y = cache
+    if _fused.can_fuse(dout, y):
+        return _fused.sigmoid_grad(dout, y)
     return dout * (y * (1 - y))
 
 
@@ -43,8 +49,10 @@ def relu_forward(x):
 
 
 def relu_backward(dout, cache):
-    """``dx = dout * [y > 0]``."""
+    """``dx = dout * [y > 0]`` (one fused pass when the arrays allow)."""
     y = cache
+    if _fused.can_fuse(dout, y):
+        return _fused.relu_grad(dout, y)
     return np.where(y > 0, dout, 0).astype(dout.dtype, copy=False)
 
 

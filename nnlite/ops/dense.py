@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import fused as _fused
+
 
 def dense_forward(x, W, b=None):
     """Affine map ``a = x @ W.T + b``.
@@ -57,7 +59,9 @@ def dense_backward(dout, cache, W, *, feedback=None, need_dx=True, need_db=True)
     """
     x = cache
     dW = dout.T @ x
-    db = dout.sum(axis=0) if need_db else None
+    db = None
+    if need_db:
+        db = _fused.column_sums(dout) if _fused.can_fuse(dout) and dout.ndim == 2 else dout.sum(axis=0)
     dx = None
     if need_dx:
         dx = dout @ (W if feedback is None else feedback)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import fused as _fused
+
 
 def one_hot(y, n_classes, dtype=np.float32):
     """One-hot codes, shape (N, C), of integer labels ``y`` of shape (N,)."""
@@ -64,6 +66,9 @@ def softmax_cross_entropy(logits, y):
     """
     y = _check(logits, y)
     n = logits.shape[0]
+    if n and logits.shape[1] and _fused.can_fuse(logits):
+        # one sweep per row (max, exp, sum, log, error) in a fused kernel
+        return _fused.softmax_xent(logits, y.astype(np.int64, copy=False))
     ls = log_softmax(logits)
     loss = -float(ls[np.arange(n), y].sum()) / n
     e = np.exp(ls)
