@@ -1,0 +1,120 @@
+"""Max and average pooling over non-padded windows: forward, backward, and the forward carry of IFA.
+
+Shapes: x (N, C, H, W), out (N, C, OH, OW) with ``OH = (H - KH) // stride + 1`` (same for OW). Windows may
+overlap (stride < kernel). The loops are the Numba kernels of :mod:`nnlite.kernels`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
+
+__all__ = ["maxpool2d_forward_op", "maxpool2d_backward_op", "maxpool2d_carry",
+           "avgpool2d_forward_op", "avgpool2d_backward_op", "avgpool2d_carry"]
+
+
+def maxpool2d_forward_op(x, kh, kw, stride=None):
+    """Max pooling.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    kh, kw : int
+        Window size.
+    stride : int, pair or None
+        ``None``: the window size (non-overlapping windows).
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, OH, OW), x's dtype
+    cache : tuple
+        ``(argmax, x_shape, kh, kw, stride)``; ``argmax`` (N, C, OH, OW) int64 holds the flat index
+        ``h*W + w`` of each window's winner in its ``(H, W)`` plane.
+
+    Notes
+    -----
+    ``out[n, c, y, q] = max_{i<KH, j<KW} x[n, c, y*s + i, q*s + j]``.
+    """
+    out, argmax = maxpool2d_forward(np.ascontiguousarray(x), kh, kw, stride)
+    return out, (argmax, x.shape, kh, kw, stride)
+
+
+def maxpool2d_backward_op(dout, cache):
+    """``dx``: each window's gradient goes to its winner (overlapping windows sharing a winner add).
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, C, OH, OW)
+    cache : tuple from :func:`maxpool2d_forward_op`
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W)
+
+    Notes
+    -----
+    ``dx[n, c, h, w] = sum_{(y, q): argmax[n, c, y, q] = h*W + w} dout[n, c, y, q]``.
+    """
+    argmax, x_shape, kh, kw, stride = cache
+    return maxpool2d_backward(np.ascontiguousarray(dout), argmax, x_shape, kh, kw, stride)
+
+
+def maxpool2d_carry(v, cache):
+    """The linear map "take the forward pass's winners" applied to ``v`` (IFA).
+
+    Parameters
+    ----------
+    v : ndarray, shape (N, C, H, W) (the forward input's shape)
+    cache : tuple from :func:`maxpool2d_forward_op`
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, OH, OW)
+
+    Notes
+    -----
+    ``out[n, c, y, q] = v[n, c, h, w]`` where ``h*W + w = argmax[n, c, y, q]``: the Jacobian of max pooling at
+    the forward input (a selection matrix) applied to ``v``; the adjoint of :func:`maxpool2d_backward_op`.
+    """
+    argmax, x_shape, _, _, _ = cache
+    if tuple(v.shape) != tuple(x_shape):
+        raise ValueError(f"v must have the forward input's shape {tuple(x_shape)}, got {v.shape}")
+    N, C = v.shape[:2]
+    picked = np.take_along_axis(v.reshape(N, C, -1), argmax.reshape(N, C, -1), axis=2)
+    return picked.reshape(argmax.shape)
+
+
+def avgpool2d_forward_op(x, kh, kw, stride=None):
+    """Average pooling.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    kh, kw : int
+    stride : int, pair or None
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, OH, OW)
+    cache : tuple ``(x_shape, kh, kw, stride)``
+
+    Notes
+    -----
+    ``out[n, c, y, q] = (1/(KH KW)) sum_{i<KH, j<KW} x[n, c, y*s + i, q*s + j]``.
+    """
+    out = avgpool2d_forward(np.ascontiguousarray(x), kh, kw, stride)
+    return out, (x.shape, kh, kw, stride)
+
+
+def avgpool2d_backward_op(dout, cache):
+    """``dx[n, c, h, w] = (1/(KH KW)) sum over the windows containing (h, w) of dout[n, c, y, q]``."""
+    x_shape, kh, kw, stride = cache
+    return avgpool2d_backward(np.ascontiguousarray(dout), x_shape, kh, kw, stride)
+
+
+def avgpool2d_carry(v, cache):
+    """Average pooling is linear: its carry is the same averaging of ``v`` (shape of the forward input)."""
+    x_shape, kh, kw, stride = cache
+    if tuple(v.shape) != tuple(x_shape):
+        raise ValueError(f"v must have the forward input's shape {tuple(x_shape)}, got {v.shape}")
+    return avgpool2d_forward(np.ascontiguousarray(v), kh, kw, stride)
