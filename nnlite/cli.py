@@ -51,6 +51,8 @@ DEFAULT_LR = {"sgd": 0.1, "momentum": 0.02, "nesterov": 0.02, "adam": 1e-3, "rms
 DEFAULT_MOMENTUM = 0.9
 #: ``compare`` measures alignment about this many times per epoch unless --align-every says otherwise.
 ALIGN_RECORDS_PER_EPOCH = 10
+#: ``--threads auto`` uses one BLAS thread when batch size x the largest weight matrix of an MLP is at most this.
+SMALL_GEMM = 2 ** 22
 #: ``compare``'s "final alignment" is the mean over this many last alignment records.
 ALIGN_TAIL = 10
 
@@ -128,6 +130,19 @@ def probability(text):
         raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}") from None
     if not 0 <= v < 1:
         raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return v
+
+
+def thread_count(text):
+    """Parse ``--threads``: ``auto`` or an integer >= 0 (0: the BLAS default)."""
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected auto or an integer >= 0, got {text!r}")
     return v
 
 
@@ -264,9 +279,11 @@ def _add_common(p, *, compare):
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR", default=None, help="output folder (default: runs/<timestamp>)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g.add_argument("--threads", metavar="N", type=positive_int, default=None,
-                   help="limit the BLAS threads (threadpoolctl; default: the BLAS default). Small networks on a "
-                        "busy machine often run faster with --threads 1")
+    g.add_argument("--threads", metavar="N", type=thread_count, default="auto",
+                   help=f"BLAS threads (threadpoolctl): a number, 0 for the BLAS default, or auto (default): one "
+                        f"thread for a small MLP (batch x largest weight matrix <= {SMALL_GEMM:,} multiply-adds, "
+                        f"where more threads cannot pay for their synchronisation and stall badly on a busy "
+                        f"machine), the BLAS default otherwise")
 
 
 def build_parser():
@@ -466,14 +483,25 @@ def _check_combination(args, rules):
 # Training and presentation
 
 
+def blas_threads(args, net):
+    """The BLAS thread limit ``--threads`` asks for on ``net``: an int, or None for the BLAS default."""
+    if args.threads != "auto":
+        return args.threads or None
+    if args.model != "mlp":
+        return None
+    largest = max(int(np.prod(p["W"].shape)) for p in net.params())
+    return 1 if args.batch_size * largest <= SMALL_GEMM else None
+
+
 def _fit(args, net, rule, lr, train, test, align_every):
     import contextlib
 
     from .train import fit
     limit = contextlib.nullcontext()
-    if args.threads is not None:
+    threads = blas_threads(args, net)
+    if threads is not None:
         from threadpoolctl import threadpool_limits
-        limit = threadpool_limits(limits=args.threads, user_api="blas")
+        limit = threadpool_limits(limits=threads, user_api="blas")
     with limit:
         return fit(net, rule, _loss(args.loss), _optimizer(args, lr), train, test, epochs=args.epochs,
                    batch_size=args.batch_size, seed=_seeds(args.seed)["order"], progress=not args.no_progress,
@@ -568,7 +596,7 @@ def _config(args, ds, train, net, seeds, extra):
         "input_shape": list(net.input_shape), "n_classes": int(ds.n_classes),
         "feedback_sizes": net.feedback_sizes,
         "n_parameters": int(sum(v.size for p in net.params() for v in p.values())),
-        "momentum": _momentum(args), "seeds": seeds, "data_source": ds.source,
+        "momentum": _momentum(args), "blas_threads": blas_threads(args, net), "seeds": seeds, "data_source": ds.source,
         "nnlite_version": _version(), "numpy_version": np.__version__, "python_version": platform.python_version(),
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
     })
@@ -589,8 +617,11 @@ def _print_config(cfg, rule_reprs):
     w = max(len(k) for k in keys + ["rule"])
     for k in keys:
         v = cfg.get(k)
-        if v is None and k in ("momentum", "align_every", "threads", "channels", "kernel_size"):
+        if v is None and k in ("momentum", "align_every", "channels", "kernel_size"):
             continue
+        if k == "threads":
+            bt = cfg.get("blas_threads")
+            v = f"{v} (BLAS {'default' if bt is None else bt})" if v == "auto" else (v or "BLAS default")
         print(f"  {k.ljust(w)}  {v}")
     for name, r in rule_reprs.items():
         print(f"  {'rule'.ljust(w)}  {name}: {r}")

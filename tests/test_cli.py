@@ -357,3 +357,15 @@ def test_bench_passes_the_arguments_through(tmp_path, monkeypatch, capsys):
         for k in ("benchmarks", "benchmarks.__main__"):
             sys.modules.pop(k, None)
         sys.modules.update(saved)
+
+
+@pytest.mark.parametrize("argv, hidden, expected", [
+    ([], [256, 256], 1),                                  # default: 32 x 256*256 multiply-adds per GEMM
+    (["--batch-size", "128"], [800, 800], None),          # 128 x 800*800 > SMALL_GEMM: the BLAS default
+    (["--threads", "0"], [256, 256], None),
+    (["--threads", "2"], [256, 256], 2),
+])
+def test_blas_threads(argv, hidden, expected):
+    args = cli.build_parser().parse_args(["train", *argv])
+    net = nnlite.mlp([64, *hidden, 10], seed=0)
+    assert cli.blas_threads(args, net) == expected
