@@ -26,6 +26,12 @@ def _one_blas_thread():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """Every test runs in its own folder, so a run that should have failed cannot leave runs/ in the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _is_png(path):
     data = Path(path).read_bytes()
     return len(data) > 1000 and data[:8] == PNG_MAGIC
