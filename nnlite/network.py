@@ -253,7 +253,7 @@ def mlp(sizes, activation="tanh", *, init="he", bias=True, dtype=np.float32, see
     return Sequential(layers)
 
 
-def cnn(input_shape=(1, 28, 28), n_classes=10, *, activation="tanh", channels=(32, 64, 64), kernel_size=5,
+def cnn(input_shape=(1, 28, 28), n_classes=10, *, activation="tanh", channels=(32, 32, 64), kernel_size=3,
         batch_norm=False, dropout=0.0, init="he", dtype=np.float32, seed=None):
     """The convolutional network of Launay et al.'s Table 4: three convolutional blocks and a one-layer classifier.
 
