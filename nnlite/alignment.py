@@ -59,6 +59,7 @@ class Alignment:
         and the output error ``e``.
     readout_acc : list of float
         DFA and LAFS only: per hidden block, the accuracy of the readout ``argmax(h_k @ B_k)``.
+        Both stay empty when the projection cannot apply its transpose (the OPU).
     """
 
     signal_cos: list = field(default_factory=list)
@@ -102,10 +103,19 @@ def measure(net, rule, caches, e, y, *, reference=None):
         keys = sorted(gr)
         out.update_cos.append(cosine(np.concatenate([gr[k].ravel() for k in keys]),
                                      np.concatenate([rr[k].ravel() for k in keys])))
-    if isinstance(rule, DirectFeedback):
+    if isinstance(rule, DirectFeedback) and _can_transpose(rule, net):
         for k, e_k in enumerate(rule.local_errors(net, caches, y)):
             out.error_angle.append(_stats(cosine_per_sample(e_k, e.reshape(e.shape[0], -1)))[2])
             z = rule.readout(net, k, caches.block_outputs[k])
             out.readout_acc.append(float((z.argmax(axis=1) == y).mean()))
     return out
 
+
+def _can_transpose(rule, net):
+    """Whether the rule's projection supports ``transpose`` (readouts ``h_k @ B_k``); the OPU does not."""
+    rule.setup(net)
+    try:
+        rule.projection.transpose(np.zeros((1, rule.projection.n_out), dtype=rule.projection.dtype))
+    except NotImplementedError:
+        return False
+    return True

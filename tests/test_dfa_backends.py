@@ -50,3 +50,17 @@ def test_lafs_runs_on_fastfood_and_refuses_the_opu():
             np.testing.assert_array_equal(a[k], b[k])
     with pytest.raises(NotImplementedError, match="transpose"):
         nn.LAFS(projection=OPU(4, 16, simulated=True, seed=0)).gradients(net, caches, e, y)
+
+
+def test_alignment_with_the_opu_skips_the_readouts_it_cannot_compute():
+    from nnlite.alignment import measure
+    net = nn.mlp([8, 16, 16, 4], "tanh", seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
+    y = np.array([0, 1, 2, 3, 0])
+    out, caches = net.forward(x)
+    _, e = nn.softmax_cross_entropy(out, y)
+    a = measure(net, nn.DFA(projection=OPU(4, 16, simulated=True, seed=0)), caches, e, y)
+    assert len(a.signal_cos) == 2 and all(-1 <= c <= 1 for c in a.signal_cos)
+    assert a.error_angle == [] and a.readout_acc == []
+    b = measure(net, nn.DFA(projection=Fastfood(4, 16, seed=0)), caches, e, y)
+    assert len(b.error_angle) == 2 and len(b.readout_acc) == 2
