@@ -1,0 +1,73 @@
+"""Every Numba kernel of :mod:`nnlite.kernels` (and :mod:`nnlite.kernels.fused`) against its NumPy twin in
+:mod:`nnlite.kernels.reference`, on shapes of the training step (float32), interleaved, median of repeats.
+
+In-place kernels (fwht, the optimizer updates) are run on scratch copies refreshed outside the timed call.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from nnlite import kernels as K
+from nnlite.kernels import fused as F
+from nnlite.kernels import reference as R
+
+from .step import interleave
+
+
+def _cases(quick):
+    rng = np.random.default_rng(0)
+    f = np.float32
+    n = 64 if quick else 128
+    d = 256 if quick else 800
+    P = 100_000 if quick else 1_915_200      # parameters of the 784-800-800-800-10 MLP
+    img = rng.standard_normal((n // 4 if quick else 32, 16, 28, 28)).astype(f)
+    dout = rng.standard_normal((n, d)).astype(f)
+    y = np.tanh(rng.standard_normal((n, d))).astype(f)
+    z = rng.standard_normal((n, 10)).astype(f)
+    lab = rng.integers(0, 10, n)
+    p, g, m = (rng.standard_normal(P).astype(f) for _ in range(3))
+    v = np.abs(rng.standard_normal(P)).astype(f)
+    cols = K.im2col(img, 5, 5, 1, 2)
+    mp_out, mp_arg = K.maxpool2d_forward(img, 2, 2)
+    ap_out = K.avgpool2d_forward(img, 2, 2)
+    h = rng.standard_normal((n, 1024 if quick else 4096)).astype(f)
+    cases = {
+        "tanh_grad": (f"({n}, {d})", lambda M: M.tanh_grad(dout, y)),
+        "sigmoid_grad": (f"({n}, {d})", lambda M: M.sigmoid_grad(dout, y)),
+        "relu_grad": (f"({n}, {d})", lambda M: M.relu_grad(dout, y)),
+        "softmax_xent": (f"({n}, 10)", lambda M: M.softmax_xent(z, lab)),
+        "column_sums": (f"({n}, {d})", lambda M: M.column_sums(dout)),
+        "sgd_step": (f"({P},) momentum", lambda M: M.sgd_step(p, g, m, lr=1e-6, momentum=0.9)),
+        "adam_step": (f"({P},)", lambda M: M.adam_step(p, g, m, v, lr_t=1e-6, beta1=0.9, beta2=0.999, eps=1e-8)),
+        "rmsprop_step": (f"({P},)", lambda M: M.rmsprop_step(p, g, v, lr=1e-6, rho=0.9, eps=1e-8)),
+        "im2col": (f"{img.shape} k5 p2", lambda M: M.im2col(img, 5, 5, 1, 2)),
+        "col2im": (f"{cols.shape}", lambda M: M.col2im(cols, img.shape, 5, 5, 1, 2)),
+        "maxpool2d_forward": (f"{img.shape} 2x2", lambda M: M.maxpool2d_forward(img, 2, 2)),
+        "maxpool2d_backward": (f"{mp_out.shape}", lambda M: M.maxpool2d_backward(mp_out, mp_arg, img.shape, 2, 2)),
+        "avgpool2d_forward": (f"{img.shape} 2x2", lambda M: M.avgpool2d_forward(img, 2, 2)),
+        "avgpool2d_backward": (f"{ap_out.shape}", lambda M: M.avgpool2d_backward(ap_out, img.shape, 2, 2)),
+        "fwht": (f"{h.shape}", lambda M: M.fwht(h.copy())),
+        "ternarize": (f"({n}, {d})", lambda M: M.ternarize(dout, 0.1)),
+    }
+    return cases
+
+
+def _timed(fn, mod):
+    def run():
+        t0 = time.perf_counter()
+        fn(mod)
+        return {"t": time.perf_counter() - t0}
+    return run
+
+
+def run_kernels(quick=False, repeats=15, warmup=0.2):
+    """name -> {"shape", "kernel", "twin" (timing dicts), "speedup" (twin median / kernel median)}."""
+    out = {}
+    for name, (shape, fn) in _cases(quick).items():
+        kern = F if hasattr(F, name) and name in F.__all__ else K
+        res = interleave({"kernel": _timed(fn, kern), "twin": _timed(fn, R)}, repeats, warmup)
+        out[name] = {"shape": shape, "kernel": res["kernel"]["t"], "twin": res["twin"]["t"],
+                     "speedup": res["twin"]["t"]["median"] / res["kernel"]["t"]["median"]}
+    return out

@@ -1,0 +1,331 @@
+"""Cost of one training step, split into forward (with the loss) / backward (the rule) / update (the optimizer).
+
+Every candidate of one configuration (the rules, the exact GEMMs of each rule's step timed in isolation, PyTorch's
+step, nnlite with its fused kernels switched off) runs in one process, interleaved round-robin after a busy warm-up
+(no sleep: an idle CPU and idle BLAS threads slow the first call that follows), and the result is the median of the
+repeats with its quartiles.
+
+GEMM FLOPs of a step (``2 m k n`` per product; elementwise work is not counted), for an MLP with layer widths
+``d_0 .. d_L`` (``d_L = C`` classes), batch ``N``, ``S = sum_k d_k d_{k+1}``:
+
+- forward ``2 N S``; the backward's ``dW`` products ``2 N S``;
+- BP and FA add the ``dx`` products of every layer but the first, ``2 N (S - d_0 d_1)``;
+- DFA adds one projection of ``e``, ``2 N C l_max`` (unified layout);
+- IFA adds the projection to the first hidden layer, ``2 N C d_1``, and the forward carries
+  ``2 N sum_{k=1}^{L-2} d_k d_{k+1}``;
+- LAFS adds, per hidden layer, its readout and the projection of its local error, ``4 N C l_max`` each.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+
+import numpy as np
+
+import nnlite
+from nnlite.kernels import fused as _fused
+from nnlite.network import mlp
+from nnlite.ops.losses import softmax_cross_entropy
+from nnlite.optim import SGD
+
+RULES = ("bp", "fa", "dfa", "dfa_par", "ifa", "lafs")
+LR, MOMENTUM = 1e-3, 0.9
+
+
+def make_rule(name, seed=1):
+    return {"bp": lambda: nnlite.BP(), "fa": lambda: nnlite.FA(seed=seed), "dfa": lambda: nnlite.DFA(seed=seed),
+            "dfa_par": lambda: nnlite.DFA(seed=seed, parallel=True), "ifa": lambda: nnlite.IFA(seed=seed),
+            "lafs": lambda: nnlite.LAFS(seed=seed)}[name]()
+
+
+def sizes_of(width, depth, d_in=784, n_classes=10):
+    return [d_in] + [width] * depth + [n_classes]
+
+
+# -- FLOPs and the exact GEMMs of a step ----------------------------------------------------------------------------
+def gemm_shapes(sizes, n, rule):
+    """The matrix products of one step of ``rule``, as ``(kind, a_shape, b_shape)``.
+
+    ``kind`` is ``"nt"`` (``A @ B.T``), ``"tn"`` (``A.T @ B``) or ``"nn"`` (``A @ B``), laid out as nnlite calls them.
+    """
+    L = len(sizes) - 1
+    C = sizes[-1]
+    hidden = sizes[1:-1]
+    l_max = max(hidden) if hidden else 0
+    ops = [("nt", (n, sizes[k]), (sizes[k + 1], sizes[k])) for k in range(L)]          # forward x @ W.T
+    ops += [("tn", (n, sizes[k + 1]), (n, sizes[k])) for k in range(L)]                # dW = delta.T @ x
+    base = rule.split(":")[0]
+    if base in ("bp", "fa", "torch"):
+        ops += [("nn", (n, sizes[k + 1]), (sizes[k + 1], sizes[k])) for k in range(1, L)]  # dx = delta @ W
+    elif base in ("dfa", "dfa_par"):
+        ops += [("nt", (n, C), (l_max, C))]                                             # e @ B.T
+    elif base == "ifa":
+        ops += [("nt", (n, C), (sizes[1], C))]
+        ops += [("nt", (n, sizes[k]), (sizes[k + 1], sizes[k])) for k in range(1, L - 1)]  # carry delta @ W.T
+    elif base == "lafs":
+        for _ in hidden:
+            ops += [("nn", (n, l_max), (l_max, C)), ("nt", (n, C), (l_max, C))]
+    else:
+        raise ValueError(f"unknown rule {rule!r}")
+    return ops
+
+
+def gemm_flops(ops):
+    total = 0
+    for kind, a, b in ops:
+        m, k = (a[1], a[0]) if kind == "tn" else a
+        cols = b[0] if kind == "nt" else b[1]
+        total += 2 * m * k * cols
+    return int(total)
+
+
+def step_flops(sizes, n, rule):
+    """GEMM FLOPs of one step, from the closed forms of the module docstring (tests hold gemm_shapes to them)."""
+    L = len(sizes) - 1
+    C, hidden = sizes[-1], sizes[1:-1]
+    S = sum(sizes[k] * sizes[k + 1] for k in range(L))
+    f = 4 * n * S
+    base = rule.split(":")[0]
+    if base in ("bp", "fa", "torch"):
+        f += 2 * n * (S - sizes[0] * sizes[1])
+    elif base in ("dfa", "dfa_par"):
+        f += 2 * n * C * max(hidden)
+    elif base == "ifa":
+        f += 2 * n * C * sizes[1] + 2 * n * sum(sizes[k] * sizes[k + 1] for k in range(1, L - 1))
+    elif base == "lafs":
+        f += 4 * n * C * max(hidden) * len(hidden)
+    return int(f)
+
+
+def gemm_runner(ops, rng):
+    """A callable running the products of ``ops`` on fixed random float32 operands (outputs allocated as nnlite
+    allocates them)."""
+    mats = [(kind, rng.standard_normal(a).astype(np.float32), rng.standard_normal(b).astype(np.float32))
+            for kind, a, b in ops]
+
+    def run():
+        t0 = time.perf_counter()
+        for kind, A, B in mats:
+            if kind == "nt":
+                A @ B.T
+            elif kind == "tn":
+                A.T @ B
+            else:
+                A @ B
+        return {"step": time.perf_counter() - t0}
+    return run
+
+
+# -- candidates -----------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def numpy_path():
+    """Switch nnlite's fused kernels off (every op and optimizer takes its NumPy path): the 'before' of this work."""
+    saved = _fused.can_fuse
+    _fused.can_fuse = lambda *a: False
+    try:
+        yield
+    finally:
+        _fused.can_fuse = saved
+
+
+def nnlite_runner(net, rule, opt, x, y, fused=True):
+    params = net.params()
+
+    def run():
+        ctx = contextlib.nullcontext() if fused else numpy_path()
+        with ctx:
+            t0 = time.perf_counter()
+            out, caches = net.forward(x, train=True)
+            _, e = softmax_cross_entropy(out, y)
+            t1 = time.perf_counter()
+            grads = rule.gradients(net, caches, e, y)
+            t2 = time.perf_counter()
+            opt.step(params, grads)
+            t3 = time.perf_counter()
+        return {"forward": t1 - t0, "backward": t2 - t1, "update": t3 - t2, "step": t3 - t0}
+    return run
+
+
+def fit_runner(net, rule, x, y, steps=4):
+    """Per-step time inside :func:`nnlite.fit` (its loop overhead included), ``steps`` batches per call."""
+    xs = np.concatenate([x] * steps)
+    ys = np.concatenate([y] * steps)
+    opt = SGD(LR, momentum=MOMENTUM)
+
+    def run():
+        t0 = time.perf_counter()
+        nnlite.fit(net, rule, softmax_cross_entropy, opt, (xs, ys), epochs=1, batch_size=x.shape[0], seed=0,
+                   progress=False)
+        return {"step": (time.perf_counter() - t0) / steps}
+    return run
+
+
+def torch_runner(sizes, x, y, threads):
+    """PyTorch's step on the same MLP (tanh, CE, SGD momentum), or None when torch is not importable."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    layers = []
+    for k in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[k], sizes[k + 1]))
+        if k < len(sizes) - 2:
+            layers.append(torch.nn.Tanh())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    lossf = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+    def run():
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = lossf(model(xt), yt)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        opt.step()
+        t3 = time.perf_counter()
+        return {"forward": t1 - t0, "backward": t2 - t1, "update": t3 - t2, "step": t3 - t0}
+    return run
+
+
+# -- harness --------------------------------------------------------------------------------------------------------
+def interleave(cands, repeats, warmup, budget=None):
+    """Run ``cands`` (name -> callable returning a dict of phase times) round-robin.
+
+    A busy warm-up runs whole rounds for at least ``warmup`` seconds (at least one round); then ``repeats``
+    rounds are timed (fewer if ``budget`` seconds would be exceeded, but at least 3), the order rotating each
+    round. Returns name -> phase -> {"median", "q1", "q3", "min", "n"} in seconds.
+    """
+    names = list(cands)
+    t_end = time.perf_counter() + warmup
+    t0 = time.perf_counter()
+    rounds = 0
+    while rounds < 1 or time.perf_counter() < t_end:
+        for nm in names:
+            cands[nm]()
+        rounds += 1
+    per_round = (time.perf_counter() - t0) / rounds
+    if budget is not None:
+        repeats = max(3, min(repeats, int(budget / max(per_round, 1e-9))))
+    samples = {nm: [] for nm in names}
+    for r in range(repeats):
+        for i in range(len(names)):
+            nm = names[(i + r) % len(names)]
+            samples[nm].append(cands[nm]())
+    out = {}
+    for nm, s in samples.items():
+        out[nm] = {}
+        for ph in s[0]:
+            v = np.array([d[ph] for d in s])
+            q1, med, q3 = np.percentile(v, [25, 50, 75])
+            out[nm][ph] = {"median": float(med), "q1": float(q1), "q3": float(q3), "min": float(v.min()),
+                           "n": int(v.size)}
+    return out
+
+
+@contextlib.contextmanager
+def threads(n):
+    """Limit BLAS (threadpoolctl), Numba and PyTorch to ``n`` threads."""
+    from threadpoolctl import threadpool_limits
+    import numba
+    nb_prev = numba.get_num_threads()
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    torch_prev = None
+    try:
+        import sys
+        if "torch" in sys.modules:
+            import torch
+            torch_prev = torch.get_num_threads()
+            torch.set_num_threads(n)
+        with threadpool_limits(n):
+            yield
+    finally:
+        numba.set_num_threads(nb_prev)
+        if torch_prev is not None:
+            import torch
+            torch.set_num_threads(torch_prev)
+
+
+def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repeats=7, warmup=0.5, budget=None,
+               seed=0):
+    """Measure one (width, depth, batch, threads) configuration.
+
+    Returns a dict with the configuration, each rule's phases, GEMM FLOPs, the isolated GEMM time of its exact
+    products (``gemm``), the fraction of that GEMM peak its step reaches, and with ``peers`` PyTorch's step,
+    nnlite's step with fused kernels off (``<rule>:numpy``), the per-step time inside fit (``bp:fit``), and
+    DFA parallel with single-threaded BLAS (``dfa_par:blas1``, at 2 threads).
+    """
+    rng = np.random.default_rng(seed)
+    sizes = sizes_of(width, depth)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch)
+    net = mlp(sizes, "tanh", seed=seed)
+    opt = SGD(LR, momentum=MOMENTUM)
+    cands, gemms = {}, {}
+    rule_objs = {r: make_rule(r) for r in rules}
+    for r in rules:
+        cands[r] = nnlite_runner(net, rule_objs[r], opt, x, y)
+        cands["gemm:" + r] = gemm_runner(gemm_shapes(sizes, batch, r), rng)
+    if peers:
+        for r in ("bp", "dfa"):
+            if r in rules:
+                cands[r + ":numpy"] = nnlite_runner(net, rule_objs[r], opt, x, y, fused=False)
+        cands["bp:fit"] = fit_runner(net, make_rule("bp"), x, y)
+        if n_threads > 1 and "dfa_par" in rules:
+            inner = nnlite_runner(net, rule_objs["dfa_par"], opt, x, y)
+
+            def blas1(inner=inner):
+                from threadpoolctl import threadpool_limits
+                with threadpool_limits(1, user_api="blas"):
+                    return inner()
+            cands["dfa_par:blas1"] = blas1
+        tr = torch_runner(sizes, x, y, n_threads)
+        if tr is not None:
+            cands["torch"] = tr
+            cands["gemm:torch"] = gemm_runner(gemm_shapes(sizes, batch, "torch"), rng)
+    with threads(n_threads):
+        res = interleave(cands, repeats, warmup, budget)
+    out = {"width": width, "depth": depth, "batch": batch, "threads": n_threads, "sizes": sizes, "results": {}}
+    for nm, r in res.items():
+        if nm.startswith("gemm:"):
+            continue
+        entry = {ph: v for ph, v in r.items()}
+        base = nm.split(":")[0]
+        flops = step_flops(sizes, batch, base)
+        entry["gemm_flops"] = flops
+        entry["gflops_per_s"] = flops / r["step"]["median"] / 1e9
+        g = res.get("gemm:" + base)
+        if g is not None:
+            entry["gemm"] = g["step"]
+            entry["gemm_fraction"] = g["step"]["median"] / r["step"]["median"]
+        out["results"][nm] = entry
+    return out
+
+
+def main_config_ratios(cfg):
+    """The ratios of the issue's goals from one configuration's results."""
+    r = cfg["results"]
+    med = {k: v["step"]["median"] for k, v in r.items()}
+    out = {}
+    if "bp" in med and "dfa" in med:
+        out["dfa_over_bp"] = med["dfa"] / med["bp"]
+    if "bp" in med and "dfa_par" in med:
+        out["dfa_par_over_dfa"] = med["dfa_par"] / med["dfa"]
+    if "dfa_par:blas1" in med:
+        out["dfa_par_blas1_over_dfa"] = med["dfa_par:blas1"] / med["dfa"]
+    if "torch" in med and "bp" in med:
+        out["bp_over_torch"] = med["bp"] / med["torch"]
+        out["torch_gemm_fraction"] = r["torch"].get("gemm_fraction", math.nan)
+    if "bp" in med:
+        out["bp_gemm_fraction"] = r["bp"].get("gemm_fraction", math.nan)
+        out["bp_gemm_flops"] = r["bp"]["gemm_flops"]
+    for k in ("bp", "dfa"):
+        if k + ":numpy" in med:
+            out[k + "_fused_over_numpy"] = med[k] / med[k + ":numpy"]
+    if "bp:fit" in med:
+        out["fit_over_bare_bp"] = med["bp:fit"] / med["bp"]
+    return out
