@@ -1,0 +1,174 @@
+"""Benchmark of Conv2d forward + backward (dW, db, dx): nnlite vs its NumPy twin path vs PyTorch's CPU conv2d.
+
+Shapes (float32, 5x5 kernels, padding 2, stride 1): 128x3x32x32 -> 64 filters and 128x64x16x16 -> 64 filters.
+
+- ``nnlite``: :func:`nnlite.ops.conv.conv2d_forward` + :func:`~nnlite.ops.conv.conv2d_backward` (Numba
+  im2col/col2im of :mod:`nnlite.kernels` + three OpenBLAS GEMMs);
+- ``twin``: the same two functions with the NumPy twins of im2col/col2im (:mod:`nnlite.kernels.reference`)
+  swapped in, so the GEMMs are identical and only the unfolding differs;
+- ``torch`` (when importable, an optional peer, never a dependency): ``F.conv2d`` + autograd ``backward``.
+
+Each path runs at 1 and 2 threads (threadpoolctl for BLAS, numba.set_num_threads, torch.set_num_threads). The
+paths are timed round-robin (one call of each, repeated), after a busy warm-up, so that the load of a shared
+machine falls on all of them alike; medians and interquartile ranges are reported, and the ratios
+nnlite/torch and twin/nnlite. A breakdown of the nnlite path (im2col, each GEMM, transposes, col2im) says
+where the time goes.
+
+    python benchmarks/bench_conv.py [--repeats 9] [--threads 1,2] [--out benchmarks/results/conv.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import nnlite.ops.conv as conv_ops  # noqa: E402
+from nnlite.kernels import col2im, im2col  # noqa: E402
+from nnlite.kernels import reference as twin  # noqa: E402
+
+SHAPES = [(128, 3, 32, 32, 64), (128, 64, 16, 16, 64)]
+K, PAD = 5, 2
+
+
+def busy_warmup(fns, seconds):
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for f in fns:
+            f()
+
+
+def round_robin(fns, repeats):
+    """Samples (seconds) of each function, timed in turns."""
+    samples = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, f in fns.items():
+            s = time.perf_counter()
+            f()
+            samples[name].append(time.perf_counter() - s)
+    return samples
+
+
+def stats(ts):
+    ts = np.asarray(ts)
+    q1, med, q3 = np.percentile(ts, [25, 50, 75])
+    return {"median_ms": 1e3 * med, "iqr_ms": 1e3 * (q3 - q1), "min_ms": 1e3 * ts.min()}
+
+
+def make_paths(N, C, H, W, F, torch):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    Wt = (rng.standard_normal((F, C, K, K)) * np.sqrt(2.0 / (C * K * K))).astype(np.float32)
+    b = np.zeros(F, np.float32)
+    out, _ = conv_ops.conv2d_forward(x, Wt, b, 1, PAD)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+
+    def nnlite_path():
+        _, cache = conv_ops.conv2d_forward(x, Wt, b, 1, PAD)
+        return conv_ops.conv2d_backward(dout, cache, Wt)
+
+    def twin_path():
+        saved = conv_ops.im2col, conv_ops.col2im
+        conv_ops.im2col, conv_ops.col2im = twin.im2col, twin.col2im
+        try:
+            return nnlite_path()
+        finally:
+            conv_ops.im2col, conv_ops.col2im = saved
+
+    paths = {"nnlite": nnlite_path, "twin": twin_path}
+    if torch is not None:
+        xt = torch.from_numpy(x).requires_grad_(True)
+        wt = torch.from_numpy(Wt.copy()).requires_grad_(True)
+        bt = torch.from_numpy(b.copy()).requires_grad_(True)
+        dt = torch.from_numpy(dout)
+
+        def torch_path():
+            xt.grad = wt.grad = bt.grad = None
+            o = torch.nn.functional.conv2d(xt, wt, bt, stride=1, padding=PAD)
+            o.backward(dt)
+            return xt.grad, wt.grad, bt.grad
+
+        paths["torch"] = torch_path
+        # the peer computes the same thing
+        dx, dW, db = nnlite_path()
+        tx, tw, tb = torch_path()
+        for a, t in ((dx, tx), (dW, tw), (db, tb)):
+            t = t.numpy()
+            assert np.abs(a - t).max() <= 1e-3 * max(1.0, np.abs(t).max()), "nnlite and torch disagree"
+
+    cols = im2col(x, K, K, 1, PAD)
+    W2 = Wt.reshape(F, -1)
+    D2 = np.ascontiguousarray(dout.reshape(N, F, -1).transpose(1, 0, 2)).reshape(F, -1)
+    a = W2 @ cols
+    dcols = W2.T @ D2
+    parts = {
+        "im2col": lambda: im2col(x, K, K, 1, PAD),
+        "gemm forward": lambda: W2 @ cols,
+        "to NCHW + bias": lambda: np.add(a.reshape(F, N, -1).transpose(1, 0, 2), b.reshape(1, F, 1)),
+        "dout to (F, N*P)": lambda: np.ascontiguousarray(dout.reshape(N, F, -1).transpose(1, 0, 2)),
+        "gemm dW": lambda: D2 @ cols.T,
+        "db": lambda: D2.sum(axis=1),
+        "gemm dcols": lambda: W2.T @ D2,
+        "col2im": lambda: col2im(dcols, x.shape, K, K, 1, PAD),
+    }
+    return paths, parts
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--warmup", type=float, default=1.0, help="seconds of busy warm-up per shape and thread count")
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    args = ap.parse_args(argv)
+    import numba
+    from threadpoolctl import threadpool_limits
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            print("torch is not importable: the PyTorch peer is skipped (pip install torch, CPU wheel)")
+    results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+               "numpy": np.__version__, "torch": getattr(torch, "__version__", None), "runs": []}
+    threads = [int(t) for t in args.threads.split(",")]
+    print(f"Conv2d forward+backward (dW, db, dx), float32, {K}x{K}, padding {PAD}; median [IQR] of "
+          f"{args.repeats} round-robin repeats")
+    for N, C, H, W, F in SHAPES:
+        paths, parts = make_paths(N, C, H, W, F, torch)
+        for th in threads:
+            numba.set_num_threads(min(th, numba.config.NUMBA_NUM_THREADS))
+            if torch is not None:
+                torch.set_num_threads(th)
+            with threadpool_limits(th):
+                busy_warmup(list(paths.values()), args.warmup)
+                s = {k: stats(v) for k, v in round_robin(paths, args.repeats).items()}
+                p = {k: stats(v) for k, v in round_robin(parts, args.repeats).items()}
+            row = {"shape": [N, C, H, W, F], "threads": th, "paths": s, "nnlite_parts": p}
+            med = {k: v["median_ms"] for k, v in s.items()}
+            line = f"{N}x{C}x{H}x{W} -> {F}, {th} thread(s): " + ", ".join(
+                f"{k} {v['median_ms']:.0f} ms [{v['iqr_ms']:.0f}]" for k, v in s.items())
+            line += f" | twin/nnlite {med['twin'] / med['nnlite']:.2f}"
+            if "torch" in med:
+                row["nnlite_over_torch"] = med["nnlite"] / med["torch"]
+                line += f" | nnlite/torch {row['nnlite_over_torch']:.2f}"
+            print(line)
+            print("    nnlite parts: " + ", ".join(f"{k} {v['median_ms']:.1f}" for k, v in p.items())
+                  + f" (sum {sum(v['median_ms'] for v in p.values()):.0f} ms)")
+            results["runs"].append(row)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()
