@@ -493,7 +493,7 @@ def blas_threads(args, net):
     return 1 if args.batch_size * largest <= SMALL_GEMM else None
 
 
-def _fit(args, net, rule, lr, train, test, align_every):
+def _fit(args, net, rule, lr, train, test, align_every, callback=None):
     import contextlib
 
     from .train import fit
@@ -505,7 +505,7 @@ def _fit(args, net, rule, lr, train, test, align_every):
     with limit:
         return fit(net, rule, _loss(args.loss), _optimizer(args, lr), train, test, epochs=args.epochs,
                    batch_size=args.batch_size, seed=_seeds(args.seed)["order"], progress=not args.no_progress,
-                   alignment_every=align_every)
+                   alignment_every=align_every, callback=callback)
 
 
 def _alignment_by_epoch(hist, n_hidden):
@@ -552,6 +552,27 @@ def epoch_table(hist, n_hidden, with_alignment):
             row += [_fmt(c, ".3f") for c in cos[ep]]
         rows.append(row)
     return _table(header, rows)
+
+
+def live_epoch_printer(n_hidden, with_alignment):
+    """A ``fit`` callback printing one row of the per-epoch table as each epoch ends (header first)."""
+    header = ["epoch", "train loss", "train acc", "test acc", "seconds"]
+    if with_alignment:
+        header += [f"cos h{k + 1}" for k in range(n_hidden)]
+    widths = [max(len(h), 6) for h in header]
+
+    def show(hist):
+        i = len(hist.epoch) - 1
+        if i == 0:
+            print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+            print("  ".join("-" * w for w in widths))
+        ep = hist.epoch[i]
+        row = [ep, _fmt(hist.train_loss[i], ".4f"), _fmt(hist.train_acc[i], ".4f"),
+               _fmt(hist.test_acc[i] if i < len(hist.test_acc) else None, ".4f"), _fmt(hist.seconds[i], ".2f")]
+        if with_alignment:
+            row += [_fmt(c, ".3f") for c in _alignment_by_epoch(hist, n_hidden)[ep]]
+        print("  ".join(str(c).rjust(w) for c, w in zip(row, widths)), flush=True)
+    return show
 
 
 def _json_clean(o):
@@ -679,10 +700,10 @@ def cmd_train(args):
     cfg["rule_repr"] = repr(rule)
     _print_config(cfg, {rule_name: repr(rule)})
 
-    hist = _fit(args, net, rule, lr, train, test, args.align_every)
     n_hidden = len(net.feedback_sizes)
     print()
-    print(epoch_table(hist, n_hidden, bool(args.align_every)))
+    hist = _fit(args, net, rule, lr, train, test, args.align_every,
+                callback=live_epoch_printer(n_hidden, bool(args.align_every)))
     if hist.stopped:
         print(f"training stopped at epoch {hist.stopped['epoch']}, step {hist.stopped['step']}: "
               f"{hist.stopped['reason']} (try a smaller --lr)")

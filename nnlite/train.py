@@ -83,7 +83,7 @@ def _progress_bar(total, desc, enabled):
 
 
 def fit(net, rule, loss, optimizer, train, test=None, *, epochs=1, batch_size=128, seed=None, progress=True,
-        alignment_every=None, max_steps=None):
+        alignment_every=None, max_steps=None, callback=None):
     """Train ``net`` with ``rule``.
 
     Parameters
@@ -106,6 +106,8 @@ def fit(net, rule, loss, optimizer, train, test=None, *, epochs=1, batch_size=12
         (:func:`nnlite.alignment.measure`) and record it in ``History.alignment``.
     max_steps : int, optional
         Stop after this many steps in all (the last epoch is then partial and is still recorded).
+    callback : callable, optional
+        Called as ``callback(history)`` after each epoch has been recorded (e.g. to print a live table).
 
     Returns
     -------
@@ -169,6 +171,8 @@ def fit(net, rule, loss, optimizer, train, test=None, *, epochs=1, batch_size=12
                 tl, ta = evaluate(net, loss, xt, yt)
                 hist.test_loss.append(tl)
                 hist.test_acc.append(ta)
+            if callback is not None:
+                callback(hist)
         if hist.stopped is not None or (max_steps is not None and step >= max_steps):
             break
     return hist

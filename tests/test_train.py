@@ -159,8 +159,10 @@ def test_dfa_aligns_during_training_and_history_records_it(digits):
 def test_history_json(tmp_path, digits):
     d = digits
     net = nn.mlp([64, 16, 10], seed=0)
+    seen = []
     h = nn.fit(net, nn.BP(), nn.softmax_cross_entropy, nn.SGD(0.1), (d.x_train, d.y_train), (d.x_test, d.y_test),
-               epochs=2, progress=False)
+               epochs=2, progress=False, callback=lambda hist: seen.append(list(hist.test_acc)))
+    assert seen == [h.test_acc[:1], h.test_acc]       # called after each epoch, with that epoch recorded
     h.to_json(tmp_path / "h.json")
     back = json.loads((tmp_path / "h.json").read_text())
     assert back["test_acc"] == h.test_acc and back["rule"] == "bp"

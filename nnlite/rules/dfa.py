@@ -130,8 +130,8 @@ class DFA(DirectFeedback):
     projection, layout, seed
         See :class:`DirectFeedback`.
     parallel : bool
-        Compute the blocks' updates concurrently in threads (they do not depend on each other; BLAS releases
-        the GIL).
+        Compute the blocks' updates concurrently in threads, one BLAS thread each (they do not depend on each
+        other; BLAS releases the GIL).
 
     Notes
     -----
@@ -167,9 +167,13 @@ class DFA(DirectFeedback):
             return net.backward_block(k, g[k], caches, need_dx=False)[1]
 
         if self.parallel and K > 1:
+            from threadpoolctl import threadpool_limits
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=min(K, os.cpu_count() or 1))
-            per_block = list(self._pool.map(block, range(K)))
+            # The workers are the parallelism: each runs single-threaded BLAS, or the two levels of threads
+            # oversubscribe the cores (measured 1.37x slower than sequential DFA on 2 cores without the limit).
+            with threadpool_limits(limits=1, user_api="blas"):
+                per_block = list(self._pool.map(block, range(K)))
         else:
             per_block = [block(k) for k in range(K)]
         return [gr for b in per_block for gr in b]
