@@ -8,10 +8,12 @@ Shapes (float32, 5x5 kernels, padding 2, stride 1): 128x3x32x32 -> 64 filters an
   swapped in, so the GEMMs are identical and only the unfolding differs;
 - ``torch`` (when importable, an optional peer, never a dependency): ``F.conv2d`` + autograd ``backward``.
 
-Each path runs at 1 and 2 threads (threadpoolctl for BLAS, numba.set_num_threads, torch.set_num_threads). The
-paths are timed round-robin (one call of each, repeated), after a busy warm-up, so that the load of a shared
-machine falls on all of them alike; medians and interquartile ranges are reported, and the ratios
-nnlite/torch and twin/nnlite. A breakdown of the nnlite path (im2col, each GEMM, transposes, col2im) says
+Each path runs at 1 and 2 threads (threadpoolctl for BLAS, numba.set_num_threads, torch.set_num_threads). nnlite
+and the twin are timed round-robin (one call of each, repeated), after a busy warm-up, so that the load of a
+shared machine falls on both alike. PyTorch runs in a child process started right after, on the same data
+(seeded): in the same process its OpenMP threads, still spinning after each call, starved OpenBLAS's 2 threads
+(nnlite 2.5 s instead of 0.2 s per call here, even with OMP_WAIT_POLICY=PASSIVE). Medians and interquartile
+ranges are reported, and the ratios nnlite/torch and twin/nnlite. A breakdown of the nnlite path (im2col, each GEMM, transposes, col2im) says
 where the time goes.
 
     python benchmarks/bench_conv.py [--repeats 9] [--threads 1,2] [--out benchmarks/results/conv.json]
@@ -62,7 +64,7 @@ def stats(ts):
     return {"median_ms": 1e3 * med, "iqr_ms": 1e3 * (q3 - q1), "min_ms": 1e3 * ts.min()}
 
 
-def make_paths(N, C, H, W, F, torch):
+def make_paths(N, C, H, W, F):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
     Wt = (rng.standard_normal((F, C, K, K)) * np.sqrt(2.0 / (C * K * K))).astype(np.float32)
@@ -83,25 +85,6 @@ def make_paths(N, C, H, W, F, torch):
             conv_ops.im2col, conv_ops.col2im = saved
 
     paths = {"nnlite": nnlite_path, "twin": twin_path}
-    if torch is not None:
-        xt = torch.from_numpy(x).requires_grad_(True)
-        wt = torch.from_numpy(Wt.copy()).requires_grad_(True)
-        bt = torch.from_numpy(b.copy()).requires_grad_(True)
-        dt = torch.from_numpy(dout)
-
-        def torch_path():
-            xt.grad = wt.grad = bt.grad = None
-            o = torch.nn.functional.conv2d(xt, wt, bt, stride=1, padding=PAD)
-            o.backward(dt)
-            return xt.grad, wt.grad, bt.grad
-
-        paths["torch"] = torch_path
-        # the peer computes the same thing
-        dx, dW, db = nnlite_path()
-        tx, tw, tb = torch_path()
-        for a, t in ((dx, tx), (dW, tw), (db, tb)):
-            t = t.numpy()
-            assert np.abs(a - t).max() <= 1e-3 * max(1.0, np.abs(t).max()), "nnlite and torch disagree"
 
     cols = im2col(x, K, K, 1, PAD)
     W2 = Wt.reshape(F, -1)
@@ -113,12 +96,48 @@ def make_paths(N, C, H, W, F, torch):
         "gemm forward": lambda: W2 @ cols,
         "to NCHW + bias": lambda: np.add(a.reshape(F, N, -1).transpose(1, 0, 2), b.reshape(1, F, 1)),
         "dout to (F, N*P)": lambda: np.ascontiguousarray(dout.reshape(N, F, -1).transpose(1, 0, 2)),
-        "gemm dW": lambda: D2 @ cols.T,
+        "gemm dW": lambda: np.ascontiguousarray((cols @ D2.T).T),
         "db": lambda: D2.sum(axis=1),
         "gemm dcols": lambda: W2.T @ D2,
         "col2im": lambda: col2im(dcols, x.shape, K, K, 1, PAD),
     }
     return paths, parts
+
+
+def torch_child(N, C, H, W, F, threads, repeats, warmup):
+    """Run in a child process: median/IQR of torch's conv2d forward + autograd backward."""
+    import torch
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    Wt = (rng.standard_normal((F, C, K, K)) * np.sqrt(2.0 / (C * K * K))).astype(np.float32)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    wt = torch.from_numpy(Wt).requires_grad_(True)
+    bt = torch.zeros(F, requires_grad=True)
+    dt = torch.from_numpy(rng.standard_normal((N, F, H, W)).astype(np.float32))
+
+    def path():
+        xt.grad = wt.grad = bt.grad = None
+        torch.nn.functional.conv2d(xt, wt, bt, stride=1, padding=PAD).backward(dt)
+        return xt.grad, wt.grad, bt.grad
+
+    # the peer computes the same thing as nnlite (same seeded data as make_paths)
+    mine = make_paths(N, C, H, W, F)[0]["nnlite"]()
+    for a, t in zip(mine, path()):
+        t = t.numpy()
+        assert np.abs(a - t).max() <= 1e-3 * max(1.0, np.abs(t).max()), "nnlite and torch disagree"
+    busy_warmup([path], warmup)
+    return stats(round_robin({"torch": path}, repeats)["torch"])
+
+
+def run_torch(shape, threads, repeats, warmup):
+    import subprocess
+    code = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+            f"import bench_conv as b; print(json.dumps(b.torch_child(*{list(shape)!r}, {threads}, {repeats}, "
+            f"{warmup})))")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):
@@ -133,25 +152,26 @@ def main(argv=None):
     from threadpoolctl import threadpool_limits
     torch = None
     if not args.no_torch:
-        try:
-            import torch
-        except ImportError:
+        import importlib.util
+        if importlib.util.find_spec("torch") is None:
             print("torch is not importable: the PyTorch peer is skipped (pip install torch, CPU wheel)")
+        else:
+            torch = True                            # imported in the child process only
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-               "numpy": np.__version__, "torch": getattr(torch, "__version__", None), "runs": []}
+               "numpy": np.__version__, "torch": torch, "runs": []}
     threads = [int(t) for t in args.threads.split(",")]
     print(f"Conv2d forward+backward (dW, db, dx), float32, {K}x{K}, padding {PAD}; median [IQR] of "
           f"{args.repeats} round-robin repeats")
     for N, C, H, W, F in SHAPES:
-        paths, parts = make_paths(N, C, H, W, F, torch)
+        paths, parts = make_paths(N, C, H, W, F)
         for th in threads:
             numba.set_num_threads(min(th, numba.config.NUMBA_NUM_THREADS))
-            if torch is not None:
-                torch.set_num_threads(th)
             with threadpool_limits(th):
                 busy_warmup(list(paths.values()), args.warmup)
                 s = {k: stats(v) for k, v in round_robin(paths, args.repeats).items()}
                 p = {k: stats(v) for k, v in round_robin(parts, args.repeats).items()}
+            if torch is not None:
+                s["torch"] = run_torch((N, C, H, W, F), th, args.repeats, args.warmup)
             row = {"shape": [N, C, H, W, F], "threads": th, "paths": s, "nnlite_parts": p}
             med = {k: v["median_ms"] for k, v in s.items()}
             line = f"{N}x{C}x{H}x{W} -> {F}, {th} thread(s): " + ", ".join(
