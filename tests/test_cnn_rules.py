@@ -5,11 +5,7 @@ import pytest
 import nnlite
 from nnlite.layers import BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Tanh
 
-
-def rel_error(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0), 1e-12)
-    return float(np.abs(a - b).max(initial=0.0) / scale)
+from gradcheck import numerical_gradient, rel_error
 
 
 def flat(dicts):
@@ -171,17 +167,7 @@ def test_lafs_conv_block_update_is_the_gradient_of_its_local_loss():
             return rule.local_losses(net, c, y)[k]
         for j in slices[k]:
             for name, p in params[j].items():
-                fd = np.zeros_like(p)
-                pflat, gflat = p.reshape(-1), fd.reshape(-1)
-                for i in range(pflat.size):
-                    old = pflat[i]
-                    pflat[i] = old + eps
-                    lp = local_loss()
-                    pflat[i] = old - eps
-                    lm = local_loss()
-                    pflat[i] = old
-                    gflat[i] = (lp - lm) / (2 * eps)
-                fds.append({name: fd})
+                fds.append({name: numerical_gradient(local_loss, p, eps)})
         got = [{name: grads[j][name]} for j in slices[k] for name in params[j]]
         assert rel_error(flat(got), flat(fds)) < 1e-6, k
 

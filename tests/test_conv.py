@@ -13,28 +13,9 @@ import nnlite
 from nnlite.layers import AvgPool2d, BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d
 from nnlite.ops.dropout import dropout_backward, dropout_forward
 
+from gradcheck import numerical_gradient, rel_error
+
 TOL = 1e-6
-
-
-def numerical_gradient(f, x, eps=1e-6):
-    """d f / d x by central differences; ``f`` reads ``x``, which is modified in place and restored."""
-    g = np.zeros_like(x, dtype=np.float64)
-    flat, gflat = x.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        fp = f()
-        flat[i] = old - eps
-        fm = f()
-        flat[i] = old
-        gflat[i] = (fp - fm) / (2 * eps)
-    return g
-
-
-def rel_error(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0), 1e-12)
-    return float(np.abs(a - b).max(initial=0.0) / scale)
 
 
 def check_layer_gradients(layer, x, rng, train=True):
