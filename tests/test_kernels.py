@@ -263,6 +263,70 @@ def test_fwht_known_values():
     assert K.fwht(empty) is empty
 
 
+def _fwht_textbook(x):
+    """Stage-by-stage radix-2 FWHT in NumPy, spans 1, 2, 4, ... in order: (a, b) <- (a + b, a - b)."""
+    x = np.array(x, copy=True)
+    n = x.shape[-1]
+    h = 1
+    while h < n:
+        v = x.reshape(-1, n // (2 * h), 2, h)
+        a = v[:, :, 0, :].copy()
+        b = v[:, :, 1, :].copy()
+        v[:, :, 0, :] = a + b
+        v[:, :, 1, :] = a - b
+        h *= 2
+    return x
+
+
+# JIT: every size up to 2^16, so the in-L1 blocks (4096 float32 / 2048 float64 elements) and every
+# radix of the large-span passes after them are exercised; without JIT the loops are pure Python.
+FWHT_EXACT_MAX_LOG2N = 10 if NOJIT else 16
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("log2n", range(FWHT_EXACT_MAX_LOG2N + 1))
+def test_fwht_bit_exact_vs_textbook_every_size(dtype, log2n):
+    # The kernel regroups stages (16-lane vector butterflies, radix-8/4/2 passes, blocks) but keeps the
+    # span order and plain add/sub rounding, so on arbitrary (non-integer) floats it must equal the
+    # textbook loop bit for bit. Any wrong lane pairing, sign or skipped/duplicated stage breaks this.
+    n = 2**log2n
+    rows = 1 if (NOJIT and log2n > 8) else 3
+    x = np.random.default_rng(1000 + log2n).standard_normal((rows, n)).astype(dtype)
+    y = K.fwht(x.copy())
+    np.testing.assert_array_equal(y, _fwht_textbook(x))
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(DTYPES), st.integers(0, FWHT_EXACT_MAX_LOG2N),
+       st.integers(0, 64))
+def test_fwht_stays_inside_its_array(seed, dtype, log2n, pad):
+    # x is a C-contiguous window into a bigger buffer: the vector loads/stores must not touch the guard
+    # elements around it, and the window itself must come out transformed.
+    n = 2**log2n
+    rows = 1 if (NOJIT and log2n > 8) else 2
+    rng = np.random.default_rng(seed)
+    buf = rng.standard_normal(rows * n + 2 * pad).astype(dtype)
+    before = buf.copy()
+    x = buf[pad:pad + rows * n].reshape(rows, n)
+    assert x.flags.c_contiguous
+    K.fwht(x)
+    np.testing.assert_array_equal(buf[:pad], before[:pad])
+    np.testing.assert_array_equal(buf[pad + rows * n:], before[pad + rows * n:])
+    np.testing.assert_array_equal(x, _fwht_textbook(before[pad:pad + rows * n].reshape(rows, n)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fwht_lanes16_python_fallback(dtype):
+    # the pure-Python 16-point butterfly used when NUMBA_DISABLE_JIT=1 (tested here in both modes)
+    from nnlite.kernels import hadamard
+
+    x = np.random.default_rng(7).standard_normal(48).astype(dtype)
+    y = x.copy()
+    hadamard._lanes16_python(y, 16)
+    np.testing.assert_array_equal(y[:16], x[:16])
+    np.testing.assert_array_equal(y[32:], x[32:])
+    np.testing.assert_array_equal(y[16:32], _fwht_textbook(x[16:32]))
+
+
 # ------------------------------------------------------------------------------------------ ternarize
 
 
