@@ -98,6 +98,38 @@ def test_col2im_equals_twin_and_is_adjoint(case, seed):
     assert abs(lhs - rhs) <= 4 * _eps(x.dtype) * kh * kw * scale
 
 
+@given(conv_cases(), st.integers(0, 2**32 - 1))
+def test_im2col_col2im_out_buffers(case, seed):
+    # out= is filled with garbage first: the kernels must overwrite every entry (col2im zeroes before adding).
+    x, kh, kw, stride, padding = case
+    cols = K.im2col(x, kh, kw, stride, padding)
+    buf = np.full(cols.shape, np.nan, dtype=x.dtype)
+    assert K.im2col(x, kh, kw, stride, padding, out=buf) is buf
+    np.testing.assert_array_equal(buf, cols)
+    c = np.random.default_rng(seed).standard_normal(cols.shape).astype(x.dtype)
+    dx = np.full(x.shape, np.nan, dtype=x.dtype)
+    assert K.col2im(c, x.shape, kh, kw, stride, padding, out=dx) is dx
+    np.testing.assert_array_equal(dx, K.col2im(c, x.shape, kh, kw, stride, padding))
+
+
+def test_out_buffers_refuse_wrong_shape_dtype_layout_and_overlap():
+    x = np.ones((1, 1, 4, 4), np.float32)
+    with pytest.raises(ValueError, match=r"shape \(4, 9\)"):
+        K.im2col(x, 2, 2, out=np.empty((4, 8), np.float32))
+    with pytest.raises(TypeError, match="float32"):
+        K.im2col(x, 2, 2, out=np.empty((4, 9), np.float64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        K.im2col(x, 2, 2, out=np.empty((9, 4), np.float32).T)
+    ro = np.empty((4, 9), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        K.im2col(x, 2, 2, out=ro)
+    c = np.ones((4, 9), np.float32)
+    with pytest.raises(ValueError, match="overlap"):
+        K.col2im(c, (1, 1, 4, 4), 2, 2, out=c.reshape(-1)[:16].reshape(1, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"shape \(1, 1, 4, 4\)"):
+        K.col2im(c, (1, 1, 4, 4), 2, 2, out=np.empty((1, 1, 4, 5), np.float32))
+
 def test_im2col_known_values_and_conv_as_one_gemm():
     # A 1x1x3x3 image of 1..9, 2x2 kernel, stride 1, padding 0: the four windows, column by column.
     x = np.arange(1, 10, dtype=np.float32).reshape(1, 1, 3, 3)

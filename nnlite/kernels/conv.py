@@ -95,7 +95,7 @@ def _geometry(H, W, kh, kw, stride, padding):
     return kh, kw, sh, sw, ph, pw, OH, OW
 
 
-def im2col(x, kh, kw, stride=1, padding=0):
+def im2col(x, kh, kw, stride=1, padding=0, out=None):
     """Unfold the zero-padded windows of an NCHW batch into the columns of a matrix.
 
     Parameters
@@ -108,19 +108,23 @@ def im2col(x, kh, kw, stride=1, padding=0):
         Window step (sh, sw), >= 1.
     padding : int or (int, int)
         Zero padding (ph, pw) on both sides of each spatial axis, >= 0.
+    out : ndarray, shape (C*KH*KW, N*OH*OW), dtype of ``x``, C-contiguous, optional
+        Written in full and returned instead of a new array (a buffer reused across calls).
 
     Returns
     -------
-    cols : ndarray, shape (C*KH*KW, N*OH*OW), dtype of ``x``
+    cols : ndarray, shape (C*KH*KW, N*OH*OW), dtype of ``x`` (``out`` when given)
         ``(OH, OW) = conv_output_shape(H, W, KH, KW, stride, padding)``. See the module docstring for why
         this layout: ``W.reshape(F, C*KH*KW) @ cols`` is the whole convolution in one GEMM.
 
     Raises
     ------
     TypeError
-        If ``x`` is not a float32/float64 ndarray or a parameter is not an int (pair).
+        If ``x`` is not a float32/float64 ndarray, ``out``'s dtype is not ``x``'s, or a parameter is not an
+        int (pair).
     ValueError
-        If ``x`` is not 4-D or not C-contiguous, or the kernel does not fit the padded input.
+        If ``x`` (or ``out``) is not C-contiguous or has the wrong shape, ``out`` is read-only or overlaps
+        ``x``, or the kernel does not fit the padded input.
 
     Notes
     -----
@@ -130,12 +134,12 @@ def im2col(x, kh, kw, stride=1, padding=0):
     check_float_array(x, "x", ndim=4)
     N, C, H, W = x.shape
     kh, kw, sh, sw, ph, pw, OH, OW = _geometry(H, W, kh, kw, stride, padding)
-    cols = np.empty((C * kh * kw, N * OH * OW), dtype=x.dtype)
+    cols = _out_or_new(out, "out", (C * kh * kw, N * OH * OW), x.dtype, x)
     _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols)
     return cols
 
 
-def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
+def col2im(cols, x_shape, kh, kw, stride=1, padding=0, out=None):
     """Fold columns back onto an NCHW batch, adding where windows overlap: the adjoint of :func:`im2col`.
 
     Parameters
@@ -146,16 +150,19 @@ def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
         Shape of the images the columns came from.
     kh, kw, stride, padding
         As for :func:`im2col`.
+    out : ndarray, shape (N, C, H, W), dtype of ``cols``, C-contiguous, optional
+        Overwritten (zeroed, then the columns added) and returned instead of a new array.
 
     Returns
     -------
-    dx : ndarray, shape (N, C, H, W), dtype of ``cols``
+    dx : ndarray, shape (N, C, H, W), dtype of ``cols`` (``out`` when given)
 
     Raises
     ------
     TypeError, ValueError
         On a wrong dtype, rank, contiguity, or a ``cols`` shape that does not match ``x_shape`` and the
-        window geometry.
+        window geometry; on an ``out`` of another shape or dtype than ``dx``'s, read-only, or overlapping
+        ``cols``.
 
     Notes
     -----
@@ -172,6 +179,24 @@ def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
             f"cols must have shape (C*KH*KW, N*OH*OW) = {expected} for x_shape {(N, C, H, W)}, "
             f"kernel {(kh, kw)}, stride {(sh, sw)}, padding {(ph, pw)}; got {cols.shape}"
         )
-    dx = np.zeros((N, C, H, W), dtype=cols.dtype)
+    dx = _out_or_new(out, "out", (N, C, H, W), cols.dtype, cols)
+    dx.fill(0)
     _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx)
     return dx
+
+
+def _out_or_new(out, name, shape, dtype, source):
+    """``out`` after checking it is a writeable C-contiguous ``shape`` array of ``dtype`` apart from
+    ``source``, or a new empty one."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    check_float_array(out, name, ndim=len(shape))
+    if out.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {out.dtype}")
+    if out.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {out.shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writeable")
+    if np.may_share_memory(out, source):
+        raise ValueError(f"{name} must not overlap the input array")
+    return out
