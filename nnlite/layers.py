@@ -314,14 +314,20 @@ class Conv2d(Layer):
     ----------
     params : dict
         ``"W"`` of shape (F, C, KH, KW) and, with a bias, ``"b"`` of shape (F,) (initialised to 0).
+    chunk : int or None
+        Samples per im2col chunk (None: sized by :func:`nnlite.ops.conv.conv2d_chunk_size` to keep a chunk's
+        columns in cache). A speed setting only, not saved in ``config()``: every value gives the same
+        gradients up to the order of the sums over samples.
 
     Notes
     -----
     ``out[n, f, y, q] = b[f] + sum_{c, i, j} W[f, c, i, j] xpad[n, c, y*sh + i, q*sw + j]``
-    (see :mod:`nnlite.ops.conv` for the backward pass).
+    (see :mod:`nnlite.ops.conv` for the backward pass). The forward cache keeps the input ``x``, not its
+    columns (each backward chunk unfolds its samples again).
     """
 
     is_weight = True
+    chunk = None
 
     def __init__(self, c_in, c_out, kernel_size, stride=1, padding=0, *, init="he", bias=True, dtype=np.float32,
                  rng=None):
@@ -361,7 +367,7 @@ class Conv2d(Layer):
 
     def forward(self, x, train=True):
         _check_image(x, "Conv2d", self.c_in)
-        return _conv.conv2d_forward(x, self.W, self.b, self.stride, self.padding)
+        return _conv.conv2d_forward(x, self.W, self.b, self.stride, self.padding, chunk=self.chunk)
 
     def backward(self, dout, cache, *, feedback=None, need_dx=True):
         if feedback is not None and feedback.shape != self.W.shape:
@@ -376,7 +382,7 @@ class Conv2d(Layer):
     def carry(self, v, cache):
         """The convolution of ``v`` (N, C, H, W) with ``W``, same stride and padding, no bias."""
         _check_image(v, "Conv2d.carry", self.c_in)
-        return _conv.conv2d_forward(v, self.W, None, self.stride, self.padding)[0]
+        return _conv.conv2d_forward(v, self.W, None, self.stride, self.padding, chunk=self.chunk)[0]
 
     def output_shape(self, input_shape):
         C, H, W = _check_sample_image(input_shape, "Conv2d", self.c_in)

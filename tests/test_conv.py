@@ -115,6 +115,84 @@ def test_conv2d_without_bias_and_feedback_scheme():
     assert abs(B.std() - np.sqrt(2 / 1600)) < 0.02 * np.sqrt(2 / 1600)
 
 
+
+def _conv_all(layer, x, R, B, v):
+    """Every output of a Conv2d: forward, BP/FA/no-dx backward, IFA carry."""
+    out, cache = layer.forward(x)
+    dx, g = layer.backward(R, cache)
+    dx_B, g_B = layer.backward(R, cache, feedback=B)
+    none_dx, g_none = layer.backward(R, cache, need_dx=False)
+    assert none_dx is None
+    return [out, dx, dx_B, layer.carry(v, cache)] + [d[k] for d in (g, g_B, g_none) for k in sorted(d)]
+
+
+@given(conv_cases(), st.integers(2, 7), st.data())
+def test_conv2d_chunks_equal_one_chunk(case, N, data):
+    # Several chunks (the last one partial whenever chunk does not divide N) give the one-chunk results:
+    # forward, dx (W and feedback B), dW, db, carry; only the order of the sums over samples differs.
+    _, C, F, H, W, k, stride, padding, seed = case
+    chunk = data.draw(st.integers(1, N - 1))
+    rng = np.random.default_rng(seed)
+    layer = Conv2d(C, F, k, stride, padding, bias=data.draw(st.booleans()), dtype=np.float64, rng=rng)
+    if layer.b is not None:
+        layer.params["b"][...] = rng.standard_normal(F)
+    x = rng.standard_normal((N, C, H, W))
+    R = rng.standard_normal((N, F) + layer.output_shape((C, H, W))[1:])
+    B, v = layer.new_feedback(rng), rng.standard_normal(x.shape)
+    layer.chunk = N                                     # one chunk: the whole batch
+    whole = _conv_all(layer, x, R, B, v)
+    layer.chunk = chunk
+    chunked = _conv_all(layer, x, R, B, v)
+    assert [a.shape for a in chunked] == [a.shape for a in whole]
+    for a, b in zip(chunked, whole):
+        assert rel_error(a, b) < 1e-12
+    assert rel_error(chunked[0], naive_conv(x, layer.W, layer.b, stride, padding)) < 1e-12
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, None])
+def test_conv2d_chunks_float32_threads_and_cache(chunk, monkeypatch):
+    # N = 7: chunks of 3 are 3, 3, 1 (the last one takes the one-sample path), of 2 are 2, 2, 2, 1.
+    import nnlite.ops.conv as conv_ops
+    rng = np.random.default_rng(0)
+    layer = Conv2d(3, 5, 3, 1, 1, rng=rng)
+    layer.params["b"][...] = rng.standard_normal(5).astype(np.float32)
+    x = rng.standard_normal((7, 3, 6, 5)).astype(np.float32)
+    R = rng.standard_normal((7, 5, 6, 5)).astype(np.float32)
+    B, v = layer.new_feedback(rng), rng.standard_normal(x.shape).astype(np.float32)
+    whole = _conv_all(layer, x.astype(np.float64), R.astype(np.float64), B.astype(np.float64),
+                      v.astype(np.float64))
+    layer.chunk = chunk
+    seq = _conv_all(layer, x, R, B, v)
+    for a, b in zip(seq, whole):
+        assert a.dtype == np.float32
+        assert rel_error(a, b) < 1e-5
+    # the cache keeps x (the same array when contiguous), never the 25x larger columns
+    _, cache = layer.forward(x)
+    assert cache[0] is x
+    assert sum(a.nbytes for a in cache if isinstance(a, np.ndarray)) == x.nbytes
+    # chunks dealt to 2 threads (forced, whatever the CPU count): same values, and the same bits every time
+    monkeypatch.setattr(conv_ops, "_workers", lambda n: min(2, n))
+    threaded = _conv_all(layer, x, R, B, v)
+    for a, b in zip(threaded, seq):
+        assert a.dtype == np.float32
+        assert rel_error(a, b) < 1e-6
+    for a, b in zip(_conv_all(layer, x, R, B, v), threaded):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_conv2d_chunk_validation_and_size():
+    import nnlite.ops.conv as conv_ops
+    layer = Conv2d(2, 3, 3, rng=0)
+    x = np.zeros((2, 2, 4, 4), np.float32)
+    for bad in (0, -1, 1.5, True):
+        layer.chunk = bad
+        with pytest.raises(ValueError, match="chunk"):
+            layer.forward(x)
+    # cols_c = C*KH*KW x n_c*P: 64*25 x 256 float32 = 1.6 MB per sample
+    assert conv_ops.conv2d_chunk_size(64, 5, 5, 256, 4, target_bytes=4 << 20) == 2
+    assert conv_ops.conv2d_chunk_size(64, 5, 5, 256, 4, target_bytes=1) == 1
+    assert conv_ops.conv2d_chunk_size(3, 5, 5, 1024, 4, target_bytes=3 << 20) == 10
+
 # -- pooling, flatten ---------------------------------------------------------------------------------------------
 @st.composite
 def pool_cases(draw):
