@@ -30,6 +30,12 @@ class IFA:
     then block k's weight layer without bias (``delta @ W.T``, or a convolution of ``delta`` with ``W``), then
     block k's own layers after its weight layer in the same way, so that ``g_k`` lands at feedback point k (block
     k's output). In an MLP the last step is an activation, skipped, and the rule is exactly Nøkland's.
+
+    Stability. Block k's signal is block k-1's own update carried forward, so block k reinforces the change that
+    block k-1 makes; with a bounded, saturating activation (tanh, as in Nøkland's experiments) this is stable, but
+    with unbounded ones it feeds back on the norm of ``W_k``. Measured on Fashion-MNIST, 784-800-800-800-10,
+    Adam: tanh trains to 88.4 % in 10 epochs, while ReLU, leaky ReLU(-0.5) and |x| diverge (the loss grows to
+    1e3-1e9 within two epochs at lr 1e-3, and ReLU reaches only 57 % at lr 1e-4).
     """
 
     name = "ifa"
