@@ -112,6 +112,45 @@ def test_im2col_col2im_out_buffers(case, seed):
     np.testing.assert_array_equal(dx, K.col2im(c, x.shape, kh, kw, stride, padding))
 
 
+@st.composite
+def same_width_cases(draw):
+    """Stride-1 cases with OW == W (odd kw, pw = (kw - 1) / 2): the plane-shift fast path of im2col.
+    Kernels may be wider / taller than the input, and ph may be >= kh (whole rows of padding)."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    dtype = draw(st.sampled_from(DTYPES))
+    N = draw(st.integers(1, MAX_NC))
+    C = draw(st.integers(1, MAX_NC))
+    H = draw(st.integers(1, MAX_HW))
+    W = draw(st.integers(1, MAX_HW))
+    kw = 2 * draw(st.integers(0, W + 1)) + 1
+    pw = (kw - 1) // 2
+    ph = draw(st.integers(0, 6))
+    kh = draw(st.integers(1, H + 2 * ph))
+    x = np.random.default_rng(seed).standard_normal((N, C, H, W)).astype(dtype)
+    return x, kh, kw, (ph, pw)
+
+
+@given(same_width_cases())
+def test_im2col_stride1_same_width_fast_path_equals_twin(case):
+    x, kh, kw, padding = case
+    ref = R.im2col(x, kh, kw, 1, padding)
+    assert ref.shape[1] % (x.shape[0] * x.shape[3]) == 0  # OW == W: the fast path is the one taken
+    buf = np.full(ref.shape, np.nan, dtype=x.dtype)        # every cell must be written (zeros included)
+    assert K.im2col(x, kh, kw, 1, padding, out=buf) is buf
+    np.testing.assert_array_equal(buf, ref)
+    np.testing.assert_array_equal(K.im2col(x, kh, kw, (1, 1), padding), ref)
+
+
+def test_im2col_fast_path_borders_on_known_input():
+    # 1x1x3x3 ramp, 3x3 kernel, padding 1: tap (0, 0) reads x shifted down-right, with zeros on the top row
+    # and the left column (where the flat shifted copy would otherwise carry the previous row's last value).
+    x = np.arange(1.0, 10.0, dtype=np.float32).reshape(1, 1, 3, 3)
+    cols = K.im2col(x, 3, 3, 1, 1, out=np.full((9, 9), np.nan, dtype=np.float32))
+    np.testing.assert_array_equal(cols[0].reshape(3, 3), [[0, 0, 0], [0, 1, 2], [0, 4, 5]])
+    np.testing.assert_array_equal(cols[4].reshape(3, 3), x[0, 0])
+    np.testing.assert_array_equal(cols[8].reshape(3, 3), [[5, 6, 0], [8, 9, 0], [0, 0, 0]])
+
+
 def test_out_buffers_refuse_wrong_shape_dtype_layout_and_overlap():
     x = np.ones((1, 1, 4, 4), np.float32)
     with pytest.raises(ValueError, match=r"shape \(4, 9\)"):

@@ -27,11 +27,65 @@ __all__ = ["im2col", "col2im"]
 
 
 @numba.njit(cache=True)
+def _im2col_same1(x, kh, kw, ph, pw, OH, cols):
+    # Stride 1 and OW == W ("same" width): for one sample, row (c, i, j) of cols is the plane x[n, c]
+    # read flat from offset (i - ph)*W + (j - pw), i.e. one contiguous copy of the valid output rows
+    # [oh_lo, oh_hi), after which the border columns ow < lo and ow >= hi (which picked up the ends of the
+    # neighbouring input rows) are set to zero, and the rows outside [oh_lo, oh_hi) are zero-filled.
+    # Every cell is written once or twice, never read; all indices come from slices + range(0, m).
+    # (1, 64, 16, 16), 5x5, pad 2: ~0.10 ms per call vs ~0.37 ms for the per-row loop below (1 thread).
+    N, C, H, W = x.shape
+    OW = W
+    L = OH * OW
+    xf = x.reshape(N * C * H * W)
+    for c in range(C):
+        for i in range(kh):
+            oh_lo = min(max(ph - i, 0), OH)                 # ih = oh + i - ph in [0, H)
+            oh_hi = max(min(H + ph - i, OH), oh_lo)
+            for j in range(kw):
+                crow = cols[(c * kh + i) * kw + j]
+                lo = min(max(pw - j, 0), OW)                # iw = ow + j - pw in [0, W)
+                hi = max(min(W + pw - j, OW), lo)
+                for n in range(N):
+                    dst = crow[n * L:(n + 1) * L]
+                    top = dst[:oh_lo * OW]
+                    for t in range(top.size):
+                        top[t] = 0.0
+                    bot = dst[oh_hi * OW:]
+                    for t in range(bot.size):
+                        bot[t] = 0.0
+                    if oh_hi == oh_lo or hi == lo:
+                        mid = dst[oh_lo * OW:oh_hi * OW]
+                        for t in range(mid.size):
+                            mid[t] = 0.0
+                        continue
+                    a = oh_lo * OW + lo
+                    b = (oh_hi - 1) * OW + hi
+                    s0 = ((n * C + c) * H + oh_lo + i - ph) * W + lo + j - pw
+                    d = dst[a:b]
+                    s = xf[s0:s0 + (b - a)]
+                    for t in range(b - a):
+                        d[t] = s[t]
+                    span = oh_hi * OW
+                    for t in range(lo):                       # left border columns, one strided sweep each
+                        col = dst[oh_lo * OW + t:span:OW]
+                        for q in range(col.size):
+                            col[q] = 0.0
+                    for t in range(OW - hi):                  # right border columns
+                        col = dst[oh_lo * OW + hi + t:span:OW]
+                        for q in range(col.size):
+                            col[q] = 0.0
+
+
+@numba.njit(cache=True)
 def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
     # Row-outer order: each row of cols (one kernel tap) is written front to back in one sweep.
     # Slices + range(0, m) indices keep every index provably >= 0, so the unit-stride copies vectorise.
     N, C, H, W = x.shape
     L = OH * OW
+    if sh == 1 and sw == 1 and OW == W:
+        _im2col_same1(x, kh, kw, ph, pw, OH, cols)
+        return
     for c in range(C):
         for i in range(kh):
             for j in range(kw):
