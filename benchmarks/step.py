@@ -193,13 +193,43 @@ def torch_runner(sizes, x, y, threads):
 
 
 # -- harness --------------------------------------------------------------------------------------------------------
+_HEAP_KEPT = False
+
+
+def keep_heap():
+    """Stop glibc from handing freed memory back to the OS (and from serving MB-sized arrays by fresh ``mmap``).
+
+    Without it, a candidate that frees a lot (``bp:fit``, PyTorch) lets ``free`` trim the heap, and the next candidate
+    re-faults every page of its new arrays: measured 1238 minor page faults in each ``bp`` step (the candidate that
+    follows ``torch``/``gemm:torch``/``bp:fit`` in the round), +2.5 ms on its 9 ms backward (``dW`` and ``dx`` are
+    fresh 2.5 MB / 400 kB arrays), none in any other rule's step. A training loop that runs one rule alone reaches a
+    steady heap and never pays this. Process-wide and irreversible (``python -m benchmarks`` is its own process);
+    a no-op where glibc's ``mallopt`` is absent. Returns whether it took effect.
+    """
+    global _HEAP_KEPT
+    if _HEAP_KEPT:
+        return True
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    ok = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 and mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1
+    _HEAP_KEPT = bool(ok)
+    return _HEAP_KEPT
+
+
 def interleave(cands, repeats, warmup, budget=None):
     """Run ``cands`` (name -> callable returning a dict of phase times) round-robin.
 
     A busy warm-up runs whole rounds for at least ``warmup`` seconds (at least one round); then ``repeats``
     rounds are timed (fewer if ``budget`` seconds would be exceeded, but at least 3), the order rotating each
-    round. Returns name -> phase -> {"median", "q1", "q3", "min", "n"} in seconds.
+    round. Returns name -> phase -> {"median", "q1", "q3", "min", "n"} in seconds. Calls :func:`keep_heap` first.
     """
+    keep_heap()
     names = list(cands)
     t_end = time.perf_counter() + warmup
     t0 = time.perf_counter()
@@ -257,26 +287,32 @@ def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repe
     Returns a dict with the configuration, each rule's phases, GEMM FLOPs, the isolated GEMM time of its exact
     products (``gemm``), the fraction of that GEMM peak its step reaches, and with ``peers`` PyTorch's step,
     nnlite's step with fused kernels off (``<rule>:numpy``), the per-step time inside fit (``bp:fit``), and
-    DFA parallel with single-threaded BLAS (``dfa_par:blas1``, at 2 threads).
+    DFA parallel with single-threaded BLAS (``dfa_par:blas1``, at 2 threads). Every nnlite candidate trains its own
+    network and optimizer, all built from ``seed``.
     """
     rng = np.random.default_rng(seed)
     sizes = sizes_of(width, depth)
     x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
     y = rng.integers(0, sizes[-1], batch)
-    net = mlp(sizes, "tanh", seed=seed)
-    opt = SGD(LR, momentum=MOMENTUM)
+
+    def net_opt():
+        """One network and optimizer per candidate, all from ``seed`` (no shared weights or momentum)."""
+        return mlp(sizes, "tanh", seed=seed), SGD(LR, momentum=MOMENTUM)
+
     cands, gemms = {}, {}
-    rule_objs = {r: make_rule(r) for r in rules}
     for r in rules:
-        cands[r] = nnlite_runner(net, rule_objs[r], opt, x, y)
+        net, opt = net_opt()
+        cands[r] = nnlite_runner(net, make_rule(r), opt, x, y)
         cands["gemm:" + r] = gemm_runner(gemm_shapes(sizes, batch, r), rng)
     if peers:
         for r in ("bp", "dfa"):
             if r in rules:
-                cands[r + ":numpy"] = nnlite_runner(net, rule_objs[r], opt, x, y, fused=False)
-        cands["bp:fit"] = fit_runner(net, make_rule("bp"), x, y)
+                net, opt = net_opt()
+                cands[r + ":numpy"] = nnlite_runner(net, make_rule(r), opt, x, y, fused=False)
+        cands["bp:fit"] = fit_runner(net_opt()[0], make_rule("bp"), x, y)
         if n_threads > 1 and "dfa_par" in rules:
-            inner = nnlite_runner(net, rule_objs["dfa_par"], opt, x, y)
+            net, opt = net_opt()
+            inner = nnlite_runner(net, make_rule("dfa_par"), opt, x, y)
 
             def blas1(inner=inner):
                 from threadpoolctl import threadpool_limits
