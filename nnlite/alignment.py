@@ -103,19 +103,12 @@ def measure(net, rule, caches, e, y, *, reference=None):
         keys = sorted(gr)
         out.update_cos.append(cosine(np.concatenate([gr[k].ravel() for k in keys]),
                                      np.concatenate([rr[k].ravel() for k in keys])))
-    if isinstance(rule, DirectFeedback) and _can_transpose(rule, net):
+    if isinstance(rule, DirectFeedback):
+        rule.setup(net)
+    if isinstance(rule, DirectFeedback) and rule.projection.has_transpose:
         for k, e_k in enumerate(rule.local_errors(net, caches, y)):
             out.error_angle.append(_stats(cosine_per_sample(e_k, e.reshape(e.shape[0], -1)))[2])
             z = rule.readout(net, k, caches.block_outputs[k])
             out.readout_acc.append(float((z.argmax(axis=1) == y).mean()))
     return out
 
-
-def _can_transpose(rule, net):
-    """Whether the rule's projection supports ``transpose`` (readouts ``h_k @ B_k``); the OPU does not."""
-    rule.setup(net)
-    try:
-        rule.projection.transpose(np.zeros((1, rule.projection.n_out), dtype=rule.projection.dtype))
-    except NotImplementedError:
-        return False
-    return True

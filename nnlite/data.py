@@ -831,10 +831,9 @@ def one_hot(y: np.ndarray, n_classes: int, dtype=np.float32) -> np.ndarray:
     ndarray, shape (N, C)
         ``out[i, y[i]] = 1``, zeros elsewhere.
     """
+    from .ops.losses import one_hot as _one_hot
     check_labels(y, n_classes)
-    out = np.zeros((len(y), int(n_classes)), dtype=dtype)
-    out[np.arange(len(y)), y] = 1
-    return out
+    return _one_hot(y, int(n_classes), dtype)
 
 
 # ----------------------------------------------------------------------------------------------------------------

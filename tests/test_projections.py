@@ -353,3 +353,13 @@ def test_opu_without_lightonml_names_the_install_command(monkeypatch):
         monkeypatch.setitem(sys.modules, mod, None)
     with pytest.raises(ImportError, match=r"pip install --no-deps lightonml"):
         OPU(4, 8, simulated=True)
+
+
+def test_has_transpose_says_which_back_ends_can_apply_the_adjoint():
+    assert Gaussian(3, 5, seed=0).has_transpose
+    assert Fastfood(3, 5, seed=0).has_transpose
+    assert Sparse(3, 5, 2, seed=0).has_transpose
+    p = OPU(3, 5, simulated=True, seed=0)
+    assert not p.has_transpose
+    with pytest.raises(NotImplementedError):
+        p.transpose(np.zeros((1, 5), np.float32))

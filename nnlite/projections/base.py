@@ -119,6 +119,15 @@ class Projection(abc.ABC):
             return np.zeros((0, self.n_in), dtype=self.dtype)
         return self._adjoint(y)
 
+    @property
+    def has_transpose(self):
+        """Whether this back end can apply ``transpose`` (LAFS's readouts need it; the OPU cannot).
+
+        Derived: True when the subclass implements ``_adjoint``. A subclass that overrides ``_adjoint`` only to
+        raise a better message sets the class attribute ``has_transpose = False`` instead (as ``OPU`` does).
+        """
+        return type(self)._adjoint is not Projection._adjoint
+
     def matrix(self):
         """Materialise the represented matrix by projecting the identity.
 

@@ -202,6 +202,9 @@ class OPU(Projection):
         out *= self.unit_scale
         return out
 
+    #: The device computes R x only, never R^T y (overrides the base class's derived property).
+    has_transpose = False
+
     def _adjoint(self, y):
         raise NotImplementedError(
             "OPU cannot apply its transpose (y @ B): the optical device only computes R x, never R^T y. "

@@ -24,6 +24,13 @@ class LAFS(DFA):
     def __init__(self, projection=None, layout="unified", seed=None, parallel=False):
         super().__init__(projection, layout, seed, parallel)
 
+    def setup(self, net):
+        super().setup(net)
+        if not self.projection.has_transpose:
+            raise NotImplementedError(
+                f"LAFS needs the transpose of its projection for the readouts h_k @ B_k, and "
+                f"{type(self.projection).__name__} cannot apply it (the transpose); use Gaussian, Fastfood or Sparse")
+
     def signals_from_errors(self, net, caches, errors):
         """``g_k = e_k @ B_k.T`` for given local errors (one (N, C) array per hidden block)."""
         self.setup(net)
