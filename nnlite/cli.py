@@ -146,24 +146,23 @@ def thread_count(text):
     return v
 
 
-def positive_float(text):
+def _finite_float(text, allow_zero):
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not (math.isfinite(v) and (v > 0 or (allow_zero and v == 0))):
+        what = "non-negative" if allow_zero else "positive"
+        raise argparse.ArgumentTypeError(f"expected a {what} number, got {text!r}")
     return v
+
+
+def positive_float(text):
+    return _finite_float(text, allow_zero=False)
 
 
 def nonnegative_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
-    return v
+    return _finite_float(text, allow_zero=True)
 
 
 def positive_int(text):
