@@ -4,6 +4,7 @@ Numba reads ``NUMBA_NUM_THREADS`` once, at import; the suite sets it here (to th
 2 unless already set) before anything imports Numba, and then selects 1 or 2 threads per measurement with
 ``numba.set_num_threads`` next to threadpoolctl's BLAS limit.
 """
+
 import os
 import sys
 

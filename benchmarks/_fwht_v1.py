@@ -24,7 +24,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-
 __all__ = ["fwht_v1"]
 
 _BLOCK = 4096  # elements; 16 KiB of float32 / 32 KiB of float64
@@ -187,7 +186,7 @@ def _fwht_rows(x2):
     for r in range(rows):
         y = x2[r]
         for s in range(0, n, b):
-            z = y[s:s + b]
+            z = y[s : s + b]
             _first3(z, b)
             _stages(z, b, 8, b)
         _stages(y, n, b, n)

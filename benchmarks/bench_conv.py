@@ -22,6 +22,7 @@ columns the unchunked path used to keep.
 
     python benchmarks/bench_conv.py [--repeats 9] [--threads 1,2] [--chunks 1,2,full] [--out results/conv.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import nnlite.ops.conv as conv_ops  # noqa: E402
-from nnlite.kernels import col2im, im2col  # noqa: E402
-from nnlite.kernels import reference as twin  # noqa: E402
+import nnlite.ops.conv as conv_ops
+from nnlite.kernels import col2im, im2col
+from nnlite.kernels import reference as twin
 
 SHAPES = [(128, 3, 32, 32, 64), (128, 64, 16, 16, 64)]
 K, PAD = 5, 2
@@ -110,7 +111,7 @@ def make_paths(N, C, H, W, F, chunks=()):
 
     paths = {"nnlite": nnlite_path, "twin": twin_path}
     for c in chunks:
-        paths[f"chunk={c}"] = (lambda c=c: nnlite_path(N if c == "full" else int(c)))
+        paths[f"chunk={c}"] = lambda c=c: nnlite_path(N if c == "full" else int(c))
 
     # the parts of the default path, chunk by chunk as one thread runs them (buffers reused, like the op)
     P, CK = H * W, C * K * K
@@ -127,25 +128,31 @@ def make_paths(N, C, H, W, F, chunks=()):
         return lambda: [f(n0) for n0 in starts if n0 + nc <= N]
 
     parts = {
-        "im2col (x2)": each(lambda n0: im2col(x[n0:n0 + nc], K, K, 1, PAD, out=cbuf)),
+        "im2col (x2)": each(lambda n0: im2col(x[n0 : n0 + nc], K, K, 1, PAD, out=cbuf)),
         "gemm forward": each(lambda n0: np.matmul(W2, cbuf, out=a)),
-        "to NCHW + bias": each(lambda n0: np.add(a.reshape(F, nc, P).transpose(1, 0, 2), b.reshape(1, F, 1),
-                                                 out=outb)),
-        "dout to (F, n_c*P)": each(lambda n0: D2.reshape(F, nc, P).__setitem__(
-            Ellipsis, dout[n0:n0 + nc].reshape(nc, F, P).transpose(1, 0, 2))),
+        "to NCHW + bias": each(lambda n0: np.add(a.reshape(F, nc, P).transpose(1, 0, 2), b.reshape(1, F, 1), out=outb)),
+        "dout to (F, n_c*P)": each(
+            lambda n0: D2.reshape(F, nc, P).__setitem__(
+                Ellipsis, dout[n0 : n0 + nc].reshape(nc, F, P).transpose(1, 0, 2)
+            )
+        ),
         "gemm dW": each(lambda n0: cbuf @ D2.T),
         "db": each(lambda n0: D2.sum(axis=1)),
         "gemm dcols": each(lambda n0: np.matmul(W2.T, D2, out=cbuf)),
-        "col2im": each(lambda n0: col2im(cbuf, (nc, C, H, W), K, K, 1, PAD, out=dx[n0:n0 + nc])),
+        "col2im": each(lambda n0: col2im(cbuf, (nc, C, H, W), K, K, 1, PAD, out=dx[n0 : n0 + nc])),
     }
-    memory = {"chunk": nc, "cache_bytes": int(sum(v.nbytes for v in cache if isinstance(v, np.ndarray))),
-              "full_cols_bytes": CK * N * P * 4}
+    memory = {
+        "chunk": nc,
+        "cache_bytes": int(sum(v.nbytes for v in cache if isinstance(v, np.ndarray))),
+        "full_cols_bytes": CK * N * P * 4,
+    }
     return paths, parts, memory
 
 
 def torch_child(N, C, H, W, F, threads, repeats, warmup):
     """Run in a child process: median/IQR of torch's conv2d forward + autograd backward."""
     import torch
+
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
@@ -171,9 +178,12 @@ def torch_child(N, C, H, W, F, threads, repeats, warmup):
 
 def run_torch(shape, threads, repeats, warmup):
     import subprocess
-    code = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
-            f"import bench_conv as b; print(json.dumps(b.torch_child(*{list(shape)!r}, {threads}, {repeats}, "
-            f"{warmup})))")
+
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+        f"import bench_conv as b; print(json.dumps(b.torch_child(*{list(shape)!r}, {threads}, {repeats}, "
+        f"{warmup})))"
+    )
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -185,32 +195,47 @@ def main(argv=None):
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--warmup", type=float, default=1.0, help="seconds of busy warm-up per shape and thread count")
     ap.add_argument("--chunks", default="", help="extra nnlite paths: samples per chunk, e.g. 1,2,full")
-    ap.add_argument("--settle", type=float, default=0.0,
-                    help="untimed sleep (s) after each timed call; use ~0.3 with 'full' at 2 threads: OpenBLAS's "
-                         "threads, still spinning after its multi-threaded GEMMs, slowed the next path 81 -> 111 ms")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="untimed sleep (s) after each timed call; use ~0.3 with 'full' at 2 threads: OpenBLAS's "
+        "threads, still spinning after its multi-threaded GEMMs, slowed the next path 81 -> 111 ms",
+    )
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args(argv)
     import numba
     from threadpoolctl import threadpool_limits
+
     torch = None
     if not args.no_torch:
         import importlib.util
+
         if importlib.util.find_spec("torch") is None:
             print("torch is not importable: the PyTorch peer is skipped (pip install torch, CPU wheel)")
         else:
-            torch = True                            # imported in the child process only
-    results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-               "numpy": np.__version__, "torch": torch, "runs": []}
+            torch = True  # imported in the child process only
+    results = {
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "numpy": np.__version__,
+        "torch": torch,
+        "runs": [],
+    }
     threads = [int(t) for t in args.threads.split(",")]
-    print(f"Conv2d forward+backward (dW, db, dx), float32, {K}x{K}, padding {PAD}; median [IQR] of "
-          f"{args.repeats} round-robin repeats")
+    print(
+        f"Conv2d forward+backward (dW, db, dx), float32, {K}x{K}, padding {PAD}; median [IQR] of "
+        f"{args.repeats} round-robin repeats"
+    )
     chunks = [c for c in args.chunks.split(",") if c]
     for N, C, H, W, F in SHAPES:
         paths, parts, memory = make_paths(N, C, H, W, F, chunks)
-        print(f"{N}x{C}x{H}x{W} -> {F}: {memory['chunk']} samples per chunk; the forward cache holds "
-              f"{memory['cache_bytes'] / 1e6:.1f} MB (x), the full-batch columns would be "
-              f"{memory['full_cols_bytes'] / 1e6:.1f} MB")
+        print(
+            f"{N}x{C}x{H}x{W} -> {F}: {memory['chunk']} samples per chunk; the forward cache holds "
+            f"{memory['cache_bytes'] / 1e6:.1f} MB (x), the full-batch columns would be "
+            f"{memory['full_cols_bytes'] / 1e6:.1f} MB"
+        )
         for th in threads:
             numba.set_num_threads(min(th, numba.config.NUMBA_NUM_THREADS))
             with threadpool_limits(th):
@@ -224,14 +249,18 @@ def main(argv=None):
             row = {"shape": [N, C, H, W, F], "threads": th, "paths": s, "nnlite_parts": p, "memory": memory}
             med = {k: v["median_ms"] for k, v in s.items()}
             line = f"{N}x{C}x{H}x{W} -> {F}, {th} thread(s): " + ", ".join(
-                f"{k} {v['median_ms']:.0f} ms [{v['iqr_ms']:.0f}]" for k, v in s.items())
+                f"{k} {v['median_ms']:.0f} ms [{v['iqr_ms']:.0f}]" for k, v in s.items()
+            )
             line += f" | twin/nnlite {med['twin'] / med['nnlite']:.2f}"
             if "torch" in med:
                 row["nnlite_over_torch"] = med["nnlite"] / med["torch"]
                 line += f" | nnlite/torch {row['nnlite_over_torch']:.2f}"
             print(line)
-            print("    nnlite parts (1 thread): " + ", ".join(f"{k} {v['median_ms']:.1f}" for k, v in p.items())
-                  + f" (sum {sum(v['median_ms'] for v in p.values()):.0f} ms)")
+            print(
+                "    nnlite parts (1 thread): "
+                + ", ".join(f"{k} {v['median_ms']:.1f}" for k, v in p.items())
+                + f" (sum {sum(v['median_ms'] for v in p.values()):.0f} ms)"
+            )
             results["runs"].append(row)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

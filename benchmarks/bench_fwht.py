@@ -33,9 +33,11 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._fwht_v1 import fwht_v1  # noqa: E402
-from nnlite.kernels import fwht  # noqa: E402
-from nnlite.kernels import reference  # noqa: E402
+from benchmarks._fwht_v1 import fwht_v1
+from nnlite.kernels import (
+    fwht,
+    reference,
+)
 
 
 def _interleaved(fns, x, pristine, repeats, warmup):
@@ -50,7 +52,7 @@ def _interleaved(fns, x, pristine, repeats, warmup):
     names = list(fns)
     times = {name: [] for name in names}
     for r in range(repeats):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             np.copyto(x, pristine)
             t0 = time.perf_counter()
             fns[name](x)
@@ -97,15 +99,18 @@ def main(argv=None):
 
     rng = np.random.default_rng(0)
     results = []
-    print(f"FWHT, {args.rows} rows, Gop/s = n log2(n) rows / median time [min-max over {args.repeats} "
-          f"interleaved rounds]; os.cpu_count() = {os.cpu_count()}")
+    print(
+        f"FWHT, {args.rows} rows, Gop/s = n log2(n) rows / median time [min-max over {args.repeats} "
+        f"interleaved rounds]; os.cpu_count() = {os.cpu_count()}"
+    )
     if fht_cpu is None:
         print("(fht_cpu not importable: `pip install fht-cpu` to add it as a peer)")
     for dtype in args.dtypes.split(","):
         dtype = np.dtype(dtype)
         print(f"\n{dtype}")
-        print(f"{'n':>7} " + " ".join(f"{name:>22}" for name in names)
-              + " " + " ".join(f"{r:>10}" for r in ratio_names))
+        print(
+            f"{'n':>7} " + " ".join(f"{name:>22}" for name in names) + " " + " ".join(f"{r:>10}" for r in ratio_names)
+        )
         for p in range(args.min_log2n, args.max_log2n + 1):
             n = 2**p
             pristine = rng.standard_normal((args.rows, n)).astype(dtype)
@@ -121,20 +126,20 @@ def main(argv=None):
                     continue
                 t = times[name]
                 med, lo, hi = ops / np.median(t) / 1e9, ops / t.max() / 1e9, ops / t.min() / 1e9
-                row[name] = {"gops_median": med, "gops_min": lo, "gops_max": hi,
-                             "seconds_median": float(np.median(t))}
+                row[name] = {"gops_median": med, "gops_min": lo, "gops_max": hi, "seconds_median": float(np.median(t))}
                 cells.append(f"{med:8.2f} [{lo:5.2f}-{hi:5.2f}]".rjust(22))
             row["new/v1"] = row["nnlite"]["gops_median"] / row["nnlite v1"]["gops_median"]
             if fht_cpu is not None:
                 row["new/fht1t"] = row["nnlite"]["gops_median"] / row["fht_cpu 1t"]["gops_median"]
             row["check"] = _check(pristine, fht_cpu)
             results.append(row)
-            print(f"{n:>7} " + " ".join(cells) + " " + " ".join(f"{row[r]:10.2f}" for r in ratio_names),
-                  flush=True)
+            print(f"{n:>7} " + " ".join(cells) + " " + " ".join(f"{row[r]:10.2f}" for r in ratio_names), flush=True)
         c = results[-1]["check"]
-        print(f"last size: max |new - v1| = {c['vs_v1_max_abs']:.1e} (same rounding, expected 0); "
-              f"relative max deviation from {'fht_cpu (float64)' if fht_cpu else 'the twin'}: "
-              f"{c['vs_peer_rel']:.1e}")
+        print(
+            f"last size: max |new - v1| = {c['vs_v1_max_abs']:.1e} (same rounding, expected 0); "
+            f"relative max deviation from {'fht_cpu (float64)' if fht_cpu else 'the twin'}: "
+            f"{c['vs_peer_rel']:.1e}"
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"cpu_count": os.cpu_count(), "results": results}, fh, indent=2)

@@ -10,6 +10,7 @@ Prints a table (median time per call, spread = interquartile range over the repe
 t_Gaussian / t_backend, nbytes), the crossover (smallest n_in at which each back end beats dense), and the
 feedback memory each back end needs for a 1000-class network with 65536 feedback units. Writes the JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nnlite.projections import OPU, Fastfood, Gaussian, Sparse  # noqa: E402
-from nnlite.projections import fastfood as _ff_module  # noqa: E402
+from nnlite.projections import OPU, Fastfood, Gaussian, Sparse
+from nnlite.projections import fastfood as _ff_module
 
 N_IN = (10, 100, 1000)
 N_OUT = (2400, 65536)
@@ -46,7 +47,7 @@ def time_call(fn, repeats, min_sample_s=0.02, warmup_s=0.2):
     """
     t0 = time.perf_counter()
     calls = 0
-    while True:                                    # busy warm-up: caches, JIT, BLAS threads spun up
+    while True:  # busy warm-up: caches, JIT, BLAS threads spun up
         fn()
         calls += 1
         if time.perf_counter() - t0 >= warmup_s and calls >= 2:
@@ -60,8 +61,14 @@ def time_call(fn, repeats, min_sample_s=0.02, warmup_s=0.2):
             fn()
         samples.append((time.perf_counter() - s) / loops)
     q1, med, q3 = np.percentile(samples, [25, 50, 75])
-    return {"median_s": float(med), "iqr_s": float(q3 - q1), "min_s": float(min(samples)),
-            "max_s": float(max(samples)), "loops": loops, "repeats": repeats}
+    return {
+        "median_s": float(med),
+        "iqr_s": float(q3 - q1),
+        "min_s": float(min(samples)),
+        "max_s": float(max(samples)),
+        "loops": loops,
+        "repeats": repeats,
+    }
 
 
 def build(name, n_in, n_out, seed=0):
@@ -70,7 +77,7 @@ def build(name, n_in, n_out, seed=0):
     if name == "fastfood":
         return Fastfood(n_in, n_out, seed=seed)
     if name.startswith("sparse_k"):
-        k = int(name[len("sparse_k"):])
+        k = int(name[len("sparse_k") :])
         return Sparse(n_in, n_out, min(k, n_in), seed=seed)
     if name == "opu_simulator":
         return OPU(n_in, n_out, simulated=True, seed=seed)
@@ -97,19 +104,23 @@ def main(argv=None):
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "projections.json"))
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no-opu", action="store_true", help="skip the OPU simulator")
-    ap.add_argument("--blas-threads", type=int, default=1,
-                    help="BLAS threads (default 1: Fastfood and Sparse are single-threaded, so the ratio "
-                         "compares like with like; 0 leaves BLAS as it is)")
+    ap.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="BLAS threads (default 1: Fastfood and Sparse are single-threaded, so the ratio "
+        "compares like with like; 0 leaves BLAS as it is)",
+    )
     args = ap.parse_args(argv)
     from contextlib import nullcontext
+
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         threadpool_limits = None
     if args.blas_threads > 0 and threadpool_limits is None:
         raise SystemExit("--blas-threads needs threadpoolctl (pip install threadpoolctl), or pass 0")
-    limit = (threadpool_limits(limits=args.blas_threads, user_api="blas") if args.blas_threads > 0
-             else nullcontext())
+    limit = threadpool_limits(limits=args.blas_threads, user_api="blas") if args.blas_threads > 0 else nullcontext()
     with limit:
         run(args)
 
@@ -133,8 +144,17 @@ def run(args):
                 t = time_call(lambda: p(e), args.repeats)
                 if name == "opu_simulator":
                     p.close()
-                rows.append({"backend": name, "n_in": n_in, "n_out": n_out, "batch": BATCH,
-                             "dtype": "float32", "nbytes": p.nbytes, **t})
+                rows.append(
+                    {
+                        "backend": name,
+                        "n_in": n_in,
+                        "n_out": n_out,
+                        "batch": BATCH,
+                        "dtype": "float32",
+                        "nbytes": p.nbytes,
+                        **t,
+                    }
+                )
                 del p
 
     def get(name, n_in, n_out):
@@ -143,11 +163,15 @@ def run(args):
     for r in rows:
         r["speedup_vs_gaussian"] = get("gaussian", r["n_in"], r["n_out"])["median_s"] / r["median_s"]
 
-    print(f"Projection time, batch {BATCH}, float32; median of {args.repeats} repeats (IQR); "
-          f"speed = t_Gaussian / t_backend (>1: faster than dense)")
-    print(f"fwht: {fwht_source()}   numpy {np.__version__}   {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, BLAS threads: {args.blas_threads or 'default'}, "
-          f"1-min load average after the run {os.getloadavg()[0]:.1f}")
+    print(
+        f"Projection time, batch {BATCH}, float32; median of {args.repeats} repeats (IQR); "
+        f"speed = t_Gaussian / t_backend (>1: faster than dense)"
+    )
+    print(
+        f"fwht: {fwht_source()}   numpy {np.__version__}   {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, BLAS threads: {args.blas_threads or 'default'}, "
+        f"1-min load average after the run {os.getloadavg()[0]:.1f}"
+    )
     print("OPU: lightonml's CPU *simulator* (complex64 matrix product), not the optical device\n")
     head = f"{'n_out':>6} {'n_in':>5} {'backend':>14} {'median':>11} {'IQR':>11} {'speed':>7} {'nbytes':>11}"
     print(head)
@@ -156,8 +180,10 @@ def run(args):
         for n_in in N_IN:
             for name in backends:
                 r = get(name, n_in, n_out)
-                print(f"{n_out:>6} {n_in:>5} {name:>14} {fmt_time(r['median_s']):>11} {fmt_time(r['iqr_s']):>11} "
-                      f"{r['speedup_vs_gaussian']:>6.2f}x {fmt_bytes(r['nbytes']):>11}")
+                print(
+                    f"{n_out:>6} {n_in:>5} {name:>14} {fmt_time(r['median_s']):>11} {fmt_time(r['iqr_s']):>11} "
+                    f"{r['speedup_vs_gaussian']:>6.2f}x {fmt_bytes(r['nbytes']):>11}"
+                )
         print()
 
     crossover = {}
@@ -175,9 +201,11 @@ def run(args):
                     est = math.exp(math.log(a) + f * (math.log(b) - math.log(a)))
                     break
             crossover[f"{name}@{n_out}"] = {"min_measured_n_in_faster": c, "interpolated_n_in": est}
-            print(f"  {name:>14}, n_out={n_out:>6}: "
-                  + (f"n_in >= {c}" if c is not None else f"dense wins at every n_in <= {N_IN[-1]}")
-                  + (f"  (interpolated crossover n_in ~ {est:.0f})" if est is not None else ""))
+            print(
+                f"  {name:>14}, n_out={n_out:>6}: "
+                + (f"n_in >= {c}" if c is not None else f"dense wins at every n_in <= {N_IN[-1]}")
+                + (f"  (interpolated crossover n_in ~ {est:.0f})" if est is not None else "")
+            )
 
     C, L = 1000, 65536
     mem = {name: get(name, C, L)["nbytes"] for name in backends}
@@ -190,12 +218,23 @@ def run(args):
         print(f"  {k:>38}: {fmt_bytes(v):>11}  ({v} B)")
 
     result = {
-        "batch": BATCH, "dtype": "float32", "n_in": list(N_IN), "n_out": list(N_OUT), "sparse_k": list(SPARSE_K),
-        "fwht": fwht_source(), "numpy": np.__version__, "python": platform.python_version(),
-        "machine": platform.machine(), "cpu_count": os.cpu_count(), "blas_threads": args.blas_threads,
-        "load_average_1min_at_end": os.getloadavg()[0], "repeats": args.repeats,
+        "batch": BATCH,
+        "dtype": "float32",
+        "n_in": list(N_IN),
+        "n_out": list(N_OUT),
+        "sparse_k": list(SPARSE_K),
+        "fwht": fwht_source(),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "blas_threads": args.blas_threads,
+        "load_average_1min_at_end": os.getloadavg()[0],
+        "repeats": args.repeats,
         "opu_note": "lightonml simulator on CPU, not the optical device",
-        "rows": rows, "crossover_min_n_in": crossover, "memory_1000_classes_65536_units": mem,
+        "rows": rows,
+        "crossover_min_n_in": crossover,
+        "memory_1000_classes_65536_units": mem,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

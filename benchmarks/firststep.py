@@ -1,5 +1,6 @@
 """Import-plus-first-step time in a fresh interpreter: cold (an empty ``NUMBA_CACHE_DIR``: every kernel the step
 uses is compiled) and warm (the same cache directory again: kernels load from Numba's on-disk cache)."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,9 @@ def run_first_step(root):
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         for which in ("cold", "warm"):
-            r = subprocess.run([sys.executable, "-c", _CHILD], env=env, cwd=root, capture_output=True, text=True,
-                               timeout=600)
+            r = subprocess.run(
+                [sys.executable, "-c", _CHILD], env=env, cwd=root, capture_output=True, text=True, timeout=600
+            )
             if r.returncode != 0:
                 raise RuntimeError(f"first-step child failed: {r.stderr.strip()[-2000:]}")
             out[which] = json.loads(r.stdout.strip().splitlines()[-1])

@@ -3,6 +3,7 @@
 
 In-place kernels (fwht, the optimizer updates) are run on scratch copies refreshed outside the timed call.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,7 +22,7 @@ def _cases(quick):
     f = np.float32
     n = 64 if quick else 128
     d = 256 if quick else 800
-    P = 100_000 if quick else 1_915_200      # parameters of the 784-800-800-800-10 MLP
+    P = 100_000 if quick else 1_915_200  # parameters of the 784-800-800-800-10 MLP
     img = rng.standard_normal((n // 4 if quick else 32, 16, 28, 28)).astype(f)
     dout = rng.standard_normal((n, d)).astype(f)
     y = np.tanh(rng.standard_normal((n, d))).astype(f)
@@ -59,6 +60,7 @@ def _timed(fn, mod):
         t0 = time.perf_counter()
         fn(mod)
         return {"t": time.perf_counter() - t0}
+
     return run
 
 
@@ -68,6 +70,10 @@ def run_kernels(quick=False, repeats=15, warmup=0.2):
     for name, (shape, fn) in _cases(quick).items():
         kern = F if hasattr(F, name) and name in F.__all__ else K
         res = interleave({"kernel": _timed(fn, kern), "twin": _timed(fn, R)}, repeats, warmup)
-        out[name] = {"shape": shape, "kernel": res["kernel"]["t"], "twin": res["twin"]["t"],
-                     "speedup": res["twin"]["t"]["median"] / res["kernel"]["t"]["median"]}
+        out[name] = {
+            "shape": shape,
+            "kernel": res["kernel"]["t"],
+            "twin": res["twin"]["t"],
+            "speedup": res["twin"]["t"]["median"] / res["kernel"]["t"]["median"],
+        }
     return out

@@ -15,6 +15,7 @@ GEMM FLOPs of a step (``2 m k n`` per product; elementwise work is not counted),
   ``2 N sum_{k=1}^{L-2} d_k d_{k+1}``;
 - LAFS adds, per hidden layer, its readout and the projection of its local error, ``4 N C l_max`` each.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,9 +35,14 @@ LR, MOMENTUM = 1e-3, 0.9
 
 
 def make_rule(name, seed=1):
-    return {"bp": lambda: nnlite.BP(), "fa": lambda: nnlite.FA(seed=seed), "dfa": lambda: nnlite.DFA(seed=seed),
-            "dfa_par": lambda: nnlite.DFA(seed=seed, parallel=True), "ifa": lambda: nnlite.IFA(seed=seed),
-            "lafs": lambda: nnlite.LAFS(seed=seed)}[name]()
+    return {
+        "bp": lambda: nnlite.BP(),
+        "fa": lambda: nnlite.FA(seed=seed),
+        "dfa": lambda: nnlite.DFA(seed=seed),
+        "dfa_par": lambda: nnlite.DFA(seed=seed, parallel=True),
+        "ifa": lambda: nnlite.IFA(seed=seed),
+        "lafs": lambda: nnlite.LAFS(seed=seed),
+    }[name]()
 
 
 def sizes_of(width, depth, d_in=784, n_classes=10):
@@ -53,13 +59,13 @@ def gemm_shapes(sizes, n, rule):
     C = sizes[-1]
     hidden = sizes[1:-1]
     l_max = max(hidden) if hidden else 0
-    ops = [("nt", (n, sizes[k]), (sizes[k + 1], sizes[k])) for k in range(L)]          # forward x @ W.T
-    ops += [("tn", (n, sizes[k + 1]), (n, sizes[k])) for k in range(L)]                # dW = delta.T @ x
+    ops = [("nt", (n, sizes[k]), (sizes[k + 1], sizes[k])) for k in range(L)]  # forward x @ W.T
+    ops += [("tn", (n, sizes[k + 1]), (n, sizes[k])) for k in range(L)]  # dW = delta.T @ x
     base = rule.split(":")[0]
     if base in ("bp", "fa", "torch"):
         ops += [("nn", (n, sizes[k + 1]), (sizes[k + 1], sizes[k])) for k in range(1, L)]  # dx = delta @ W
     elif base in ("dfa", "dfa_par"):
-        ops += [("nt", (n, C), (l_max, C))]                                             # e @ B.T
+        ops += [("nt", (n, C), (l_max, C))]  # e @ B.T
     elif base == "ifa":
         ops += [("nt", (n, C), (sizes[1], C))]
         ops += [("nt", (n, sizes[k]), (sizes[k + 1], sizes[k])) for k in range(1, L - 1)]  # carry delta @ W.T
@@ -101,8 +107,10 @@ def step_flops(sizes, n, rule):
 def gemm_runner(ops, rng):
     """A callable running the products of ``ops`` on fixed random float32 operands (outputs allocated as nnlite
     allocates them)."""
-    mats = [(kind, rng.standard_normal(a).astype(np.float32), rng.standard_normal(b).astype(np.float32))
-            for kind, a, b in ops]
+    mats = [
+        (kind, rng.standard_normal(a).astype(np.float32), rng.standard_normal(b).astype(np.float32))
+        for kind, a, b in ops
+    ]
 
     def run():
         t0 = time.perf_counter()
@@ -114,6 +122,7 @@ def gemm_runner(ops, rng):
             else:
                 A @ B
         return {"step": time.perf_counter() - t0}
+
     return run
 
 
@@ -144,6 +153,7 @@ def nnlite_runner(net, rule, opt, x, y, fused=True):
             opt.step(params, grads)
             t3 = time.perf_counter()
         return {"forward": t1 - t0, "backward": t2 - t1, "update": t3 - t2, "step": t3 - t0}
+
     return run
 
 
@@ -155,9 +165,11 @@ def fit_runner(net, rule, x, y, steps=4):
 
     def run():
         t0 = time.perf_counter()
-        nnlite.fit(net, rule, softmax_cross_entropy, opt, (xs, ys), epochs=1, batch_size=x.shape[0], seed=0,
-                   progress=False)
+        nnlite.fit(
+            net, rule, softmax_cross_entropy, opt, (xs, ys), epochs=1, batch_size=x.shape[0], seed=0, progress=False
+        )
         return {"step": (time.perf_counter() - t0) / steps}
+
     return run
 
 
@@ -189,6 +201,7 @@ def torch_runner(sizes, x, y, threads):
         opt.step()
         t3 = time.perf_counter()
         return {"forward": t1 - t0, "backward": t2 - t1, "update": t3 - t2, "step": t3 - t0}
+
     return run
 
 
@@ -211,6 +224,7 @@ def keep_heap():
         return True
     try:
         import ctypes
+
         libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
     except (OSError, AttributeError):
@@ -252,23 +266,31 @@ def interleave(cands, repeats, warmup, budget=None):
         for ph in s[0]:
             v = np.array([d[ph] for d in s])
             q1, med, q3 = np.percentile(v, [25, 50, 75])
-            out[nm][ph] = {"median": float(med), "q1": float(q1), "q3": float(q3), "min": float(v.min()),
-                           "n": int(v.size)}
+            out[nm][ph] = {
+                "median": float(med),
+                "q1": float(q1),
+                "q3": float(q3),
+                "min": float(v.min()),
+                "n": int(v.size),
+            }
     return out
 
 
 @contextlib.contextmanager
 def threads(n):
     """Limit BLAS (threadpoolctl), Numba and PyTorch to ``n`` threads."""
-    from threadpoolctl import threadpool_limits
     import numba
+    from threadpoolctl import threadpool_limits
+
     nb_prev = numba.get_num_threads()
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     torch_prev = None
     try:
         import sys
+
         if "torch" in sys.modules:
             import torch
+
             torch_prev = torch.get_num_threads()
             torch.set_num_threads(n)
         with threadpool_limits(n):
@@ -277,11 +299,11 @@ def threads(n):
         numba.set_num_threads(nb_prev)
         if torch_prev is not None:
             import torch
+
             torch.set_num_threads(torch_prev)
 
 
-def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repeats=7, warmup=0.5, budget=None,
-               seed=0):
+def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repeats=7, warmup=0.5, budget=None, seed=0):
     """Measure one (width, depth, batch, threads) configuration.
 
     Returns a dict with the configuration, each rule's phases, GEMM FLOPs, the isolated GEMM time of its exact
@@ -316,8 +338,10 @@ def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repe
 
             def blas1(inner=inner):
                 from threadpoolctl import threadpool_limits
+
                 with threadpool_limits(1, user_api="blas"):
                     return inner()
+
             cands["dfa_par:blas1"] = blas1
         tr = torch_runner(sizes, x, y, n_threads)
         if tr is not None:

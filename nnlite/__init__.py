@@ -1,11 +1,24 @@
 """nnlite: a from-scratch NumPy/Numba neural-network engine for backpropagation and the rules that train
 without weight transport (FA, DFA, IFA, LAFS), with hand-derived backward passes."""
+
 from . import data, projections
 from .alignment import Alignment
-from .layers import Abs, Dense, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
-from .layers import AvgPool2d, BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d
-from .network import Sequential, mlp
-from .network import cnn
+from .layers import (
+    Abs,
+    AvgPool2d,
+    BatchNorm,
+    Conv2d,
+    Dense,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
+from .network import Sequential, cnn, mlp
 from .ops.losses import binary_cross_entropy, mean_squared_error, softmax_cross_entropy
 from .optim import SGD, Adam, RMSprop
 from .rules import BP, DFA, FA, IFA, LAFS
@@ -14,12 +27,38 @@ from .train import History, fit, load, save
 __version__ = "0.1.0"
 
 __all__ = [
-    "Dense", "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "Abs", "Identity",
-    "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BatchNorm", "Dropout",
-    "Sequential", "mlp", "cnn",
-    "BP", "FA", "DFA", "IFA", "LAFS",
-    "SGD", "Adam", "RMSprop",
-    "softmax_cross_entropy", "binary_cross_entropy", "mean_squared_error",
-    "fit", "History", "save", "load", "Alignment",
-    "data", "projections",
+    "Dense",
+    "Tanh",
+    "Sigmoid",
+    "ReLU",
+    "LeakyReLU",
+    "Abs",
+    "Identity",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "Flatten",
+    "BatchNorm",
+    "Dropout",
+    "Sequential",
+    "mlp",
+    "cnn",
+    "BP",
+    "FA",
+    "DFA",
+    "IFA",
+    "LAFS",
+    "SGD",
+    "Adam",
+    "RMSprop",
+    "softmax_cross_entropy",
+    "binary_cross_entropy",
+    "mean_squared_error",
+    "fit",
+    "History",
+    "save",
+    "load",
+    "Alignment",
+    "data",
+    "projections",
 ]

@@ -1,4 +1,5 @@
 """``python -m nnlite``: the same as the ``nnlite`` command (see :mod:`nnlite.cli`)."""
+
 import sys
 
 from .cli import main

@@ -1,5 +1,6 @@
 """Alignment: how close a rule's signals and updates are to BP's, from one forward pass (Launay et al. §2.2,
 Gilmer et al. Fig. 1)."""
+
 from __future__ import annotations
 
 import math
@@ -101,8 +102,9 @@ def measure(net, rule, caches, e, y, *, reference=None):
         out.signal_angle.append(a)
     for gr, rr in zip(grads, ref_grads):
         keys = sorted(gr)
-        out.update_cos.append(cosine(np.concatenate([gr[k].ravel() for k in keys]),
-                                     np.concatenate([rr[k].ravel() for k in keys])))
+        out.update_cos.append(
+            cosine(np.concatenate([gr[k].ravel() for k in keys]), np.concatenate([rr[k].ravel() for k in keys]))
+        )
     if isinstance(rule, DirectFeedback):
         rule.setup(net)
     if isinstance(rule, DirectFeedback) and rule.projection.has_transpose:
@@ -111,4 +113,3 @@ def measure(net, rule, caches, e, y, *, reference=None):
             z = rule.readout(net, k, caches.block_outputs[k])
             out.readout_acc.append(float((z.argmax(axis=1) == y).mean()))
     return out
-

@@ -9,19 +9,18 @@ Exit codes: 0 on success; 2 for a usage error (unknown name, malformed value: ar
 1 for an error raised by the library (bad data, missing data set with ``--no-download``, missing optional
 dependency), reported as one line on standard error. Set ``NNLITE_TRACEBACK=1`` to get the traceback instead.
 """
+
 from __future__ import annotations
 
 import argparse
 import datetime
 import functools
-import inspect
 import json
 import math
 import os
 import platform
 import re
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +51,7 @@ DEFAULT_MOMENTUM = 0.9
 #: ``compare`` measures alignment about this many times per epoch unless --align-every says otherwise.
 ALIGN_RECORDS_PER_EPOCH = 10
 #: ``--threads auto`` uses one BLAS thread when batch size x the largest weight matrix of an MLP is at most this.
-SMALL_GEMM = 2 ** 22
+SMALL_GEMM = 2**22
 #: ``compare``'s "final alignment" is the mean over this many last alignment records.
 ALIGN_TAIL = 10
 
@@ -74,7 +73,8 @@ def hidden_sizes(text):
         if w < 1 or n < 1:
             raise argparse.ArgumentTypeError(
                 f"{text!r} is not a list of hidden-layer widths; expected WIDTHxDEPTH (e.g. 800x3) or "
-                f"comma-separated positive integers (e.g. 800,800,800)")
+                f"comma-separated positive integers (e.g. 800,800,800)"
+            )
         sizes.extend([w] * n)
     return sizes
 
@@ -94,8 +94,8 @@ def activation_name(text):
             return f"leaky_relu:{slope:g}"
         raise argparse.ArgumentTypeError(f"invalid slope in {text!r}; expected e.g. leaky_relu:-0.5")
     raise argparse.ArgumentTypeError(
-        f"invalid choice: {text!r} (choose from {', '.join(ACTIVATIONS)}, or leaky_relu:SLOPE such as "
-        f"leaky_relu:-0.5)")
+        f"invalid choice: {text!r} (choose from {', '.join(ACTIVATIONS)}, or leaky_relu:SLOPE such as leaky_relu:-0.5)"
+    )
 
 
 def rule_list(text):
@@ -118,8 +118,7 @@ def channel_list(text):
     except ValueError:
         out = []
     if not out or min(out) < 1:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 32,64,64, "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 32,64,64, got {text!r}")
     return out
 
 
@@ -210,107 +209,204 @@ Set NNLITE_TRACEBACK=1 to see the traceback of a library error."""
 def _add_common(p, *, compare):
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits", choices=DATASETS, help="data set (default: digits, offline)")
-    g.add_argument("--data-root", metavar="DIR", default=None,
-                   help="folder searched first for the data files and where downloads go")
+    g.add_argument(
+        "--data-root",
+        metavar="DIR",
+        default=None,
+        help="folder searched first for the data files and where downloads go",
+    )
     g.add_argument("--no-download", action="store_true", help="never download; fail if the files are missing")
-    g.add_argument("--standardize", action="store_true",
-                   help="subtract the training mean and divide by the training standard deviation")
-    g.add_argument("--train-size", metavar="N", type=positive_int, default=None,
-                   help="train on the first N training samples only")
+    g.add_argument(
+        "--standardize",
+        action="store_true",
+        help="subtract the training mean and divide by the training standard deviation",
+    )
+    g.add_argument(
+        "--train-size", metavar="N", type=positive_int, default=None, help="train on the first N training samples only"
+    )
 
     g = p.add_argument_group("model")
-    g.add_argument("--model", default="mlp", choices=MODELS,
-                   help="mlp (default) or cnn (nnlite.cnn: three conv layers and a linear classifier)")
-    g.add_argument("--hidden", metavar="SIZES", type=hidden_sizes, default=None,
-                   help=f"hidden widths of the MLP: 800x3 or 800,800,800 (default: {DEFAULT_HIDDEN})")
-    g.add_argument("--channels", metavar="F1,F2,...", type=channel_list, default=None,
-                   help="cnn: filters of each convolutional layer (default: nnlite.cnn's, 32,64,64)")
-    g.add_argument("--kernel-size", metavar="K", type=positive_int, default=None,
-                   help="cnn: odd kernel size of every convolution (default: nnlite.cnn's, 5)")
+    g.add_argument(
+        "--model",
+        default="mlp",
+        choices=MODELS,
+        help="mlp (default) or cnn (nnlite.cnn: three conv layers and a linear classifier)",
+    )
+    g.add_argument(
+        "--hidden",
+        metavar="SIZES",
+        type=hidden_sizes,
+        default=None,
+        help=f"hidden widths of the MLP: 800x3 or 800,800,800 (default: {DEFAULT_HIDDEN})",
+    )
+    g.add_argument(
+        "--channels",
+        metavar="F1,F2,...",
+        type=channel_list,
+        default=None,
+        help="cnn: filters of each convolutional layer (default: nnlite.cnn's, 32,64,64)",
+    )
+    g.add_argument(
+        "--kernel-size",
+        metavar="K",
+        type=positive_int,
+        default=None,
+        help="cnn: odd kernel size of every convolution (default: nnlite.cnn's, 5)",
+    )
     g.add_argument("--batch-norm", action="store_true", help="cnn: batch normalisation after every convolution")
-    g.add_argument("--dropout", metavar="P", type=probability, default=0.0,
-                   help="cnn: dropout probability after every pooling (default 0)")
-    g.add_argument("--activation", type=activation_name, default="tanh",
-                   help=f"one of {', '.join(ACTIVATIONS)}, or leaky_relu:SLOPE e.g. leaky_relu:-0.5 (default: tanh)")
+    g.add_argument(
+        "--dropout",
+        metavar="P",
+        type=probability,
+        default=0.0,
+        help="cnn: dropout probability after every pooling (default 0)",
+    )
+    g.add_argument(
+        "--activation",
+        type=activation_name,
+        default="tanh",
+        help=f"one of {', '.join(ACTIVATIONS)}, or leaky_relu:SLOPE e.g. leaky_relu:-0.5 (default: tanh)",
+    )
     g.add_argument("--init", default="he", choices=INITS, help="weight initialisation (default: he)")
-    g.add_argument("--loss", default="ce", choices=LOSSES,
-                   help="ce: softmax cross-entropy (default); bce: sigmoid binary cross-entropy; mse")
+    g.add_argument(
+        "--loss",
+        default="ce",
+        choices=LOSSES,
+        help="ce: softmax cross-entropy (default); bce: sigmoid binary cross-entropy; mse",
+    )
     g.add_argument("--dtype", default="float32", choices=DTYPES, help="float32 (default) or float64")
 
     g = p.add_argument_group("feedback")
     if not compare:
         g.add_argument("--rule", default="bp", choices=RULES, help="training rule (default: bp)")
-    g.add_argument("--layout", default="unified", choices=LAYOUTS,
-                   help="DFA/LAFS feedback layout: unified (Launay et al., default) or independent (Nøkland)")
-    g.add_argument("--projection", default=None, choices=PROJECTIONS,
-                   help="back end of the DFA/IFA/LAFS feedback projection (default: gaussian); opu needs lightonml")
-    g.add_argument("--sparsity", metavar="K", type=positive_int, default=1,
-                   help="nonzeros per row of the sparse projection (default: 1, Crafton et al.)")
+    g.add_argument(
+        "--layout",
+        default="unified",
+        choices=LAYOUTS,
+        help="DFA/LAFS feedback layout: unified (Launay et al., default) or independent (Nøkland)",
+    )
+    g.add_argument(
+        "--projection",
+        default=None,
+        choices=PROJECTIONS,
+        help="back end of the DFA/IFA/LAFS feedback projection (default: gaussian); opu needs lightonml",
+    )
+    g.add_argument(
+        "--sparsity",
+        metavar="K",
+        type=positive_int,
+        default=1,
+        help="nonzeros per row of the sparse projection (default: 1, Crafton et al.)",
+    )
     g.add_argument("--parallel", action="store_true", help="DFA/LAFS: update the hidden blocks in threads")
     if compare:
-        g.add_argument("--align-every", metavar="N", type=positive_int, default=None,
-                       help=f"measure alignment against BP every N steps (default: about "
-                            f"{ALIGN_RECORDS_PER_EPOCH} times per epoch)")
+        g.add_argument(
+            "--align-every",
+            metavar="N",
+            type=positive_int,
+            default=None,
+            help=f"measure alignment against BP every N steps (default: about "
+            f"{ALIGN_RECORDS_PER_EPOCH} times per epoch)",
+        )
     else:
-        g.add_argument("--align-every", metavar="N", type=positive_int, default=None,
-                       help="measure alignment against BP every N steps (default: off)")
+        g.add_argument(
+            "--align-every",
+            metavar="N",
+            type=positive_int,
+            default=None,
+            help="measure alignment against BP every N steps (default: off)",
+        )
 
     g = p.add_argument_group("optimisation")
-    g.add_argument("--optimizer", default="momentum", choices=OPTIMIZERS,
-                   help="sgd, momentum (default), nesterov, adam or rmsprop")
+    g.add_argument(
+        "--optimizer", default="momentum", choices=OPTIMIZERS, help="sgd, momentum (default), nesterov, adam or rmsprop"
+    )
     if compare:
-        g.add_argument("--lr", type=learning_rates, default=None,
-                       help=f"learning rate for every rule, or per rule: bp=0.05,dfa=0.02 (default by optimizer: "
-                            f"{_LR_HELP})")
+        g.add_argument(
+            "--lr",
+            type=learning_rates,
+            default=None,
+            help=f"learning rate for every rule, or per rule: bp=0.05,dfa=0.02 (default by optimizer: {_LR_HELP})",
+        )
     else:
-        g.add_argument("--lr", type=positive_float, default=None,
-                       help=f"learning rate (default by optimizer: {_LR_HELP})")
-    g.add_argument("--momentum", type=nonnegative_float, default=None,
-                   help=f"momentum of sgd/momentum/nesterov (default: {DEFAULT_MOMENTUM} for momentum and "
-                        f"nesterov, 0 for sgd)")
-    g.add_argument("--weight-decay", type=nonnegative_float, default=0.0,
-                   help="L2 weight decay (sgd, momentum, nesterov; default 0)")
+        g.add_argument(
+            "--lr", type=positive_float, default=None, help=f"learning rate (default by optimizer: {_LR_HELP})"
+        )
+    g.add_argument(
+        "--momentum",
+        type=nonnegative_float,
+        default=None,
+        help=f"momentum of sgd/momentum/nesterov (default: {DEFAULT_MOMENTUM} for momentum and nesterov, 0 for sgd)",
+    )
+    g.add_argument(
+        "--weight-decay",
+        type=nonnegative_float,
+        default=0.0,
+        help="L2 weight decay (sgd, momentum, nesterov; default 0)",
+    )
     g.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
-    g.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
-                   help=f"default {DEFAULT_BATCH_SIZE}")
+    g.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help=f"default {DEFAULT_BATCH_SIZE}")
     g.add_argument("--seed", type=int, default=0, help="seed of every random stream (default 0)")
 
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR", default=None, help="output folder (default: runs/<timestamp>)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g.add_argument("--threads", metavar="N", type=thread_count, default="auto",
-                   help=f"BLAS threads (threadpoolctl): a number, 0 for the BLAS default, or auto (default): one "
-                        f"thread for a small MLP (batch x largest weight matrix <= {SMALL_GEMM:,} multiply-adds, "
-                        f"where more threads cannot pay for their synchronisation and stall badly on a busy "
-                        f"machine), the BLAS default otherwise")
+    g.add_argument(
+        "--threads",
+        metavar="N",
+        type=thread_count,
+        default="auto",
+        help=f"BLAS threads (threadpoolctl): a number, 0 for the BLAS default, or auto (default): one "
+        f"thread for a small MLP (batch x largest weight matrix <= {SMALL_GEMM:,} multiply-adds, "
+        f"where more threads cannot pay for their synchronisation and stall badly on a busy "
+        f"machine), the BLAS default otherwise",
+    )
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="nnlite",
         description="Train neural networks with BP, FA, DFA, IFA and LAFS (hand-derived NumPy/Numba engine).",
-        epilog="Run `nnlite COMMAND --help` for the options of a command.")
+        epilog="Run `nnlite COMMAND --help` for the options of a command.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
 
-    p = sub.add_parser("train", help="train one network with one rule", formatter_class=fmt, epilog=_EPILOG,
-                       description="Train a network with one rule; print the configuration, a per-epoch table "
-                                   "and the final test accuracy; write history.json, curves.png and model.npz "
-                                   "into --out.")
+    p = sub.add_parser(
+        "train",
+        help="train one network with one rule",
+        formatter_class=fmt,
+        epilog=_EPILOG,
+        description="Train a network with one rule; print the configuration, a per-epoch table "
+        "and the final test accuracy; write history.json, curves.png and model.npz "
+        "into --out.",
+    )
     _add_common(p, compare=False)
 
-    p = sub.add_parser("compare", help="train the same network under several rules", formatter_class=fmt,
-                       epilog=_EPILOG,
-                       description="Train the same network from the same initial weights (and batch order) under "
-                                   "each rule; print one table (final test accuracy, seconds per epoch, final "
-                                   "alignment cosine per hidden layer); write compare.json, accuracy.png and "
-                                   "alignment_h<k>.png into --out.")
-    p.add_argument("--rules", type=rule_list, default=list(RULES), metavar="RULES",
-                   help=f"comma-separated rules (default: {','.join(RULES)})")
+    p = sub.add_parser(
+        "compare",
+        help="train the same network under several rules",
+        formatter_class=fmt,
+        epilog=_EPILOG,
+        description="Train the same network from the same initial weights (and batch order) under "
+        "each rule; print one table (final test accuracy, seconds per epoch, final "
+        "alignment cosine per hidden layer); write compare.json, accuracy.png and "
+        "alignment_h<k>.png into --out.",
+    )
+    p.add_argument(
+        "--rules",
+        type=rule_list,
+        default=list(RULES),
+        metavar="RULES",
+        help=f"comma-separated rules (default: {','.join(RULES)})",
+    )
     _add_common(p, compare=True)
 
-    sub.add_parser("bench", add_help=False, help="run the benchmarks (python -m benchmarks); "
-                                                 "arguments are passed through, e.g. nnlite bench --quick")
+    sub.add_parser(
+        "bench",
+        add_help=False,
+        help="run the benchmarks (python -m benchmarks); arguments are passed through, e.g. nnlite bench --quick",
+    )
     return parser
 
 
@@ -326,16 +422,25 @@ def _seeds(seed):
 
 def _activation_factory(name):
     from . import layers
+
     if name.startswith("leaky_relu:"):
         return functools.partial(layers.LeakyReLU, float(name.split(":", 1)[1]))
-    return {"tanh": layers.Tanh, "sigmoid": layers.Sigmoid, "relu": layers.ReLU,
-            "leaky_relu": layers.LeakyReLU, "abs": layers.Abs, "identity": layers.Identity}[name]
+    return {
+        "tanh": layers.Tanh,
+        "sigmoid": layers.Sigmoid,
+        "relu": layers.ReLU,
+        "leaky_relu": layers.LeakyReLU,
+        "abs": layers.Abs,
+        "identity": layers.Identity,
+    }[name]
 
 
 def _loss(name):
     from .ops import losses
-    return {"ce": losses.softmax_cross_entropy, "bce": losses.binary_cross_entropy,
-            "mse": losses.mean_squared_error}[name]
+
+    return {"ce": losses.softmax_cross_entropy, "bce": losses.binary_cross_entropy, "mse": losses.mean_squared_error}[
+        name
+    ]
 
 
 def _dtype(name):
@@ -344,24 +449,35 @@ def _dtype(name):
 
 def _load_data(args):
     from . import data
-    ds = data.load(args.dataset, root=args.data_root, download=not args.no_download,
-                   standardize=args.standardize, dtype=_dtype(args.dtype), flatten=args.model == "mlp")
+
+    ds = data.load(
+        args.dataset,
+        root=args.data_root,
+        download=not args.no_download,
+        standardize=args.standardize,
+        dtype=_dtype(args.dtype),
+        flatten=args.model == "mlp",
+    )
     x, y = ds.x_train, ds.y_train
     if args.train_size is not None:
         if args.train_size > x.shape[0]:
-            raise CLIError(f"--train-size {args.train_size} is larger than the {x.shape[0]} training samples "
-                           f"of {args.dataset}")
-        x, y = x[:args.train_size], y[:args.train_size]
+            raise CLIError(
+                f"--train-size {args.train_size} is larger than the {x.shape[0]} training samples of {args.dataset}"
+            )
+        x, y = x[: args.train_size], y[: args.train_size]
     return ds, (x, y), (ds.x_test, ds.y_test)
 
 
 def _find_cnn():
     import nnlite
+
     from . import network
+
     cnn = getattr(nnlite, "cnn", None) or getattr(network, "cnn", None)
     if cnn is None:
-        raise ImportError("--model cnn needs nnlite.cnn, which this version of nnlite does not provide yet; "
-                          "use --model mlp")
+        raise ImportError(
+            "--model cnn needs nnlite.cnn, which this version of nnlite does not provide yet; use --model mlp"
+        )
     return cnn
 
 
@@ -371,9 +487,11 @@ def _build_net(args, ds, seeds):
     act = _activation_factory(args.activation)
     if args.model == "mlp":
         from .network import mlp
+
         hidden = args.hidden if args.hidden is not None else hidden_sizes(DEFAULT_HIDDEN)
-        return mlp([ds.shape[0], *hidden, ds.n_classes], activation=act, init=args.init, dtype=dtype,
-                   seed=seeds["weights"])
+        return mlp(
+            [ds.shape[0], *hidden, ds.n_classes], activation=act, init=args.init, dtype=dtype, seed=seeds["weights"]
+        )
     cnn = _find_cnn()
     kw = {}
     if args.channels is not None:
@@ -384,8 +502,15 @@ def _build_net(args, ds, seeds):
         kw["batch_norm"] = True
     if args.dropout:
         kw["dropout"] = args.dropout
-    return cnn(input_shape=tuple(ds.shape), n_classes=ds.n_classes, activation=act, init=args.init, dtype=dtype,
-               seed=seeds["weights"], **kw)
+    return cnn(
+        input_shape=tuple(ds.shape),
+        n_classes=ds.n_classes,
+        activation=act,
+        init=args.init,
+        dtype=dtype,
+        seed=seeds["weights"],
+        **kw,
+    )
 
 
 def _projection(args, net, rule, seed):
@@ -393,6 +518,7 @@ def _projection(args, net, rule, seed):
     if args.projection is None or rule not in PROJECTION_RULES:
         return None
     from . import projections
+
     C, sizes = net.n_outputs, net.feedback_sizes
     if not sizes:
         raise ValueError("the network has no hidden layer: there is nothing for a feedback projection to reach")
@@ -407,8 +533,9 @@ def _projection(args, net, rule, seed):
         return projections.Fastfood(C, n_out, seed=seed, dtype=dtype)
     if args.projection == "sparse":
         if args.sparsity > C:
-            raise CLIError(f"--sparsity {args.sparsity} is larger than the {C} classes (one row has at most "
-                           f"{C} nonzeros)")
+            raise CLIError(
+                f"--sparsity {args.sparsity} is larger than the {C} classes (one row has at most {C} nonzeros)"
+            )
         return projections.Sparse(C, n_out, args.sparsity, seed=seed, dtype=dtype)
     return projections.OPU(C, n_out, seed=seed, dtype=dtype)
 
@@ -416,6 +543,7 @@ def _projection(args, net, rule, seed):
 def _rule(args, net, name, seeds):
     """The rule object for ``name``; its feedback matrices come from ``seeds["feedback"]``."""
     from . import rules
+
     seed = seeds["feedback"]
     proj = _projection(args, net, name, seed)
     if name == "bp":
@@ -439,6 +567,7 @@ def _momentum(args):
 
 def _optimizer(args, lr):
     from . import optim
+
     name = args.optimizer
     if name in ("sgd", "momentum", "nesterov"):
         return optim.SGD(lr, momentum=_momentum(args), nesterov=name == "nesterov", weight_decay=args.weight_decay)
@@ -459,8 +588,12 @@ def _check_combination(args, rules):
     if args.model == "cnn" and args.hidden is not None:
         raise CLIError("--hidden applies to --model mlp (for the cnn see --channels and --kernel-size)")
     if args.model == "mlp":
-        for flag, given in (("--channels", args.channels is not None), ("--kernel-size", args.kernel_size is not None),
-                            ("--batch-norm", args.batch_norm), ("--dropout", bool(args.dropout))):
+        for flag, given in (
+            ("--channels", args.channels is not None),
+            ("--kernel-size", args.kernel_size is not None),
+            ("--batch-norm", args.batch_norm),
+            ("--dropout", bool(args.dropout)),
+        ):
             if given:
                 raise CLIError(f"{flag} applies to --model cnn only")
     what = "--rule" if len(rules) == 1 else "--rules"
@@ -474,8 +607,10 @@ def _check_combination(args, rules):
     if args.layout != "unified" and not direct:
         raise CLIError(f"--layout applies to {' and '.join(DIRECT_RULES)}, not {what} {','.join(rules)}")
     if args.projection == "opu" and "lafs" in rules:
-        raise CLIError("--projection opu cannot be used with lafs: the OPU cannot apply its transpose, which "
-                       "LAFS's local readouts need (use gaussian or fastfood)")
+        raise CLIError(
+            "--projection opu cannot be used with lafs: the OPU cannot apply its transpose, which "
+            "LAFS's local readouts need (use gaussian or fastfood)"
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -496,15 +631,28 @@ def _fit(args, net, rule, lr, train, test, align_every, callback=None):
     import contextlib
 
     from .train import fit
+
     limit = contextlib.nullcontext()
     threads = blas_threads(args, net)
     if threads is not None:
         from threadpoolctl import threadpool_limits
+
         limit = threadpool_limits(limits=threads, user_api="blas")
     with limit:
-        return fit(net, rule, _loss(args.loss), _optimizer(args, lr), train, test, epochs=args.epochs,
-                   batch_size=args.batch_size, seed=_seeds(args.seed)["order"], progress=not args.no_progress,
-                   alignment_every=align_every, callback=callback)
+        return fit(
+            net,
+            rule,
+            _loss(args.loss),
+            _optimizer(args, lr),
+            train,
+            test,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=_seeds(args.seed)["order"],
+            progress=not args.no_progress,
+            alignment_every=align_every,
+            callback=callback,
+        )
 
 
 def _alignment_by_epoch(hist, n_hidden):
@@ -529,8 +677,7 @@ def _fmt(v, spec):
 
 
 def _table(header, rows):
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
-              for i, h in enumerate(header)]
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(header)]
     lines = ["  ".join(str(h).rjust(w) for h, w in zip(header, widths))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(str(c).rjust(w) for c, w in zip(r, widths)) for r in rows]
@@ -545,8 +692,13 @@ def epoch_table(hist, n_hidden, with_alignment):
         cos = _alignment_by_epoch(hist, n_hidden)
     rows = []
     for i, ep in enumerate(hist.epoch):
-        row = [ep, _fmt(hist.train_loss[i], ".4f"), _fmt(hist.train_acc[i], ".4f"),
-               _fmt(hist.test_acc[i] if i < len(hist.test_acc) else None, ".4f"), _fmt(hist.seconds[i], ".2f")]
+        row = [
+            ep,
+            _fmt(hist.train_loss[i], ".4f"),
+            _fmt(hist.train_acc[i], ".4f"),
+            _fmt(hist.test_acc[i] if i < len(hist.test_acc) else None, ".4f"),
+            _fmt(hist.seconds[i], ".2f"),
+        ]
         if with_alignment:
             row += [_fmt(c, ".3f") for c in cos[ep]]
         rows.append(row)
@@ -566,11 +718,17 @@ def live_epoch_printer(n_hidden, with_alignment):
             print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
             print("  ".join("-" * w for w in widths))
         ep = hist.epoch[i]
-        row = [ep, _fmt(hist.train_loss[i], ".4f"), _fmt(hist.train_acc[i], ".4f"),
-               _fmt(hist.test_acc[i] if i < len(hist.test_acc) else None, ".4f"), _fmt(hist.seconds[i], ".2f")]
+        row = [
+            ep,
+            _fmt(hist.train_loss[i], ".4f"),
+            _fmt(hist.train_acc[i], ".4f"),
+            _fmt(hist.test_acc[i] if i < len(hist.test_acc) else None, ".4f"),
+            _fmt(hist.seconds[i], ".2f"),
+        ]
         if with_alignment:
             row += [_fmt(c, ".3f") for c in _alignment_by_epoch(hist, n_hidden)[ep]]
         print("  ".join(str(c).rjust(w) for c, w in zip(row, widths)), flush=True)
+
     return show
 
 
@@ -609,30 +767,57 @@ def _out_dir(args):
 def _config(args, ds, train, net, seeds, extra):
     cfg = {k: v for k, v in vars(args).items() if k != "command"}
     cfg.update(extra)
-    cfg.update({
-        "command": args.command,
-        "hidden": args.hidden if args.hidden is not None or args.model != "mlp" else hidden_sizes(DEFAULT_HIDDEN),
-        "n_train": int(train[0].shape[0]), "n_test": int(ds.x_test.shape[0]),
-        "input_shape": list(net.input_shape), "n_classes": int(ds.n_classes),
-        "feedback_sizes": net.feedback_sizes,
-        "n_parameters": int(sum(v.size for p in net.params() for v in p.values())),
-        "momentum": _momentum(args), "blas_threads": blas_threads(args, net), "seeds": seeds, "data_source": ds.source,
-        "nnlite_version": _version(), "numpy_version": np.__version__, "python_version": platform.python_version(),
-        "started": datetime.datetime.now().isoformat(timespec="seconds"),
-    })
+    cfg.update(
+        {
+            "command": args.command,
+            "hidden": args.hidden if args.hidden is not None or args.model != "mlp" else hidden_sizes(DEFAULT_HIDDEN),
+            "n_train": int(train[0].shape[0]),
+            "n_test": int(ds.x_test.shape[0]),
+            "input_shape": list(net.input_shape),
+            "n_classes": int(ds.n_classes),
+            "feedback_sizes": net.feedback_sizes,
+            "n_parameters": int(sum(v.size for p in net.params() for v in p.values())),
+            "momentum": _momentum(args),
+            "blas_threads": blas_threads(args, net),
+            "seeds": seeds,
+            "data_source": ds.source,
+            "nnlite_version": _version(),
+            "numpy_version": np.__version__,
+            "python_version": platform.python_version(),
+            "started": datetime.datetime.now().isoformat(timespec="seconds"),
+        }
+    )
     return cfg
 
 
 def _version():
     from . import __version__
+
     return __version__
 
 
 def _print_config(cfg, rule_reprs):
     model = ["hidden"] if cfg["model"] == "mlp" else ["channels", "kernel_size", "batch_norm", "dropout"]
-    keys = ["dataset", "n_train", "n_test", "model", *model, "activation", "init", "loss", "dtype",
-            "optimizer", "lr", "momentum", "weight_decay", "epochs", "batch_size", "seed", "align_every",
-            "threads"]
+    keys = [
+        "dataset",
+        "n_train",
+        "n_test",
+        "model",
+        *model,
+        "activation",
+        "init",
+        "loss",
+        "dtype",
+        "optimizer",
+        "lr",
+        "momentum",
+        "weight_decay",
+        "epochs",
+        "batch_size",
+        "seed",
+        "align_every",
+        "threads",
+    ]
     print("nnlite " + cfg["command"])
     w = max(len(k) for k in keys + ["rule"])
     for k in keys:
@@ -652,19 +837,20 @@ def _print_config(cfg, rule_reprs):
 
 def _plot_history(hist, path, n_hidden, title):
     from matplotlib.figure import Figure  # Agg canvas, no pyplot state
+
     panels = 3 if hist.alignment else 2
     fig = Figure(figsize=(5 * panels, 4), layout="constrained")
     axs = fig.subplots(1, panels)
     ax = axs[0]
     ax.plot(hist.epoch, hist.train_loss, "o-", label="train")
     if hist.test_loss:
-        ax.plot(hist.epoch[:len(hist.test_loss)], hist.test_loss, "s-", label="test")
+        ax.plot(hist.epoch[: len(hist.test_loss)], hist.test_loss, "s-", label="test")
     ax.set(xlabel="epoch", ylabel="loss", title="loss")
     ax.legend()
     ax = axs[1]
     ax.plot(hist.epoch, hist.train_acc, "o-", label="train")
     if hist.test_acc:
-        ax.plot(hist.epoch[:len(hist.test_acc)], hist.test_acc, "s-", label="test")
+        ax.plot(hist.epoch[: len(hist.test_acc)], hist.test_acc, "s-", label="test")
     ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     ax.legend()
     if hist.alignment:
@@ -701,17 +887,30 @@ def cmd_train(args):
 
     n_hidden = len(net.feedback_sizes)
     print()
-    hist = _fit(args, net, rule, lr, train, test, args.align_every,
-                callback=live_epoch_printer(n_hidden, bool(args.align_every)))
+    hist = _fit(
+        args,
+        net,
+        rule,
+        lr,
+        train,
+        test,
+        args.align_every,
+        callback=live_epoch_printer(n_hidden, bool(args.align_every)),
+    )
     if hist.stopped:
-        print(f"training stopped at epoch {hist.stopped['epoch']}, step {hist.stopped['step']}: "
-              f"{hist.stopped['reason']} (try a smaller --lr)")
+        print(
+            f"training stopped at epoch {hist.stopped['epoch']}, step {hist.stopped['step']}: "
+            f"{hist.stopped['reason']} (try a smaller --lr)"
+        )
     acc = _final_test_acc(hist)
     print(f"\nfinal test accuracy: {_fmt(acc, '.4f')}")
 
     from .train import save
-    _write_json(out / "history.json", {"config": cfg, "history": hist.to_dict(), "final_test_acc": acc,
-                                       "seconds_total": float(sum(hist.seconds))})
+
+    _write_json(
+        out / "history.json",
+        {"config": cfg, "history": hist.to_dict(), "final_test_acc": acc, "seconds_total": float(sum(hist.seconds))},
+    )
     _plot_history(hist, out / "curves.png", n_hidden, f"{rule_name} on {args.dataset}")
     save(net, out / "model.npz")
     print(f"wrote {out / 'history.json'}, {out / 'curves.png'}, {out / 'model.npz'}")
@@ -756,22 +955,32 @@ def cmd_compare(args):
         hist = _fit(args, net, rule, lrs[r], train, test, align_every)
         print(epoch_table(hist, n_hidden, True))
         if hist.stopped:
-            print(f"[{r}] stopped at epoch {hist.stopped['epoch']}, step {hist.stopped['step']}: "
-                  f"{hist.stopped['reason']}")
+            print(
+                f"[{r}] stopped at epoch {hist.stopped['epoch']}, step {hist.stopped['step']}: {hist.stopped['reason']}"
+            )
         tail = [rec["signal_cos"] for rec in hist.alignment[-ALIGN_TAIL:]]
-        results[r] = {"lr": lrs[r], "final_test_acc": _final_test_acc(hist),
-                      "seconds_per_epoch": float(np.median(hist.seconds)) if hist.seconds else math.nan,
-                      "final_alignment": _nanmean_columns(tail, n_hidden),
-                      "stopped": hist.stopped, "history": hist.to_dict()}
+        results[r] = {
+            "lr": lrs[r],
+            "final_test_acc": _final_test_acc(hist),
+            "seconds_per_epoch": float(np.median(hist.seconds)) if hist.seconds else math.nan,
+            "final_alignment": _nanmean_columns(tail, n_hidden),
+            "stopped": hist.stopped,
+            "history": hist.to_dict(),
+        }
         del net, rule
         objs[r] = None
 
     header = ["rule", "lr", "test acc", "s/epoch"] + [f"cos h{k + 1}" for k in range(n_hidden)]
-    rows = [[r, f"{res['lr']:g}", _fmt(res["final_test_acc"], ".4f"), _fmt(res["seconds_per_epoch"], ".2f")]
-            + [_fmt(c, ".3f") for c in res["final_alignment"]] for r, res in results.items()]
-    print(f"\nsummary ({args.epochs} epochs on {args.dataset}; s/epoch is the median over epochs; cos hk is the "
-          f"mean signal cosine with BP at hidden layer k over the last {ALIGN_TAIL} alignment records, one every "
-          f"{align_every} steps)")
+    rows = [
+        [r, f"{res['lr']:g}", _fmt(res["final_test_acc"], ".4f"), _fmt(res["seconds_per_epoch"], ".2f")]
+        + [_fmt(c, ".3f") for c in res["final_alignment"]]
+        for r, res in results.items()
+    ]
+    print(
+        f"\nsummary ({args.epochs} epochs on {args.dataset}; s/epoch is the median over epochs; cos hk is the "
+        f"mean signal cosine with BP at hidden layer k over the last {ALIGN_TAIL} alignment records, one every "
+        f"{align_every} steps)"
+    )
     print(_table(header, rows))
 
     _write_json(out / "compare.json", {"config": cfg, "align_tail": ALIGN_TAIL, "rules": results})
@@ -782,12 +991,13 @@ def cmd_compare(args):
 
 def _plot_compare(results, out, n_hidden, dataset):
     from matplotlib.figure import Figure
+
     files = []
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.subplots()
     for r, res in results.items():
         h = res["history"]
-        ax.plot(h["epoch"][:len(h["test_acc"])], h["test_acc"], "o-", label=r)
+        ax.plot(h["epoch"][: len(h["test_acc"])], h["test_acc"], "o-", label=r)
     ax.set(xlabel="epoch", ylabel="test accuracy", title=f"test accuracy on {dataset}")
     ax.legend()
     files.append(out / "accuracy.png")
@@ -798,8 +1008,12 @@ def _plot_compare(results, out, n_hidden, dataset):
         for r, res in results.items():
             al = res["history"]["alignment"]
             ax.plot([a["step"] for a in al], [_nan(a["signal_cos"][k]) for a in al], label=r)
-        ax.set(xlabel="step", ylabel="cosine with BP's signal", ylim=(-1.05, 1.05),
-               title=f"alignment at hidden layer {k + 1}")
+        ax.set(
+            xlabel="step",
+            ylabel="cosine with BP's signal",
+            ylim=(-1.05, 1.05),
+            title=f"alignment at hidden layer {k + 1}",
+        )
         ax.legend()
         files.append(out / f"alignment_h{k + 1}.png")
         fig.savefig(files[-1], dpi=100)
@@ -810,8 +1024,11 @@ def cmd_bench(argv):
     """``nnlite bench ...``: run ``benchmarks.__main__.main`` with the remaining arguments."""
     main_fn = _import_benchmarks(_benchmark_dirs())
     if main_fn is None:
-        print("nnlite: error: the benchmarks are not installed: run `nnlite bench` (or `python -m benchmarks`) "
-              "from the root of the nnlite repository, where the benchmarks/ folder is", file=sys.stderr)
+        print(
+            "nnlite: error: the benchmarks are not installed: run `nnlite bench` (or `python -m benchmarks`) "
+            "from the root of the nnlite repository, where the benchmarks/ folder is",
+            file=sys.stderr,
+        )
         return 2
     try:
         code = main_fn(list(argv))
@@ -831,6 +1048,7 @@ def _benchmark_dirs():
 def _import_benchmarks(dirs):
     """``benchmarks.__main__.main``, or None when no folder of ``dirs`` has it."""
     import importlib
+
     for folder in dirs:
         if folder is not None:
             if not (Path(folder) / "benchmarks" / "__main__.py").is_file():
@@ -875,6 +1093,7 @@ def main(argv=None):
 def _guarded(fn):
     """Run ``fn``; a library error becomes one line on standard error and exit code 1."""
     from .data import DataNotFoundError
+
     try:
         return fn()
     except CLIError:

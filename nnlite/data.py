@@ -60,9 +60,10 @@ import tarfile
 import tempfile
 import urllib.request
 import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -212,17 +213,25 @@ class Dataset:
         yield self.x_test, self.y_test
 
     def __repr__(self) -> str:
-        return (f"Dataset(name={self.name!r}, x_train={self.x_train.shape} {self.x_train.dtype}, "
-                f"x_test={self.x_test.shape}, n_classes={self.n_classes}, "
-                f"standardized={self.mean is not None}, source={self.source!r})")
+        return (
+            f"Dataset(name={self.name!r}, x_train={self.x_train.shape} {self.x_train.dtype}, "
+            f"x_test={self.x_test.shape}, n_classes={self.n_classes}, "
+            f"standardized={self.mean is not None}, source={self.source!r})"
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Public entry point
 
 
-def load(name: str, root: str | os.PathLike | None = None, download: bool = True, standardize: bool = False,
-         dtype=np.float32, flatten: bool = True) -> Dataset:
+def load(
+    name: str,
+    root: str | os.PathLike | None = None,
+    download: bool = True,
+    standardize: bool = False,
+    dtype=np.float32,
+    flatten: bool = True,
+) -> Dataset:
     """Load a data set as float arrays in [0, 1] with int64 labels.
 
     Parameters
@@ -289,8 +298,9 @@ def load(name: str, root: str | os.PathLike | None = None, download: bool = True
     y_test = np.ascontiguousarray(y_te, dtype=np.int64)
     for y, split in ((y_train, "train"), (y_test, "test")):
         if y.size and (int(y.min()) < 0 or int(y.max()) >= n_classes):
-            raise ValueError(f"{source}: {split} labels must be in [0, {n_classes}), "
-                             f"got min {int(y.min())}, max {int(y.max())}")
+            raise ValueError(
+                f"{source}: {split} labels must be in [0, {n_classes}), got min {int(y.min())}, max {int(y.max())}"
+            )
 
     mean = std = None
     if standardize:
@@ -408,8 +418,10 @@ def _find_or_download(name: str, root, download: bool) -> Path:
         if _has_dataset(name, folder):
             return folder
     looked = "\n  ".join(str(d) for d in dirs)
-    how = (f"Put {_expected_files(name)} in one of these folders (for $NNLITE_DATA and the cache, in a "
-           f"'{name}' sub-folder), or pass root=<folder holding them>.")
+    how = (
+        f"Put {_expected_files(name)} in one of these folders (for $NNLITE_DATA and the cache, in a "
+        f"'{name}' sub-folder), or pass root=<folder holding them>."
+    )
     if not download:
         raise DataNotFoundError(f"{name}: files not found (download=False). Looked in:\n  {looked}\n{how}")
     if root is not None:
@@ -428,7 +440,8 @@ def _find_or_download(name: str, root, download: bool) -> Path:
     except OSError as exc:
         raise DataNotFoundError(
             f"{name}: files not found and the download into {target} failed ({exc}). Looked in:\n  {looked}\n"
-            f"{how} Sources: {', '.join(mirrors)}") from exc
+            f"{how} Sources: {', '.join(mirrors)}"
+        ) from exc
     return target
 
 
@@ -436,8 +449,9 @@ def _find_or_download(name: str, root, download: bool) -> Path:
 # Downloads
 
 
-def download_file(urls: str | Sequence[str], dest: str | os.PathLike, sha256: str, *,
-                  timeout: float = _DOWNLOAD_TIMEOUT) -> Path:
+def download_file(
+    urls: str | Sequence[str], dest: str | os.PathLike, sha256: str, *, timeout: float = _DOWNLOAD_TIMEOUT
+) -> Path:
     """Download a file, verify its SHA-256 and move it into place atomically.
 
     Parameters
@@ -485,8 +499,10 @@ def download_file(urls: str | Sequence[str], dest: str | os.PathLike, sha256: st
                         out.write(chunk)
             got = digest.hexdigest()
             if got != sha256.lower():
-                raise ChecksumError(f"{dest.name} downloaded from {url}: SHA-256 mismatch, expected {sha256}, "
-                                    f"got {got}; the file was discarded")
+                raise ChecksumError(
+                    f"{dest.name} downloaded from {url}: SHA-256 mismatch, expected {sha256}, "
+                    f"got {got}; the file was discarded"
+                )
             os.replace(tmp_name, dest)
             return dest
         except ChecksumError:
@@ -513,8 +529,14 @@ def _remove(path: str) -> None:
 # IDX
 
 
-_IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_TYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def _read_bytes(path: Path) -> tuple[bytes, bool]:
@@ -563,19 +585,24 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     magic = int.from_bytes(raw[:4], "big")
     type_code, ndim = raw[2], raw[3]
     if raw[0] != 0 or raw[1] != 0 or type_code not in _IDX_TYPES or ndim == 0:
-        raise ValueError(f"{path}: not an IDX file: magic number 0x{magic:08X} (expected 0x000008DD for uint8 data "
-                         f"with DD dimensions, e.g. 0x00000801 labels, 0x00000803 images)")
+        raise ValueError(
+            f"{path}: not an IDX file: magic number 0x{magic:08X} (expected 0x000008DD for uint8 data "
+            f"with DD dimensions, e.g. 0x00000801 labels, 0x00000803 images)"
+        )
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{what}: truncated IDX file: expected at least {header} bytes of header, "
-                         f"got {len(raw)} bytes")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+        raise ValueError(
+            f"{what}: truncated IDX file: expected at least {header} bytes of header, got {len(raw)} bytes"
+        )
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = _IDX_TYPES[type_code]
     expected = header + math.prod(dims) * dtype.itemsize
     if len(raw) != expected:
         kind = "truncated" if len(raw) < expected else "oversized"
-        raise ValueError(f"{what}: {kind} IDX file: header says shape {dims} of {dtype.name}, so expected "
-                         f"{expected} bytes, got {len(raw)} bytes")
+        raise ValueError(
+            f"{what}: {kind} IDX file: header says shape {dims} of {dtype.name}, so expected "
+            f"{expected} bytes, got {len(raw)} bytes"
+        )
     data = np.frombuffer(raw, dtype=dtype, count=math.prod(dims), offset=header)
     return data.reshape(dims).astype(dtype.newbyteorder("="))
 
@@ -650,8 +677,10 @@ def read_cifar_batch(data: bytes, name: str = "<batch>", binary: bool = False) -
     """
     if binary:
         if len(data) == 0 or len(data) % _CIFAR_RECORD:
-            raise ValueError(f"{name}: binary CIFAR-10 batch of {len(data)} bytes is not a whole number of "
-                             f"{_CIFAR_RECORD}-byte records")
+            raise ValueError(
+                f"{name}: binary CIFAR-10 batch of {len(data)} bytes is not a whole number of "
+                f"{_CIFAR_RECORD}-byte records"
+            )
         rec = np.frombuffer(data, dtype=np.uint8).reshape(-1, _CIFAR_RECORD)
         x, y = rec[:, 1:].copy(), rec[:, 0].astype(np.int64)
     else:
@@ -832,6 +861,7 @@ def one_hot(y: np.ndarray, n_classes: int, dtype=np.float32) -> np.ndarray:
         ``out[i, y[i]] = 1``, zeros elsewhere.
     """
     from .ops.losses import one_hot as _one_hot
+
     check_labels(y, n_classes)
     return _one_hot(y, int(n_classes), dtype)
 
@@ -840,9 +870,15 @@ def one_hot(y: np.ndarray, n_classes: int, dtype=np.float32) -> np.ndarray:
 # Mini-batches
 
 
-def batches(x: np.ndarray, y: np.ndarray | None, batch_size: int, *, shuffle: bool = True,
-            rng: np.random.Generator | int | None = None,
-            drop_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+def batches(
+    x: np.ndarray,
+    y: np.ndarray | None,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    rng: np.random.Generator | int | None = None,
+    drop_last: bool = False,
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     """One epoch of mini-batches.
 
     Parameters

@@ -9,6 +9,7 @@ Every layer also has ``carry(v, cache)``: the layer's *linear* part applied forw
 gradient forward through the network (weight layers apply ``W`` without bias; shape-changing layers such as pooling
 and flatten apply the same selection / averaging / reshape; activations are skipped and return ``v``).
 """
+
 from __future__ import annotations
 
 import math
@@ -154,8 +155,7 @@ class Dense(Layer):
     def backward(self, dout, cache, *, feedback=None, need_dx=True):
         if feedback is not None and feedback.shape != self.W.shape:
             raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
-        dx, dW, db = dense_backward(dout, cache, self.W, feedback=feedback, need_dx=need_dx,
-                                    need_db="b" in self.params)
+        dx, dW, db = dense_backward(dout, cache, self.W, feedback=feedback, need_dx=need_dx, need_db="b" in self.params)
         grads = {"W": dW}
         if db is not None:
             grads["b"] = db
@@ -171,8 +171,13 @@ class Dense(Layer):
         return (self.d_out,)
 
     def config(self):
-        return {"d_in": self.d_in, "d_out": self.d_out, "init": self.init, "bias": "b" in self.params,
-                "dtype": self.dtype.name}
+        return {
+            "d_in": self.d_in,
+            "d_out": self.d_out,
+            "init": self.init,
+            "bias": "b" in self.params,
+            "dtype": self.dtype.name,
+        }
 
     def __repr__(self):
         return f"Dense({self.d_in}, {self.d_out}, init={self.init!r}, bias={'b' in self.params})"
@@ -191,24 +196,28 @@ class _Activation(Layer):
 
 class Tanh(_Activation):
     """``tanh(x)``."""
+
     _fwd = staticmethod(act.tanh_forward)
     _bwd = staticmethod(act.tanh_backward)
 
 
 class Sigmoid(_Activation):
     """Logistic sigmoid."""
+
     _fwd = staticmethod(act.sigmoid_forward)
     _bwd = staticmethod(act.sigmoid_backward)
 
 
 class ReLU(_Activation):
     """``max(x, 0)``."""
+
     _fwd = staticmethod(act.relu_forward)
     _bwd = staticmethod(act.relu_backward)
 
 
 class Abs(_Activation):
     """``|x|``."""
+
     _fwd = staticmethod(act.abs_forward)
     _bwd = staticmethod(act.abs_backward)
 
@@ -260,8 +269,11 @@ def _pair(v, name, minimum):
     """An int or a pair of ints (each >= minimum) as a tuple of two Python ints."""
     if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
         v = (int(v), int(v))
-    elif (isinstance(v, (tuple, list)) and len(v) == 2
-          and all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in v)):
+    elif (
+        isinstance(v, (tuple, list))
+        and len(v) == 2
+        and all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in v)
+    ):
         v = (int(v[0]), int(v[1]))
     else:
         raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}")
@@ -329,8 +341,9 @@ class Conv2d(Layer):
     is_weight = True
     chunk = None
 
-    def __init__(self, c_in, c_out, kernel_size, stride=1, padding=0, *, init="he", bias=True, dtype=np.float32,
-                 rng=None):
+    def __init__(
+        self, c_in, c_out, kernel_size, stride=1, padding=0, *, init="he", bias=True, dtype=np.float32, rng=None
+    ):
         for name, v in (("c_in", c_in), ("c_out", c_out)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -372,8 +385,9 @@ class Conv2d(Layer):
     def backward(self, dout, cache, *, feedback=None, need_dx=True):
         if feedback is not None and feedback.shape != self.W.shape:
             raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
-        dx, dW, db = _conv.conv2d_backward(dout, cache, self.W, feedback=feedback, need_dx=need_dx,
-                                           need_db="b" in self.params)
+        dx, dW, db = _conv.conv2d_backward(
+            dout, cache, self.W, feedback=feedback, need_dx=need_dx, need_db="b" in self.params
+        )
         grads = {"W": dW}
         if db is not None:
             grads["b"] = db
@@ -391,14 +405,23 @@ class Conv2d(Layer):
         return (self.c_out, OH, OW)
 
     def config(self):
-        return {"c_in": self.c_in, "c_out": self.c_out, "kernel_size": _compact(self.kernel_size),
-                "stride": _compact(self.stride), "padding": _compact(self.padding), "init": self.init,
-                "bias": "b" in self.params, "dtype": self.dtype.name}
+        return {
+            "c_in": self.c_in,
+            "c_out": self.c_out,
+            "kernel_size": _compact(self.kernel_size),
+            "stride": _compact(self.stride),
+            "padding": _compact(self.padding),
+            "init": self.init,
+            "bias": "b" in self.params,
+            "dtype": self.dtype.name,
+        }
 
     def __repr__(self):
-        return (f"Conv2d({self.c_in}, {self.c_out}, kernel_size={_compact(self.kernel_size)}, "
-                f"stride={_compact(self.stride)}, padding={_compact(self.padding)}, init={self.init!r}, "
-                f"bias={'b' in self.params})")
+        return (
+            f"Conv2d({self.c_in}, {self.c_out}, kernel_size={_compact(self.kernel_size)}, "
+            f"stride={_compact(self.stride)}, padding={_compact(self.padding)}, init={self.init!r}, "
+            f"bias={'b' in self.params})"
+        )
 
 
 class _Pool2d(Layer):
@@ -466,8 +489,7 @@ class Flatten(Layer):
 
     def forward(self, x, train=True):
         if not isinstance(x, np.ndarray) or x.ndim < 2:
-            raise ValueError(f"Flatten expects an array of shape (N, ...), got "
-                             f"{getattr(x, 'shape', type(x).__name__)}")
+            raise ValueError(f"Flatten expects an array of shape (N, ...), got {getattr(x, 'shape', type(x).__name__)}")
         return x.reshape(x.shape[0], -1), x.shape
 
     def backward(self, dout, cache):
@@ -528,11 +550,14 @@ class BatchNorm(Layer):
 
     def _check(self, x):
         if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-            raise TypeError(f"BatchNorm expects a floating-point numpy array, got "
-                            f"{getattr(x, 'dtype', type(x).__name__)}")
+            raise TypeError(
+                f"BatchNorm expects a floating-point numpy array, got {getattr(x, 'dtype', type(x).__name__)}"
+            )
         if x.ndim not in (2, 4) or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm({self.num_features}) expects input of shape (N, {self.num_features}) or "
-                             f"(N, {self.num_features}, H, W), got {x.shape}")
+            raise ValueError(
+                f"BatchNorm({self.num_features}) expects input of shape (N, {self.num_features}) or "
+                f"(N, {self.num_features}, H, W), got {x.shape}"
+            )
 
     def forward(self, x, train=True):
         self._check(x)
@@ -553,13 +578,14 @@ class BatchNorm(Layer):
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         if len(input_shape) not in (1, 3) or input_shape[0] != self.num_features:
-            raise ValueError(f"BatchNorm({self.num_features}) expects samples of shape ({self.num_features},) or "
-                             f"({self.num_features}, H, W), got {input_shape}")
+            raise ValueError(
+                f"BatchNorm({self.num_features}) expects samples of shape ({self.num_features},) or "
+                f"({self.num_features}, H, W), got {input_shape}"
+            )
         return input_shape
 
     def config(self):
-        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
-                "dtype": self.dtype.name}
+        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps, "dtype": self.dtype.name}
 
     def __repr__(self):
         return f"BatchNorm({self.num_features}, momentum={self.momentum}, eps={self.eps})"
@@ -593,8 +619,9 @@ class Dropout(Layer):
 
     def forward(self, x, train=True):
         if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-            raise TypeError(f"Dropout expects a floating-point numpy array, got "
-                            f"{getattr(x, 'dtype', type(x).__name__)}")
+            raise TypeError(
+                f"Dropout expects a floating-point numpy array, got {getattr(x, 'dtype', type(x).__name__)}"
+            )
         return _dropout.dropout_forward(x, self.p, self.rng, train)
 
     def backward(self, dout, cache):

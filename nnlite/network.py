@@ -6,6 +6,7 @@ The output of hidden block k is feedback point k: where BP's signal ``c_k = dL/d
 delivers its own signal ``g_k``. A block turns the signal at its output into its own gradients by local
 backpropagation through its own layers, down to its weight layer.
 """
+
 from __future__ import annotations
 
 import math
@@ -142,7 +143,7 @@ class Sequential:
     def predict(self, x, batch_size=1024):
         """Network outputs in evaluation mode, computed in batches; shape (N, C)."""
         self._check_input(x)
-        outs = [self.forward(x[i:i + batch_size], train=False)[0] for i in range(0, x.shape[0], batch_size)]
+        outs = [self.forward(x[i : i + batch_size], train=False)[0] for i in range(0, x.shape[0], batch_size)]
         return np.concatenate(outs, axis=0)
 
     def block_input_shape(self, k, n):
@@ -217,8 +218,10 @@ def _activation(activation):
     if arg:
         raise ValueError(f"activation {name!r} takes no argument, got {activation!r}")
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)} "
-                         f"(leaky_relu:SLOPE for a slope, e.g. leaky_relu:-0.5)")
+        raise ValueError(
+            f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)} "
+            f"(leaky_relu:SLOPE for a slope, e.g. leaky_relu:-0.5)"
+        )
     return ACTIVATIONS[name]()
 
 
@@ -253,8 +256,19 @@ def mlp(sizes, activation="tanh", *, init="he", bias=True, dtype=np.float32, see
     return Sequential(layers)
 
 
-def cnn(input_shape=(1, 28, 28), n_classes=10, *, activation="tanh", channels=(32, 32, 64), kernel_size=3,
-        batch_norm=False, dropout=0.0, init="he", dtype=np.float32, seed=None):
+def cnn(
+    input_shape=(1, 28, 28),
+    n_classes=10,
+    *,
+    activation="tanh",
+    channels=(32, 32, 64),
+    kernel_size=3,
+    batch_norm=False,
+    dropout=0.0,
+    init="he",
+    dtype=np.float32,
+    seed=None,
+):
     """The convolutional network of Launay et al.'s Table 4: three convolutional blocks and a one-layer classifier.
 
     Each convolutional block is ``Conv2d(k x k, stride 1, padding k // 2)`` (spatial size kept) ``->
@@ -306,20 +320,22 @@ def cnn(input_shape=(1, 28, 28), n_classes=10, *, activation="tanh", channels=(3
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     C, H, W = input_shape
     if min(H, W) < 2 ** len(channels):
-        raise ValueError(f"input {H}x{W} is too small for {len(channels)} poolings by 2 "
-                         f"(needs at least {2 ** len(channels)} pixels a side)")
+        raise ValueError(
+            f"input {H}x{W} is too small for {len(channels)} poolings by 2 "
+            f"(needs at least {2 ** len(channels)} pixels a side)"
+        )
     from .layers import BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d
+
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     layers, c_in = [], C
     for c_out in channels:
-        layers.append(Conv2d(c_in, int(c_out), kernel_size, padding=kernel_size // 2, init=init, dtype=dtype,
-                             rng=rng))
+        layers.append(Conv2d(c_in, int(c_out), kernel_size, padding=kernel_size // 2, init=init, dtype=dtype, rng=rng))
         if batch_norm:
             layers.append(BatchNorm(int(c_out), dtype=dtype))
         layers.append(_activation(activation))
         layers.append(MaxPool2d(2))
         if dropout > 0:
-            layers.append(Dropout(dropout, seed=int(rng.integers(2 ** 31))))
+            layers.append(Dropout(dropout, seed=int(rng.integers(2**31))))
         c_in = int(c_out)
     layers.append(Flatten())
     net = Sequential(layers, input_shape=input_shape)

@@ -6,6 +6,7 @@ State (momenta, moments) is allocated on the first step, in the parameters' dtyp
 Each update runs as one fused pass per parameter array (:mod:`nnlite.kernels.fused`) when the parameter, its
 gradient and its state are C-contiguous arrays of one dtype, and as the NumPy expressions in the Notes otherwise.
 """
+
 from __future__ import annotations
 
 import math
@@ -112,7 +113,7 @@ class Adam(Optimizer):
             self._init_state(params, ("m", "v"))
         self.t += 1
         b1, b2 = self.betas
-        lr_t = self.lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        lr_t = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         for j, (p, g) in enumerate(zip(params, grads)):
             for k in p:
                 s, gk = self.state[j][k], g[k]

@@ -1,4 +1,5 @@
 """The one training loop, :func:`fit`, its :class:`History`, and checkpoints (:func:`save`, :func:`load`)."""
+
 from __future__ import annotations
 
 import json
@@ -52,6 +53,7 @@ class History:
 
     def to_json(self, path):
         """Write the history as JSON (NaN written as null)."""
+
         def clean(o):
             if isinstance(o, float) and not math.isfinite(o):
                 return None
@@ -60,6 +62,7 @@ class History:
             if isinstance(o, list):
                 return [clean(v) for v in o]
             return o
+
         _atomic_write(path, json.dumps(clean(self.to_dict()), indent=1).encode())
 
 
@@ -67,11 +70,11 @@ def evaluate(net, loss, x, y, batch_size=1024):
     """Mean loss and accuracy of ``net`` on ``(x, y)`` in evaluation mode."""
     total, correct = 0.0, 0
     for i in range(0, x.shape[0], batch_size):
-        out, _ = net.forward(x[i:i + batch_size], train=False)
+        out, _ = net.forward(x[i : i + batch_size], train=False)
         out = out.reshape(out.shape[0], -1)
-        l, _ = loss(out, y[i:i + batch_size])
+        l, _ = loss(out, y[i : i + batch_size])
         total += l * out.shape[0]
-        correct += int((out.argmax(axis=1) == y[i:i + batch_size]).sum())
+        correct += int((out.argmax(axis=1) == y[i : i + batch_size]).sum())
     return total / x.shape[0], correct / x.shape[0]
 
 
@@ -79,11 +82,26 @@ def _progress_bar(total, desc, enabled):
     if not enabled or not sys.stderr.isatty():
         return None
     from tqdm.auto import tqdm
+
     return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
 
 
-def fit(net, rule, loss, optimizer, train, test=None, *, epochs=1, batch_size=128, seed=None, progress=True,
-        alignment_every=None, max_steps=None, callback=None):
+def fit(
+    net,
+    rule,
+    loss,
+    optimizer,
+    train,
+    test=None,
+    *,
+    epochs=1,
+    batch_size=128,
+    seed=None,
+    progress=True,
+    alignment_every=None,
+    max_steps=None,
+    callback=None,
+):
     """Train ``net`` with ``rule``.
 
     Parameters
@@ -216,6 +234,7 @@ def save(net, path):
     leaves half a checkpoint. No pickle: the architecture is stored as JSON text.
     """
     import io
+
     arrays = {"__spec__": np.array(json.dumps(_spec(net)))}
     for i, layer in enumerate(net.layers):
         for k, v in (layer.params or {}).items():
@@ -231,6 +250,7 @@ def load(path):
     """Load a network saved by :func:`save` (``allow_pickle=False``)."""
     from . import layers as L
     from .network import Sequential
+
     with np.load(path, allow_pickle=False) as f:
         spec = json.loads(str(f["__spec__"]))
         layers = []
@@ -239,11 +259,12 @@ def load(path):
             if cls is None or not isinstance(cls, type) or not issubclass(cls, L.Layer):
                 raise ValueError(f"{path}: unknown layer type {ls['type']!r} in the checkpoint")
             layer = cls.from_config(ls["config"])
-            for k in list((layer.params or {})):
+            for k in list(layer.params or {}):
                 a = f[f"layer{i}.param.{k}"]
                 if a.shape != layer.params[k].shape:
-                    raise ValueError(f"{path}: layer {i} parameter {k} has shape {a.shape}, "
-                                     f"expected {layer.params[k].shape}")
+                    raise ValueError(
+                        f"{path}: layer {i} parameter {k} has shape {a.shape}, expected {layer.params[k].shape}"
+                    )
                 layer.params[k][...] = a
             for k in list(getattr(layer, "buffers", {})):
                 layer.buffers[k][...] = f[f"layer{i}.buffer.{k}"]
@@ -252,5 +273,8 @@ def load(path):
 
 
 def _spec(net):
-    return {"format": 1, "input_shape": list(net.input_shape),
-            "layers": [{"type": type(l).__name__, "config": l.config()} for l in net.layers]}
+    return {
+        "format": 1,
+        "input_shape": list(net.input_shape),
+        "layers": [{"type": type(l).__name__, "config": l.config()} for l in net.layers],
+    }

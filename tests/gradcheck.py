@@ -1,4 +1,5 @@
 """Central finite differences in float64, for checking hand-derived backward passes."""
+
 import numpy as np
 
 

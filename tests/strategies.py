@@ -1,4 +1,5 @@
 """Hypothesis strategies shared by the tests."""
+
 import numpy as np
 from hypothesis import strategies as st
 

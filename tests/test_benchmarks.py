@@ -1,5 +1,6 @@
 """Smoke test of the benchmark suite: ``--quick`` into a temporary folder writes JSON of the expected structure with
 sane values, and the GEMM FLOP counts equal their closed forms. No assertion ever depends on a timing ratio."""
+
 import json
 
 import pytest

@@ -3,6 +3,7 @@
 All runs use the embedded digits data set (offline). BLAS is limited to one thread for the whole module: on a
 shared 2-core machine, threaded BLAS on these tiny matrices is many times slower, and nothing here measures time.
 """
+
 import json
 import os
 import subprocess
@@ -45,8 +46,7 @@ def _run(argv, capsys):
 
 def _small(tmp_path, *extra, name="run"):
     """A quick run: 320 training samples (10 steps of 32), 2 epochs."""
-    return ["train", "--train-size", "320", "--epochs", "2", "--no-progress", "--out", str(tmp_path / name),
-            *extra]
+    return ["train", "--train-size", "320", "--epochs", "2", "--no-progress", "--out", str(tmp_path / name), *extra]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -89,11 +89,22 @@ def test_default_train_in_process(tmp_path, monkeypatch, capsys):
 
 def test_default_train_subprocess(tmp_path):
     """`python -m nnlite train --out DIR` in a fresh process (the console entry point's code path)."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    )
     out = tmp_path / "run"
-    p = subprocess.run([sys.executable, "-m", "nnlite", "train", "--out", str(out)], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-m", "nnlite", "train", "--out", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr
     doc = json.loads((out / "history.json").read_text())
@@ -136,8 +147,21 @@ def test_bp_alignment_with_itself_is_one(tmp_path, capsys):
 
 def test_train_size_uses_the_first_n_samples(tmp_path, capsys):
     # 100 samples, batch 32: 4 steps per epoch, so alignment every step gives steps 0..3 then 4..7
-    code, _, err = _run(["train", "--train-size", "100", "--epochs", "2", "--align-every", "1", "--no-progress",
-                         "--out", str(tmp_path / "run")], capsys)
+    code, _, err = _run(
+        [
+            "train",
+            "--train-size",
+            "100",
+            "--epochs",
+            "2",
+            "--align-every",
+            "1",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capsys,
+    )
     assert code == 0, err
     doc = json.loads((tmp_path / "run" / "history.json").read_text())
     assert doc["config"]["n_train"] == 100
@@ -167,16 +191,32 @@ def test_projection_back_ends(tmp_path, capsys, projection):
 
 
 def test_independent_layout_projection_has_sum_of_sizes(tmp_path, capsys):
-    code, _, err = _run(_small(tmp_path, "--rule", "lafs", "--layout", "independent", "--projection", "fastfood",
-                               "--hidden", "64,32"), capsys)
+    code, _, err = _run(
+        _small(tmp_path, "--rule", "lafs", "--layout", "independent", "--projection", "fastfood", "--hidden", "64,32"),
+        capsys,
+    )
     assert code == 0, err
     cfg = json.loads((tmp_path / "run" / "history.json").read_text())["config"]
     assert "n_out=96" in cfg["rule_repr"] and "layout='independent'" in cfg["rule_repr"]
 
 
 def test_activation_dtype_and_hidden_reach_the_checkpoint(tmp_path, capsys):
-    code, _, err = _run(_small(tmp_path, "--activation", "leaky_relu:-0.5", "--dtype", "float64",
-                               "--hidden", "32x2,16", "--optimizer", "adam", "--loss", "mse"), capsys)
+    code, _, err = _run(
+        _small(
+            tmp_path,
+            "--activation",
+            "leaky_relu:-0.5",
+            "--dtype",
+            "float64",
+            "--hidden",
+            "32x2,16",
+            "--optimizer",
+            "adam",
+            "--loss",
+            "mse",
+        ),
+        capsys,
+    )
     assert code == 0, err
     net = nnlite.load(tmp_path / "run" / "model.npz")
     assert [p["W"].shape for p in net.params()] == [(32, 64), (32, 32), (16, 32), (10, 16)]
@@ -188,8 +228,23 @@ def test_activation_dtype_and_hidden_reach_the_checkpoint(tmp_path, capsys):
 
 
 def test_cnn_model(tmp_path, capsys):
-    code, _, err = _run(["train", "--model", "cnn", "--channels", "4,4", "--train-size", "64", "--epochs", "1",
-                         "--no-progress", "--out", str(tmp_path / "run")], capsys)
+    code, _, err = _run(
+        [
+            "train",
+            "--model",
+            "cnn",
+            "--channels",
+            "4,4",
+            "--train-size",
+            "64",
+            "--epochs",
+            "1",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capsys,
+    )
     assert code == 0, err
     net = nnlite.load(tmp_path / "run" / "model.npz")
     assert net.input_shape == (1, 8, 8)
@@ -210,8 +265,21 @@ def test_cnn_missing_is_a_clear_error(tmp_path, monkeypatch, capsys):
 
 def test_compare_writes_table_json_and_pngs(tmp_path, capsys):
     out = tmp_path / "cmp"
-    code, stdout, err = _run(["compare", "--rules", "bp,dfa", "--epochs", "1", "--no-progress",
-                              "--lr", "bp=0.05,dfa=0.02", "--out", str(out)], capsys)
+    code, stdout, err = _run(
+        [
+            "compare",
+            "--rules",
+            "bp,dfa",
+            "--epochs",
+            "1",
+            "--no-progress",
+            "--lr",
+            "bp=0.05,dfa=0.02",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0, err
     doc = json.loads((out / "compare.json").read_text())
     assert list(doc["rules"]) == ["bp", "dfa"]
@@ -224,7 +292,7 @@ def test_compare_writes_table_json_and_pngs(tmp_path, capsys):
         assert len(doc["rules"][r]["history"]["alignment"]) >= cli.ALIGN_RECORDS_PER_EPOCH
     for name in ("accuracy.png", "alignment_h1.png", "alignment_h2.png"):
         assert _is_png(out / name), name
-    table = stdout[stdout.index("summary"):].splitlines()
+    table = stdout[stdout.index("summary") :].splitlines()
     assert table[1].split()[:4] == ["rule", "lr", "test", "acc"]
     assert [l.split()[0] for l in table[3:5]] == ["bp", "dfa"]
     assert f"{doc['rules']['dfa']['final_test_acc']:.4f}" in table[4]
@@ -253,15 +321,18 @@ def test_compare_lr_names_an_unlisted_rule(tmp_path, capsys):
 # Errors
 
 
-@pytest.mark.parametrize("argv, choices", [
-    (["train", "--rule", "backprop"], ["bp", "fa", "dfa", "ifa", "lafs"]),
-    (["train", "--dataset", "imagenet"], ["digits", "mnist", "fashion-mnist", "cifar10"]),
-    (["train", "--activation", "swish"], ["tanh", "sigmoid", "relu", "leaky_relu:SLOPE"]),
-    (["train", "--optimizer", "lbfgs"], ["sgd", "momentum", "nesterov", "adam", "rmsprop"]),
-    (["train", "--projection", "dense"], ["gaussian", "fastfood", "opu", "sparse"]),
-    (["compare", "--rules", "bp,hebb"], ["bp", "fa", "dfa", "ifa", "lafs"]),
-    (["compare", "--lr", "hebb=0.1"], ["bp", "fa", "dfa", "ifa", "lafs"]),
-])
+@pytest.mark.parametrize(
+    "argv, choices",
+    [
+        (["train", "--rule", "backprop"], ["bp", "fa", "dfa", "ifa", "lafs"]),
+        (["train", "--dataset", "imagenet"], ["digits", "mnist", "fashion-mnist", "cifar10"]),
+        (["train", "--activation", "swish"], ["tanh", "sigmoid", "relu", "leaky_relu:SLOPE"]),
+        (["train", "--optimizer", "lbfgs"], ["sgd", "momentum", "nesterov", "adam", "rmsprop"]),
+        (["train", "--projection", "dense"], ["gaussian", "fastfood", "opu", "sparse"]),
+        (["compare", "--rules", "bp,hebb"], ["bp", "fa", "dfa", "ifa", "lafs"]),
+        (["compare", "--lr", "hebb=0.1"], ["bp", "fa", "dfa", "ifa", "lafs"]),
+    ],
+)
 def test_unknown_names_exit_2_listing_the_choices(argv, choices, capsys):
     code, out, err = _run(argv, capsys)
     assert code == 2
@@ -278,21 +349,25 @@ def test_bad_hidden_is_a_clear_error(bad, capsys):
     assert "--hidden" in last and repr(bad) in last and "800x3" in last
 
 
-@pytest.mark.parametrize("text, sizes", [("800x3", [800] * 3), ("800,800,800", [800] * 3),
-                                         ("512x2,256", [512, 512, 256]), ("7", [7])])
+@pytest.mark.parametrize(
+    "text, sizes", [("800x3", [800] * 3), ("800,800,800", [800] * 3), ("512x2,256", [512, 512, 256]), ("7", [7])]
+)
 def test_hidden_sizes_parse(text, sizes):
     assert cli.hidden_sizes(text) == sizes
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["train", "--projection", "fastfood"], "--projection"),           # bp has no projection
-    (["train", "--rule", "fa", "--parallel"], "--parallel"),
-    (["train", "--rule", "bp", "--layout", "independent"], "--layout"),
-    (["train", "--rule", "lafs", "--projection", "opu"], "transpose"),
-    (["train", "--optimizer", "adam", "--momentum", "0.5"], "--momentum"),
-    (["train", "--rule", "dfa", "--projection", "sparse", "--sparsity", "11"], "--sparsity"),
-    (["train", "--dropout", "0.5"], "--model cnn"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["train", "--projection", "fastfood"], "--projection"),  # bp has no projection
+        (["train", "--rule", "fa", "--parallel"], "--parallel"),
+        (["train", "--rule", "bp", "--layout", "independent"], "--layout"),
+        (["train", "--rule", "lafs", "--projection", "opu"], "transpose"),
+        (["train", "--optimizer", "adam", "--momentum", "0.5"], "--momentum"),
+        (["train", "--rule", "dfa", "--projection", "sparse", "--sparsity", "11"], "--sparsity"),
+        (["train", "--dropout", "0.5"], "--model cnn"),
+    ],
+)
 def test_flags_that_do_not_apply_exit_2(argv, needle, tmp_path, capsys):
     code, _, err = _run([*argv, "--out", str(tmp_path / "run")], capsys)
     assert code == 2 and needle in err.splitlines()[-1]
@@ -301,8 +376,19 @@ def test_flags_that_do_not_apply_exit_2(argv, needle, tmp_path, capsys):
 def test_missing_data_without_download_is_one_line_exit_1(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("NNLITE_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    code, _, err = _run(["train", "--dataset", "mnist", "--no-download", "--data-root", str(tmp_path / "none"),
-                         "--out", str(tmp_path / "run")], capsys)
+    code, _, err = _run(
+        [
+            "train",
+            "--dataset",
+            "mnist",
+            "--no-download",
+            "--data-root",
+            str(tmp_path / "none"),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capsys,
+    )
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nnlite: error") and "mnist" in lines[0]
@@ -331,6 +417,7 @@ def test_no_command_is_a_usage_error(capsys):
 def test_names_match_the_library():
     from nnlite import layers
     from nnlite.rules import dfa
+
     assert cli.DATASETS == nnlite.data.KNOWN_DATASETS
     assert cli.INITS == layers.INITS
     assert set(cli.ACTIVATIONS) == set(layers.ACTIVATIONS)
@@ -365,12 +452,15 @@ def test_bench_passes_the_arguments_through(tmp_path, monkeypatch, capsys):
         sys.modules.update(saved)
 
 
-@pytest.mark.parametrize("argv, hidden, expected", [
-    ([], [256, 256], 1),                                  # default: 32 x 256*256 multiply-adds per GEMM
-    (["--batch-size", "128"], [800, 800], None),          # 128 x 800*800 > SMALL_GEMM: the BLAS default
-    (["--threads", "0"], [256, 256], None),
-    (["--threads", "2"], [256, 256], 2),
-])
+@pytest.mark.parametrize(
+    "argv, hidden, expected",
+    [
+        ([], [256, 256], 1),  # default: 32 x 256*256 multiply-adds per GEMM
+        (["--batch-size", "128"], [800, 800], None),  # 128 x 800*800 > SMALL_GEMM: the BLAS default
+        (["--threads", "0"], [256, 256], None),
+        (["--threads", "2"], [256, 256], 2),
+    ],
+)
 def test_blas_threads(argv, hidden, expected):
     args = cli.build_parser().parse_args(["train", *argv])
     net = nnlite.mlp([64, *hidden, 10], seed=0)

@@ -1,11 +1,11 @@
 """Every rule on convolutional networks: identities that cannot hold by accident, and learning on Fashion-MNIST."""
+
 import numpy as np
 import pytest
+from gradcheck import numerical_gradient, rel_error
 
 import nnlite
 from nnlite.layers import BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Tanh
-
-from gradcheck import numerical_gradient, rel_error
 
 
 def flat(dicts):
@@ -58,8 +58,7 @@ def assert_shapes(net, grads):
 
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_fa_with_B_equal_W_is_bp_on_a_conv_net(batch_norm):
-    net = nnlite.cnn((2, 8, 8), 5, channels=(3, 4, 3), kernel_size=3, batch_norm=batch_norm, dtype=np.float64,
-                     seed=0)
+    net = nnlite.cnn((2, 8, 8), 5, channels=(3, 4, 3), kernel_size=3, batch_norm=batch_norm, dtype=np.float64, seed=0)
     x, y = batch(net)
     caches, e = step(net, x, y)
     bp = nnlite.BP().gradients(net, caches, e, y)
@@ -76,8 +75,10 @@ def test_fa_with_B_equal_W_is_bp_on_a_conv_net(batch_norm):
     assert rel_error(rnd[0]["W"], bp[0]["W"]) > 1e-3
 
 
-@pytest.mark.parametrize("make_rule", [lambda: nnlite.DFA(seed=1), lambda: nnlite.IFA(seed=1),
-                                       lambda: nnlite.LAFS(seed=1), lambda: nnlite.FA(seed=1)])
+@pytest.mark.parametrize(
+    "make_rule",
+    [lambda: nnlite.DFA(seed=1), lambda: nnlite.IFA(seed=1), lambda: nnlite.LAFS(seed=1), lambda: nnlite.FA(seed=1)],
+)
 def test_rules_on_a_conv_net_with_batchnorm_and_dropout(make_rule):
     net = small_cnn(np.float32, batch_norm=True, dropout=0.25)
     x, y = batch(net, n=8)
@@ -122,7 +123,7 @@ def _pick(v, h, k):
         for c in range(C):
             for i in range(OH):
                 for j in range(OW):
-                    win = h[n, c, i * k:i * k + k, j * k:j * k + k]
+                    win = h[n, c, i * k : i * k + k, j * k : j * k + k]
                     a, b = np.unravel_index(np.argmax(win), win.shape)
                     out[n, c, i, j] = v[n, c, i * k + a, j * k + b]
     return out
@@ -130,21 +131,26 @@ def _pick(v, h, k):
 
 def test_ifa_carries_delta_forward_through_pooling_and_the_next_convolution():
     rng = np.random.default_rng(0)
-    c1, c2 = Conv2d(2, 3, 3, padding=1, dtype=np.float64, rng=rng), Conv2d(3, 4, 3, padding=1, dtype=np.float64, rng=rng)
-    net = nnlite.Sequential([c1, Tanh(), MaxPool2d(2), c2, Tanh(), MaxPool2d(2), Flatten(),
-                             Dense(16, 5, dtype=np.float64, rng=rng)], input_shape=(2, 8, 8))
+    c1, c2 = (
+        Conv2d(2, 3, 3, padding=1, dtype=np.float64, rng=rng),
+        Conv2d(3, 4, 3, padding=1, dtype=np.float64, rng=rng),
+    )
+    net = nnlite.Sequential(
+        [c1, Tanh(), MaxPool2d(2), c2, Tanh(), MaxPool2d(2), Flatten(), Dense(16, 5, dtype=np.float64, rng=rng)],
+        input_shape=(2, 8, 8),
+    )
     x, y = batch(net)
     caches, e = step(net, x, y)
     rule = nnlite.IFA(seed=2)
     grads, g = rule.gradients_and_signals(net, caches, e, y)
     _, _, delta1 = net.backward_block(0, g[0], caches, need_dx=False)
-    a1 = caches.block_outputs[0]                                  # h_1 = maxpool(tanh(a_1))
+    a1 = caches.block_outputs[0]  # h_1 = maxpool(tanh(a_1))
     t1 = np.tanh(c1.forward(x)[0])
-    v = _pick(delta1, t1, 2)                                      # through pooling by the same winners
+    v = _pick(delta1, t1, 2)  # through pooling by the same winners
     assert rel_error(caches.block_outputs[0], _pick(t1, t1, 2)) < 1e-12 and a1.shape == v.shape
-    u = c2.forward(v)[0] - c2.b.reshape(1, -1, 1, 1)              # the next convolution, no bias
+    u = c2.forward(v)[0] - c2.b.reshape(1, -1, 1, 1)  # the next convolution, no bias
     t2 = np.tanh(c2.forward(a1)[0])
-    expected = _pick(u, t2, 2).reshape(x.shape[0], -1)            # its pooling, then flatten
+    expected = _pick(u, t2, 2).reshape(x.shape[0], -1)  # its pooling, then flatten
     assert rel_error(g[1], expected) < 1e-12
     _, ref, _ = net.backward_block(1, g[1], caches, need_dx=False)
     for name in ref[0]:
@@ -162,9 +168,11 @@ def test_lafs_conv_block_update_is_the_gradient_of_its_local_loss():
     eps = 1e-6
     for k in range(net.n_blocks - 1):
         fds = []
+
         def local_loss():
             _, c = net.forward(x, train=True)
             return rule.local_losses(net, c, y)[k]
+
         for j in slices[k]:
             for name, p in params[j].items():
                 fds.append({name: numerical_gradient(local_loss, p, eps)})
@@ -183,7 +191,17 @@ def fashion():
 def test_cnn_learns_fashion_mnist_in_one_epoch(fashion, rule, lr, threshold):
     train, test = fashion
     net = nnlite.cnn((1, 28, 28), 10, seed=0)
-    h = nnlite.fit(net, rule, nnlite.softmax_cross_entropy, nnlite.SGD(lr, momentum=0.9), train, test, epochs=1,
-                   batch_size=64, seed=0, progress=False)
+    h = nnlite.fit(
+        net,
+        rule,
+        nnlite.softmax_cross_entropy,
+        nnlite.SGD(lr, momentum=0.9),
+        train,
+        test,
+        epochs=1,
+        batch_size=64,
+        seed=0,
+        progress=False,
+    )
     assert h.stopped is None
     assert h.test_acc[-1] >= threshold, h.test_acc

@@ -4,16 +4,16 @@ Backward passes are checked against central finite differences in float64 on the
 forward passes against plain loops; float32 stays float32; running statistics, dropout masks, checkpoints and
 input validation are checked one by one.
 """
+
 import numpy as np
 import pytest
+from gradcheck import numerical_gradient, rel_error
 from hypothesis import given
 from hypothesis import strategies as st
 
 import nnlite
 from nnlite.layers import AvgPool2d, BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d
 from nnlite.ops.dropout import dropout_backward, dropout_forward
-
-from gradcheck import numerical_gradient, rel_error
 
 TOL = 1e-6
 
@@ -42,7 +42,7 @@ def conv_cases(draw):
     H = draw(st.integers(max(1, kh - 2 * padding), kh + 4))
     W = draw(st.integers(max(1, kw - 2 * padding), kw + 4))
     N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    return N, C, F, H, W, (kh, kw), stride, padding, draw(st.integers(0, 2 ** 31 - 1))
+    return N, C, F, H, W, (kh, kw), stride, padding, draw(st.integers(0, 2**31 - 1))
 
 
 def naive_conv(x, W, b, stride, padding):
@@ -55,7 +55,7 @@ def naive_conv(x, W, b, stride, padding):
         for f in range(F):
             for y in range(OH):
                 for q in range(OW):
-                    win = xp[n, :, y * stride:y * stride + kh, q * stride:q * stride + kw]
+                    win = xp[n, :, y * stride : y * stride + kh, q * stride : q * stride + kw]
                     out[n, f, y, q] = (win * W[f]).sum() + (0.0 if b is None else b[f])
     return out
 
@@ -84,15 +84,15 @@ def test_conv2d_feedback_and_need_dx(case):
     R = rng.standard_normal(out.shape)
     dx, g = layer.backward(R, cache)
     dx_fb, g_fb = layer.backward(R, cache, feedback=layer.W.copy())
-    np.testing.assert_array_equal(dx_fb, dx)                      # FA with B = W is BP
+    np.testing.assert_array_equal(dx_fb, dx)  # FA with B = W is BP
     B = layer.new_feedback(rng)
     assert B.shape == layer.W.shape and not np.array_equal(B, layer.W)
     dx_B, g_B = layer.backward(R, cache, feedback=B)
     twin = Conv2d(C, F, k, stride, padding, dtype=np.float64)
     twin.params["W"][...] = B
     dx_twin, _ = twin.backward(R, twin.forward(x)[1])
-    assert rel_error(dx_B, dx_twin) < 1e-12                        # dx uses B in place of W ...
-    np.testing.assert_array_equal(g_B["W"], g["W"])                # ... and nothing else changes
+    assert rel_error(dx_B, dx_twin) < 1e-12  # dx uses B in place of W ...
+    np.testing.assert_array_equal(g_B["W"], g["W"])  # ... and nothing else changes
     none_dx, g_none = layer.backward(R, cache, need_dx=False)
     assert none_dx is None
     np.testing.assert_array_equal(g_none["W"], g["W"])
@@ -113,7 +113,6 @@ def test_conv2d_without_bias_and_feedback_scheme():
     B = np.stack([Conv2d(64, 64, 5, rng=s).new_feedback(s) for s in range(3)])
     # He scheme with fan_in = C*KH*KW = 1600: std sqrt(2/1600)
     assert abs(B.std() - np.sqrt(2 / 1600)) < 0.02 * np.sqrt(2 / 1600)
-
 
 
 def _conv_all(layer, x, R, B, v):
@@ -139,7 +138,7 @@ def test_conv2d_chunks_equal_one_chunk(case, N, data):
     x = rng.standard_normal((N, C, H, W))
     R = rng.standard_normal((N, F) + layer.output_shape((C, H, W))[1:])
     B, v = layer.new_feedback(rng), rng.standard_normal(x.shape)
-    layer.chunk = N                                     # one chunk: the whole batch
+    layer.chunk = N  # one chunk: the whole batch
     whole = _conv_all(layer, x, R, B, v)
     layer.chunk = chunk
     chunked = _conv_all(layer, x, R, B, v)
@@ -153,14 +152,14 @@ def test_conv2d_chunks_equal_one_chunk(case, N, data):
 def test_conv2d_chunks_float32_threads_and_cache(chunk, monkeypatch):
     # N = 7: chunks of 3 are 3, 3, 1 (the last one takes the one-sample path), of 2 are 2, 2, 2, 1.
     import nnlite.ops.conv as conv_ops
+
     rng = np.random.default_rng(0)
     layer = Conv2d(3, 5, 3, 1, 1, rng=rng)
     layer.params["b"][...] = rng.standard_normal(5).astype(np.float32)
     x = rng.standard_normal((7, 3, 6, 5)).astype(np.float32)
     R = rng.standard_normal((7, 5, 6, 5)).astype(np.float32)
     B, v = layer.new_feedback(rng), rng.standard_normal(x.shape).astype(np.float32)
-    whole = _conv_all(layer, x.astype(np.float64), R.astype(np.float64), B.astype(np.float64),
-                      v.astype(np.float64))
+    whole = _conv_all(layer, x.astype(np.float64), R.astype(np.float64), B.astype(np.float64), v.astype(np.float64))
     layer.chunk = chunk
     seq = _conv_all(layer, x, R, B, v)
     for a, b in zip(seq, whole):
@@ -182,6 +181,7 @@ def test_conv2d_chunks_float32_threads_and_cache(chunk, monkeypatch):
 
 def test_conv2d_chunk_validation_and_size():
     import nnlite.ops.conv as conv_ops
+
     layer = Conv2d(2, 3, 3, rng=0)
     x = np.zeros((2, 2, 4, 4), np.float32)
     for bad in (0, -1, 1.5, True):
@@ -193,13 +193,14 @@ def test_conv2d_chunk_validation_and_size():
     assert conv_ops.conv2d_chunk_size(64, 5, 5, 256, 4, target_bytes=1) == 1
     assert conv_ops.conv2d_chunk_size(3, 5, 5, 1024, 4, target_bytes=3 << 20) == 10
 
+
 # -- pooling, flatten ---------------------------------------------------------------------------------------------
 @st.composite
 def pool_cases(draw):
     kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     stride = draw(st.one_of(st.none(), st.integers(1, 3)))
     H, W = draw(st.integers(kh, kh + 5)), draw(st.integers(kw, kw + 5))
-    return draw(st.integers(1, 3)), draw(st.integers(1, 3)), H, W, (kh, kw), stride, draw(st.integers(0, 2 ** 31 - 1))
+    return draw(st.integers(1, 3)), draw(st.integers(1, 3)), H, W, (kh, kw), stride, draw(st.integers(0, 2**31 - 1))
 
 
 @given(pool_cases(), st.sampled_from([MaxPool2d, AvgPool2d]))
@@ -214,8 +215,18 @@ def test_pooling_backward_matches_finite_differences(case, cls):
     # forward against plain loops, and carry (IFA) is the adjoint of backward
     (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
     red = np.max if cls is MaxPool2d else np.mean
-    ref = np.array([[[[red(x[n, c, y * sh:y * sh + kh, q * sw:q * sw + kw]) for q in range(out.shape[3])]
-                      for y in range(out.shape[2])] for c in range(C)] for n in range(N)])
+    ref = np.array(
+        [
+            [
+                [
+                    [red(x[n, c, y * sh : y * sh + kh, q * sw : q * sw + kw]) for q in range(out.shape[3])]
+                    for y in range(out.shape[2])
+                ]
+                for c in range(C)
+            ]
+            for n in range(N)
+        ]
+    )
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
     v, u = rng.standard_normal(x.shape), rng.standard_normal(out.shape)
     cv = layer.carry(v, cache)
@@ -236,8 +247,12 @@ def test_flatten():
 
 
 # -- batch norm ----------------------------------------------------------------------------------------------------
-@given(st.integers(3, 6), st.integers(1, 4), st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))),
-       st.integers(0, 2 ** 31 - 1))
+@given(
+    st.integers(3, 6),
+    st.integers(1, 4),
+    st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))),
+    st.integers(0, 2**31 - 1),
+)
 def test_batchnorm_train_backward_matches_finite_differences(N, D, hw, seed):
     # N >= 3: with two values per feature xhat is always +-1 and the output does not depend on x (up to eps),
     # so the gradient is ~1e-5 and a relative error measures only the rounding of the finite differences.
@@ -267,9 +282,9 @@ def test_batchnorm_eval_uses_running_statistics_which_converge(shape):
         x = (rng.standard_normal(shape) * sd.reshape(bs) + mu.reshape(bs)).astype(np.float32)
         layer.forward(x, train=True)
     assert np.all(np.abs(layer.buffers["running_mean"] - mu) < 0.1 * sd)
-    np.testing.assert_allclose(layer.buffers["running_var"], sd ** 2, rtol=0.15)
+    np.testing.assert_allclose(layer.buffers["running_var"], sd**2, rtol=0.15)
     layer.params["gamma"][...] = [1.0, 2.0, 3.0]
-    x = (rng.standard_normal(shape) * 5 + 7).astype(np.float32)   # far from the running statistics
+    x = (rng.standard_normal(shape) * 5 + 7).astype(np.float32)  # far from the running statistics
     out, cache = layer.forward(x, train=False)
     rm, rv = (layer.buffers[k].reshape(bs) for k in ("running_mean", "running_var"))
     ref = (x - rm) / np.sqrt(rv + layer.eps) * layer.params["gamma"].reshape(bs)
@@ -277,7 +292,7 @@ def test_batchnorm_eval_uses_running_statistics_which_converge(shape):
     before = {k: v.copy() for k, v in layer.buffers.items()}
     layer.forward(x, train=False)
     for k in before:
-        np.testing.assert_array_equal(layer.buffers[k], before[k])   # eval does not touch them
+        np.testing.assert_array_equal(layer.buffers[k], before[k])  # eval does not touch them
     # eval backward: the statistics are constants
     R = rng.standard_normal(out.shape).astype(np.float32)
     dx, g = layer.backward(R, cache)
@@ -286,7 +301,7 @@ def test_batchnorm_eval_uses_running_statistics_which_converge(shape):
 
 
 # -- dropout --------------------------------------------------------------------------------------------------------
-@given(st.floats(0.0, 0.9), st.integers(0, 2 ** 31 - 1))
+@given(st.floats(0.0, 0.9), st.integers(0, 2**31 - 1))
 def test_dropout_fixed_mask_backward_matches_finite_differences(p, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((3, 2, 3, 4))
@@ -306,7 +321,7 @@ def test_dropout_layer_mask_expectation_eval_and_seed():
     out, mask = layer.forward(x, train=True)
     assert out.dtype == np.float32
     assert abs((out == 0).mean() - 0.3) < 0.01
-    assert abs(out.mean() - 3.0) < 0.03                      # E[out] = x
+    assert abs(out.mean() - 3.0) < 0.03  # E[out] = x
     np.testing.assert_allclose(out[out != 0], 3.0 / 0.7, rtol=1e-6)
     dx, g = layer.backward(np.ones_like(x), mask)
     np.testing.assert_array_equal(dx, mask)
@@ -317,19 +332,22 @@ def test_dropout_layer_mask_expectation_eval_and_seed():
     a = Dropout(0.5, seed=1).forward(x, train=True)[1]
     b = Dropout(0.5, seed=1).forward(x, train=True)[1]
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(layer.forward(x)[1], layer.forward(x)[1])   # a new mask every step
+    assert not np.array_equal(layer.forward(x)[1], layer.forward(x)[1])  # a new mask every step
 
 
 # -- dtypes ---------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("make, shape", [
-    (lambda: Conv2d(3, 4, 3, stride=2, padding=1, rng=0), (2, 3, 7, 6)),
-    (lambda: MaxPool2d(2), (2, 3, 6, 6)),
-    (lambda: AvgPool2d(3, 2), (2, 3, 7, 7)),
-    (lambda: Flatten(), (2, 3, 4, 4)),
-    (lambda: BatchNorm(3), (4, 3, 5, 5)),
-    (lambda: BatchNorm(3), (8, 3)),
-    (lambda: Dropout(0.5, seed=0), (4, 3, 5, 5)),
-])
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: Conv2d(3, 4, 3, stride=2, padding=1, rng=0), (2, 3, 7, 6)),
+        (lambda: MaxPool2d(2), (2, 3, 6, 6)),
+        (lambda: AvgPool2d(3, 2), (2, 3, 7, 7)),
+        (lambda: Flatten(), (2, 3, 4, 4)),
+        (lambda: BatchNorm(3), (4, 3, 5, 5)),
+        (lambda: BatchNorm(3), (8, 3)),
+        (lambda: Dropout(0.5, seed=0), (4, 3, 5, 5)),
+    ],
+)
 def test_float32_in_float32_out(make, shape):
     layer = make()
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
@@ -374,7 +392,7 @@ def test_checkpoint_round_trip_with_batchnorm(tmp_path):
         _, e = nnlite.softmax_cross_entropy(out, y)
         opt.step(net.params(), nnlite.BP().gradients(net, caches, e, y))
     bn = net.layers[1]
-    assert not np.allclose(bn.buffers["running_mean"], 0)            # the running statistics moved
+    assert not np.allclose(bn.buffers["running_mean"], 0)  # the running statistics moved
     path = tmp_path / "cnn.npz"
     nnlite.save(net, path)
     net2 = nnlite.load(path)
@@ -397,9 +415,13 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="feedback"):
         out, cache = conv.forward(np.zeros((1, 3, 5, 5), np.float32))
         conv.backward(out, cache, feedback=np.zeros((4, 3, 2, 2), np.float32))
-    for bad in (dict(c_in=0, c_out=2, kernel_size=3), dict(c_in=2, c_out=2, kernel_size=0),
-                dict(c_in=2, c_out=2, kernel_size=3, stride=0), dict(c_in=2, c_out=2, kernel_size=3, padding=-1),
-                dict(c_in=2, c_out=2, kernel_size=3, init="nope")):
+    for bad in (
+        dict(c_in=0, c_out=2, kernel_size=3),
+        dict(c_in=2, c_out=2, kernel_size=0),
+        dict(c_in=2, c_out=2, kernel_size=3, stride=0),
+        dict(c_in=2, c_out=2, kernel_size=3, padding=-1),
+        dict(c_in=2, c_out=2, kernel_size=3, init="nope"),
+    ):
         with pytest.raises(ValueError):
             Conv2d(**bad)
     with pytest.raises(TypeError):

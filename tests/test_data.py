@@ -19,8 +19,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nnlite import data
-from nnlite.data import (ChecksumError, DataNotFoundError, batches, check_inputs, check_labels, load, one_hot,
-                         read_cifar_batch, read_idx)
+from nnlite.data import (
+    ChecksumError,
+    DataNotFoundError,
+    batches,
+    check_inputs,
+    check_labels,
+    load,
+    one_hot,
+    read_cifar_batch,
+    read_idx,
+)
 
 DEBIAN = Path(data.DEBIAN_FASHION_MNIST)
 
@@ -38,8 +47,14 @@ def clean_env(tmp_path, monkeypatch):
     return cache / "nnlite"
 
 
-_IDX_CODE = {np.dtype("u1"): 0x08, np.dtype("i1"): 0x09, np.dtype(">i2"): 0x0B, np.dtype(">i4"): 0x0C,
-             np.dtype(">f4"): 0x0D, np.dtype(">f8"): 0x0E}
+_IDX_CODE = {
+    np.dtype("u1"): 0x08,
+    np.dtype("i1"): 0x09,
+    np.dtype(">i2"): 0x0B,
+    np.dtype(">i4"): 0x0C,
+    np.dtype(">f4"): 0x0D,
+    np.dtype(">f8"): 0x0E,
+}
 
 
 def idx_bytes(arr):
@@ -58,8 +73,12 @@ def write_idx(path, arr, gz):
 
 def make_mnist_arrays(seed, n_train=12, n_test=5):
     rng = np.random.default_rng(seed)
-    return (rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8), rng.integers(0, 10, n_train, dtype=np.uint8),
-            rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8), rng.integers(0, 10, n_test, dtype=np.uint8))
+    return (
+        rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, n_train, dtype=np.uint8),
+        rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, n_test, dtype=np.uint8),
+    )
 
 
 def write_mnist(folder, arrays, gz=(True, False, False, True)):
@@ -102,8 +121,12 @@ def py2_pickle(obj):
 
 
 def cifar_batch_dict(x, y, label=b"batch"):
-    return {b"batch_label": label, b"labels": [int(v) for v in y], b"data": x,
-            b"filenames": [b"img_%d.png" % i for i in range(len(y))]}
+    return {
+        b"batch_label": label,
+        b"labels": [int(v) for v in y],
+        b"data": x,
+        b"filenames": [b"img_%d.png" % i for i in range(len(y))],
+    }
 
 
 def make_cifar_arrays(seed, n_per_batch=3, n_test=4):
@@ -164,8 +187,9 @@ def test_digits_loads_offline_with_fixed_stratified_split(clean_env):
     expected = np.bincount(y_all) * 360 / len(y_all)
     assert np.all(np.abs(np.bincount(d.y_test, minlength=10) - expected) < 1)
     again = load("digits")
-    for a, b in zip((d.x_train, d.y_train, d.x_test, d.y_test), (again.x_train, again.y_train, again.x_test,
-                                                                 again.y_test)):
+    for a, b in zip(
+        (d.x_train, d.y_train, d.x_test, d.y_test), (again.x_train, again.y_train, again.x_test, again.y_test)
+    ):
         np.testing.assert_array_equal(a, b)
 
 
@@ -249,8 +273,12 @@ def test_idx_round_trip_uint8(tmp_path, gz):
     got_img[0, 0, 0] = 1  # a writable array, not a view of read-only bytes
 
 
-@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=4),
-       dtype=st.sampled_from(["u1", "i1", "i2", "i4", "f4", "f8"]), gz=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=4),
+    dtype=st.sampled_from(["u1", "i1", "i2", "i4", "f4", "f8"]),
+    gz=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_idx_round_trip_any_type(tmp_path_factory, shape, dtype, gz, seed):
     rng = np.random.default_rng(seed)
     arr = (rng.standard_normal(shape) * 100).astype(dtype)
@@ -440,8 +468,9 @@ def test_download_from_file_url_lands_verified(tmp_path):
     src.parent.mkdir()
     src.write_bytes(payload)
     dest = tmp_path / "dl" / "blob.bin"
-    got = data.download_file(["file:///nonexistent/nowhere/blob.bin", src.as_uri()], dest,
-                             hashlib.sha256(payload).hexdigest())
+    got = data.download_file(
+        ["file:///nonexistent/nowhere/blob.bin", src.as_uri()], dest, hashlib.sha256(payload).hexdigest()
+    )
     assert got == dest and dest.read_bytes() == payload
     assert leftovers(dest.parent) == []
 
@@ -587,11 +616,18 @@ def test_not_found_without_download(tmp_path, clean_env, monkeypatch):
 def test_search_order_root_then_env_then_cache(tmp_path, clean_env, monkeypatch):
     monkeypatch.setenv("NNLITE_DATA", str(tmp_path / "env"))
     assert data.data_dirs("mnist", tmp_path / "root") == [
-        tmp_path / "root" / "mnist", tmp_path / "root", tmp_path / "env" / "mnist", clean_env / "mnist"]
+        tmp_path / "root" / "mnist",
+        tmp_path / "root",
+        tmp_path / "env" / "mnist",
+        clean_env / "mnist",
+    ]
     assert data.data_dirs("fashion-mnist")[-1] == DEBIAN
     copies = {}
-    for where, folder in (("root", tmp_path / "root" / "mnist"), ("env", tmp_path / "env" / "mnist"),
-                          ("cache", clean_env / "mnist")):
+    for where, folder in (
+        ("root", tmp_path / "root" / "mnist"),
+        ("env", tmp_path / "env" / "mnist"),
+        ("cache", clean_env / "mnist"),
+    ):
         x, _, xt, _ = make_mnist_arrays(0)
         label = {"root": 1, "env": 2, "cache": 3}[where]
         copies[where] = write_mnist(folder, (x, np.full(12, label, np.uint8), xt, np.zeros(5, np.uint8)))
@@ -635,8 +671,13 @@ def test_debian_fashion_files_are_the_originals_pinned_in_the_code():
     for remote in data._FASHION_FILES:
         blob = (DEBIAN / remote.filename).read_bytes()
         assert blob[:3] == b"\x1f\x8b\x08" and blob[3] == 0  # deflate, no optional header fields
-        header = (b"\x1f\x8b\x08\x08" + struct.pack("<I", mtimes[remote.filename.split("-")[0]]) + b"\x00\x03"
-                  + remote.filename[:-3].encode() + b"\x00")
+        header = (
+            b"\x1f\x8b\x08\x08"
+            + struct.pack("<I", mtimes[remote.filename.split("-")[0]])
+            + b"\x00\x03"
+            + remote.filename[:-3].encode()
+            + b"\x00"
+        )
         original = header + blob[10:]
         assert len(original) == remote.size
         assert hashlib.sha256(original).hexdigest() == remote.sha256
@@ -711,14 +752,17 @@ def test_check_inputs_accepts_good_batches():
     assert check_inputs(img, n_features=784, ndim=4) is img
 
 
-@pytest.mark.parametrize("x, kw, exc, message", [
-    ([[0.0, 1.0]], {}, TypeError, "x must be a numpy array, got list"),
-    (np.zeros((2, 3), np.int64), {}, TypeError, "x must be a floating-point array (float32 or float64), got int64"),
-    (np.zeros((2, 3), np.float32), {"ndim": 4}, ValueError, "x must have 4 dimensions, got 2"),
-    (np.zeros((2, 783), np.float32), {"n_features": 784}, ValueError, "x: expected 784 features, got 783"),
-    (np.zeros((0, 784), np.float32), {"n_features": 784}, ValueError, "x is an empty batch"),
-    (np.ones((), np.float32), {}, ValueError, "must have a batch dimension"),
-])
+@pytest.mark.parametrize(
+    "x, kw, exc, message",
+    [
+        ([[0.0, 1.0]], {}, TypeError, "x must be a numpy array, got list"),
+        (np.zeros((2, 3), np.int64), {}, TypeError, "x must be a floating-point array (float32 or float64), got int64"),
+        (np.zeros((2, 3), np.float32), {"ndim": 4}, ValueError, "x must have 4 dimensions, got 2"),
+        (np.zeros((2, 783), np.float32), {"n_features": 784}, ValueError, "x: expected 784 features, got 783"),
+        (np.zeros((0, 784), np.float32), {"n_features": 784}, ValueError, "x is an empty batch"),
+        (np.ones((), np.float32), {}, ValueError, "must have a batch dimension"),
+    ],
+)
 def test_check_inputs_rejects(x, kw, exc, message):
     with pytest.raises(exc) as err:
         check_inputs(x, **kw)
@@ -732,15 +776,18 @@ def test_check_inputs_counts_nonfinite_values():
         check_inputs(x, name="inputs")
 
 
-@pytest.mark.parametrize("y, kw, exc, message", [
-    ([1, 2], {}, TypeError, "labels must be a numpy array, got list"),
-    (np.array([1.0, 2.0]), {}, TypeError, "labels must be an integer array, got float64"),
-    (np.array([[1, 2]]), {}, ValueError, "labels must be 1-D (N,), got shape (1, 2)"),
-    (np.array([1, 12, 3]), {}, ValueError, "labels must be in [0, 10), got max 12"),
-    (np.array([1, -1, 3]), {}, ValueError, "labels must be in [0, 10), got min -1"),
-    (np.array([1, 2, 3]), {"n": 4}, ValueError, "got 3 labels for 4 samples"),
-    (np.array([], np.int64), {}, ValueError, "labels are empty"),
-])
+@pytest.mark.parametrize(
+    "y, kw, exc, message",
+    [
+        ([1, 2], {}, TypeError, "labels must be a numpy array, got list"),
+        (np.array([1.0, 2.0]), {}, TypeError, "labels must be an integer array, got float64"),
+        (np.array([[1, 2]]), {}, ValueError, "labels must be 1-D (N,), got shape (1, 2)"),
+        (np.array([1, 12, 3]), {}, ValueError, "labels must be in [0, 10), got max 12"),
+        (np.array([1, -1, 3]), {}, ValueError, "labels must be in [0, 10), got min -1"),
+        (np.array([1, 2, 3]), {"n": 4}, ValueError, "got 3 labels for 4 samples"),
+        (np.array([], np.int64), {}, ValueError, "labels are empty"),
+    ],
+)
 def test_check_labels_rejects(y, kw, exc, message):
     with pytest.raises(exc) as err:
         check_labels(y, 10, **kw)

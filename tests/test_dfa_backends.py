@@ -1,4 +1,5 @@
 """DFA learns through every projection back end about as well as through the dense Gaussian matrix."""
+
 import numpy as np
 import pytest
 
@@ -15,8 +16,18 @@ def fashion():
 def _dfa_accuracy(fashion, projection):
     train, test = fashion
     net = nn.mlp([784, 256, 256, 10], "tanh", seed=0)
-    h = nn.fit(net, nn.DFA(projection=projection), nn.softmax_cross_entropy, nn.Adam(1e-3), train, test,
-               epochs=1, batch_size=32, seed=0, progress=False)
+    h = nn.fit(
+        net,
+        nn.DFA(projection=projection),
+        nn.softmax_cross_entropy,
+        nn.Adam(1e-3),
+        train,
+        test,
+        epochs=1,
+        batch_size=32,
+        seed=0,
+        progress=False,
+    )
     return h.test_acc[-1]
 
 
@@ -25,11 +36,14 @@ def gaussian_accuracy(fashion):
     return _dfa_accuracy(fashion, Gaussian(10, 256, seed=1))
 
 
-@pytest.mark.parametrize("name,make", [
-    ("fastfood", lambda: Fastfood(10, 256, seed=1)),
-    ("sparse", lambda: Sparse(10, 256, 3, seed=1)),
-    ("opu-simulator", lambda: OPU(10, 256, simulated=True, seed=1)),
-])
+@pytest.mark.parametrize(
+    "name,make",
+    [
+        ("fastfood", lambda: Fastfood(10, 256, seed=1)),
+        ("sparse", lambda: Sparse(10, 256, 3, seed=1)),
+        ("opu-simulator", lambda: OPU(10, 256, simulated=True, seed=1)),
+    ],
+)
 def test_dfa_learns_through_each_back_end(fashion, gaussian_accuracy, name, make):
     acc = _dfa_accuracy(fashion, make())
     assert gaussian_accuracy >= 0.78
@@ -54,6 +68,7 @@ def test_lafs_runs_on_fastfood_and_refuses_the_opu():
 
 def test_alignment_with_the_opu_skips_the_readouts_it_cannot_compute():
     from nnlite.alignment import measure
+
     net = nn.mlp([8, 16, 16, 4], "tanh", seed=0)
     x = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
     y = np.array([0, 1, 2, 3, 0])

@@ -3,6 +3,7 @@ optimizers give the same result on their fused and NumPy paths, and the wrappers
 
 Runs as well with NUMBA_DISABLE_JIT=1 (then the kernels are Python loops, so shapes are kept small).
 """
+
 import numba
 import numpy as np
 import pytest
@@ -61,8 +62,13 @@ def test_activation_grad_in_place_into_dout():
     np.testing.assert_allclose(got, want, rtol=2e-6)
 
 
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, MAX_N), c=st.integers(1, 12),
-       dtype=st.sampled_from(DTYPES), scale=st.sampled_from([1.0, 30.0]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, MAX_N),
+    c=st.integers(1, 12),
+    dtype=st.sampled_from(DTYPES),
+    scale=st.sampled_from([1.0, 30.0]),
+)
 def test_softmax_xent_equals_twin(seed, n, c, dtype, scale):
     rng = np.random.default_rng(seed)
     z = (scale * rng.standard_normal((n, c))).astype(dtype)
@@ -77,8 +83,7 @@ def test_softmax_xent_equals_twin(seed, n, c, dtype, scale):
     assert (e[np.arange(n), labels] <= 0).all()
 
 
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, MAX_N), d=st.integers(1, MAX_D),
-       dtype=st.sampled_from(DTYPES))
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, MAX_N), d=st.integers(1, MAX_D), dtype=st.sampled_from(DTYPES))
 def test_column_sums_equal_twin(seed, n, d, dtype):
     x = np.random.default_rng(seed).standard_normal((n, d)).astype(dtype)
     got = F.column_sums(x)
@@ -90,16 +95,16 @@ def test_column_sums_equal_twin(seed, n, d, dtype):
 def params(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     dtype = draw(st.sampled_from(DTYPES))
-    shape = draw(st.sampled_from([(draw(st.integers(1, MAX_D)),),
-                                  (draw(st.integers(1, MAX_N)), draw(st.integers(1, MAX_D)))]))
+    shape = draw(
+        st.sampled_from([(draw(st.integers(1, MAX_D)),), (draw(st.integers(1, MAX_N)), draw(st.integers(1, MAX_D)))])
+    )
     p, g = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
     s1 = rng.standard_normal(shape).astype(dtype)
     s2 = rng.uniform(0, 2, shape).astype(dtype)  # second moments are non-negative
     return p, g, s1, s2
 
 
-@given(case=params(), momentum=st.sampled_from([0.0, 0.9]), wd=st.sampled_from([0.0, 1e-2]),
-       nesterov=st.booleans())
+@given(case=params(), momentum=st.sampled_from([0.0, 0.9]), wd=st.sampled_from([0.0, 1e-2]), nesterov=st.booleans())
 def test_sgd_step_equals_twin(case, momentum, wd, nesterov):
     p, g, v, _ = case
     nesterov = nesterov and momentum > 0
@@ -116,7 +121,7 @@ def test_sgd_step_equals_twin(case, momentum, wd, nesterov):
 def test_adam_step_equals_twin(case, t):
     p, g, m, v = case
     p2, m2, v2 = p.copy(), m.copy(), v.copy()
-    kw = dict(lr_t=1e-2 * (1 - 0.999 ** t) ** 0.5 / (1 - 0.9 ** t), beta1=0.9, beta2=0.999, eps=1e-8)
+    kw = dict(lr_t=1e-2 * (1 - 0.999**t) ** 0.5 / (1 - 0.9**t), beta1=0.9, beta2=0.999, eps=1e-8)
     F.adam_step(p, g, m, v, **kw)
     R.adam_step(p2, g, m2, v2, **kw)
     for a, b in ((p, p2), (m, m2), (v, v2)):
@@ -138,8 +143,10 @@ def test_rmsprop_step_equals_twin(case):
 @pytest.fixture
 def numpy_path(monkeypatch):
     """Force every op and optimizer onto its NumPy path."""
+
     def force():
         monkeypatch.setattr(F, "can_fuse", lambda *a: False)
+
     return force
 
 
@@ -150,11 +157,17 @@ def test_ops_fused_and_numpy_paths_agree(dtype, numpy_path):
     dout = rng.standard_normal((9, 13)).astype(dtype)
     W = rng.standard_normal((13, 13)).astype(dtype)
     z, labels = rng.standard_normal((9, 4)).astype(dtype), rng.integers(0, 4, 9)
+
     def run():
-        out = [act.tanh_backward(dout, act.tanh_forward(x)[1]), act.sigmoid_backward(dout, act.sigmoid_forward(x)[1]),
-               act.relu_backward(dout, act.relu_forward(x)[1]), *dense_backward(dout, x, W)]
+        out = [
+            act.tanh_backward(dout, act.tanh_forward(x)[1]),
+            act.sigmoid_backward(dout, act.sigmoid_forward(x)[1]),
+            act.relu_backward(dout, act.relu_forward(x)[1]),
+            *dense_backward(dout, x, W),
+        ]
         loss, e = losses.softmax_cross_entropy(z, labels)
         return out + [e], loss
+
     fused, loss_f = run()
     numpy_path()
     plain, loss_p = run()
@@ -165,20 +178,29 @@ def test_ops_fused_and_numpy_paths_agree(dtype, numpy_path):
         np.testing.assert_allclose(a, b, **_tol(dtype))
 
 
-@pytest.mark.parametrize("make", [lambda: optim.SGD(0.1, momentum=0.9, weight_decay=1e-3),
-                                  lambda: optim.SGD(0.1, momentum=0.9, nesterov=True), lambda: optim.SGD(0.1),
-                                  lambda: optim.Adam(1e-2), lambda: optim.RMSprop(1e-2)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optim.SGD(0.1, momentum=0.9, weight_decay=1e-3),
+        lambda: optim.SGD(0.1, momentum=0.9, nesterov=True),
+        lambda: optim.SGD(0.1),
+        lambda: optim.Adam(1e-2),
+        lambda: optim.RMSprop(1e-2),
+    ],
+)
 def test_optimizers_fused_and_numpy_paths_agree(make, numpy_path):
     rng = np.random.default_rng(2)
     shapes = [{"W": (6, 5), "b": (6,)}, {"W": (3, 6)}]
     p0 = [{k: rng.standard_normal(s).astype(np.float32) for k, s in d.items()} for d in shapes]
     grads = [[{k: rng.standard_normal(s).astype(np.float32) for k, s in d.items()} for d in shapes] for _ in range(3)]
+
     def run():
         p = [{k: v.copy() for k, v in d.items()} for d in p0]
         opt = make()
         for g in grads:
             opt.step(p, g)
         return p
+
     fused = run()
     numpy_path()
     plain = run()

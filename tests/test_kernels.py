@@ -17,9 +17,9 @@ from nnlite import kernels as K
 from nnlite.kernels import reference as R
 
 NOJIT = bool(numba.config.DISABLE_JIT)
-MAX_NC = 2 if NOJIT else 4          # batch and channel sizes drawn up to this
-MAX_HW = 7 if NOJIT else 12         # spatial sizes drawn up to this
-MAX_LOG2N = 12                      # fwht sizes 1 ... 2^12 in both modes (rows kept few without JIT)
+MAX_NC = 2 if NOJIT else 4  # batch and channel sizes drawn up to this
+MAX_HW = 7 if NOJIT else 12  # spatial sizes drawn up to this
+MAX_LOG2N = 12  # fwht sizes 1 ... 2^12 in both modes (rows kept few without JIT)
 DTYPES = [np.float32, np.float64]
 
 
@@ -135,7 +135,7 @@ def test_im2col_stride1_same_width_fast_path_equals_twin(case):
     x, kh, kw, padding = case
     ref = R.im2col(x, kh, kw, 1, padding)
     assert ref.shape[1] % (x.shape[0] * x.shape[3]) == 0  # OW == W: the fast path is the one taken
-    buf = np.full(ref.shape, np.nan, dtype=x.dtype)        # every cell must be written (zeros included)
+    buf = np.full(ref.shape, np.nan, dtype=x.dtype)  # every cell must be written (zeros included)
     assert K.im2col(x, kh, kw, 1, padding, out=buf) is buf
     np.testing.assert_array_equal(buf, ref)
     np.testing.assert_array_equal(K.im2col(x, kh, kw, (1, 1), padding), ref)
@@ -169,12 +169,14 @@ def test_out_buffers_refuse_wrong_shape_dtype_layout_and_overlap():
     with pytest.raises(ValueError, match=r"shape \(1, 1, 4, 4\)"):
         K.col2im(c, (1, 1, 4, 4), 2, 2, out=np.empty((1, 1, 4, 5), np.float32))
 
+
 def test_im2col_known_values_and_conv_as_one_gemm():
     # A 1x1x3x3 image of 1..9, 2x2 kernel, stride 1, padding 0: the four windows, column by column.
     x = np.arange(1, 10, dtype=np.float32).reshape(1, 1, 3, 3)
     cols = K.im2col(x, 2, 2, 1, 0)
-    np.testing.assert_array_equal(cols, np.array([[1, 2, 4, 5], [2, 3, 5, 6], [4, 5, 7, 8], [5, 6, 8, 9]],
-                                                 dtype=np.float32))
+    np.testing.assert_array_equal(
+        cols, np.array([[1, 2, 4, 5], [2, 3, 5, 6], [4, 5, 7, 8], [5, 6, 8, 9]], dtype=np.float32)
+    )
     # The documented forward: one GEMM with W.reshape(F, C*KH*KW) gives the direct convolution.
     rng = np.random.default_rng(0)
     N, C, H, Wd, F, k, s, p = 2, 3, 6, 5, 4, 3, 2, 1
@@ -186,7 +188,7 @@ def test_im2col_known_values_and_conv_as_one_gemm():
     direct = np.zeros((N, F, OH, OW))
     for oh in range(OH):
         for ow in range(OW):
-            direct[:, :, oh, ow] = np.einsum("ncij,fcij->nf", xp[:, :, oh * s:oh * s + k, ow * s:ow * s + k], Wt)
+            direct[:, :, oh, ow] = np.einsum("ncij,fcij->nf", xp[:, :, oh * s : oh * s + k, ow * s : ow * s + k], Wt)
     np.testing.assert_allclose(out, direct, rtol=1e-12, atol=1e-12)
 
 
@@ -215,19 +217,23 @@ def test_maxpool_equals_twin(case, seed):
     np.testing.assert_array_equal(arg, arg_r)
     # the winner is the value it points at
     N, C, H, W = x.shape
-    np.testing.assert_array_equal(np.take_along_axis(x.reshape(N, C, H * W), arg.reshape(N, C, -1), axis=2),
-                                  out.reshape(N, C, -1))
+    np.testing.assert_array_equal(
+        np.take_along_axis(x.reshape(N, C, H * W), arg.reshape(N, C, -1), axis=2), out.reshape(N, C, -1)
+    )
     dout = np.random.default_rng(seed).standard_normal(out.shape).astype(x.dtype)
     dx = K.maxpool2d_backward(dout, arg, x.shape, kh, kw, stride)
     assert dx.dtype == x.dtype and dx.shape == x.shape
     dx_r = R.maxpool2d_backward(dout, arg, x.shape, kh, kw, stride)
     # overlapping windows may add their gradients in another order: bound by the number of windows
-    overlap = math.ceil(kh / (stride or kh if isinstance(stride, int) or stride is None else stride[0])) * \
-        math.ceil(kw / (stride or kw if isinstance(stride, int) or stride is None else stride[1]))
+    overlap = math.ceil(kh / (stride or kh if isinstance(stride, int) or stride is None else stride[0])) * math.ceil(
+        kw / (stride or kw if isinstance(stride, int) or stride is None else stride[1])
+    )
     np.testing.assert_allclose(dx, dx_r, rtol=0, atol=2 * overlap * _eps(x.dtype) * float(np.abs(dout).max()))
     # total gradient is conserved: every window passes all of its gradient to one input
-    assert abs(float(dx.sum(dtype=np.float64)) - float(dout.sum(dtype=np.float64))) <= \
-        4 * overlap * _eps(x.dtype) * float(np.abs(dout).sum(dtype=np.float64)) + 1e-300
+    assert (
+        abs(float(dx.sum(dtype=np.float64)) - float(dout.sum(dtype=np.float64)))
+        <= 4 * overlap * _eps(x.dtype) * float(np.abs(dout).sum(dtype=np.float64)) + 1e-300
+    )
 
 
 @given(pool_cases(), st.integers(0, 2**32 - 1))
@@ -303,8 +309,12 @@ def test_fwht_equals_twin(case):
         tol = 4 * _eps(x.dtype) * n * float(np.abs(x).max())
         np.testing.assert_allclose(y, expected, rtol=0, atol=tol)
     # and the twin is what its docstring says (Sylvester order, scipy.linalg.hadamard)
-    np.testing.assert_allclose(expected, x.astype(np.float64) @ scipy.linalg.hadamard(n),
-                               rtol=0, atol=4 * _eps(x.dtype) * n * float(np.abs(x).max()) + 0.0)
+    np.testing.assert_allclose(
+        expected,
+        x.astype(np.float64) @ scipy.linalg.hadamard(n),
+        rtol=0,
+        atol=4 * _eps(x.dtype) * n * float(np.abs(x).max()) + 0.0,
+    )
 
 
 @given(fwht_cases())
@@ -367,8 +377,7 @@ def test_fwht_bit_exact_vs_textbook_every_size(dtype, log2n):
     np.testing.assert_array_equal(y, _fwht_textbook(x))
 
 
-@given(st.integers(0, 2**32 - 1), st.sampled_from(DTYPES), st.integers(0, FWHT_EXACT_MAX_LOG2N),
-       st.integers(0, 64))
+@given(st.integers(0, 2**32 - 1), st.sampled_from(DTYPES), st.integers(0, FWHT_EXACT_MAX_LOG2N), st.integers(0, 64))
 def test_fwht_stays_inside_its_array(seed, dtype, log2n, pad):
     # x is a C-contiguous window into a bigger buffer: the vector loads/stores must not touch the guard
     # elements around it, and the window itself must come out transformed.
@@ -377,12 +386,12 @@ def test_fwht_stays_inside_its_array(seed, dtype, log2n, pad):
     rng = np.random.default_rng(seed)
     buf = rng.standard_normal(rows * n + 2 * pad).astype(dtype)
     before = buf.copy()
-    x = buf[pad:pad + rows * n].reshape(rows, n)
+    x = buf[pad : pad + rows * n].reshape(rows, n)
     assert x.flags.c_contiguous
     K.fwht(x)
     np.testing.assert_array_equal(buf[:pad], before[:pad])
-    np.testing.assert_array_equal(buf[pad + rows * n:], before[pad + rows * n:])
-    np.testing.assert_array_equal(x, _fwht_textbook(before[pad:pad + rows * n].reshape(rows, n)))
+    np.testing.assert_array_equal(buf[pad + rows * n :], before[pad + rows * n :])
+    np.testing.assert_array_equal(x, _fwht_textbook(before[pad : pad + rows * n].reshape(rows, n)))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -401,17 +410,21 @@ def test_fwht_lanes16_python_fallback(dtype):
 # ------------------------------------------------------------------------------------------ ternarize
 
 
-@given(st.integers(0, 2**32 - 1), st.sampled_from(DTYPES), st.sampled_from([(), (7,), (3, 5), (2, 3, 4)]),
-       st.sampled_from([0.0, 0.1, 0.5, 1.0, 3.0]))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(DTYPES),
+    st.sampled_from([(), (7,), (3, 5), (2, 3, 4)]),
+    st.sampled_from([0.0, 0.1, 0.5, 1.0, 3.0]),
+)
 def test_ternarize_equals_twin(seed, dtype, shape, threshold):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape).astype(dtype)
     if x.size:
         # put values exactly on the thresholds and exact zeros in
         flat = x.reshape(-1)
-        flat[:: 3] = dtype(threshold)
-        flat[1:: 5] = -dtype(threshold)
-        flat[2:: 7] = 0.0
+        flat[::3] = dtype(threshold)
+        flat[1::5] = -dtype(threshold)
+        flat[2::7] = 0.0
     q = K.ternarize(x, threshold)
     assert q.dtype == np.int8 and q.shape == x.shape
     np.testing.assert_array_equal(q, R.ternarize(x, threshold))
@@ -433,36 +446,45 @@ def _f32(*shape):
     return np.zeros(shape, dtype=np.float32)
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: K.im2col(_f32(2, 3, 4), 2, 2), ValueError, "4 dimensions"),
-    (lambda: K.im2col(np.zeros((1, 1, 4, 4), dtype=np.int64), 2, 2), TypeError, "float32 or float64"),
-    (lambda: K.im2col(_f32(1, 1, 4, 8)[..., ::2], 2, 2), ValueError, "C-contiguous"),
-    (lambda: K.im2col(_f32(1, 1, 4, 4), 5, 2), ValueError, "does not fit"),
-    (lambda: K.im2col(_f32(1, 1, 4, 4), 2, 2, stride=0), ValueError, "stride"),
-    (lambda: K.im2col(_f32(1, 1, 4, 4), 2, 2, padding=(1, 2, 3)), TypeError, "padding"),
-    (lambda: K.im2col(_f32(1, 1, 4, 4), 2.0, 2), TypeError, "kernel size"),
-    (lambda: K.im2col([[[[1.0]]]], 1, 1), TypeError, "ndarray"),
-    (lambda: K.col2im(_f32(4, 8), (1, 1, 4, 4), 2, 2), ValueError, r"\(4, 9\)"),
-    (lambda: K.col2im(_f32(4, 9), (1, 1, 4), 2, 2), ValueError, "x_shape"),
-    (lambda: K.maxpool2d_forward(_f32(1, 1, 2, 2), 3, 3), ValueError, "does not fit"),
-    (lambda: K.maxpool2d_forward(_f32(1, 2, 2), 1, 1), ValueError, "4 dimensions"),
-    (lambda: K.maxpool2d_backward(_f32(1, 1, 1, 1), np.zeros((1, 1, 1, 1), np.int32), (1, 1, 2, 2), 2, 2),
-     TypeError, "int64"),
-    (lambda: K.maxpool2d_backward(_f32(1, 1, 1, 1), np.full((1, 1, 1, 1), 4), (1, 1, 2, 2), 2, 2),
-     ValueError, "argmax entries"),
-    (lambda: K.avgpool2d_backward(_f32(1, 1, 2, 2), (1, 1, 2, 2), 2, 2), ValueError, "dout must have shape"),
-    (lambda: K.avgpool2d_forward(np.zeros((1, 1, 2, 2), dtype=np.float16), 2, 2), TypeError, "float16"),
-    (lambda: K.fwht(_f32(3, 6)), ValueError, "power-of-two"),
-    (lambda: K.fwht(_f32(3, 0)), ValueError, "power-of-two"),
-    (lambda: K.fwht(np.float32(1.0)), TypeError, "ndarray"),
-    (lambda: K.fwht(np.zeros((), dtype=np.float32)), ValueError, "at least 1 dimension"),
-    (lambda: K.fwht(np.zeros(8, dtype=np.int32)), TypeError, "float32 or float64"),
-    (lambda: K.fwht(_f32(8, 4).T), ValueError, "C-contiguous"),
-    (lambda: K.ternarize(_f32(3), -0.5), ValueError, ">= 0"),
-    (lambda: K.ternarize(_f32(3), float("nan")), ValueError, ">= 0"),
-    (lambda: K.ternarize(np.zeros(3, dtype=np.int8), 0.5), TypeError, "float32 or float64"),
-    (lambda: K.ternarize(_f32(4, 4)[:, ::2], 0.5), ValueError, "C-contiguous"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: K.im2col(_f32(2, 3, 4), 2, 2), ValueError, "4 dimensions"),
+        (lambda: K.im2col(np.zeros((1, 1, 4, 4), dtype=np.int64), 2, 2), TypeError, "float32 or float64"),
+        (lambda: K.im2col(_f32(1, 1, 4, 8)[..., ::2], 2, 2), ValueError, "C-contiguous"),
+        (lambda: K.im2col(_f32(1, 1, 4, 4), 5, 2), ValueError, "does not fit"),
+        (lambda: K.im2col(_f32(1, 1, 4, 4), 2, 2, stride=0), ValueError, "stride"),
+        (lambda: K.im2col(_f32(1, 1, 4, 4), 2, 2, padding=(1, 2, 3)), TypeError, "padding"),
+        (lambda: K.im2col(_f32(1, 1, 4, 4), 2.0, 2), TypeError, "kernel size"),
+        (lambda: K.im2col([[[[1.0]]]], 1, 1), TypeError, "ndarray"),
+        (lambda: K.col2im(_f32(4, 8), (1, 1, 4, 4), 2, 2), ValueError, r"\(4, 9\)"),
+        (lambda: K.col2im(_f32(4, 9), (1, 1, 4), 2, 2), ValueError, "x_shape"),
+        (lambda: K.maxpool2d_forward(_f32(1, 1, 2, 2), 3, 3), ValueError, "does not fit"),
+        (lambda: K.maxpool2d_forward(_f32(1, 2, 2), 1, 1), ValueError, "4 dimensions"),
+        (
+            lambda: K.maxpool2d_backward(_f32(1, 1, 1, 1), np.zeros((1, 1, 1, 1), np.int32), (1, 1, 2, 2), 2, 2),
+            TypeError,
+            "int64",
+        ),
+        (
+            lambda: K.maxpool2d_backward(_f32(1, 1, 1, 1), np.full((1, 1, 1, 1), 4), (1, 1, 2, 2), 2, 2),
+            ValueError,
+            "argmax entries",
+        ),
+        (lambda: K.avgpool2d_backward(_f32(1, 1, 2, 2), (1, 1, 2, 2), 2, 2), ValueError, "dout must have shape"),
+        (lambda: K.avgpool2d_forward(np.zeros((1, 1, 2, 2), dtype=np.float16), 2, 2), TypeError, "float16"),
+        (lambda: K.fwht(_f32(3, 6)), ValueError, "power-of-two"),
+        (lambda: K.fwht(_f32(3, 0)), ValueError, "power-of-two"),
+        (lambda: K.fwht(np.float32(1.0)), TypeError, "ndarray"),
+        (lambda: K.fwht(np.zeros((), dtype=np.float32)), ValueError, "at least 1 dimension"),
+        (lambda: K.fwht(np.zeros(8, dtype=np.int32)), TypeError, "float32 or float64"),
+        (lambda: K.fwht(_f32(8, 4).T), ValueError, "C-contiguous"),
+        (lambda: K.ternarize(_f32(3), -0.5), ValueError, ">= 0"),
+        (lambda: K.ternarize(_f32(3), float("nan")), ValueError, ">= 0"),
+        (lambda: K.ternarize(np.zeros(3, dtype=np.int8), 0.5), TypeError, "float32 or float64"),
+        (lambda: K.ternarize(_f32(4, 4)[:, ::2], 0.5), ValueError, "C-contiguous"),
+    ],
+)
 def test_bad_input_raises_clear_error(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

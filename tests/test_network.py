@@ -1,15 +1,16 @@
 """Layers, Sequential (blocks, feedback points, input checks) and the mlp builder; optimizers."""
+
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from gradcheck import numerical_gradient, rel_error
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import seeds
 
 import nnlite as nn
 from nnlite.layers import init_weight
-
-from gradcheck import numerical_gradient, rel_error
-from strategies import seeds
 
 
 def test_mlp_structure_blocks_and_feedback_points():
@@ -21,8 +22,9 @@ def test_mlp_structure_blocks_and_feedback_points():
     assert all(p["W"].dtype == np.float32 and p["b"].dtype == np.float32 for p in net.params())
 
 
-@pytest.mark.parametrize("init,var", [("he", 2 / 500), ("lecun", 1 / 500), ("glorot", 2 / (500 + 300)),
-                                      ("uniform", 1 / (3 * 500))])
+@pytest.mark.parametrize(
+    "init,var", [("he", 2 / 500), ("lecun", 1 / 500), ("glorot", 2 / (500 + 300)), ("uniform", 1 / (3 * 500))]
+)
 def test_init_variances(init, var):
     W = init_weight((300, 500), 500, 300, init, np.random.default_rng(0), np.float32)
     n = W.size
@@ -37,8 +39,11 @@ def test_same_seed_same_weights():
     assert not np.array_equal(a.params()[0]["W"], c.params()[0]["W"])
 
 
-@given(seed=seeds(), sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
-       activation=st.sampled_from(["tanh", "sigmoid", "leaky_relu:-0.5", "identity"]))
+@given(
+    seed=seeds(),
+    sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
+    activation=st.sampled_from(["tanh", "sigmoid", "leaky_relu:-0.5", "identity"]),
+)
 def test_bp_gradients_match_finite_differences_of_the_network_loss(seed, sizes, activation):
     rng = np.random.default_rng(seed)
     net = nn.mlp(sizes, activation, dtype=np.float64, seed=rng)
@@ -52,6 +57,7 @@ def test_bp_gradients_match_finite_differences_of_the_network_loss(seed, sizes, 
 
     def f():
         return nn.softmax_cross_entropy(net.forward(x)[0], y)[0]
+
     for p, g in zip(net.params(), grads):
         for k in p:
             assert rel_error(g[k], numerical_gradient(f, p[k])) < 1e-6
@@ -109,8 +115,16 @@ def _quadratic_problem(dtype=np.float32):
     return target, params
 
 
-@pytest.mark.parametrize("opt", [nn.SGD(0.1), nn.SGD(0.05, momentum=0.9), nn.SGD(0.05, momentum=0.9, nesterov=True),
-                                 nn.Adam(0.05), nn.RMSprop(0.01)])
+@pytest.mark.parametrize(
+    "opt",
+    [
+        nn.SGD(0.1),
+        nn.SGD(0.05, momentum=0.9),
+        nn.SGD(0.05, momentum=0.9, nesterov=True),
+        nn.Adam(0.05),
+        nn.RMSprop(0.01),
+    ],
+)
 def test_optimizers_minimise_a_quadratic_and_keep_float32(opt):
     target, params = _quadratic_problem()
     for _ in range(500):
@@ -124,9 +138,9 @@ def test_optimizers_minimise_a_quadratic_and_keep_float32(opt):
 def test_sgd_momentum_matches_its_equations():
     p = [{"W": np.array([1.0])}]
     opt = nn.SGD(0.1, momentum=0.5, weight_decay=0.1)
-    opt.step(p, [{"W": np.array([2.0])}])       # g=2+0.1*1=2.1, v=2.1, p=1-0.21
+    opt.step(p, [{"W": np.array([2.0])}])  # g=2+0.1*1=2.1, v=2.1, p=1-0.21
     np.testing.assert_allclose(p[0]["W"], [0.79])
-    opt.step(p, [{"W": np.array([1.0])}])       # g=1+0.079, v=0.5*2.1+1.079=2.129, p=0.79-0.2129
+    opt.step(p, [{"W": np.array([1.0])}])  # g=1+0.079, v=0.5*2.1+1.079=2.129, p=0.79-0.2129
     np.testing.assert_allclose(p[0]["W"], [0.79 - 0.2129])
 
 

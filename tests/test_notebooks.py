@@ -3,6 +3,7 @@
 Nothing here runs a notebook (that takes minutes); the committed files are read as JSON and their code parsed.
 Only the standard library is used, so the checks run without the [notebooks] extra.
 """
+
 import ast
 import json
 import re
@@ -15,13 +16,20 @@ NOTEBOOKS = ["01_rules_side_by_side.ipynb", "02_alignment.ipynb", "03_dfa_as_noi
 MAX_BYTES = 1_500_000
 
 # A notebook shows and explains; the engine lives in nnlite. No function may be named like a part of it.
-ENGINE_NAME = re.compile(r"forward|backward|gradient|grad$|^grad|step|update|train|fit|loss|softmax|derivative|"
-                         r"optimi[sz]er|adam|sgd|dense|layer|conv|rule|feedback|project|signal|align|readout|"
-                         r"^bp$|^fa$|^dfa$|^ifa$|^lafs$", re.IGNORECASE)
+ENGINE_NAME = re.compile(
+    r"forward|backward|gradient|grad$|^grad|step|update|train|fit|loss|softmax|derivative|"
+    r"optimi[sz]er|adam|sgd|dense|layer|conv|rule|feedback|project|signal|align|readout|"
+    r"^bp$|^fa$|^dfa$|^ifa$|^lafs$",
+    re.IGNORECASE,
+)
 # Calls into nnlite that draw random numbers: each must be given seed= (FA may be given its feedbacks instead).
 SEEDED_CALLS = {"mlp", "cnn", "FA", "DFA", "IFA", "LAFS", "fit"}
-OUTPUT_KEYS = {"stream": {"name", "text"}, "display_data": {"data", "metadata"},
-               "execute_result": {"data", "metadata", "execution_count"}, "error": {"ename", "evalue", "traceback"}}
+OUTPUT_KEYS = {
+    "stream": {"name", "text"},
+    "display_data": {"data", "metadata"},
+    "execute_result": {"data", "metadata", "execution_count"},
+    "error": {"ename", "evalue", "traceback"},
+}
 
 
 def load(name):
@@ -116,8 +124,9 @@ def test_random_draws_are_seeded(name):
                 if fname in SEEDED_CALLS:
                     calls += 1
                     kw = {k.arg for k in node.keywords}
-                    assert "seed" in kw or (fname == "FA" and "feedbacks" in kw), \
+                    assert "seed" in kw or (fname == "FA" and "feedbacks" in kw), (
                         f"{name}: {fname}(...) on line {node.lineno} of a cell has no seed="
+                    )
                 if fname == "default_rng":
                     assert node.args or node.keywords, f"{name}: default_rng() without a seed"
     assert calls, f"{name} builds no network and trains nothing"
@@ -135,7 +144,9 @@ def test_notebook_was_executed_top_to_bottom_without_errors(name):
             assert out["output_type"] != "error", f"{name} cell {i}: {out.get('ename')}: {out.get('evalue')}"
             if out["output_type"] == "stream":
                 text = out["text"] if isinstance(out["text"], str) else "".join(out["text"])
-                assert "Traceback" not in text and "Error" not in text, f"{name} cell {i} printed an error: {text[:200]}"
+                assert "Traceback" not in text and "Error" not in text, (
+                    f"{name} cell {i} printed an error: {text[:200]}"
+                )
             pngs += "image/png" in out.get("data", {})
     assert pngs >= 1, f"{name} has no figure (image/png output)"
     assert any(c["outputs"] for c in cells[-3:]), f"{name}: its last cells show nothing"

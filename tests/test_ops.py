@@ -1,14 +1,15 @@
 """Every op's backward against central finite differences (float64), losses' e against their value, dtypes."""
+
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from gradcheck import numerical_gradient, rel_error
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import seeds
 
 from nnlite.ops import activations as act
 from nnlite.ops.dense import dense_backward, dense_forward
-from nnlite.ops.losses import (binary_cross_entropy, mean_squared_error, softmax, softmax_cross_entropy)
-
-from gradcheck import numerical_gradient, rel_error
-from strategies import seeds
+from nnlite.ops.losses import binary_cross_entropy, mean_squared_error, softmax, softmax_cross_entropy
 
 ACTS = {
     "tanh": (act.tanh_forward, act.tanh_backward),

@@ -1,11 +1,13 @@
 """Tests of nnlite.projections: Gaussian, Fastfood, Sparse, OPU (lightonml simulator)."""
+
 import math
 import sys
 
 import numpy as np
 import pytest
 import scipy.linalg
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nnlite.kernels import ternarize
 from nnlite.projections import OPU, Fastfood, Gaussian, Projection, Sparse
@@ -26,9 +28,15 @@ def fastfood_explicit(p):
     blocks = []
     for b in range(p.n_blocks):
         Pi = np.eye(p.d)[p.perm[b]]
-        blocks.append(np.diag(p.S[b].astype(np.float64)) @ H @ np.diag(p.G[b].astype(np.float64))
-                      @ Pi @ H @ np.diag(p.signs[b].astype(np.float64)))
-    return p.scale * np.vstack(blocks)[:p.n_out, :p.n_in]
+        blocks.append(
+            np.diag(p.S[b].astype(np.float64))
+            @ H
+            @ np.diag(p.G[b].astype(np.float64))
+            @ Pi
+            @ H
+            @ np.diag(p.signs[b].astype(np.float64))
+        )
+    return p.scale * np.vstack(blocks)[: p.n_out, : p.n_in]
 
 
 # ---------------------------------------------------------------------------------------------- all back ends
@@ -78,7 +86,7 @@ def test_bad_inputs_raise_clear_errors(name):
 def test_non_contiguous_input_gives_the_same_result(name):
     p = FACTORIES[name](6, 50, 0, np.float32)
     big = np.random.default_rng(0).standard_normal((8, 12)).astype(np.float32)
-    e = big[::2, ::2]                                    # strided view, shape (4, 6)
+    e = big[::2, ::2]  # strided view, shape (4, 6)
     assert not e.flags.c_contiguous
     # (BLAS may take another path for strided operands: equal up to float32 rounding)
     np.testing.assert_allclose(p(e), p(np.ascontiguousarray(e)), rtol=1e-5, atol=1e-7)
@@ -138,7 +146,7 @@ def test_gaussian_holds_the_scaled_matrix():
     np.testing.assert_allclose(p.B, U / math.sqrt(n_out * n_in), rtol=1e-15, atol=0)
     # Entry variance 1/(n_out n_in): i.i.d. entries, so the estimate n_out n_in mean(B^2) has std sqrt(2/M).
     M = n_in * n_out
-    assert abs(np.mean(p.B ** 2) * M - 1.0) < 5 * math.sqrt(2.0 / M)
+    assert abs(np.mean(p.B**2) * M - 1.0) < 5 * math.sqrt(2.0 / M)
 
 
 def test_gaussian_from_matrix_is_exact_and_copies():
@@ -159,8 +167,7 @@ def test_gaussian_from_matrix_is_exact_and_copies():
 
 
 # ---------------------------------------------------------------------------------------------- Fastfood
-@pytest.mark.parametrize("n_in,n_out", [(1, 5), (2, 2), (3, 10), (10, 37), (16, 32), (16, 33), (100, 300),
-                                        (129, 260)])
+@pytest.mark.parametrize("n_in,n_out", [(1, 5), (2, 2), (3, 10), (10, 37), (16, 32), (16, 33), (100, 300), (129, 260)])
 def test_fastfood_matrix_equals_its_explicit_factors(n_in, n_out):
     p = Fastfood(n_in, n_out, seed=n_in + n_out, dtype=np.float64)
     assert p.d == 2 ** math.ceil(math.log2(n_in)) and p.n_blocks == math.ceil(n_out / p.d)
@@ -189,14 +196,19 @@ def test_fastfood_entry_variance_matches_gaussian(n_in, n_out):
     # not independent, so the sampling std of v_s is estimated across independent seeds and the mean over
     # seeds is held to 5 standard errors. (Forgetting the padding, i.e. d instead of n_in, gives n_in/d:
     # 0.75, 0.625, 0.78; these sizes make that many standard errors off.)
-    v = np.array([np.mean(Fastfood(n_in, n_out, seed=s, dtype=np.float64).matrix() ** 2) * n_in * n_out
-                  for s in range(12)])
+    v = np.array(
+        [np.mean(Fastfood(n_in, n_out, seed=s, dtype=np.float64).matrix() ** 2) * n_in * n_out for s in range(12)]
+    )
     se = v.std(ddof=1) / math.sqrt(len(v))
     assert se < 0.05
     assert abs(v.mean() - 1.0) <= 5 * se
     # the entries are centred too: mean within 5 standard errors of 0 (same estimate of the spread)
-    means = np.array([np.mean(Fastfood(n_in, n_out, seed=100 + s, dtype=np.float64).matrix())
-                      * math.sqrt(n_in * n_out) for s in range(12)])
+    means = np.array(
+        [
+            np.mean(Fastfood(n_in, n_out, seed=100 + s, dtype=np.float64).matrix()) * math.sqrt(n_in * n_out)
+            for s in range(12)
+        ]
+    )
     assert abs(means.mean()) < 5 * means.std(ddof=1) / math.sqrt(len(means)) + 1e-12
 
 
@@ -213,7 +225,7 @@ def test_fastfood_scaling_lengths_are_chi_distributed():
 def test_fastfood_memory_is_linear_in_n_out_and_flat_in_n_in():
     base = Fastfood(100, 4096, seed=0).nbytes
     assert Fastfood(100, 8192, seed=0).nbytes == 2 * base
-    assert Fastfood(200, 4096, seed=0).nbytes == base          # d = 128 -> 256, both divide 4096
+    assert Fastfood(200, 4096, seed=0).nbytes == base  # d = 128 -> 256, both divide 4096
     assert abs(Fastfood(150, 4000, seed=0).nbytes - base) <= 0.05 * base
     big = Fastfood(1000, 65536, seed=0)
     dense = 1000 * 65536 * 4
@@ -230,13 +242,13 @@ def test_sparse_has_exactly_k_distinct_nonzeros_per_row_with_the_documented_vari
     assert B.shape == (n_out, n_in) and B.data.dtype == np.float64
     assert np.array_equal(np.diff(B.indptr), np.full(n_out, k))
     M = p.matrix()
-    assert np.array_equal((M != 0).sum(axis=1), np.full(n_out, k))     # distinct columns, none zero
+    assert np.array_equal((M != 0).sum(axis=1), np.full(n_out, k))  # distinct columns, none zero
     assert p.nbytes == B.data.nbytes + B.indices.nbytes + B.indptr.nbytes == n_out * k * 12 + (n_out + 1) * 4
     # Nonzero values i.i.d. N(0, 1/(k n_out)): 5 sigma on their mean square (std sqrt(2/(n_out k))).
     m = n_out * k
-    assert abs(np.mean(B.data ** 2) * k * n_out - 1.0) < 5 * math.sqrt(2.0 / m)
+    assert abs(np.mean(B.data**2) * k * n_out - 1.0) < 5 * math.sqrt(2.0 / m)
     # Entry variance, zeros included, is 1/(n_out n_in) (the zero fraction is exactly 1 - k/n_in).
-    assert abs(np.mean(M ** 2) * n_in * n_out - 1.0) < 5 * math.sqrt(2.0 / m)
+    assert abs(np.mean(M**2) * n_in * n_out - 1.0) < 5 * math.sqrt(2.0 / m)
     # Columns uniform: each column count ~ Binomial(n_out, k/n_in); 5 sigma.
     counts = (M != 0).sum(axis=0)
     q = k / n_in
@@ -272,7 +284,7 @@ def test_opu_equals_scaled_real_part_of_the_simulator_matrix(kind):
     rng = np.random.default_rng(2)
     if kind == "binary":
         e = (rng.random((8, n_in)) < 0.5).astype(np.float32)
-        e[0] = 0.0                                   # a sample with nothing above threshold projects to 0
+        e[0] = 0.0  # a sample with nothing above threshold projects to 0
     else:
         e = np.where(rng.random((8, n_in)) < 0.5, -1.0, 1.0).astype(np.float32)
     R = p.simulator_matrix
@@ -292,12 +304,12 @@ def test_opu_equals_scaled_real_part_of_the_simulator_matrix(kind):
 
 
 def test_opu_relative_threshold_is_a_fraction_of_each_samples_peak():
-    p = OPU(16, 64, simulated=True, seed=0, threshold=0.4)          # the default: relative
+    p = OPU(16, 64, simulated=True, seed=0, threshold=0.4)  # the default: relative
     a = OPU(16, 64, simulated=True, seed=0, threshold=0.0, relative=False)
     assert p.relative and "relative" in repr(p)
     e = np.zeros((2, 16), np.float32)
-    e[0, :4] = [1.0, -0.5, 0.3, -0.39]       # peak 1: keeps 1.0 and -0.5 only
-    e[1, :3] = [0.01, 0.0039, -0.005]        # peak 0.01: keeps 0.01 and -0.005 only (same pattern, 100x smaller)
+    e[0, :4] = [1.0, -0.5, 0.3, -0.39]  # peak 1: keeps 1.0 and -0.5 only
+    e[1, :3] = [0.01, 0.0039, -0.005]  # peak 0.01: keeps 0.01 and -0.005 only (same pattern, 100x smaller)
     code = np.zeros((2, 16))
     code[0, :2] = [1, -1]
     code[1, [0, 2]] = [1, -1]
@@ -348,8 +360,13 @@ def test_opu_context_manager_open_close_and_no_transpose():
 
 
 def test_opu_without_lightonml_names_the_install_command(monkeypatch):
-    for mod in ["lightonml", "lightonml.opu", "lightonml.internal", "lightonml.internal.config",
-                "lightonml.internal.simulated_device"]:
+    for mod in [
+        "lightonml",
+        "lightonml.opu",
+        "lightonml.internal",
+        "lightonml.internal.config",
+        "lightonml.internal.simulated_device",
+    ]:
         monkeypatch.setitem(sys.modules, mod, None)
     with pytest.raises(ImportError, match=r"pip install --no-deps lightonml"):
         OPU(4, 8, simulated=True)

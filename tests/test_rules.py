@@ -1,16 +1,16 @@
 """Identity properties of the rules (float64, hypothesis-drawn sizes and depths), seeds, and learning on real data."""
+
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from gradcheck import numerical_gradient, rel_error
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import seeds
 
 import nnlite as nn
 from nnlite.projections import Gaussian
-from nnlite.rules.bp import reshape_output_error
-
-from gradcheck import numerical_gradient, rel_error
-from strategies import seeds
 
 ACT = st.sampled_from(["tanh", "sigmoid", "leaky_relu:-0.5", "abs", "relu"])
 
@@ -50,11 +50,17 @@ def test_fa_with_random_feedback_differs_from_bp(seed, sizes, activation):
     assert rel_error(fa[0]["W"], bp[0]["W"]) > 1e-6 or np.abs(bp[0]["W"]).max() < 1e-12
 
 
-@given(seed=seeds(), d=st.integers(2, 8), h=st.integers(2, 9), c=st.integers(2, 6), activation=ACT,
-       rule=st.sampled_from(["dfa", "ifa", "lafs-e"]))
+@given(
+    seed=seeds(),
+    d=st.integers(2, 8),
+    h=st.integers(2, 9),
+    c=st.integers(2, 6),
+    activation=ACT,
+    rule=st.sampled_from(["dfa", "ifa", "lafs-e"]),
+)
 def test_direct_rules_with_B_equal_W2_T_are_bp_on_one_hidden_layer(seed, d, h, c, activation, rule):
     net, x, y, caches, e = _setup(seed, [d, h, c], activation)
-    P = Gaussian.from_matrix(net.weight_layer(1).params["W"].T.copy())   # B_1 = W_2.T, shape (h, c)
+    P = Gaussian.from_matrix(net.weight_layer(1).params["W"].T.copy())  # B_1 = W_2.T, shape (h, c)
     bp = nn.BP().gradients(net, caches, e, y)
     if rule == "dfa":
         got = nn.DFA(projection=P).gradients(net, caches, e, y)
@@ -65,8 +71,12 @@ def test_direct_rules_with_B_equal_W2_T_are_bp_on_one_hidden_layer(seed, d, h, c
     _assert_same_grads(got, bp)
 
 
-@given(seed=seeds(), sizes=st.lists(st.integers(2, 9), min_size=4, max_size=6), activation=ACT,
-       layout=st.sampled_from(["unified", "independent"]))
+@given(
+    seed=seeds(),
+    sizes=st.lists(st.integers(2, 9), min_size=4, max_size=6),
+    activation=ACT,
+    layout=st.sampled_from(["unified", "independent"]),
+)
 def test_lafs_with_output_error_is_dfa(seed, sizes, activation, layout):
     net, x, y, caches, e = _setup(seed, sizes, activation)
     dfa = nn.DFA(layout=layout, seed=seed + 1)
@@ -78,9 +88,12 @@ def test_lafs_with_output_error_is_dfa(seed, sizes, activation, layout):
     assert rel_error(own[0]["W"], got[0]["W"]) > 1e-8
 
 
-@given(seed=seeds(), sizes=st.lists(st.integers(2, 7), min_size=3, max_size=5),
-       activation=st.sampled_from(["tanh", "sigmoid", "leaky_relu:-0.5"]),
-       layout=st.sampled_from(["unified", "independent"]))
+@given(
+    seed=seeds(),
+    sizes=st.lists(st.integers(2, 7), min_size=3, max_size=5),
+    activation=st.sampled_from(["tanh", "sigmoid", "leaky_relu:-0.5"]),
+    layout=st.sampled_from(["unified", "independent"]),
+)
 def test_lafs_update_is_the_gradient_of_each_local_loss(seed, sizes, activation, layout):
     net, x, y, caches, e = _setup(seed, sizes, activation)
     lafs = nn.LAFS(layout=layout, seed=seed)
@@ -129,7 +142,7 @@ def test_feedback_entries_have_variance_one_over_lk_C(layout):
         assert abs(B.mean()) < 5 / math.sqrt(l * C * n)
     if layout == "independent":
         B0, B1 = dfa.feedback_matrix(net, 1), dfa.feedback_matrix(net, 2)
-        assert not np.allclose(B0[:100] / B0[:100].std(), B1 / B1.std())   # its own rows, not a shared prefix
+        assert not np.allclose(B0[:100] / B0[:100].std(), B1 / B1.std())  # its own rows, not a shared prefix
 
 
 def test_direct_rules_skip_dx_products():
@@ -142,6 +155,7 @@ def test_direct_rules_skip_dx_products():
             def spy(dout, cache, *, feedback=None, need_dx=True, _orig=orig):
                 calls.append(need_dx)
                 return _orig(dout, cache, feedback=feedback, need_dx=need_dx)
+
             layer.backward = spy
     x = np.random.default_rng(0).standard_normal((4, 5))
     y = np.array([0, 1, 2, 0])
@@ -173,16 +187,34 @@ def test_ifa_signals_carry_forward_through_weights():
     np.testing.assert_allclose(g[2], delta2 @ net.weight_layer(2).params["W"].T, rtol=1e-12)
 
 
-@pytest.mark.parametrize("make", [lambda s: nn.FA(seed=s), lambda s: nn.DFA(seed=s), lambda s: nn.IFA(seed=s),
-                                  lambda s: nn.LAFS(seed=s), lambda s: nn.DFA(seed=s, layout="independent")])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s: nn.FA(seed=s),
+        lambda s: nn.DFA(seed=s),
+        lambda s: nn.IFA(seed=s),
+        lambda s: nn.LAFS(seed=s),
+        lambda s: nn.DFA(seed=s, layout="independent"),
+    ],
+)
 def test_same_seed_same_feedback_and_same_run(make):
     def run(seed):
         d = nn.data.load("digits")
         net = nn.mlp([64, 32, 32, 10], "tanh", seed=0)
         rule = make(seed)
-        nn.fit(net, rule, nn.softmax_cross_entropy, nn.SGD(0.05, momentum=0.9), (d.x_train, d.y_train),
-               epochs=1, batch_size=64, seed=0, progress=False)
+        nn.fit(
+            net,
+            rule,
+            nn.softmax_cross_entropy,
+            nn.SGD(0.05, momentum=0.9),
+            (d.x_train, d.y_train),
+            epochs=1,
+            batch_size=64,
+            seed=0,
+            progress=False,
+        )
         return [p[k].copy() for p in net.params() for k in sorted(p)]
+
     a, b, c = run(7), run(7), run(8)
     assert all(np.array_equal(u, v) for u, v in zip(a, b))
     assert not all(np.array_equal(u, v) for u, v in zip(a, c))
@@ -218,15 +250,28 @@ def fashion():
     return nn.data.load("fashion-mnist", download=False, standardize=True)
 
 
-@pytest.mark.parametrize("name,make,threshold", [
-    ("fa", lambda: nn.FA(seed=1), 0.78),
-    ("dfa", lambda: nn.DFA(seed=1), 0.78),
-    ("lafs", lambda: nn.LAFS(seed=1), 0.78),
-    ("ifa", lambda: nn.IFA(seed=1), 0.70),
-])
+@pytest.mark.parametrize(
+    "name,make,threshold",
+    [
+        ("fa", lambda: nn.FA(seed=1), 0.78),
+        ("dfa", lambda: nn.DFA(seed=1), 0.78),
+        ("lafs", lambda: nn.LAFS(seed=1), 0.78),
+        ("ifa", lambda: nn.IFA(seed=1), 0.70),
+    ],
+)
 def test_rules_learn_fashion_mnist(fashion, name, make, threshold):
     d = fashion
     net = nn.mlp([784, 256, 256, 10], "tanh", seed=0)
-    h = nn.fit(net, make(), nn.softmax_cross_entropy, nn.Adam(1e-3), (d.x_train[:10000], d.y_train[:10000]),
-               (d.x_test, d.y_test), epochs=1, batch_size=32, seed=0, progress=False)
+    h = nn.fit(
+        net,
+        make(),
+        nn.softmax_cross_entropy,
+        nn.Adam(1e-3),
+        (d.x_train[:10000], d.y_train[:10000]),
+        (d.x_test, d.y_test),
+        epochs=1,
+        batch_size=32,
+        seed=0,
+        progress=False,
+    )
     assert h.test_acc[-1] >= threshold, (name, h.test_acc[-1])

@@ -1,4 +1,5 @@
 """fit/History, checkpoints, NaN stop, alignment measurements, and BP learning on real data."""
+
 import json
 import os
 
@@ -17,8 +18,18 @@ def digits():
 def test_bp_learns_digits(digits):
     d = digits
     net = nn.mlp([64, 256, 256, 10], "tanh", seed=0)
-    h = nn.fit(net, nn.BP(), nn.softmax_cross_entropy, nn.SGD(0.05, momentum=0.9), (d.x_train, d.y_train),
-               (d.x_test, d.y_test), epochs=10, batch_size=32, seed=0, progress=False)
+    h = nn.fit(
+        net,
+        nn.BP(),
+        nn.softmax_cross_entropy,
+        nn.SGD(0.05, momentum=0.9),
+        (d.x_train, d.y_train),
+        (d.x_test, d.y_test),
+        epochs=10,
+        batch_size=32,
+        seed=0,
+        progress=False,
+    )
     assert h.test_acc[-1] >= 0.95
     assert h.epoch == list(range(1, 11)) and len(h.seconds) == 10 and h.stopped is None
     assert h.train_loss[-1] < h.train_loss[0]
@@ -27,16 +38,35 @@ def test_bp_learns_digits(digits):
 def test_bp_learns_fashion_mnist_in_one_epoch():
     d = nn.data.load("fashion-mnist", download=False, standardize=True)
     net = nn.mlp([784, 256, 256, 256, 10], "tanh", seed=0)
-    h = nn.fit(net, nn.BP(), nn.softmax_cross_entropy, nn.Adam(3e-4), (d.x_train[:10000], d.y_train[:10000]),
-               (d.x_test, d.y_test), epochs=1, batch_size=32, seed=0, progress=False)
+    h = nn.fit(
+        net,
+        nn.BP(),
+        nn.softmax_cross_entropy,
+        nn.Adam(3e-4),
+        (d.x_train[:10000], d.y_train[:10000]),
+        (d.x_test, d.y_test),
+        epochs=1,
+        batch_size=32,
+        seed=0,
+        progress=False,
+    )
     assert h.test_acc[-1] >= 0.80
 
 
 def test_nan_loss_stops_training_and_says_where(digits):
     d = digits
     net = nn.mlp([64, 32, 10], "relu", seed=0)
-    h = nn.fit(net, nn.BP(), nn.mean_squared_error, nn.SGD(1e6), (d.x_train, d.y_train), epochs=5,
-               batch_size=32, seed=0, progress=False)
+    h = nn.fit(
+        net,
+        nn.BP(),
+        nn.mean_squared_error,
+        nn.SGD(1e6),
+        (d.x_train, d.y_train),
+        epochs=5,
+        batch_size=32,
+        seed=0,
+        progress=False,
+    )
     assert h.stopped is not None
     assert h.stopped["epoch"] == 1 and 1 < h.stopped["step"] <= 45
     assert "nan" in h.stopped["reason"].lower() or "inf" in h.stopped["reason"].lower()
@@ -86,11 +116,12 @@ def test_checkpoint_is_atomic(tmp_path, monkeypatch):
 
     def boom(*a, **k):
         raise OSError("disk full")
+
     monkeypatch.setattr(os, "fsync", boom)
     with pytest.raises(OSError, match="disk full"):
         nn.save(nn.mlp([4, 3, 2], seed=1), path)
-    assert path.read_bytes() == before          # the old checkpoint is intact
-    assert os.listdir(tmp_path) == ["m.npz"]    # and no temporary file is left
+    assert path.read_bytes() == before  # the old checkpoint is intact
+    assert os.listdir(tmp_path) == ["m.npz"]  # and no temporary file is left
 
 
 def test_checkpoint_refuses_pickles(tmp_path):
@@ -135,7 +166,7 @@ def test_dfa_alignment_reports_local_errors_and_readouts():
     net, caches, e, y = _batch()
     a = measure(net, nn.DFA(seed=0), caches, e, y)
     assert len(a.signal_cos) == 2 and len(a.update_cos) == 3
-    assert a.update_cos[-1] == pytest.approx(1.0)          # the output block gets e under every rule
+    assert a.update_cos[-1] == pytest.approx(1.0)  # the output block gets e under every rule
     assert all(-1 <= c <= 1 for c in a.signal_cos)
     assert len(a.error_angle) == 2 and all(0 <= v <= 180 for v in a.error_angle)
     assert len(a.readout_acc) == 2 and all(0 <= v <= 1 for v in a.readout_acc)
@@ -145,8 +176,18 @@ def test_dfa_alignment_reports_local_errors_and_readouts():
 def test_dfa_aligns_during_training_and_history_records_it(digits):
     d = digits
     net = nn.mlp([64, 128, 128, 10], "tanh", seed=0)
-    h = nn.fit(net, nn.DFA(seed=0), nn.softmax_cross_entropy, nn.SGD(0.05, momentum=0.9),
-               (d.x_train, d.y_train), epochs=20, batch_size=32, seed=0, progress=False, alignment_every=60)
+    h = nn.fit(
+        net,
+        nn.DFA(seed=0),
+        nn.softmax_cross_entropy,
+        nn.SGD(0.05, momentum=0.9),
+        (d.x_train, d.y_train),
+        epochs=20,
+        batch_size=32,
+        seed=0,
+        progress=False,
+        alignment_every=60,
+    )
     steps = [r["step"] for r in h.alignment]
     assert steps == list(range(0, 20 * 45, 60))
     first = np.array(h.alignment[0]["signal_cos"])
@@ -160,9 +201,18 @@ def test_history_json(tmp_path, digits):
     d = digits
     net = nn.mlp([64, 16, 10], seed=0)
     seen = []
-    h = nn.fit(net, nn.BP(), nn.softmax_cross_entropy, nn.SGD(0.1), (d.x_train, d.y_train), (d.x_test, d.y_test),
-               epochs=2, progress=False, callback=lambda hist: seen.append(list(hist.test_acc)))
-    assert seen == [h.test_acc[:1], h.test_acc]       # called after each epoch, with that epoch recorded
+    h = nn.fit(
+        net,
+        nn.BP(),
+        nn.softmax_cross_entropy,
+        nn.SGD(0.1),
+        (d.x_train, d.y_train),
+        (d.x_test, d.y_test),
+        epochs=2,
+        progress=False,
+        callback=lambda hist: seen.append(list(hist.test_acc)),
+    )
+    assert seen == [h.test_acc[:1], h.test_acc]  # called after each epoch, with that epoch recorded
     h.to_json(tmp_path / "h.json")
     back = json.loads((tmp_path / "h.json").read_text())
     assert back["test_acc"] == h.test_acc and back["rule"] == "bp"

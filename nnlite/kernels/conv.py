@@ -40,22 +40,22 @@ def _im2col_same1(x, kh, kw, ph, pw, OH, cols):
     xf = x.reshape(N * C * H * W)
     for c in range(C):
         for i in range(kh):
-            oh_lo = min(max(ph - i, 0), OH)                 # ih = oh + i - ph in [0, H)
+            oh_lo = min(max(ph - i, 0), OH)  # ih = oh + i - ph in [0, H)
             oh_hi = max(min(H + ph - i, OH), oh_lo)
             for j in range(kw):
                 crow = cols[(c * kh + i) * kw + j]
-                lo = min(max(pw - j, 0), OW)                # iw = ow + j - pw in [0, W)
+                lo = min(max(pw - j, 0), OW)  # iw = ow + j - pw in [0, W)
                 hi = max(min(W + pw - j, OW), lo)
                 for n in range(N):
-                    dst = crow[n * L:(n + 1) * L]
-                    top = dst[:oh_lo * OW]
+                    dst = crow[n * L : (n + 1) * L]
+                    top = dst[: oh_lo * OW]
                     for t in range(top.size):
                         top[t] = 0.0
-                    bot = dst[oh_hi * OW:]
+                    bot = dst[oh_hi * OW :]
                     for t in range(bot.size):
                         bot[t] = 0.0
                     if oh_hi == oh_lo or hi == lo:
-                        mid = dst[oh_lo * OW:oh_hi * OW]
+                        mid = dst[oh_lo * OW : oh_hi * OW]
                         for t in range(mid.size):
                             mid[t] = 0.0
                         continue
@@ -63,16 +63,16 @@ def _im2col_same1(x, kh, kw, ph, pw, OH, cols):
                     b = (oh_hi - 1) * OW + hi
                     s0 = ((n * C + c) * H + oh_lo + i - ph) * W + lo + j - pw
                     d = dst[a:b]
-                    s = xf[s0:s0 + (b - a)]
+                    s = xf[s0 : s0 + (b - a)]
                     for t in range(b - a):
                         d[t] = s[t]
                     span = oh_hi * OW
-                    for t in range(lo):                       # left border columns, one strided sweep each
-                        col = dst[oh_lo * OW + t:span:OW]
+                    for t in range(lo):  # left border columns, one strided sweep each
+                        col = dst[oh_lo * OW + t : span : OW]
                         for q in range(col.size):
                             col[q] = 0.0
-                    for t in range(OW - hi):                  # right border columns
-                        col = dst[oh_lo * OW + hi + t:span:OW]
+                    for t in range(OW - hi):  # right border columns
+                        col = dst[oh_lo * OW + hi + t : span : OW]
                         for q in range(col.size):
                             col[q] = 0.0
 
@@ -96,7 +96,7 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
                 for n in range(N):
                     for oh in range(OH):
                         ih = oh * sh + i - ph
-                        dst = crow[n * L + oh * OW:n * L + (oh + 1) * OW]
+                        dst = crow[n * L + oh * OW : n * L + (oh + 1) * OW]
                         if ih < 0 or ih >= H:
                             dst[:] = 0.0
                             continue
@@ -104,7 +104,7 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
                             dst[t] = 0.0
                         for t in range(OW - hi):
                             dst[hi + t] = 0.0
-                        src = x[n, c, ih, lo * sw + j - pw:]
+                        src = x[n, c, ih, lo * sw + j - pw :]
                         d = dst[lo:hi]
                         if sw == 1:
                             for t in range(hi - lo):
@@ -130,8 +130,8 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
                         ih = oh * sh + i - ph
                         if ih < 0 or ih >= H:
                             continue
-                        src = crow[n * L + oh * OW + lo:n * L + oh * OW + hi]
-                        d = dx[n, c, ih, lo * sw + j - pw:]
+                        src = crow[n * L + oh * OW + lo : n * L + oh * OW + hi]
+                        d = dx[n, c, ih, lo * sw + j - pw :]
                         if sw == 1:
                             for t in range(hi - lo):
                                 d[t] += src[t]

@@ -28,8 +28,17 @@ import numpy as np
 
 from ._checks import check_float_array
 
-__all__ = ["can_fuse", "tanh_grad", "sigmoid_grad", "relu_grad", "softmax_xent", "column_sums", "sgd_step", "adam_step",
-           "rmsprop_step"]
+__all__ = [
+    "can_fuse",
+    "tanh_grad",
+    "sigmoid_grad",
+    "relu_grad",
+    "softmax_xent",
+    "column_sums",
+    "sgd_step",
+    "adam_step",
+    "rmsprop_step",
+]
 
 
 # -- jitted bodies (flat, C-contiguous arrays) ---------------------------------------------------------------------
@@ -137,8 +146,7 @@ def can_fuse(*arrays):
     if not isinstance(a0, np.ndarray) or a0.dtype not in _FLOATS or not a0.flags.c_contiguous:
         return False
     for a in arrays[1:]:
-        if (not isinstance(a, np.ndarray) or a.dtype != a0.dtype or a.shape != a0.shape
-                or not a.flags.c_contiguous):
+        if not isinstance(a, np.ndarray) or a.dtype != a0.dtype or a.shape != a0.shape or not a.flags.c_contiguous:
             return False
     return True
 

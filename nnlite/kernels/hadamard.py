@@ -42,7 +42,7 @@ from ._checks import FLOAT_DTYPES
 __all__ = ["fwht"]
 
 _BLOCK_BYTES = 16384  # per in-cache block: 4096 float32 / 2048 float64 elements (must be <= 8192 elements)
-_LANES = 16           # elements handled by one _lanes16 call (spans 1, 2, 4, 8)
+_LANES = 16  # elements handled by one _lanes16 call (spans 1, 2, 4, 8)
 
 
 def _lanes16_python(y, k):
@@ -59,8 +59,12 @@ def _lanes16_python(y, k):
 @intrinsic
 def _lanes16_ir(typingctx, y, k):
     """Spans 1, 2, 4, 8 on ``y[k:k+16]`` as one 16-lane vector; the caller guarantees ``k + 16 <= len(y)``."""
-    if not (isinstance(y, types.Array) and y.ndim == 1 and y.dtype in (types.float32, types.float64)
-            and isinstance(k, types.Integer)):
+    if not (
+        isinstance(y, types.Array)
+        and y.ndim == 1
+        and y.dtype in (types.float32, types.float64)
+        and isinstance(k, types.Integer)
+    ):
         return None
     from llvmlite import ir
 
@@ -76,8 +80,9 @@ def _lanes16_ir(typingctx, y, k):
         kk = context.cast(builder, args[1], kty, types.intp)
         ptr = builder.bitcast(builder.gep(ary.data, [kk], inbounds=True), vt.as_pointer())
         suffix = "v16f32" if aryty.dtype.bitwidth == 32 else "v16f64"
-        fmuladd = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, vt, vt]),
-                                                 "llvm.fmuladd." + suffix)
+        fmuladd = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vt, [vt, vt, vt]), "llvm.fmuladd." + suffix
+        )
         v = builder.load(ptr, align=align)
         for s in (1, 2, 4, 8):
             # lane i pairs with lane i ^ s: out[i] = partner + v[i] if bit s of i is clear, partner - v[i] if set
@@ -232,7 +237,7 @@ def _fwht_rows(x2):
     for r in range(rows):
         y = x2[r]
         for s in range(0, n, b):
-            _block(y[s:s + b], b)
+            _block(y[s : s + b], b)
         _large(y, n, b)
 
 
@@ -271,8 +276,7 @@ def fwht(x):
     if x.ndim < 1:
         raise ValueError(f"x must have at least 1 dimension (the transformed last axis), got shape {x.shape}")
     if not x.flags.c_contiguous:
-        raise ValueError(f"x must be C-contiguous (fwht works in place), got strides {x.strides} "
-                         f"for shape {x.shape}")
+        raise ValueError(f"x must be C-contiguous (fwht works in place), got strides {x.strides} for shape {x.shape}")
     if not x.flags.writeable:
         raise ValueError("x must be writeable: fwht transforms in place")
     n = x.shape[-1]

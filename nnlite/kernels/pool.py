@@ -99,8 +99,9 @@ def _check_dout(dout, x_shape, OH, OW):
     check_float_array(dout, "dout", ndim=4)
     expected = (x_shape[0], x_shape[1], OH, OW)
     if dout.shape != expected:
-        raise ValueError(f"dout must have shape (N, C, OH, OW) = {expected} for x_shape {tuple(x_shape)}, "
-                         f"got {dout.shape}")
+        raise ValueError(
+            f"dout must have shape (N, C, OH, OW) = {expected} for x_shape {tuple(x_shape)}, got {dout.shape}"
+        )
 
 
 def maxpool2d_forward(x, kh, kw, stride=None):
@@ -162,13 +163,16 @@ def maxpool2d_backward(dout, argmax, x_shape, kh, kw, stride=None):
     kh, kw, sh, sw, OH, OW = _pool_geometry(H, W, kh, kw, stride)
     _check_dout(dout, (N, C, H, W), OH, OW)
     if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
-        raise TypeError(f"argmax must be an int64 ndarray from maxpool2d_forward, got "
-                        f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
+        raise TypeError(
+            f"argmax must be an int64 ndarray from maxpool2d_forward, got "
+            f"{getattr(argmax, 'dtype', type(argmax).__name__)}"
+        )
     if argmax.shape != dout.shape or not argmax.flags.c_contiguous:
         raise ValueError(f"argmax must be C-contiguous with the shape of dout {dout.shape}, got {argmax.shape}")
     if argmax.size and (argmax.min() < 0 or argmax.max() >= H * W):
-        raise ValueError(f"argmax entries must lie in [0, H*W) = [0, {H * W}), "
-                         f"got range [{argmax.min()}, {argmax.max()}]")
+        raise ValueError(
+            f"argmax entries must lie in [0, H*W) = [0, {H * W}), got range [{argmax.min()}, {argmax.max()}]"
+        )
     dx = np.zeros((N, C, H, W), dtype=dout.dtype)
     _maxpool_bwd(dout, argmax, dx)
     return dx

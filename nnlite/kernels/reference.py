@@ -11,8 +11,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ._checks import as_pair, conv_output_shape
 
-__all__ = ["im2col", "col2im", "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
-           "avgpool2d_backward", "fwht", "ternarize"]
+__all__ = [
+    "im2col",
+    "col2im",
+    "maxpool2d_forward",
+    "maxpool2d_backward",
+    "avgpool2d_forward",
+    "avgpool2d_backward",
+    "fwht",
+    "ternarize",
+]
 
 
 def im2col(x, kh, kw, stride=1, padding=0):
@@ -25,7 +33,7 @@ def im2col(x, kh, kw, stride=1, padding=0):
     cols = np.empty((C, kh, kw, N, OH, OW), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            patch = xp[:, :, i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw]  # (N, C, OH, OW)
+            patch = xp[:, :, i : i + sh * (OH - 1) + 1 : sh, j : j + sw * (OW - 1) + 1 : sw]  # (N, C, OH, OW)
             cols[:, i, j] = patch.transpose(1, 0, 2, 3)
     return cols.reshape(C * kh * kw, N * OH * OW)
 
@@ -40,8 +48,10 @@ def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
     dxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            dxp[:, :, i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw] += c6[:, i, j].transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(dxp[:, :, ph:ph + H, pw:pw + W])
+            dxp[:, :, i : i + sh * (OH - 1) + 1 : sh, j : j + sw * (OW - 1) + 1 : sw] += c6[:, i, j].transpose(
+                1, 0, 2, 3
+            )
+    return np.ascontiguousarray(dxp[:, :, ph : ph + H, pw : pw + W])
 
 
 def _windows(x, kh, kw, sh, sw):
@@ -89,7 +99,7 @@ def avgpool2d_backward(dout, x_shape, kh, kw, stride=None):
     dx = np.zeros((N, C, H, W), dtype=dout.dtype)
     for i in range(kh):
         for j in range(kw):
-            dx[:, :, i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw] += g
+            dx[:, :, i : i + sh * (OH - 1) + 1 : sh, j : j + sw * (OW - 1) + 1 : sw] += g
     return dx
 
 
@@ -109,8 +119,16 @@ def ternarize(x, threshold=0.0):
 
 
 # -- twins of nnlite.kernels.fused ---------------------------------------------------------------------------------
-__all__ += ["tanh_grad", "sigmoid_grad", "relu_grad", "softmax_xent", "column_sums", "sgd_step", "adam_step",
-            "rmsprop_step"]
+__all__ += [
+    "tanh_grad",
+    "sigmoid_grad",
+    "relu_grad",
+    "softmax_xent",
+    "column_sums",
+    "sgd_step",
+    "adam_step",
+    "rmsprop_step",
+]
 
 
 def _into(out, value):

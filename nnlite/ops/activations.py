@@ -4,6 +4,7 @@ Every function keeps the dtype of its input. Caches hold what the derivative nee
 and ReLU (``f'`` is a function of ``f``), the input for leaky ReLU (a negative slope changes the output's sign) and
 for the absolute value.
 """
+
 from __future__ import annotations
 
 import numpy as np

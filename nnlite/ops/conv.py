@@ -22,6 +22,7 @@ holds ``x`` only and the backward pass unfolds each chunk again (one im2col more
 for a cache 25x smaller). With one chunk (``chunk >= N``) the computation is the unchunked one, operation for
 operation; with several, only the order in which ``dW`` and ``db`` add up the samples differs.
 """
+
 from __future__ import annotations
 
 import os
@@ -78,6 +79,7 @@ def _blas():
     global _BLAS
     if _BLAS is None:
         from threadpoolctl import ThreadpoolController
+
         _BLAS = ThreadpoolController().select(user_api="blas")
     return _BLAS
 
@@ -156,18 +158,18 @@ def conv2d_forward(x, W, b=None, stride=1, padding=0, *, chunk=None):
     bias = None if b is None else b.reshape(1, F, 1)
 
     def chunks(starts):
-        cbuf = np.empty(CK * nc * P, dtype=x.dtype)             # one chunk's columns, reused
+        cbuf = np.empty(CK * nc * P, dtype=x.dtype)  # one chunk's columns, reused
         abuf = np.empty(F * nc * P, dtype=dtype) if nc > 1 else None
         for n0 in starts:
             m = min(nc, N - n0)
-            cols = im2col(x[n0:n0 + m], KH, KW, stride, padding, out=cbuf[:CK * m * P].reshape(CK, m * P))
-            dst = out[n0:n0 + m].reshape(m, F, P)
-            if m == 1:                                          # (F, P) is out[n0]'s layout: no transpose
+            cols = im2col(x[n0 : n0 + m], KH, KW, stride, padding, out=cbuf[: CK * m * P].reshape(CK, m * P))
+            dst = out[n0 : n0 + m].reshape(m, F, P)
+            if m == 1:  # (F, P) is out[n0]'s layout: no transpose
                 np.matmul(W2, cols, out=dst[0])
                 if bias is not None:
                     np.add(dst, bias, out=dst)
                 continue
-            a = np.matmul(W2, cols, out=abuf[:F * m * P].reshape(F, m * P))
+            a = np.matmul(W2, cols, out=abuf[: F * m * P].reshape(F, m * P))
             src = a.reshape(F, m, P).transpose(1, 0, 2)
             if bias is None:
                 dst[...] = src
@@ -227,29 +229,29 @@ def conv2d_backward(dout, cache, W, *, feedback=None, need_dx=True, need_db=True
         dx = np.empty(x.shape, dtype=np.result_type(K2.dtype, dout.dtype))
 
     def chunks(starts):
-        dWt = np.zeros((CK, F), dtype=dtype)                    # dW.T summed over these chunks
+        dWt = np.zeros((CK, F), dtype=dtype)  # dW.T summed over these chunks
         tmp = np.empty((CK, F), dtype=dtype) if len(starts) > 1 else None
         db = np.zeros(F, dtype=dout.dtype) if need_db else None
-        cbuf = np.empty(CK * nc * P, dtype=x.dtype)             # one chunk's columns, then its dcols
+        cbuf = np.empty(CK * nc * P, dtype=x.dtype)  # one chunk's columns, then its dcols
         dbuf = np.empty(F * nc * P, dtype=dout.dtype) if nc > 1 else None
         xbuf = cbuf if not need_dx or dx.dtype == x.dtype else np.empty(CK * nc * P, dtype=dx.dtype)
         for k, n0 in enumerate(starts):
             m = min(nc, N - n0)
-            cols = im2col(x[n0:n0 + m], KH, KW, stride, padding, out=cbuf[:CK * m * P].reshape(CK, m * P))
+            cols = im2col(x[n0 : n0 + m], KH, KW, stride, padding, out=cbuf[: CK * m * P].reshape(CK, m * P))
             if m == 1:
                 D2 = dout[n0].reshape(F, P)
             else:
-                D2 = dbuf[:F * m * P].reshape(F, m * P)
-                D2.reshape(F, m, P)[...] = dout[n0:n0 + m].reshape(m, F, P).transpose(1, 0, 2)
+                D2 = dbuf[: F * m * P].reshape(F, m * P)
+                D2.reshape(F, m, P)[...] = dout[n0 : n0 + m].reshape(m, F, P).transpose(1, 0, 2)
             if k == 0:
                 np.matmul(cols, D2.T, out=dWt)
             else:
                 dWt += np.matmul(cols, D2.T, out=tmp)
             if need_db:
                 db += D2.sum(axis=1)
-            if need_dx:                                         # cols_c is spent: its buffer takes dcols_c
-                dcols = np.matmul(K2.T, D2, out=xbuf[:CK * m * P].reshape(CK, m * P))
-                col2im(dcols, (m,) + x.shape[1:], KH, KW, stride, padding, out=dx[n0:n0 + m])
+            if need_dx:  # cols_c is spent: its buffer takes dcols_c
+                dcols = np.matmul(K2.T, D2, out=xbuf[: CK * m * P].reshape(CK, m * P))
+                col2im(dcols, (m,) + x.shape[1:], KH, KW, stride, padding, out=dx[n0 : n0 + m])
         return dWt, db
 
     parts = _run(chunks, _groups(N, nc, _workers(-(-N // nc))))

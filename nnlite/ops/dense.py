@@ -2,9 +2,8 @@
 
 Shapes: x (N, D_in), W (D_out, D_in), b (D_out,), a (N, D_out).
 """
-from __future__ import annotations
 
-import numpy as np
+from __future__ import annotations
 
 from ..kernels import fused as _fused
 

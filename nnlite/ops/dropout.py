@@ -2,9 +2,8 @@
 
 Shapes: any; the mask has x's shape and dtype.
 """
-from __future__ import annotations
 
-import numpy as np
+from __future__ import annotations
 
 __all__ = ["dropout_mask", "dropout_forward", "dropout_backward"]
 

@@ -3,6 +3,7 @@
 Because the loss is a mean over the batch, ``e`` carries the factor ``1/N``; every rule's update is then on BP's
 scale. Labels are integer class indices of shape (N,); the targets are their one-hot codes.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,8 +3,8 @@
 Statistics are taken per feature ``d`` (layout (N, D)) or per channel ``c`` over the batch and both spatial axes
 (layout (N, C, H, W)); ``M`` is the number of values per statistic (``N`` or ``N*H*W``).
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 

@@ -3,14 +3,21 @@
 Shapes: x (N, C, H, W), out (N, C, OH, OW) with ``OH = (H - KH) // stride + 1`` (same for OW). Windows may
 overlap (stride < kernel). The loops are the Numba kernels of :mod:`nnlite.kernels`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from ..kernels import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 
-__all__ = ["maxpool2d_forward_op", "maxpool2d_backward_op", "maxpool2d_carry",
-           "avgpool2d_forward_op", "avgpool2d_backward_op", "avgpool2d_carry"]
+__all__ = [
+    "maxpool2d_forward_op",
+    "maxpool2d_backward_op",
+    "maxpool2d_carry",
+    "avgpool2d_forward_op",
+    "avgpool2d_backward_op",
+    "avgpool2d_carry",
+]
 
 
 def maxpool2d_forward_op(x, kh, kw, stride=None):

@@ -4,6 +4,7 @@ Every back end represents a matrix of shape (n_out, n_in) with entries of varian
 (Launay et al. 2020, eq. 7): ``Gaussian`` (dense, BLAS), ``Fastfood`` (structured, O(n_out) memory),
 ``Sparse`` (k nonzeros per row) and ``OPU`` (lightonml device or simulator; lightonml imported lazily).
 """
+
 from .base import Projection
 from .fastfood import Fastfood
 from .gaussian import Gaussian

@@ -8,6 +8,7 @@ Scale convention (Launay et al. 2020, eq. 7-8): every back end represents a matr
 variance ``1 / (n_out * n_in)``, i.e. ``B = U / sqrt(n_out * n_in)`` with ``U ~ N(0, 1)`` for the dense case.
 DFA's ``unified`` layout then uses ``sqrt(n_out / l_k) * B[:l_k]`` for a feedback point of size ``l_k``.
 """
+
 from __future__ import annotations
 
 import abc
@@ -158,8 +159,7 @@ class Projection(abc.ABC):
         if x.ndim != 2:
             raise ValueError(f"{name} must be 2-D of shape (N, {width}), got shape {x.shape}")
         if x.shape[1] != width:
-            raise ValueError(
-                f"{name} must have {width} columns (shape (N, {width})), got shape {x.shape}")
+            raise ValueError(f"{name} must have {width} columns (shape (N, {width})), got shape {x.shape}")
         if x.dtype != self.dtype:
             raise TypeError(f"{name} must have dtype {self.dtype} (the projection's dtype), got {x.dtype}")
         if not np.isfinite(x).all():
@@ -167,5 +167,7 @@ class Projection(abc.ABC):
         return x
 
     def __repr__(self):
-        return (f"{type(self).__name__}(n_in={self.n_in}, n_out={self.n_out}, "
-                f"dtype={self.dtype.name}, nbytes={self.nbytes})")
+        return (
+            f"{type(self).__name__}(n_in={self.n_in}, n_out={self.n_out}, "
+            f"dtype={self.dtype.name}, nbytes={self.nbytes})"
+        )

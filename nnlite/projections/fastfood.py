@@ -1,4 +1,5 @@
 """Fastfood projection (Le, Sarlos, Smola 2013): a Gaussian-like matrix in O(n_out) memory."""
+
 from __future__ import annotations
 
 import math
@@ -94,8 +95,9 @@ class Fastfood(Projection):
 
     @property
     def perm(self):
-        return (self._gather.reshape(self.n_blocks, self.d)
-                - (np.arange(self.n_blocks) * self.d)[:, None]).astype(self._gather.dtype)
+        return (self._gather.reshape(self.n_blocks, self.d) - (np.arange(self.n_blocks) * self.d)[:, None]).astype(
+            self._gather.dtype
+        )
 
     @property
     def nbytes(self):
@@ -103,35 +105,37 @@ class Fastfood(Projection):
 
     def _forward(self, e):
         N, n_in, nb, d = e.shape[0], self.n_in, self.n_blocks, self.d
-        e_pad = np.zeros((N, d), dtype=self.dtype)                                   # zero-pad to d
+        e_pad = np.zeros((N, d), dtype=self.dtype)  # zero-pad to d
         e_pad[:, :n_in] = e
         X = np.empty((N, nb, d), dtype=self.dtype)
-        np.multiply(e_pad[:, None, :], self._signs_scaled[None, :, :], out=X)        # scale * B
-        fwht(X.reshape(N * nb, d))                                                   # H
-        Z = np.take(X.reshape(N, nb * d), self._gather, axis=1)                      # Pi (C-contiguous)
+        np.multiply(e_pad[:, None, :], self._signs_scaled[None, :, :], out=X)  # scale * B
+        fwht(X.reshape(N * nb, d))  # H
+        Z = np.take(X.reshape(N, nb * d), self._gather, axis=1)  # Pi (C-contiguous)
         Z3 = Z.reshape(N, nb, d)
-        Z3 *= self.G                                                                 # G
-        fwht(Z.reshape(N * nb, d))                                                   # H
-        Z3 *= self.S                                                                 # S
+        Z3 *= self.G  # G
+        fwht(Z.reshape(N * nb, d))  # H
+        Z3 *= self.S  # S
         if nb * d == self.n_out:
             return Z
-        return np.ascontiguousarray(Z[:, :self.n_out])
+        return np.ascontiguousarray(Z[:, : self.n_out])
 
     def _adjoint(self, y):
         N, nb, d = y.shape[0], self.n_blocks, self.d
         Y = np.zeros((N, nb * d), dtype=self.dtype)
-        Y[:, :self.n_out] = y
+        Y[:, : self.n_out] = y
         Y3 = Y.reshape(N, nb, d)
-        Y3 *= self.S                                                                 # S
-        fwht(Y.reshape(N * nb, d))                                                   # H
-        Y3 *= self.G                                                                 # G
+        Y3 *= self.S  # S
+        fwht(Y.reshape(N * nb, d))  # H
+        Y3 *= self.G  # G
         Z = np.empty_like(Y)
-        Z[:, self._gather] = Y                                                       # Pi^T
-        fwht(Z.reshape(N * nb, d))                                                   # H
+        Z[:, self._gather] = Y  # Pi^T
+        fwht(Z.reshape(N * nb, d))  # H
         Z3 = Z.reshape(N, nb, d)
-        Z3 *= self._signs_scaled                                                     # scale * B
-        return Z3[:, :, :self.n_in].sum(axis=1)
+        Z3 *= self._signs_scaled  # scale * B
+        return Z3[:, :, : self.n_in].sum(axis=1)
 
     def __repr__(self):
-        return (f"Fastfood(n_in={self.n_in}, n_out={self.n_out}, d={self.d}, n_blocks={self.n_blocks}, "
-                f"dtype={self.dtype.name}, nbytes={self.nbytes})")
+        return (
+            f"Fastfood(n_in={self.n_in}, n_out={self.n_out}, d={self.d}, n_blocks={self.n_blocks}, "
+            f"dtype={self.dtype.name}, nbytes={self.nbytes})"
+        )

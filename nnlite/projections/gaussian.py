@@ -1,4 +1,5 @@
 """Dense Gaussian projection: the matrix itself, products in BLAS."""
+
 from __future__ import annotations
 
 import math

@@ -2,6 +2,7 @@
 
 lightonml is an optional extra, imported inside the methods that need it.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -16,7 +17,7 @@ from .base import Projection, as_generator, check_dims, check_float_dtype
 
 __all__ = ["OPU"]
 
-_INSTALL = ('pip install --no-deps lightonml && pip install numexpr attrs requests "setuptools<81"')
+_INSTALL = 'pip install --no-deps lightonml && pip install numexpr attrs requests "setuptools<81"'
 
 
 def _import_lightonml():
@@ -28,8 +29,9 @@ def _import_lightonml():
             from lightonml.internal import config
             from lightonml.internal.simulated_device import SimulatedOpuDevice
     except ImportError as exc:
-        raise ImportError(f"the OPU projection needs lightonml (the [opu] extra); install it with: {_INSTALL}"
-                          f" (import failed: {exc})") from exc
+        raise ImportError(
+            f"the OPU projection needs lightonml (the [opu] extra); install it with: {_INSTALL} (import failed: {exc})"
+        ) from exc
     return lightonml.opu.OPU, SimulatedOpuDevice, config
 
 
@@ -107,8 +109,7 @@ class OPU(Projection):
     ``open()``/``close()`` control it explicitly.
     """
 
-    def __init__(self, n_in, n_out, *, threshold=0.4, relative=True, simulated=None, seed=None,
-                 dtype=np.float32):
+    def __init__(self, n_in, n_out, *, threshold=0.4, relative=True, simulated=None, seed=None, dtype=np.float32):
         n_in, n_out = check_dims(n_in, n_out)
         dt = check_float_dtype(dtype)
         threshold = float(threshold)
@@ -127,18 +128,25 @@ class OPU(Projection):
         self.simulated = bool(simulated)
         self.unit_scale = 1.0 / math.sqrt(n_out)
         if self.simulated:
-            sim_seed = int(as_generator(seed).integers(0, 2 ** 32))
+            sim_seed = int(as_generator(seed).integers(0, 2**32))
             device = SimulatedOpuDevice()
             device.build_random_matrix(n_in, n_out, seed=sim_seed)
-            self._opu = lightonml_OPU(n_components=n_out, opu_device=device, max_n_features=n_in,
-                                      rescale="none", open_at_init=False, disable_pbar=True)
+            self._opu = lightonml_OPU(
+                n_components=n_out,
+                opu_device=device,
+                max_n_features=n_in,
+                rescale="none",
+                open_at_init=False,
+                disable_pbar=True,
+            )
             self.sim_seed = sim_seed
         else:
             if seed is not None:
-                raise ValueError("seed cannot be set on a real OPU: its random matrix is physical; "
-                                 "pass simulated=True for a seeded simulator")
-            self._opu = lightonml_OPU(n_components=n_out, rescale="variance",
-                                      open_at_init=False, disable_pbar=True)
+                raise ValueError(
+                    "seed cannot be set on a real OPU: its random matrix is physical; "
+                    "pass simulated=True for a seeded simulator"
+                )
+            self._opu = lightonml_OPU(n_components=n_out, rescale="variance", open_at_init=False, disable_pbar=True)
             self.sim_seed = None
         self._fitted = False
 
@@ -208,12 +216,18 @@ class OPU(Projection):
     def _adjoint(self, y):
         raise NotImplementedError(
             "OPU cannot apply its transpose (y @ B): the optical device only computes R x, never R^T y. "
-            "LAFS needs the transpose for its readouts, so use Gaussian or Fastfood with LAFS.")
+            "LAFS needs the transpose for its readouts, so use Gaussian or Fastfood with LAFS."
+        )
 
     def __repr__(self):
         kind = "simulator" if self.simulated else "hardware"
-        mem = (f"host nbytes={self.nbytes} (simulator's complex64 matrix)" if self.simulated
-               else "host nbytes=0 (matrix is physical)")
+        mem = (
+            f"host nbytes={self.nbytes} (simulator's complex64 matrix)"
+            if self.simulated
+            else "host nbytes=0 (matrix is physical)"
+        )
         rel = ", relative" if self.relative else ""
-        return (f"OPU(n_in={self.n_in}, n_out={self.n_out}, threshold={self.threshold}{rel}, {kind}, "
-                f"dtype={self.dtype.name}, {mem})")
+        return (
+            f"OPU(n_in={self.n_in}, n_out={self.n_out}, threshold={self.threshold}{rel}, {kind}, "
+            f"dtype={self.dtype.name}, {mem})"
+        )

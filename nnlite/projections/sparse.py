@@ -1,4 +1,5 @@
 """Sparse random projection (Crafton et al. 2019, sparse DFA): k nonzeros per row, CSR."""
+
 from __future__ import annotations
 
 import math
@@ -89,8 +90,10 @@ class Sparse(Projection):
         return self.B.toarray()
 
     def __repr__(self):
-        return (f"Sparse(n_in={self.n_in}, n_out={self.n_out}, nonzeros_per_row={self.k}, "
-                f"dtype={self.dtype.name}, nbytes={self.nbytes})")
+        return (
+            f"Sparse(n_in={self.n_in}, n_out={self.n_out}, nonzeros_per_row={self.k}, "
+            f"dtype={self.dtype.name}, nbytes={self.nbytes})"
+        )
 
 
 def _c_transpose(T, dtype):
@@ -98,5 +101,5 @@ def _c_transpose(T, dtype):
     n, N = T.shape
     out = np.empty((N, n), dtype=dtype)
     for r in range(0, n, _TRANSPOSE_BLOCK):
-        out[:, r:r + _TRANSPOSE_BLOCK] = T[r:r + _TRANSPOSE_BLOCK].T
+        out[:, r : r + _TRANSPOSE_BLOCK] = T[r : r + _TRANSPOSE_BLOCK].T
     return out

@@ -1,5 +1,6 @@
 """Training rules: how the error reaches each block. Each has ``gradients(net, caches, e, y)`` and
 ``signals(net, caches, e, y)``."""
+
 from .bp import BP
 from .dfa import DFA
 from .fa import FA

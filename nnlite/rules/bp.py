@@ -1,4 +1,5 @@
 """Backpropagation."""
+
 from __future__ import annotations
 
 

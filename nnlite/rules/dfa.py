@@ -1,4 +1,5 @@
 """Direct Feedback Alignment (Nøkland 2016), with Launay et al.'s unified feedback matrix."""
+
 from __future__ import annotations
 
 import math
@@ -48,9 +49,11 @@ class DirectFeedback:
         if self._net_key == key:
             return
         if self._net_key is not None:
-            raise ValueError(f"this rule was set up for feedback sizes {self._net_key[0]} and "
-                             f"{self._net_key[1]} outputs, not {tuple(sizes)} and {net.n_outputs}; "
-                             "use a new rule per network")
+            raise ValueError(
+                f"this rule was set up for feedback sizes {self._net_key[0]} and "
+                f"{self._net_key[1]} outputs, not {tuple(sizes)} and {net.n_outputs}; "
+                "use a new rule per network"
+            )
         if not sizes:
             raise ValueError("the network has no hidden block: there is nothing for direct feedback to reach")
         C = net.n_outputs
@@ -62,13 +65,16 @@ class DirectFeedback:
             offsets = [sum(sizes[:k]) for k in range(len(sizes))]
         if self.projection is None:
             from ..projections import Gaussian
+
             self.projection = Gaussian(C, need, seed=self.seed, dtype=net.dtype)
         p = self.projection
         if p.n_in != C:
             raise ValueError(f"the projection takes {p.n_in} inputs but the network has {C} outputs")
         if p.n_out < need:
-            raise ValueError(f"the {self.layout} layout needs a projection with at least {need} outputs "
-                             f"(feedback sizes {sizes}), got {p.n_out}")
+            raise ValueError(
+                f"the {self.layout} layout needs a projection with at least {need} outputs "
+                f"(feedback sizes {sizes}), got {p.n_out}"
+            )
         if np.dtype(p.dtype) != np.dtype(net.dtype):
             raise TypeError(f"the projection is {np.dtype(p.dtype)} but the network is {np.dtype(net.dtype)}")
         self.sizes, self.offsets = sizes, offsets
@@ -79,7 +85,7 @@ class DirectFeedback:
     def _slice(self, net, P, k):
         """Signal at feedback point k from the projected ``P`` (N, n_out), reshaped to the block's shape."""
         o, l, s = self.offsets[k], self.sizes[k], self.scales[k]
-        g = P[:, o:o + l] * s
+        g = P[:, o : o + l] * s
         return g.reshape((P.shape[0],) + net.block_shapes[k])
 
     def feedback_matrix(self, net, k):
@@ -88,7 +94,7 @@ class DirectFeedback:
         C = net.n_outputs
         P = self.projection(np.eye(C, dtype=net.dtype))  # (C, n_out) = B.T
         o, l = self.offsets[k], self.sizes[k]
-        return np.ascontiguousarray(P[:, o:o + l].T * self.scales[k])
+        return np.ascontiguousarray(P[:, o : o + l].T * self.scales[k])
 
     def readout(self, net, k, h):
         """Local logits ``h_k @ B_k`` of shape (N, C) from the block output ``h`` (N, ...)."""
@@ -96,12 +102,13 @@ class DirectFeedback:
         n = h.shape[0]
         o, l = self.offsets[k], self.sizes[k]
         padded = np.zeros((n, self.projection.n_out), dtype=h.dtype)
-        padded[:, o:o + l] = h.reshape(n, l)
+        padded[:, o : o + l] = h.reshape(n, l)
         return self.projection.transpose(padded) * self.scales[k]
 
     def local_errors(self, net, caches, y):
         """LAFS's local errors ``e_k = (softmax(h_k @ B_k) - onehot(y)) / N``, one (N, C) array per hidden block."""
         from ..ops.losses import one_hot, softmax
+
         if y is None:
             raise ValueError("local errors need the labels y")
         C = net.n_outputs
@@ -118,8 +125,10 @@ class DirectFeedback:
     def local_losses(self, net, caches, y):
         """LAFS's local losses ``L_k = CE(softmax(h_k @ B_k), y)`` (batch means), one float per hidden block."""
         from ..ops.losses import softmax_cross_entropy
-        return [softmax_cross_entropy(self.readout(net, k, caches.block_outputs[k]), y)[0]
-                for k in range(net.n_blocks - 1)]
+
+        return [
+            softmax_cross_entropy(self.readout(net, k, caches.block_outputs[k]), y)[0] for k in range(net.n_blocks - 1)
+        ]
 
 
 class DFA(DirectFeedback):
@@ -168,6 +177,7 @@ class DFA(DirectFeedback):
 
         if self.parallel and K > 1:
             from threadpoolctl import threadpool_limits
+
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=min(K, os.cpu_count() or 1))
             # The workers are the parallelism: each runs single-threaded BLAS, or the two levels of threads
@@ -184,4 +194,6 @@ class DFA(DirectFeedback):
         return d
 
     def __repr__(self):
-        return f"DFA(projection={self.projection!r}, layout={self.layout!r}, seed={self.seed!r}, parallel={self.parallel})"
+        return (
+            f"DFA(projection={self.projection!r}, layout={self.layout!r}, seed={self.seed!r}, parallel={self.parallel})"
+        )

@@ -1,4 +1,5 @@
 """Feedback Alignment (Lillicrap et al. 2016)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +46,9 @@ class FA:
             self._key = key
             for k in range(1, net.n_blocks):
                 if self._B[k] is None or self._B[k].shape != key[k]:
-                    raise ValueError(f"feedback {k} must have shape {key[k]}, got "
-                                     f"{None if self._B[k] is None else self._B[k].shape}")
+                    raise ValueError(
+                        f"feedback {k} must have shape {key[k]}, got {None if self._B[k] is None else self._B[k].shape}"
+                    )
         if key != self._key:
             raise ValueError(f"this FA rule was set up for weights {self._key}, not {key}; use a new FA per network")
         return self._B

@@ -1,4 +1,5 @@
 """Indirect Feedback Alignment (Nøkland 2016, Fig. 1d)."""
+
 from __future__ import annotations
 
 import math
@@ -56,6 +57,7 @@ class IFA:
             raise ValueError(f"this IFA rule was set up for l_1={self._key[0]}, C={self._key[1]}; use a new one")
         if self.projection is None:
             from ..projections import Gaussian
+
             self.projection = Gaussian(C, l1, seed=self.seed, dtype=net.dtype)
         p = self.projection
         if p.n_in != C or p.n_out < l1:
@@ -72,7 +74,8 @@ class IFA:
         K = net.n_blocks
         l1 = net.feedback_sizes[0]
         g = (self.projection(e.reshape(e.shape[0], -1))[:, :l1] * self.scale).reshape(
-            (e.shape[0],) + net.block_shapes[0])
+            (e.shape[0],) + net.block_shapes[0]
+        )
         per_block, signals = [], []
         for k in range(K - 1):
             signals.append(g)

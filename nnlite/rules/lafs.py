@@ -1,4 +1,5 @@
 """Linear Aligned Feedback Systems (Gilmer et al. 2017)."""
+
 from __future__ import annotations
 
 from .bp import reshape_output_error
@@ -29,7 +30,8 @@ class LAFS(DFA):
         if not self.projection.has_transpose:
             raise NotImplementedError(
                 f"LAFS needs the transpose of its projection for the readouts h_k @ B_k, and "
-                f"{type(self.projection).__name__} cannot apply it (the transpose); use Gaussian, Fastfood or Sparse")
+                f"{type(self.projection).__name__} cannot apply it (the transpose); use Gaussian, Fastfood or Sparse"
+            )
 
     def signals_from_errors(self, net, caches, errors):
         """``g_k = e_k @ B_k.T`` for given local errors (one (N, C) array per hidden block)."""
