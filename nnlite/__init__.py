@@ -22,7 +22,8 @@ from .network import Sequential, cnn, mlp
 from .ops.losses import binary_cross_entropy, mean_squared_error, softmax_cross_entropy
 from .optim import SGD, Adam, RMSprop
 from .rules import BP, DFA, FA, IFA, LAFS
-from .train import History, fit, load, save
+from .checkpoint import load, save
+from .train import History, fit
 
 __version__ = "0.1.0"
 

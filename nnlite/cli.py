@@ -905,7 +905,7 @@ def cmd_train(args):
     acc = _final_test_acc(hist)
     print(f"\nfinal test accuracy: {_fmt(acc, '.4f')}")
 
-    from .train import save
+    from .checkpoint import save
 
     _write_json(
         out / "history.json",

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .layers import ACTIVATIONS, Dense, Layer, LeakyReLU
+from .layers import Dense, Layer, activation_factory
 
 
 class Caches(list):
@@ -202,27 +202,7 @@ class Sequential:
 
 
 def _activation(activation):
-    if isinstance(activation, Layer):
-        raise TypeError("pass an activation name or a zero-argument factory, not a Layer instance (it would be shared)")
-    if callable(activation):
-        return activation()
-    if not isinstance(activation, str):
-        raise TypeError(f"activation must be a name or a factory, got {activation!r}")
-    name, _, arg = activation.partition(":")
-    name = name.strip().lower().replace("-", "_")
-    if name in ("leaky_relu", "lrelu"):
-        try:
-            return LeakyReLU(float(arg) if arg else 0.01)
-        except ValueError:
-            raise ValueError(f"leaky_relu takes a numeric slope (e.g. leaky_relu:-0.5), got {arg!r}") from None
-    if arg:
-        raise ValueError(f"activation {name!r} takes no argument, got {activation!r}")
-    if name not in ACTIVATIONS:
-        raise ValueError(
-            f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)} "
-            f"(leaky_relu:SLOPE for a slope, e.g. leaky_relu:-0.5)"
-        )
-    return ACTIVATIONS[name]()
+    return activation_factory(activation)()
 
 
 def mlp(sizes, activation="tanh", *, init="he", bias=True, dtype=np.float32, seed=None):

@@ -1,19 +1,18 @@
-"""The one training loop, :func:`fit`, its :class:`History`, and checkpoints (:func:`save`, :func:`load`)."""
+"""The one training loop, :func:`fit`, and its :class:`History`."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from . import alignment as _alignment
-from .data import batches, check_inputs, check_labels
+from ._validation import as_generator, check_inputs, check_labels, positive_int
+from .checkpoint import write_json
+from .data import batches
 
 
 @dataclass
@@ -54,16 +53,7 @@ class History:
     def to_json(self, path):
         """Write the history as JSON (NaN written as null)."""
 
-        def clean(o):
-            if isinstance(o, float) and not math.isfinite(o):
-                return None
-            if isinstance(o, dict):
-                return {k: clean(v) for k, v in o.items()}
-            if isinstance(o, list):
-                return [clean(v) for v in o]
-            return o
-
-        _atomic_write(path, json.dumps(clean(self.to_dict()), indent=1).encode())
+        write_json(path, self.to_dict())
 
 
 def evaluate(net, loss, x, y, batch_size=1024):
@@ -142,11 +132,10 @@ def fit(
     if test is not None:
         xt, yt = _check_split(net, test, "test")
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        positive_int(v, name)
     if alignment_every is not None and (not isinstance(alignment_every, (int, np.integer)) or alignment_every < 1):
         raise ValueError(f"alignment_every must be a positive integer or None, got {alignment_every!r}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     hist = History(rule=getattr(rule, "name", type(rule).__name__.lower()))
     params = net.params()
     step = 0
@@ -207,74 +196,3 @@ def _check_split(net, split, name):
         raise TypeError(f"{name} x is {x.dtype} but the network is {net.dtype}; convert it with .astype first")
     check_labels(y, net.n_outputs, n=x.shape[0], name=f"{name} labels")
     return x, np.asarray(y)
-
-
-# -- checkpoints -------------------------------------------------------------------------------------------------
-def _atomic_write(path, data):
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def save(net, path):
-    """Save ``net`` (architecture and every parameter and buffer) to an ``.npz`` file, atomically.
-
-    The file is written to a temporary file in the same directory and renamed into place, so a crash never
-    leaves half a checkpoint. No pickle: the architecture is stored as JSON text.
-    """
-    import io
-
-    arrays = {"__spec__": np.array(json.dumps(_spec(net)))}
-    for i, layer in enumerate(net.layers):
-        for k, v in (layer.params or {}).items():
-            arrays[f"layer{i}.param.{k}"] = v
-        for k, v in getattr(layer, "buffers", {}).items():
-            arrays[f"layer{i}.buffer.{k}"] = v
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    _atomic_write(path, buf.getvalue())
-
-
-def load(path):
-    """Load a network saved by :func:`save` (``allow_pickle=False``)."""
-    from . import layers as L
-    from .network import Sequential
-
-    with np.load(path, allow_pickle=False) as f:
-        spec = json.loads(str(f["__spec__"]))
-        layers = []
-        for i, ls in enumerate(spec["layers"]):
-            cls = getattr(L, ls["type"], None)
-            if cls is None or not isinstance(cls, type) or not issubclass(cls, L.Layer):
-                raise ValueError(f"{path}: unknown layer type {ls['type']!r} in the checkpoint")
-            layer = cls.from_config(ls["config"])
-            for k in list(layer.params or {}):
-                a = f[f"layer{i}.param.{k}"]
-                if a.shape != layer.params[k].shape:
-                    raise ValueError(
-                        f"{path}: layer {i} parameter {k} has shape {a.shape}, expected {layer.params[k].shape}"
-                    )
-                layer.params[k][...] = a
-            for k in list(getattr(layer, "buffers", {})):
-                layer.buffers[k][...] = f[f"layer{i}.buffer.{k}"]
-            layers.append(layer)
-    return Sequential(layers, input_shape=tuple(spec["input_shape"]))
-
-
-def _spec(net):
-    return {
-        "format": 1,
-        "input_shape": list(net.input_shape),
-        "layers": [{"type": type(l).__name__, "config": l.config()} for l in net.layers],
-    }

@@ -57,13 +57,13 @@ def test_default_train_in_process(tmp_path, monkeypatch, capsys):
     """`nnlite train` with no arguments: exit 0, >= 95 % on digits, and its three files in runs/<timestamp>."""
     monkeypatch.chdir(tmp_path)
     saved = {}
-    real_save = nnlite.train.save
+    real_save = nnlite.checkpoint.save
 
     def spy_save(net, path):
         saved["net"] = net
         real_save(net, path)
 
-    monkeypatch.setattr(nnlite.train, "save", spy_save)
+    monkeypatch.setattr(nnlite.checkpoint, "save", spy_save)
     code, out, err = _run(["train"], capsys)
     assert code == 0, err
     runs = list((tmp_path / "runs").iterdir())

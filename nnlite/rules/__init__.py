@@ -2,9 +2,9 @@
 ``signals(net, caches, e, y)``."""
 
 from .bp import BP
-from .dfa import DFA
+from .dfa import DFA, LAYOUTS
 from .fa import FA
 from .ifa import IFA
 from .lafs import LAFS
 
-__all__ = ["BP", "FA", "DFA", "IFA", "LAFS"]
+__all__ = ["BP", "FA", "DFA", "IFA", "LAFS", "LAYOUTS"]

@@ -1,0 +1,112 @@
+"""Checkpoints (:func:`save`, :func:`load`) and the atomic writes that every file nnlite writes goes through.
+
+A checkpoint is an ``.npz`` archive: the architecture as JSON text under ``__spec__`` and every parameter and
+buffer as ``layer<i>.param.<name>`` / ``layer<i>.buffer.<name>``. No pickle is written or read.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .network import Sequential
+
+__all__ = ["atomic_write", "json_clean", "load", "save", "write_json"]
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, then rename.
+
+    A crash at any point leaves either the old file or the new one under ``path``, never half of one; the
+    folder is created when missing.
+    """
+    path = os.fspath(path)
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def json_clean(o: Any) -> Any:
+    """``o`` with NaN/inf floats as None, NumPy scalars as Python numbers and dict keys as strings (for JSON)."""
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {str(k): json_clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [json_clean(v) for v in o]
+    return o
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON (NaN as null), atomically."""
+    atomic_write(path, json.dumps(json_clean(obj), indent=1).encode())
+
+
+def save(net: Sequential, path: str | os.PathLike) -> None:
+    """Save ``net`` (architecture and every parameter and buffer) to an ``.npz`` file, atomically.
+
+    The file is written to a temporary file in the same directory and renamed into place, so a crash never
+    leaves half a checkpoint. No pickle: the architecture is stored as JSON text.
+    """
+    arrays = {"__spec__": np.array(json.dumps(_spec(net)))}
+    for i, layer in enumerate(net.layers):
+        for k, v in (layer.params or {}).items():
+            arrays[f"layer{i}.param.{k}"] = v
+        for k, v in getattr(layer, "buffers", {}).items():
+            arrays[f"layer{i}.buffer.{k}"] = v
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write(path, buf.getvalue())
+
+
+def load(path: str | os.PathLike) -> Sequential:
+    """Load a network saved by :func:`save` (``allow_pickle=False``)."""
+    from . import layers as L
+    from .network import Sequential
+
+    with np.load(path, allow_pickle=False) as f:
+        spec = json.loads(str(f["__spec__"]))
+        layers = []
+        for i, ls in enumerate(spec["layers"]):
+            cls = getattr(L, ls["type"], None)
+            if cls is None or not isinstance(cls, type) or not issubclass(cls, L.Layer):
+                raise ValueError(f"{path}: unknown layer type {ls['type']!r} in the checkpoint")
+            layer = cls.from_config(ls["config"])
+            for k in list(layer.params or {}):
+                a = f[f"layer{i}.param.{k}"]
+                if a.shape != layer.params[k].shape:
+                    raise ValueError(
+                        f"{path}: layer {i} parameter {k} has shape {a.shape}, expected {layer.params[k].shape}"
+                    )
+                layer.params[k][...] = a
+            for k in list(getattr(layer, "buffers", {})):
+                layer.buffers[k][...] = f[f"layer{i}.buffer.{k}"]
+            layers.append(layer)
+    return Sequential(layers, input_shape=tuple(spec["input_shape"]))
+
+
+def _spec(net: Sequential) -> dict:
+    return {
+        "format": 1,
+        "input_shape": list(net.input_shape),
+        "layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in net.layers],
+    }
