@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .rules.bp import BP
-from .rules.dfa import DirectFeedback
 
 
 def cosine_per_sample(a, b):
@@ -105,9 +104,7 @@ def measure(net, rule, caches, e, y, *, reference=None):
         out.update_cos.append(
             cosine(np.concatenate([gr[k].ravel() for k in keys]), np.concatenate([rr[k].ravel() for k in keys]))
         )
-    if isinstance(rule, DirectFeedback):
-        rule.setup(net)
-    if isinstance(rule, DirectFeedback) and rule.projection.has_transpose:
+    if rule.has_local_errors(net):
         for k, e_k in enumerate(rule.local_errors(net, caches, y)):
             out.error_angle.append(_stats(cosine_per_sample(e_k, e.reshape(e.shape[0], -1)))[2])
             z = rule.readout(net, k, caches.block_outputs[k])

@@ -1,34 +1,47 @@
-"""Backpropagation."""
+"""Backpropagation, and the block-by-block chain that BP and the FA family share."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def _flatten_grads(per_block):
-    return [g for block in per_block for g in block]
+import numpy as np
+
+from .base import Grads, Rule, reshape_output_error
+
+if TYPE_CHECKING:
+    from ..network import Caches, Sequential
+
+__all__ = ["BP", "chain"]
 
 
-def chain(net, caches, e, feedbacks=None, *, collect=False):
+def chain(
+    net: Sequential, caches: Caches, e: np.ndarray, feedbacks: list[np.ndarray | None] | None = None
+) -> tuple[Grads, list[np.ndarray]]:
     """Send ``e`` down the network block by block, each block passing ``dx`` to the one below.
 
     Parameters
     ----------
     net : Sequential
     caches : Caches
-    e : ndarray, shape (N, C)
+    e : ndarray, shape (N, *output_shape)
         ``dL/d(output)``.
     feedbacks : list, optional
         Per block, the matrix used in place of the weight in its ``dx`` product (None: the weight itself).
-    collect : bool
-        Also return the signal arriving at every hidden feedback point.
 
     Returns
     -------
     grads : list of dict (matching ``net.params()``)
-    signals : list of ndarray, shape (N, *block_shape) — only with ``collect``
+    signals : list of ndarray, shape (N, *block_shape)
+        The signal arriving at every hidden feedback point.
+
+    Notes
+    -----
+    ``delta_k = (delta_{k+1} @ M_{k+1}) * f'(a_k)`` with ``M = W`` (BP) or ``M = B`` (FA); block 0 computes no
+    ``dx``.
     """
     K = net.n_blocks
-    per_block = [None] * K
-    signals = [None] * (K - 1)
+    per_block: list[Grads] = [[] for _ in range(K)]
+    signals: list[np.ndarray] = [e] * (K - 1)
     g = e
     for k in range(K - 1, -1, -1):
         if k < K - 1:
@@ -37,37 +50,21 @@ def chain(net, caches, e, feedbacks=None, *, collect=False):
         dx, grads, _ = net.backward_block(k, g, caches, feedback=fb, need_dx=(k > 0))
         per_block[k] = grads
         g = dx
-    grads = _flatten_grads(per_block)
-    return (grads, signals) if collect else grads
+    return [gr for block in per_block for gr in block], signals
 
 
-def reshape_output_error(net, e):
-    """``e`` as the network's output shape (it is (N, C) for every builder here)."""
-    shape = (e.shape[0],) + net.block_shapes[-1]
-    return e if e.shape == shape else e.reshape(shape)
-
-
-class BP:
+class BP(Rule):
     """Backpropagation: every block sends ``dx = delta @ W`` down to the block below.
 
     Notes
     -----
-    ``c_{K-1} = dL/dh_{K-1}`` is the true gradient at every feedback point.
+    ``c_k = dL/dh_k`` is the true gradient at every feedback point:
+    ``delta_k = (delta_{k+1} @ W_{k+1}) * f'(a_k)``, ``dW_k = delta_k.T @ h_{k-1}``.
     """
 
     name = "bp"
 
-    def gradients(self, net, caches, e, y=None):
-        """Gradients of every parameter, a list of dicts matching ``net.params()``."""
+    def gradients_and_signals(
+        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
+    ) -> tuple[Grads, list[np.ndarray]]:
         return chain(net, caches, reshape_output_error(net, e))
-
-    def signals(self, net, caches, e, y=None):
-        """The signal ``c_k = dL/dh_k`` at every hidden feedback point, shape (N, *block_shape)."""
-        return self.gradients_and_signals(net, caches, e, y)[1]
-
-    def gradients_and_signals(self, net, caches, e, y=None):
-        """Both, from one backward pass."""
-        return chain(net, caches, reshape_output_error(net, e), collect=True)
-
-    def __repr__(self):
-        return "BP()"

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .bp import chain, reshape_output_error
+from .._validation import SeedLike, as_generator
+from .base import Grads, Rule, reshape_output_error
+from .bp import chain
+
+if TYPE_CHECKING:
+    from ..network import Caches, Sequential
+
+__all__ = ["FA"]
 
 
-def as_generator(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
-class FA:
+class FA(Rule):
     """Feedback Alignment: as BP, but each block's ``dx`` product uses a fixed random ``B_k`` of ``W_k``'s shape.
 
     Parameters
     ----------
     seed : int, Generator or None
-        Seeds the feedback matrices, drawn on first use with the same scheme as each ``W_k``
+        Seeds the feedback matrices, drawn at set-up with the same scheme as each ``W_k``
         (:meth:`Dense.new_feedback`, or a random kernel of the same shape for a convolution).
     feedbacks : list of ndarray, optional
         Explicit ``B_k`` per block (``None`` entries for the first block, whose ``dx`` is never computed).
@@ -30,37 +35,36 @@ class FA:
 
     name = "fa"
 
-    def __init__(self, seed=None, feedbacks=None):
+    def __init__(self, seed: SeedLike = None, feedbacks: list[np.ndarray | None] | None = None):
         self.seed = seed
-        self._B = list(feedbacks) if feedbacks is not None else None
-        self._key = None
+        self._given = None if feedbacks is None else list(feedbacks)
+        self._B: list[np.ndarray | None] | None = None
 
-    def feedbacks(self, net):
-        """The fixed ``B_k`` of every block (``None`` for block 0), drawn once per network shape."""
-        key = tuple(net.weight_layer(k).params["W"].shape for k in range(net.n_blocks))
-        if self._B is None:
+    def _setup(self, net: Sequential) -> None:
+        shapes = [net.weight_layer(k).params["W"].shape for k in range(net.n_blocks)]
+        if self._given is None:
             rng = as_generator(self.seed)
             self._B = [None] + [net.weight_layer(k).new_feedback(rng) for k in range(1, net.n_blocks)]
-            self._key = key
-        elif self._key is None:
-            self._key = key
-            for k in range(1, net.n_blocks):
-                if self._B[k] is None or self._B[k].shape != key[k]:
-                    raise ValueError(
-                        f"feedback {k} must have shape {key[k]}, got {None if self._B[k] is None else self._B[k].shape}"
-                    )
-        if key != self._key:
-            raise ValueError(f"this FA rule was set up for weights {self._key}, not {key}; use a new FA per network")
+            return
+        if len(self._given) != net.n_blocks:
+            raise ValueError(f"feedbacks must list one entry per block ({net.n_blocks}), got {len(self._given)}")
+        for k in range(1, net.n_blocks):
+            B = self._given[k]
+            if B is None or B.shape != shapes[k]:
+                raise ValueError(f"feedback {k} must have shape {shapes[k]}, got {None if B is None else B.shape}")
+        self._B = self._given
+
+    def feedbacks(self, net: Sequential) -> list[np.ndarray | None]:
+        """The fixed ``B_k`` of every block (``None`` for block 0), drawn at set-up."""
+        self.setup(net)
+        assert self._B is not None
         return self._B
 
-    def gradients(self, net, caches, e, y=None):
+    def gradients_and_signals(
+        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
+    ) -> tuple[Grads, list[np.ndarray]]:
         return chain(net, caches, reshape_output_error(net, e), self.feedbacks(net))
 
-    def signals(self, net, caches, e, y=None):
-        return self.gradients_and_signals(net, caches, e, y)[1]
-
-    def gradients_and_signals(self, net, caches, e, y=None):
-        return chain(net, caches, reshape_output_error(net, e), self.feedbacks(net), collect=True)
-
-    def __repr__(self):
-        return f"FA(seed={self.seed!r})"
+    def __repr__(self) -> str:
+        fb = "" if self._given is None else ", feedbacks=[...]"
+        return f"FA(seed={self.seed!r}{fb})"

@@ -1,0 +1,143 @@
+"""The rule interface: what every training rule implements, and what it gets for free.
+
+A rule says which signal ``g_k`` arrives at each hidden feedback point; the blocks turn the signals into
+gradients by local backpropagation (``Sequential.backward_block``). A rule implements one method,
+:meth:`Rule.gradients_and_signals`; :meth:`Rule.gradients` and :meth:`Rule.signals` derive from it. A rule binds
+to one network the first time it sees it (drawing its feedback matrices then) and refuses a network of another
+shape afterwards.
+
+Optional capability: a rule with local errors and random readouts (DFA, LAFS) overrides
+:meth:`Rule.local_errors` and :meth:`Rule.readout`; :func:`nnlite.alignment.measure` asks
+:meth:`Rule.has_local_errors` instead of testing a rule's class.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..network import Caches, Sequential
+
+__all__ = ["Grads", "Rule", "network_key", "reshape_output_error"]
+
+#: One dict of gradients per layer with parameters, matching ``net.params()``.
+Grads = list[dict[str, np.ndarray]]
+
+
+def network_key(net: Sequential) -> tuple:
+    """What a rule depends on in a network: block output shapes, weight shapes and dtype."""
+    return (
+        tuple(net.block_shapes),
+        tuple(net.weight_layer(k).params["W"].shape for k in range(net.n_blocks)),
+        np.dtype(net.dtype).str,
+    )
+
+
+def reshape_output_error(net: Sequential, e: np.ndarray) -> np.ndarray:
+    """``e`` in the network's output shape (it is (N, C) for every builder here)."""
+    shape = (e.shape[0], *net.block_shapes[-1])
+    return e if e.shape == shape else e.reshape(shape)
+
+
+class Rule(abc.ABC):
+    """Base class of the training rules.
+
+    Subclasses implement :meth:`gradients_and_signals`, and :meth:`_setup` when they hold state that depends on
+    the network (feedback matrices); their constructor arguments are stored under the same names as attributes
+    (or returned by :meth:`_repr_args`), so that ``repr(rule)`` shows every argument and ``eval`` of it builds an
+    equal rule.
+    """
+
+    #: Short lower-case name (the CLI's and History's name of the rule).
+    name: ClassVar[str] = ""
+
+    _bound: tuple | None = None
+
+    # -- binding ---------------------------------------------------------------------------------------------
+    def setup(self, net: Sequential) -> None:
+        """Bind the rule to ``net`` (once; drawing what it needs), or check that ``net`` has the bound shape.
+
+        Raises
+        ------
+        ValueError
+            The rule was bound to a network of another shape (use a new rule per network), or ``net`` does not
+            suit the rule (e.g. no hidden block for a direct-feedback rule).
+        """
+        key = network_key(net)
+        if self._bound == key:
+            return
+        if self._bound is not None:
+            raise ValueError(
+                f"this {type(self).__name__} rule was set up for a network with block shapes {list(self._bound[0])} "
+                f"and weights {list(self._bound[1])}, not {list(key[0])} and {list(key[1])}; use a new rule per network"
+            )
+        self._setup(net)
+        self._bound = key
+
+    def _setup(self, net: Sequential) -> None:
+        """Draw and check what the rule needs for ``net`` (called once, by :meth:`setup`)."""
+
+    # -- the one method a rule implements ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def gradients_and_signals(
+        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
+    ) -> tuple[Grads, list[np.ndarray]]:
+        """Gradients of every parameter and the signal at every hidden feedback point, from one pass.
+
+        Parameters
+        ----------
+        net : Sequential
+        caches : Caches
+            From ``net.forward(x, train=True)``.
+        e : ndarray, shape (N, C)
+            The output error ``dL/d(logits)``.
+        y : ndarray of int, shape (N,), optional
+            Labels (rules with local errors need them).
+
+        Returns
+        -------
+        grads : list of dict
+            Matching ``net.params()``.
+        signals : list of ndarray
+            ``g_k`` of shape (N, *block_shape) for every hidden block k.
+        """
+
+    def gradients(self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None) -> Grads:
+        """Gradients of every parameter, a list of dicts matching ``net.params()``."""
+        return self.gradients_and_signals(net, caches, e, y)[0]
+
+    def signals(
+        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
+    ) -> list[np.ndarray]:
+        """The signal ``g_k`` at every hidden feedback point, shape (N, *block_shape)."""
+        return self.gradients_and_signals(net, caches, e, y)[1]
+
+    # -- optional: local errors and readouts ---------------------------------------------------------------------
+    def has_local_errors(self, net: Sequential) -> bool:
+        """Whether :meth:`local_errors` and :meth:`readout` are available for ``net``."""
+        return False
+
+    def local_errors(self, net: Sequential, caches: Caches, y: np.ndarray) -> list[np.ndarray]:
+        """Per hidden block, the local error ``e_k`` of shape (N, C) (rules with readouts only)."""
+        raise NotImplementedError(f"{type(self).__name__} has no local errors")
+
+    def readout(self, net: Sequential, k: int, h: np.ndarray) -> np.ndarray:
+        """Local logits ``h_k @ B_k`` of shape (N, C) (rules with readouts only)."""
+        raise NotImplementedError(f"{type(self).__name__} has no readouts")
+
+    # -- resources and representation --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release what the rule holds besides arrays (thread pools). The rule stays usable."""
+
+    def _repr_args(self) -> dict[str, Any]:
+        """The constructor's arguments, by name (default: the attributes named like the parameters)."""
+        params = inspect.signature(type(self).__init__).parameters
+        return {n: getattr(self, n) for n in params if n != "self" and hasattr(self, n)}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._repr_args().items())
+        return f"{type(self).__name__}({args})"

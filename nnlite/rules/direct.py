@@ -1,0 +1,142 @@
+"""What the direct-feedback rules share: one :class:`~nnlite.rules.feedback.DirectFeedback` of the output
+vector to every hidden block, and block updates that do not depend on each other (so they may run in threads)."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._validation import SeedLike
+from .base import Grads, Rule
+from .feedback import DirectFeedback
+
+if TYPE_CHECKING:
+    from ..network import Caches, Sequential
+    from ..projections.base import Projection
+
+__all__ = ["DirectRule", "local_errors", "local_losses"]
+
+
+def local_errors(fb: DirectFeedback, net: Sequential, caches: Caches, y: np.ndarray) -> list[np.ndarray]:
+    """LAFS's local errors ``e_k = (softmax(h_k @ B_k) - onehot(y)) / N``, one (N, C) array per hidden block.
+
+    ``e_k`` is the error of the softmax cross-entropy of the readout ``h_k @ B_k``, so it is computed by
+    :func:`nnlite.softmax_cross_entropy` itself.
+    """
+    from ..ops.losses import softmax_cross_entropy
+
+    if y is None:
+        raise ValueError("local errors need the labels y")
+    return [softmax_cross_entropy(fb.readout(k, caches.block_outputs[k]), y)[1] for k in range(len(fb.sizes))]
+
+
+def local_losses(fb: DirectFeedback, net: Sequential, caches: Caches, y: np.ndarray) -> list[float]:
+    """LAFS's local losses ``L_k = CE(softmax(h_k @ B_k), y)`` (batch means), one float per hidden block."""
+    from ..ops.losses import softmax_cross_entropy
+
+    return [softmax_cross_entropy(fb.readout(k, caches.block_outputs[k]), y)[0] for k in range(len(fb.sizes))]
+
+
+class DirectRule(Rule):
+    """Base of the rules whose hidden signals are fixed random projections ``g_k = v @ B_k.T`` of one vector.
+
+    Parameters
+    ----------
+    projection, layout, seed
+        See :class:`~nnlite.rules.feedback.DirectFeedback`.
+    parallel : bool
+        Compute the blocks' updates concurrently in threads, one BLAS thread each (they do not depend on each
+        other; BLAS releases the GIL). See the README's cost figures for when this pays on a CPU.
+    """
+
+    def __init__(
+        self,
+        projection: Projection | None = None,
+        layout: str = "unified",
+        seed: SeedLike = None,
+        parallel: bool = False,
+    ):
+        self.feedback = DirectFeedback(projection, layout, seed)
+        self._projection_arg = projection
+        self.parallel = bool(parallel)
+        self._pool: ThreadPoolExecutor | None = None
+
+    # -- the feedback object's view ----------------------------------------------------------------------------
+    @property
+    def projection(self) -> Projection | None:
+        """The projection (drawn at set-up when none was given)."""
+        return self.feedback.projection
+
+    @property
+    def layout(self) -> str:
+        return self.feedback.layout
+
+    @property
+    def seed(self) -> SeedLike:
+        return self.feedback.seed
+
+    def _setup(self, net: Sequential) -> None:
+        self.feedback.setup(net)
+
+    def feedback_matrix(self, net: Sequential, k: int) -> np.ndarray:
+        """``B_k`` of shape (l_k, C), materialised (for tests and inspection)."""
+        self.setup(net)
+        return self.feedback.matrix(k)
+
+    # -- readouts and local errors (LAFS's; DFA exposes them for alignment) ------------------------------------
+    def has_local_errors(self, net: Sequential) -> bool:
+        self.setup(net)
+        return self.feedback.has_transpose
+
+    def readout(self, net: Sequential, k: int, h: np.ndarray) -> np.ndarray:
+        self.setup(net)
+        return self.feedback.readout(k, h)
+
+    def local_errors(self, net: Sequential, caches: Caches, y: np.ndarray) -> list[np.ndarray]:
+        self.setup(net)
+        return local_errors(self.feedback, net, caches, y)
+
+    def local_losses(self, net: Sequential, caches: Caches, y: np.ndarray) -> list[float]:
+        """LAFS's local losses ``CE(softmax(h_k @ B_k), y)``, one float per hidden block."""
+        self.setup(net)
+        return local_losses(self.feedback, net, caches, y)
+
+    # -- the block updates -------------------------------------------------------------------------------------
+    def _updates(self, net: Sequential, caches: Caches, g: list[np.ndarray]) -> Grads:
+        """Every block's gradients from the signal at its output (``g[K-1] = e``), no ``dx`` product."""
+        K = net.n_blocks
+
+        def block(k: int) -> Grads:
+            return net.backward_block(k, g[k], caches, need_dx=False)[1]
+
+        if self.parallel and K > 1:
+            from threadpoolctl import threadpool_limits
+
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=min(K, os.cpu_count() or 1))
+                weakref.finalize(self, self._pool.shutdown, wait=False)
+            # The workers are the parallelism: each runs single-threaded BLAS, or the two levels of threads
+            # oversubscribe the cores.
+            with threadpool_limits(limits=1, user_api="blas"):
+                per_block = list(self._pool.map(block, range(K)))
+        else:
+            per_block = [block(k) for k in range(K)]
+        return [gr for b in per_block for gr in b]
+
+    def close(self) -> None:
+        """Shut the thread pool of ``parallel=True`` down (a new one starts if the rule is used again)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["_pool"] = None
+        return d
+
+    def _repr_args(self) -> dict[str, Any]:
+        return {"projection": self._projection_arg, "layout": self.layout, "seed": self.seed, "parallel": self.parallel}
