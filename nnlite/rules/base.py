@@ -110,9 +110,7 @@ class Rule(abc.ABC):
         """Gradients of every parameter, a list of dicts matching ``net.params()``."""
         return self.gradients_and_signals(net, caches, e, y)[0]
 
-    def signals(
-        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
-    ) -> list[np.ndarray]:
+    def signals(self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None) -> list[np.ndarray]:
         """The signal ``g_k`` at every hidden feedback point, shape (N, *block_shape)."""
         return self.gradients_and_signals(net, caches, e, y)[1]
 

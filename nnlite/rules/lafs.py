@@ -50,9 +50,7 @@ class LAFS(DirectRule):
         self.setup(net)
         return [self.feedback.signal(self.feedback.project(e_k), k) for k, e_k in enumerate(errors)]
 
-    def gradients_from_errors(
-        self, net: Sequential, caches: Caches, e: np.ndarray, errors: list[np.ndarray]
-    ) -> Grads:
+    def gradients_from_errors(self, net: Sequential, caches: Caches, e: np.ndarray, errors: list[np.ndarray]) -> Grads:
         """The update with chosen local errors; with every ``e_k = e`` this is exactly DFA's."""
         g = self.signals_from_errors(net, caches, errors)
         return self._updates(net, caches, [*g, reshape_output_error(net, e)])
