@@ -19,7 +19,8 @@ from .layers import (
     Tanh,
 )
 from .network import Sequential, cnn, mlp
-from .ops.losses import binary_cross_entropy, mean_squared_error, softmax_cross_entropy
+from .kernels.dispatch import softmax_cross_entropy
+from .ops.losses import binary_cross_entropy, mean_squared_error
 from .optim import SGD, Adam, RMSprop
 from .rules import BP, DFA, FA, IFA, LAFS
 from .checkpoint import load, save

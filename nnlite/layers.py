@@ -18,7 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from .ops import activations as act
-from .ops.dense import dense_backward, dense_forward
+from .kernels import dispatch
+from .ops.dense import dense_forward
 
 INITS = ("he", "glorot", "lecun", "zeros", "uniform")
 
@@ -156,7 +157,9 @@ class Dense(Layer):
     def backward(self, dout, cache, *, feedback=None, need_dx=True):
         if feedback is not None and feedback.shape != self.W.shape:
             raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
-        dx, dW, db = dense_backward(dout, cache, self.W, feedback=feedback, need_dx=need_dx, need_db="b" in self.params)
+        dx, dW, db = dispatch.dense_backward(
+            dout, cache, self.W, feedback=feedback, need_dx=need_dx, need_db="b" in self.params
+        )
         grads = {"W": dW}
         if db is not None:
             grads["b"] = db
@@ -199,21 +202,21 @@ class Tanh(_Activation):
     """``tanh(x)``."""
 
     _fwd = staticmethod(act.tanh_forward)
-    _bwd = staticmethod(act.tanh_backward)
+    _bwd = staticmethod(dispatch.tanh_backward)
 
 
 class Sigmoid(_Activation):
     """Logistic sigmoid."""
 
     _fwd = staticmethod(act.sigmoid_forward)
-    _bwd = staticmethod(act.sigmoid_backward)
+    _bwd = staticmethod(dispatch.sigmoid_backward)
 
 
 class ReLU(_Activation):
     """``max(x, 0)``."""
 
     _fwd = staticmethod(act.relu_forward)
-    _bwd = staticmethod(act.relu_backward)
+    _bwd = staticmethod(dispatch.relu_backward)
 
 
 class Abs(_Activation):
@@ -314,6 +317,7 @@ def activation_factory(activation: str | Callable[[], Layer]) -> Callable[[], La
 
 
 # -- convolutional networks: Conv2d, pooling, Flatten, BatchNorm, Dropout ------------------------------------------
+from .kernels import conv_exec as _conv_exec  # noqa: E402
 from .ops import conv as _conv  # noqa: E402
 from .ops import dropout as _dropout  # noqa: E402
 from .ops import normalization as _bn  # noqa: E402
@@ -382,7 +386,7 @@ class Conv2d(Layer):
     params : dict
         ``"W"`` of shape (F, C, KH, KW) and, with a bias, ``"b"`` of shape (F,) (initialised to 0).
     chunk : int or None
-        Samples per im2col chunk (None: sized by :func:`nnlite.ops.conv.conv2d_chunk_size` to keep a chunk's
+        Samples per im2col chunk (None: sized by :func:`nnlite.kernels.conv_exec.conv2d_chunk_size` to keep a chunk's
         columns in cache). A speed setting only, not saved in ``config()``: every value gives the same
         gradients up to the order of the sums over samples.
 
@@ -435,12 +439,12 @@ class Conv2d(Layer):
 
     def forward(self, x, train=True):
         _check_image(x, "Conv2d", self.c_in)
-        return _conv.conv2d_forward(x, self.W, self.b, self.stride, self.padding, chunk=self.chunk)
+        return _conv_exec.conv2d_forward(x, self.W, self.b, self.stride, self.padding, chunk=self.chunk)
 
     def backward(self, dout, cache, *, feedback=None, need_dx=True):
         if feedback is not None and feedback.shape != self.W.shape:
             raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
-        dx, dW, db = _conv.conv2d_backward(
+        dx, dW, db = _conv_exec.conv2d_backward(
             dout, cache, self.W, feedback=feedback, need_dx=need_dx, need_db="b" in self.params
         )
         grads = {"W": dW}
@@ -451,7 +455,7 @@ class Conv2d(Layer):
     def carry(self, v, cache):
         """The convolution of ``v`` (N, C, H, W) with ``W``, same stride and padding, no bias."""
         _check_image(v, "Conv2d.carry", self.c_in)
-        return _conv.conv2d_forward(v, self.W, None, self.stride, self.padding, chunk=self.chunk)[0]
+        return _conv_exec.conv2d_forward(v, self.W, None, self.stride, self.padding, chunk=self.chunk)[0]
 
     def output_shape(self, input_shape):
         C, H, W = _check_sample_image(input_shape, "Conv2d", self.c_in)

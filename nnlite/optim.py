@@ -3,8 +3,8 @@
 ``params`` and ``grads`` are lists of dicts with matching keys (``net.params()`` and a rule's ``gradients``).
 State (momenta, moments) is allocated on the first step, in the parameters' dtype.
 
-Each update runs as one fused pass per parameter array (:mod:`nnlite.kernels.fused`) when the parameter, its
-gradient and its state are C-contiguous arrays of one dtype, and as the NumPy expressions in the Notes otherwise.
+The update equations are :mod:`nnlite.ops.updates`; :mod:`nnlite.kernels.dispatch` runs each as one fused pass
+per parameter array when the parameter, its gradient and its state are C-contiguous arrays of one dtype.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .kernels import fused as _fused
+from .kernels import dispatch
 
 
 def _check_pos(name, v, allow_zero=False):
@@ -71,23 +71,8 @@ class SGD(Optimizer):
         list(self._pairs(params, grads))
         for j, (p, g) in enumerate(zip(params, grads)):
             for k in p:
-                gk = g[k]
                 v = self.state[j][k]["v"] if mu else None
-                if _fused.can_fuse(p[k], gk) and (v is None or _fused.can_fuse(p[k], v)):
-                    _fused.sgd_step(p[k], gk, v, lr=lr, momentum=mu, weight_decay=wd, nesterov=self.nesterov)
-                    continue
-                if wd:
-                    gk = gk + wd * p[k]
-                if mu:
-                    v = self.state[j][k]["v"]
-                    v *= mu
-                    v += gk
-                    if self.nesterov:
-                        p[k] -= lr * (gk + mu * v)
-                    else:
-                        p[k] -= lr * v
-                else:
-                    p[k] -= lr * gk
+                dispatch.sgd_update(p[k], g[k], v, lr=lr, momentum=mu, weight_decay=wd, nesterov=self.nesterov)
 
 
 class Adam(Optimizer):
@@ -117,15 +102,7 @@ class Adam(Optimizer):
         for j, (p, g) in enumerate(zip(params, grads)):
             for k in p:
                 s, gk = self.state[j][k], g[k]
-                m, v = s["m"], s["v"]
-                if _fused.can_fuse(p[k], gk, m, v):
-                    _fused.adam_step(p[k], gk, m, v, lr_t=lr_t, beta1=b1, beta2=b2, eps=self.eps)
-                    continue
-                m *= b1
-                m += (1 - b1) * gk
-                v *= b2
-                v += (1 - b2) * (gk * gk)
-                p[k] -= lr_t * m / (np.sqrt(v) + self.eps)
+                dispatch.adam_update(p[k], gk, s["m"], s["v"], lr_t=lr_t, beta1=b1, beta2=b2, eps=self.eps)
 
 
 class RMSprop(Optimizer):
@@ -153,9 +130,4 @@ class RMSprop(Optimizer):
         for j, (p, g) in enumerate(zip(params, grads)):
             for k in p:
                 s, gk = self.state[j][k]["s"], g[k]
-                if _fused.can_fuse(p[k], gk, s):
-                    _fused.rmsprop_step(p[k], gk, s, lr=self.lr, rho=rho, eps=self.eps)
-                    continue
-                s *= rho
-                s += (1 - rho) * (gk * gk)
-                p[k] -= self.lr * gk / (np.sqrt(s) + self.eps)
+                dispatch.rmsprop_update(p[k], gk, s, lr=self.lr, rho=rho, eps=self.eps)

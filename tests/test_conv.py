@@ -125,6 +125,29 @@ def _conv_all(layer, x, R, B, v):
     return [out, dx, dx_B, layer.carry(v, cache)] + [d[k] for d in (g, g_B, g_none) for k in sorted(d)]
 
 
+@given(conv_cases(), st.integers(1, 5), st.data())
+def test_conv_executor_equals_the_ops_twin(case, N, data):
+    # nnlite.kernels.conv_exec (chunks, threads, buffers) computes nnlite.ops.conv's full-batch maths
+    from nnlite.kernels import conv_exec
+    from nnlite.ops import conv as conv_ops
+
+    _, C, F, H, W, k, stride, padding, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W))
+    Wt, b = rng.standard_normal((F, C, *k)), rng.standard_normal(F)
+    B = rng.standard_normal(Wt.shape)
+    chunk = data.draw(st.sampled_from([None, 1, N]))
+    out, cache = conv_exec.conv2d_forward(x, Wt, b, stride, padding, chunk=chunk)
+    out_t, cache_t = conv_ops.conv2d_forward(x, Wt, b, stride, padding)
+    assert rel_error(out, out_t) < 1e-12
+    dout = rng.standard_normal(out.shape)
+    for fb in (None, B):
+        got = conv_exec.conv2d_backward(dout, cache, Wt, feedback=fb)
+        want = conv_ops.conv2d_backward(dout, cache_t, Wt, feedback=fb)
+        for a, w in zip(got, want):
+            assert a.shape == w.shape and rel_error(a, w) < 1e-12
+
+
 @given(conv_cases(), st.integers(2, 7), st.data())
 def test_conv2d_chunks_equal_one_chunk(case, N, data):
     # Several chunks (the last one partial whenever chunk does not divide N) give the one-chunk results:
@@ -151,7 +174,7 @@ def test_conv2d_chunks_equal_one_chunk(case, N, data):
 @pytest.mark.parametrize("chunk", [1, 2, 3, None])
 def test_conv2d_chunks_float32_threads_and_cache(chunk, monkeypatch):
     # N = 7: chunks of 3 are 3, 3, 1 (the last one takes the one-sample path), of 2 are 2, 2, 2, 1.
-    import nnlite.ops.conv as conv_ops
+    import nnlite.kernels.conv_exec as conv_ops
 
     rng = np.random.default_rng(0)
     layer = Conv2d(3, 5, 3, 1, 1, rng=rng)
@@ -180,7 +203,7 @@ def test_conv2d_chunks_float32_threads_and_cache(chunk, monkeypatch):
 
 
 def test_conv2d_chunk_validation_and_size():
-    import nnlite.ops.conv as conv_ops
+    import nnlite.kernels.conv_exec as conv_ops
 
     layer = Conv2d(2, 3, 3, rng=0)
     x = np.zeros((2, 2, 4, 4), np.float32)

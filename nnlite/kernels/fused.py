@@ -15,7 +15,8 @@ Scalars are passed in the arrays' dtype, so float32 arrays are computed in float
 integer literal such as ``1 - y`` inside a jitted body would promote float32 to float64 and halve the speed), and
 every kernel uses NumPy's error model (a division by zero gives inf, as in NumPy): Python's error model checks each
 divisor and stops LLVM from vectorising the loop (Adam's update is ~6x slower with it).
-Every kernel has a NumPy twin of the same name in :mod:`nnlite.kernels.reference`. The jitted bodies only compute;
+Every kernel has a NumPy twin in :mod:`nnlite.ops` (activations, dense, losses, updates);
+:mod:`nnlite.kernels.dispatch` picks one or the other. The jitted bodies only compute;
 the public wrappers check shapes, dtypes and contiguity first.
 """
 
@@ -29,7 +30,6 @@ import numpy as np
 from ._checks import check_float_array
 
 __all__ = [
-    "can_fuse",
     "tanh_grad",
     "sigmoid_grad",
     "relu_grad",
@@ -135,23 +135,6 @@ def _rmsprop(p, s, g, lr, rho, c, eps):
         si = rho * s[i] + c * (gi * gi)
         s[i] = si
         p[i] -= lr * gi / (np.sqrt(si) + eps)
-
-
-def can_fuse(*arrays):
-    """True when every argument is a C-contiguous float32/float64 ndarray of the first one's shape and dtype.
-
-    The ops and optimizers take the fused path only then, and fall back to NumPy otherwise (views, mixed dtypes).
-    """
-    a0 = arrays[0]
-    if not isinstance(a0, np.ndarray) or a0.dtype not in _FLOATS or not a0.flags.c_contiguous:
-        return False
-    for a in arrays[1:]:
-        if not isinstance(a, np.ndarray) or a.dtype != a0.dtype or a.shape != a0.shape or not a.flags.c_contiguous:
-            return False
-    return True
-
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # -- validation -------------------------------------------------------------------------------------------------

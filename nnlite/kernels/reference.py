@@ -1,7 +1,8 @@
 """Plain NumPy twins of the jitted kernels: same names, same signatures, same results.
 
-They exist to be read and to hold the kernels to account in tests; they do no input validation beyond
-what the computation needs, and are not meant to be fast.
+(The fused elementwise kernels of :mod:`nnlite.kernels.fused` have their twins in :mod:`nnlite.ops`, whose
+equations they compute.) They exist to be read and to hold the kernels to account in tests; they do no input
+validation beyond what the computation needs, and are not meant to be fast.
 """
 
 from __future__ import annotations
@@ -116,82 +117,3 @@ def ternarize(x, threshold=0.0):
     """Twin of :func:`nnlite.kernels.ternarize`."""
     t = x.dtype.type(threshold)
     return ((x > t).astype(np.int8) - (x < -t).astype(np.int8)).astype(np.int8)
-
-
-# -- twins of nnlite.kernels.fused ---------------------------------------------------------------------------------
-__all__ += [
-    "tanh_grad",
-    "sigmoid_grad",
-    "relu_grad",
-    "softmax_xent",
-    "column_sums",
-    "sgd_step",
-    "adam_step",
-    "rmsprop_step",
-]
-
-
-def _into(out, value):
-    if out is None:
-        return value
-    out[...] = value
-    return out
-
-
-def tanh_grad(dout, y, out=None):
-    """Twin of :func:`nnlite.kernels.fused.tanh_grad`."""
-    return _into(out, dout * (1 - y * y))
-
-
-def sigmoid_grad(dout, y, out=None):
-    """Twin of :func:`nnlite.kernels.fused.sigmoid_grad`."""
-    return _into(out, dout * (y * (1 - y)))
-
-
-def relu_grad(dout, y, out=None):
-    """Twin of :func:`nnlite.kernels.fused.relu_grad`."""
-    return _into(out, np.where(y > 0, dout, 0).astype(dout.dtype, copy=False))
-
-
-def softmax_xent(z, labels, out=None):
-    """Twin of :func:`nnlite.kernels.fused.softmax_xent`: ``(loss, (softmax(z) - onehot) / N)``."""
-    n = z.shape[0]
-    s = z - z.max(axis=1, keepdims=True)
-    s -= np.log(np.exp(s).sum(axis=1, keepdims=True))
-    loss = -float(s[np.arange(n), labels].sum(dtype=np.float64)) / n
-    e = np.exp(s)
-    e[np.arange(n), labels] -= 1
-    e *= 1.0 / n
-    return loss, _into(out, e)
-
-
-def column_sums(x, out=None):
-    """Twin of :func:`nnlite.kernels.fused.column_sums`."""
-    return _into(out, x.sum(axis=0))
-
-
-def sgd_step(p, g, v=None, *, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
-    """Twin of :func:`nnlite.kernels.fused.sgd_step` (in place, NumPy passes)."""
-    g = g + weight_decay * p if weight_decay else g
-    if momentum:
-        v *= momentum
-        v += g
-        p -= lr * (g + momentum * v) if nesterov else lr * v
-    else:
-        p -= lr * g
-
-
-def adam_step(p, g, m, v, *, lr_t, beta1, beta2, eps):
-    """Twin of :func:`nnlite.kernels.fused.adam_step` (in place, NumPy passes)."""
-    m *= beta1
-    m += (1 - beta1) * g
-    v *= beta2
-    v += (1 - beta2) * (g * g)
-    p -= lr_t * m / (np.sqrt(v) + eps)
-
-
-def rmsprop_step(p, g, s, *, lr, rho, eps):
-    """Twin of :func:`nnlite.kernels.fused.rmsprop_step` (in place, NumPy passes)."""
-    s *= rho
-    s += (1 - rho) * (g * g)
-    p -= lr * g / (np.sqrt(s) + eps)

@@ -3,13 +3,14 @@
 Every function keeps the dtype of its input. Caches hold what the derivative needs: the output for tanh, sigmoid
 and ReLU (``f'`` is a function of ``f``), the input for leaky ReLU (a negative slope changes the output's sign) and
 for the absolute value.
+
+These are the readable equations and the NumPy twins of the fused kernels (:mod:`nnlite.kernels.fused`); the
+layers call them through :mod:`nnlite.kernels.dispatch`, which picks the fused kernel when the arrays allow.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from ..kernels import fused as _fused
 
 
 def tanh_forward(x):
@@ -19,10 +20,8 @@ def tanh_forward(x):
 
 
 def tanh_backward(dout, cache):
-    """``dx = dout * (1 - y**2)`` (one fused pass, :func:`nnlite.kernels.fused.tanh_grad`, when the arrays allow)."""
+    """``dx = dout * (1 - y**2)``."""
     y = cache
-    if _fused.can_fuse(dout, y):
-        return _fused.tanh_grad(dout, y)
     return dout * (1 - y * y)
 
 
@@ -36,10 +35,8 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dout, cache):
-    """``dx = dout * y * (1 - y)`` (one fused pass when the arrays allow)."""
+    """``dx = dout * y * (1 - y)``."""
     y = cache
-    if _fused.can_fuse(dout, y):
-        return _fused.sigmoid_grad(dout, y)
     return dout * (y * (1 - y))
 
 
@@ -50,10 +47,8 @@ def relu_forward(x):
 
 
 def relu_backward(dout, cache):
-    """``dx = dout * [y > 0]`` (one fused pass when the arrays allow)."""
+    """``dx = dout * [y > 0]``."""
     y = cache
-    if _fused.can_fuse(dout, y):
-        return _fused.relu_grad(dout, y)
     return np.where(y > 0, dout, 0).astype(dout.dtype, copy=False)
 
 

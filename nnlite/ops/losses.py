@@ -2,13 +2,15 @@
 
 Because the loss is a mean over the batch, ``e`` carries the factor ``1/N``; every rule's update is then on BP's
 scale. Labels are integer class indices of shape (N,); the targets are their one-hot codes.
+
+``softmax_cross_entropy`` here is the NumPy equation (and the twin of the fused kernel); the public
+``nnlite.softmax_cross_entropy`` is :func:`nnlite.kernels.dispatch.softmax_cross_entropy`, the same function
+computed in one fused sweep when the logits allow.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from ..kernels import fused as _fused
 
 
 def one_hot(y, n_classes, dtype=np.float32):
@@ -18,7 +20,8 @@ def one_hot(y, n_classes, dtype=np.float32):
     return t
 
 
-def _check(logits, y):
+def check_logits_and_labels(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Check ``logits`` (N, C) floating and ``y`` (N,) integer labels in [0, C); return ``y`` as an array."""
     if logits.ndim != 2:
         raise ValueError(f"logits must have shape (N, C), got shape {logits.shape}")
     if not np.issubdtype(logits.dtype, np.floating):
@@ -65,11 +68,8 @@ def softmax_cross_entropy(logits, y):
     -----
     ``L = -(1/N) sum_n log softmax(z_n)[y_n]`` and ``e = (softmax(z) - onehot(y)) / N``.
     """
-    y = _check(logits, y)
+    y = check_logits_and_labels(logits, y)
     n = logits.shape[0]
-    if n and logits.shape[1] and _fused.can_fuse(logits):
-        # one sweep per row (max, exp, sum, log, error) in a fused kernel
-        return _fused.softmax_xent(logits, y.astype(np.int64, copy=False))
     ls = log_softmax(logits)
     loss = -float(ls[np.arange(n), y].sum()) / n
     e = np.exp(ls)
@@ -97,7 +97,7 @@ def binary_cross_entropy(logits, y):
     ``L = -(1/N) sum_n sum_c [t log p + (1 - t) log(1 - p)]`` and ``e = (p - t) / N``.
     Computed as ``softplus(z) - t z`` so that large logits do not overflow.
     """
-    y = _check(logits, y)
+    y = check_logits_and_labels(logits, y)
     n, c = logits.shape
     t = one_hot(y, c, logits.dtype)
     # softplus(z) = max(z, 0) + log1p(exp(-|z|))
@@ -127,7 +127,7 @@ def mean_squared_error(out, y):
     -----
     ``L = (1/N) sum_n 0.5 ||out_n - onehot(y_n)||^2`` and ``e = (out - onehot(y)) / N``.
     """
-    y = _check(out, y)
+    y = check_logits_and_labels(out, y)
     n, c = out.shape
     d = out - one_hot(y, c, out.dtype)
     loss = 0.5 * float((d * d).sum()) / n

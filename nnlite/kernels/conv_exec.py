@@ -1,0 +1,259 @@
+"""The convolution executor: :mod:`nnlite.ops.conv`'s im2col and three GEMMs, run chunk by chunk over the batch
+and spread over threads. The maths is :mod:`nnlite.ops.conv` (its twin, which the tests hold this to); this
+module only decides how the same products are scheduled.
+
+Shapes: x (N, C, H, W), W (F, C, KH, KW), b (F,), out (N, F, OH, OW) with
+``OH = (H + 2*padding - KH) // stride + 1`` and ``OW`` likewise. ``P = OH*OW`` positions per image.
+
+The patches of a chunk of ``n_c`` samples ``x_c`` are unfolded by :func:`nnlite.kernels.im2col` into ``cols_c``
+of shape (C*KH*KW, n_c*P) (rows ordered (C, KH, KW) like ``W``'s last three axes, columns ordered (n, OH, OW)),
+so that the forward pass, ``dW`` and the columns of ``dx`` are each one GEMM (BLAS) per chunk on plain 2-D
+matrices:
+
+    forward  out_c  = W2 @ cols_c               (F, C*KH*KW) @ (C*KH*KW, n_c*P) -> (F, n_c*P)
+    dW             += (cols_c @ D2_c.T).T        (C*KH*KW, n_c*P) @ (n_c*P, F)   -> (F, C*KH*KW)
+    dx     dcols_c  = W2.T @ D2_c,  dx_c = col2im(dcols_c)
+
+with ``W2 = W.reshape(F, -1)`` and ``D2_c`` the chunk's output gradient laid out as (F, n_c*P).
+
+Why chunks: the full-batch ``cols`` is ``C*KH*KW / C`` times larger than ``x`` (25x for 5x5 kernels: 210 MB
+for 128x64x16x16). Written once and read by two GEMMs, it streamed from memory and paid first-touch page faults
+on every call. A chunk's columns (a few MB, see :func:`conv2d_chunk_size`) live in one buffer reused across the
+chunks of a call, stay in cache between the im2col and the GEMM that reads them, and are not kept: the cache
+holds ``x`` only and the backward pass unfolds each chunk again (one im2col more per step, for a cache 25x
+smaller). With one chunk (``chunk >= N``) the computation is the unchunked one, operation for
+operation; with several, only the order in which ``dW`` and ``db`` add up the samples differs.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ._checks import conv_output_shape
+from .conv import col2im, im2col
+
+__all__ = ["CHUNK_BYTES", "conv2d_backward", "conv2d_chunk_size", "conv2d_forward"]
+
+#: Target size in bytes of one chunk's columns ``cols_c`` (C*KH*KW x n_c*P): about one core's L2 (the README's
+#: convolution figures show the measured effect of the chunk size; ``python -m benchmarks conv --chunks``).
+CHUNK_BYTES = 2 << 20
+
+
+def conv2d_chunk_size(C, KH, KW, P, itemsize, target_bytes=None):
+    """Samples per chunk: as many as keep ``cols_c`` (``C*KH*KW * n_c*P * itemsize`` bytes) within
+    ``target_bytes`` (default :data:`CHUNK_BYTES`), at least one."""
+    target = CHUNK_BYTES if target_bytes is None else int(target_bytes)
+    return max(1, target // max(1, C * KH * KW * P * itemsize))
+
+
+def _chunk(chunk, N, C, KH, KW, P, itemsize, workers):
+    """Samples per chunk: ``chunk`` or the cache-sized default, evened out so the chunks split into equal
+    groups over ``workers`` threads."""
+    if chunk is None:
+        nc = conv2d_chunk_size(C, KH, KW, P, itemsize)
+    elif isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer (samples per chunk) or None, got {chunk!r}")
+    else:
+        return max(1, min(int(chunk), N))
+    if N <= 1:
+        return 1
+    n_chunks = -(-N // min(nc, N))
+    n_chunks = -(-n_chunks // workers) * workers if N >= workers else n_chunks
+    return -(-N // n_chunks)
+
+
+_BLAS = None
+_POOL = None
+
+
+def _blas():
+    """threadpoolctl's controller of the loaded BLAS libraries (made once)."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController().select(user_api="blas")
+    return _BLAS
+
+
+def _workers(n):
+    """Threads to spread ``n`` chunks over: the BLAS thread count (threadpoolctl), at most ``n`` and the CPUs."""
+    if n < 2:
+        return 1
+    threads = max((i.get("num_threads") or 1 for i in _blas().info()), default=1)
+    return max(1, min(int(threads), n, os.cpu_count() or 1))
+
+
+def _run(fn, groups):
+    """``[fn(g) for g in groups]``; with several groups in a thread pool, each running one-thread BLAS.
+
+    The threads are the parallelism: one BLAS thread each, one barrier per call instead of one per GEMM. On a
+    loaded 2-core machine, two OpenBLAS threads per small GEMM stalled at every GEMM's barrier (2-thread
+    chunked conv 3-10x slower than 1 thread); whole groups of chunks per thread do not.
+    """
+    global _POOL
+    if len(groups) == 1:
+        return [fn(groups[0])]
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="nnlite-conv")
+    with _blas().limit(limits=1):
+        return list(_POOL.map(fn, groups))
+
+
+def _groups(N, nc, workers):
+    """Chunk starts dealt round-robin to ``workers`` groups (a fixed assignment: results do not depend on
+    which thread finishes first)."""
+    starts = list(range(0, N, nc))
+    workers = max(1, min(workers, len(starts)))
+    return [starts[k::workers] for k in range(workers)]
+
+
+def conv2d_forward(x, W, b=None, stride=1, padding=0, *, chunk=None):
+    """Convolution by im2col and one GEMM per chunk of samples.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    W : ndarray, shape (F, C, KH, KW)
+    b : ndarray, shape (F,), or None
+    stride : int or (int, int)
+    padding : int or (int, int)
+        Zero padding on every side.
+    chunk : int or None
+        Samples per chunk (the last one may be smaller); None picks :func:`conv2d_chunk_size`.
+
+    Returns
+    -------
+    out : ndarray, shape (N, F, OH, OW), C-contiguous, dtype of ``W2 @ cols`` (x's dtype when W's is x's)
+    cache : tuple
+        ``(x, stride, padding, KH, KW, chunk)`` with ``x`` C-contiguous (the input itself when it already
+        is: it must not be changed in place before the backward pass). No columns are kept.
+
+    Notes
+    -----
+    ``out[n, f, y, q] = b[f] + sum_{c, i, j} W[f, c, i, j] * xpad[n, c, y*stride + i, q*stride + j]``,
+    computed per chunk as ``W.reshape(F, -1) @ cols_c``, then transposed from (F, n_c, P) to (n_c, F, P) into
+    ``out`` while the bias is added (with one sample per chunk the GEMM writes into ``out`` directly).
+    With T > 1 BLAS threads (threadpoolctl), the chunks are dealt to T threads that each run one-thread BLAS.
+    """
+    F, C, KH, KW = W.shape
+    x = np.ascontiguousarray(x)
+    N, _, H, Wd = x.shape
+    OH, OW = conv_output_shape(H, Wd, KH, KW, stride, padding)
+    P = OH * OW
+    CK = C * KH * KW
+    workers = _workers(N)
+    nc = _chunk(chunk, N, C, KH, KW, P, x.itemsize, workers)
+    W2 = W.reshape(F, CK)
+    dtype = np.result_type(W2.dtype, x.dtype)
+    out = np.empty((N, F, OH, OW), dtype=dtype)
+    bias = None if b is None else b.reshape(1, F, 1)
+
+    def chunks(starts):
+        cbuf = np.empty(CK * nc * P, dtype=x.dtype)  # one chunk's columns, reused
+        abuf = np.empty(F * nc * P, dtype=dtype) if nc > 1 else None
+        for n0 in starts:
+            m = min(nc, N - n0)
+            cols = im2col(x[n0 : n0 + m], KH, KW, stride, padding, out=cbuf[: CK * m * P].reshape(CK, m * P))
+            dst = out[n0 : n0 + m].reshape(m, F, P)
+            if m == 1:  # (F, P) is out[n0]'s layout: no transpose
+                np.matmul(W2, cols, out=dst[0])
+                if bias is not None:
+                    np.add(dst, bias, out=dst)
+                continue
+            a = np.matmul(W2, cols, out=abuf[: F * m * P].reshape(F, m * P))
+            src = a.reshape(F, m, P).transpose(1, 0, 2)
+            if bias is None:
+                dst[...] = src
+            else:
+                np.add(src, bias, out=dst)
+
+    _run(chunks, _groups(N, nc, workers))
+    return out, (x, stride, padding, KH, KW, nc)
+
+
+def conv2d_backward(dout, cache, W, *, feedback=None, need_dx=True, need_db=True):
+    """Gradients of the convolution, chunk by chunk (the chunks of the forward pass).
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, F, OH, OW)
+        ``dL/dout``.
+    cache : tuple
+        From :func:`conv2d_forward`.
+    W : ndarray, shape (F, C, KH, KW)
+    feedback : ndarray, shape (F, C, KH, KW), optional
+        Kernel used in place of ``W`` to send the error down (Feedback Alignment).
+    need_dx : bool
+        When False the ``dx`` product and the col2im are skipped and ``dx`` is None.
+    need_db : bool
+        When False (no bias) ``db`` is None.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W), or None
+    dW : ndarray, shape (F, C, KH, KW)
+    db : ndarray, shape (F,), or None
+
+    Notes
+    -----
+    With ``D2[f, (n, y, q)] = dout[n, f, y, q]``:
+    ``dW[f, c, i, j] = sum_{n, y, q} dout[n, f, y, q] * xpad[n, c, y*stride + i, q*stride + j]``
+    = ``D2 @ cols.T`` = ``sum_c (cols_c @ D2_c.T).T`` over the chunks (``cols_c = im2col(x_c)`` recomputed);
+    ``db[f] = sum_{n, y, q} dout[n, f, y, q]`` = ``sum_c D2_c.sum(axis=1)``;
+    ``dx_c = col2im(K.reshape(F, -1).T @ D2_c)`` with ``K = W`` (BP) or ``K = feedback`` (FA): every input
+    pixel collects ``K[f, c, i, j] * dout[n, f, y, q]`` from each output position whose window covers it.
+    ``(cols_c @ D2_c.T).T`` rather than ``D2_c @ cols_c.T``: the same product, but OpenBLAS ran this
+    orientation faster (the README's convolution section). With T threads, thread t sums its own chunks
+    (every T-th one) and the T partial sums are added in
+    thread order.
+    """
+    x, stride, padding, KH, KW, nc = cache
+    F = W.shape[0]
+    N, C = x.shape[:2]
+    dout = np.ascontiguousarray(dout)
+    P = dout.shape[2] * dout.shape[3]
+    CK = C * KH * KW
+    K2 = (W if feedback is None else feedback).reshape(F, CK)
+    dtype = np.result_type(x.dtype, dout.dtype)
+    dx = None
+    if need_dx:
+        dx = np.empty(x.shape, dtype=np.result_type(K2.dtype, dout.dtype))
+
+    def chunks(starts):
+        dWt = np.zeros((CK, F), dtype=dtype)  # dW.T summed over these chunks
+        tmp = np.empty((CK, F), dtype=dtype) if len(starts) > 1 else None
+        db = np.zeros(F, dtype=dout.dtype) if need_db else None
+        cbuf = np.empty(CK * nc * P, dtype=x.dtype)  # one chunk's columns, then its dcols
+        dbuf = np.empty(F * nc * P, dtype=dout.dtype) if nc > 1 else None
+        xbuf = cbuf if not need_dx or dx.dtype == x.dtype else np.empty(CK * nc * P, dtype=dx.dtype)
+        for k, n0 in enumerate(starts):
+            m = min(nc, N - n0)
+            cols = im2col(x[n0 : n0 + m], KH, KW, stride, padding, out=cbuf[: CK * m * P].reshape(CK, m * P))
+            if m == 1:
+                D2 = dout[n0].reshape(F, P)
+            else:
+                D2 = dbuf[: F * m * P].reshape(F, m * P)
+                D2.reshape(F, m, P)[...] = dout[n0 : n0 + m].reshape(m, F, P).transpose(1, 0, 2)
+            if k == 0:
+                np.matmul(cols, D2.T, out=dWt)
+            else:
+                dWt += np.matmul(cols, D2.T, out=tmp)
+            if need_db:
+                db += D2.sum(axis=1)
+            if need_dx:  # cols_c is spent: its buffer takes dcols_c
+                dcols = np.matmul(K2.T, D2, out=xbuf[: CK * m * P].reshape(CK, m * P))
+                col2im(dcols, (m,) + x.shape[1:], KH, KW, stride, padding, out=dx[n0 : n0 + m])
+        return dWt, db
+
+    parts = _run(chunks, _groups(N, nc, _workers(-(-N // nc))))
+    dWt, db = parts[0]
+    for dWt_k, db_k in parts[1:]:
+        dWt += dWt_k
+        if need_db:
+            db += db_k
+    dW = np.ascontiguousarray(dWt.T).reshape(W.shape)
+    return dx, dW, db

@@ -1,0 +1,155 @@
+"""The one place that decides between a fused Numba kernel and its NumPy twin in :mod:`nnlite.ops`.
+
+The ops are the readable equations; the kernels of :mod:`nnlite.kernels.fused` compute the same thing in one pass
+over memory. Each function here takes the fused kernel when every array is a C-contiguous float32/float64 array
+of one shape and dtype (:func:`can_fuse`), and the NumPy op otherwise (views, mixed dtypes, fused kernels turned
+off). Layers, losses and optimizers call these functions; the ops never branch on speed.
+
+``with fused_kernels(False): ...`` runs everything on the NumPy path (the benchmarks' "NumPy" column, tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..ops import activations as act
+from ..ops import dense as _dense
+from ..ops import losses as _losses
+from ..ops import updates as _updates
+from . import fused
+
+__all__ = [
+    "adam_update",
+    "bias_grad",
+    "can_fuse",
+    "dense_backward",
+    "fused_kernels",
+    "relu_backward",
+    "rmsprop_update",
+    "sgd_update",
+    "sigmoid_backward",
+    "softmax_cross_entropy",
+    "tanh_backward",
+]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_ENABLED = True
+
+
+@contextlib.contextmanager
+def fused_kernels(enabled: bool) -> Iterator[None]:
+    """Turn the fused kernels on or off inside a ``with`` block (process-wide; restored on exit)."""
+    global _ENABLED
+    saved, _ENABLED = _ENABLED, bool(enabled)
+    try:
+        yield
+    finally:
+        _ENABLED = saved
+
+
+def can_fuse(*arrays: object) -> bool:
+    """True when fused kernels are on and every argument is a C-contiguous float32/float64 ndarray of the first
+    one's shape and dtype."""
+    a0 = arrays[0]
+    if not _ENABLED or not isinstance(a0, np.ndarray) or a0.dtype not in _FLOATS or not a0.flags.c_contiguous:
+        return False
+    for a in arrays[1:]:
+        if not isinstance(a, np.ndarray) or a.dtype != a0.dtype or a.shape != a0.shape or not a.flags.c_contiguous:
+            return False
+    return True
+
+
+# -- activations: dx = dout * f'(.) from the cached output ---------------------------------------------------------
+def tanh_backward(dout: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`nnlite.ops.activations.tanh_backward`, fused when the arrays allow."""
+    return fused.tanh_grad(dout, y) if can_fuse(dout, y) else act.tanh_backward(dout, y)
+
+
+def sigmoid_backward(dout: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`nnlite.ops.activations.sigmoid_backward`, fused when the arrays allow."""
+    return fused.sigmoid_grad(dout, y) if can_fuse(dout, y) else act.sigmoid_backward(dout, y)
+
+
+def relu_backward(dout: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`nnlite.ops.activations.relu_backward`, fused when the arrays allow."""
+    return fused.relu_grad(dout, y) if can_fuse(dout, y) else act.relu_backward(dout, y)
+
+
+# -- dense layer ---------------------------------------------------------------------------------------------------
+def bias_grad(dout: np.ndarray) -> np.ndarray:
+    """``db = sum_n dout[n]``, shape (D,), from ``dout`` (N, D): one fused pass or ``dout.sum(axis=0)``."""
+    return fused.column_sums(dout) if can_fuse(dout) and dout.ndim == 2 else dout.sum(axis=0)
+
+
+def dense_backward(
+    dout: np.ndarray,
+    cache: np.ndarray,
+    W: np.ndarray,
+    *,
+    feedback: np.ndarray | None = None,
+    need_dx: bool = True,
+    need_db: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """:func:`nnlite.ops.dense.dense_backward` with the bias gradient from :func:`bias_grad`."""
+    dx, dW, _ = _dense.dense_backward(dout, cache, W, feedback=feedback, need_dx=need_dx, need_db=False)
+    return dx, dW, (bias_grad(dout) if need_db else None)
+
+
+# -- loss ----------------------------------------------------------------------------------------------------------
+def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Softmax cross-entropy: the batch-mean loss and ``e = (softmax(z) - onehot(y)) / N`` of shape (N, C).
+
+    Parameters
+    ----------
+    logits : ndarray, shape (N, C)
+    y : ndarray of int, shape (N,)
+
+    Returns
+    -------
+    loss : float
+    e : ndarray, shape (N, C), the dtype of ``logits``
+
+    Notes
+    -----
+    ``L = -(1/N) sum_n log softmax(z_n)[y_n]`` (:func:`nnlite.ops.losses.softmax_cross_entropy`), computed in
+    one sweep per row by :func:`nnlite.kernels.fused.softmax_xent` when the logits allow.
+    """
+    y = _losses.check_logits_and_labels(logits, y)
+    if logits.shape[0] and logits.shape[1] and can_fuse(logits):
+        return fused.softmax_xent(logits, y.astype(np.int64, copy=False))
+    return _losses.softmax_cross_entropy(logits, y)
+
+
+# -- optimizer updates (in place) ----------------------------------------------------------------------------------
+def sgd_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    v: np.ndarray | None,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+) -> None:
+    """:func:`nnlite.ops.updates.sgd_step`, fused when the arrays allow."""
+    if can_fuse(p, g) and (v is None or can_fuse(p, v)):
+        fused.sgd_step(p, g, v, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+    else:
+        _updates.sgd_step(p, g, v, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+
+
+def adam_update(
+    p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *, lr_t: float, beta1: float, beta2: float, eps: float
+) -> None:
+    """:func:`nnlite.ops.updates.adam_step`, fused when the arrays allow."""
+    step = fused.adam_step if can_fuse(p, g, m, v) else _updates.adam_step
+    step(p, g, m, v, lr_t=lr_t, beta1=beta1, beta2=beta2, eps=eps)
+
+
+def rmsprop_update(p: np.ndarray, g: np.ndarray, s: np.ndarray, *, lr: float, rho: float, eps: float) -> None:
+    """:func:`nnlite.ops.updates.rmsprop_step`, fused when the arrays allow."""
+    step = fused.rmsprop_step if can_fuse(p, g, s) else _updates.rmsprop_step
+    step(p, g, s, lr=lr, rho=rho, eps=eps)
