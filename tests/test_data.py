@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import struct
 import tarfile
 import urllib.error
@@ -25,11 +26,15 @@ from nnlite.data import (
     batches,
     check_inputs,
     check_labels,
+    cifar,
     load,
+    locate,
     one_hot,
     read_cifar_batch,
     read_idx,
+    sources,
 )
+from nnlite.data import download as download_mod
 
 DEBIAN = Path(data.DEBIAN_FASHION_MNIST)
 
@@ -84,7 +89,7 @@ def make_mnist_arrays(seed, n_train=12, n_test=5):
 def write_mnist(folder, arrays, gz=(True, False, False, True)):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for stem, arr, z in zip(data._IDX_FILES, arrays, gz):
+    for stem, arr, z in zip(sources._IDX_FILES, arrays, gz):
         write_idx(folder / stem, arr, z)
     return folder
 
@@ -107,7 +112,7 @@ class Py2Pickler(pickle._Pickler):
     dispatch[str] = save_py2_str
 
     def save_global(self, obj, name=None):
-        if obj is data._NumpyOnlyUnpickler._reconstruct:
+        if obj is cifar._NumpyOnlyUnpickler._reconstruct:
             self.write(pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n")
             self.memoize(obj)
         else:
@@ -200,8 +205,11 @@ def test_digits_split_is_a_partition_of_sklearn_digits():
     d = load("digits")
     ours = np.concatenate([d.x_train, d.x_test]) * 16
     theirs = bunch.data
+
     # same multiset of (image, label) rows
-    key = lambda x, y: sorted(map(bytes, np.concatenate([x, y[:, None]], axis=1).astype(np.uint8)))
+    def key(x, y):
+        return sorted(map(bytes, np.concatenate([x, y[:, None]], axis=1).astype(np.uint8)))
+
     assert key(ours, np.concatenate([d.y_train, d.y_test])) == key(theirs, bunch.target)
 
 
@@ -347,7 +355,7 @@ def test_load_mnist_from_idx_files(tmp_path, clean_env):
 def test_load_mnist_rejects_mismatched_counts_and_bad_labels(tmp_path, clean_env):
     x, y, xt, yt = make_mnist_arrays(0)
     folder = write_mnist(tmp_path / "mnist", (x, y[:-1], xt, yt))
-    with pytest.raises(ValueError, match="12 images but .* 11 labels"):
+    with pytest.raises(ValueError, match=r"12 images but .* 11 labels"):
         load("mnist", root=tmp_path, download=False)
     y_bad = y.copy()
     y_bad[3] = 12
@@ -463,7 +471,7 @@ def test_cifar_tarball_missing_batch_is_named(tmp_path, clean_env):
 
 
 def test_download_from_file_url_lands_verified(tmp_path):
-    payload = os.urandom(3 * data._CHUNK + 17)  # several chunks
+    payload = os.urandom(3 * download_mod._CHUNK + 17)  # several chunks
     src = tmp_path / "srv" / "blob.bin"
     src.parent.mkdir()
     src.write_bytes(payload)
@@ -508,14 +516,14 @@ def _serve_mnist(monkeypatch, arrays, corrupt=None, fail_after=None):
     """Patch the MNIST source list and the opener so that downloads serve gzipped IDX bytes made here."""
     payloads = {}
     remotes = []
-    for stem, arr in zip(data._IDX_FILES, arrays):
+    for stem, arr in zip(sources._IDX_FILES, arrays):
         blob = gzip.compress(idx_bytes(arr))
         payloads[stem + ".gz"] = blob
-        remotes.append(data._Remote(stem + ".gz", hashlib.sha256(blob).hexdigest(), len(blob)))
+        remotes.append(sources._Remote(stem + ".gz", hashlib.sha256(blob).hexdigest(), len(blob)))
     if corrupt is not None:
         name = remotes[corrupt].filename
         payloads[name] = payloads[name][:-1] + bytes([payloads[name][-1] ^ 1])
-    monkeypatch.setitem(data._SOURCES, "mnist", (("https://mirror.invalid/mnist/",), tuple(remotes)))
+    monkeypatch.setitem(sources._SOURCES, "mnist", (("https://mirror.invalid/mnist/",), tuple(remotes)))
     opened = []
 
     def opener(url, timeout=None):
@@ -524,7 +532,7 @@ def _serve_mnist(monkeypatch, arrays, corrupt=None, fail_after=None):
         dest = Path(opener.target) / name
         return _Served(payloads[name], dest, fail_after)
 
-    monkeypatch.setattr(data, "_urlopen", opener)
+    monkeypatch.setattr(download_mod, "_urlopen", opener)
     return opener, opened
 
 
@@ -534,7 +542,7 @@ def test_load_downloads_into_root_atomically(tmp_path, clean_env, monkeypatch):
     opener.target = tmp_path / "mnist"
     d = load("mnist", root=tmp_path)
     assert len(opened) == 4 and all(u.startswith("https://mirror.invalid/mnist/") for u in opened)
-    assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(s + ".gz" for s in data._IDX_FILES)
+    assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(s + ".gz" for s in sources._IDX_FILES)
     np.testing.assert_array_equal(d.y_train, arrays[1])
     np.testing.assert_allclose(d.x_test * 255, arrays[2].reshape(5, 784), atol=1e-4)
     opened.clear()
@@ -560,7 +568,7 @@ def test_download_goes_to_nnlite_data_then_cache(tmp_path, clean_env, monkeypatc
 def test_corrupted_download_does_not_land(tmp_path, clean_env, monkeypatch):
     opener, _ = _serve_mnist(monkeypatch, make_mnist_arrays(9), corrupt=1)
     opener.target = tmp_path / "mnist"
-    with pytest.raises(ChecksumError, match="train-labels-idx1-ubyte.gz"):
+    with pytest.raises(ChecksumError, match=re.escape("train-labels-idx1-ubyte.gz")):
         load("mnist", root=tmp_path)
     names = sorted(p.name for p in (tmp_path / "mnist").iterdir())
     assert names == ["train-images-idx3-ubyte.gz"]  # the good file before it landed; no partial file
@@ -569,7 +577,7 @@ def test_corrupted_download_does_not_land(tmp_path, clean_env, monkeypatch):
     opener, opened = _serve_mnist(monkeypatch, arrays)
     opener.target = tmp_path / "mnist"
     d = load("mnist", root=tmp_path)
-    assert sorted(u.rsplit("/", 1)[-1] for u in opened) == sorted(s + ".gz" for s in data._IDX_FILES[1:])
+    assert sorted(u.rsplit("/", 1)[-1] for u in opened) == sorted(s + ".gz" for s in sources._IDX_FILES[1:])
     np.testing.assert_array_equal(d.y_train, arrays[1])
 
 
@@ -588,7 +596,7 @@ def test_network_failure_says_where_it_looked(tmp_path, clean_env, monkeypatch):
     def offline(url, timeout=None):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(data, "_urlopen", offline)
+    monkeypatch.setattr(download_mod, "_urlopen", offline)
     monkeypatch.setenv("NNLITE_DATA", str(tmp_path / "shared"))
     with pytest.raises(DataNotFoundError) as err:
         load("cifar10")
@@ -603,7 +611,7 @@ def test_not_found_without_download(tmp_path, clean_env, monkeypatch):
     def forbidden(url, timeout=None):
         raise AssertionError("no download may be attempted")
 
-    monkeypatch.setattr(data, "_urlopen", forbidden)
+    monkeypatch.setattr(download_mod, "_urlopen", forbidden)
     with pytest.raises(DataNotFoundError, match="download=False") as err:
         load("mnist", root=tmp_path, download=False)
     assert str(tmp_path / "mnist") in str(err.value) and isinstance(err.value, FileNotFoundError)
@@ -636,7 +644,7 @@ def test_search_order_root_then_env_then_cache(tmp_path, clean_env, monkeypatch)
     monkeypatch.delenv("NNLITE_DATA")
     assert set(load("mnist", root=tmp_path / "nothing-here", download=False).y_train) == {3}
     # an incomplete copy is skipped: the next complete one wins
-    data._idx_file(copies["root"], "t10k-labels-idx1-ubyte").unlink()
+    locate._idx_file(copies["root"], "t10k-labels-idx1-ubyte").unlink()
     assert set(load("mnist", root=tmp_path / "root", download=False).y_train) == {3}
 
 
@@ -668,7 +676,7 @@ def test_debian_fashion_files_are_the_originals_pinned_in_the_code():
     # Debian rewrote each gzip header (no file name, a 2020 mtime); restoring the original header must give back
     # exactly the bytes whose SHA-256 the downloader pins, which checks both the pins and the Debian data.
     mtimes = {"train": 1504176606, "t10k": 1504176627}
-    for remote in data._FASHION_FILES:
+    for remote in sources._FASHION_FILES:
         blob = (DEBIAN / remote.filename).read_bytes()
         assert blob[:3] == b"\x1f\x8b\x08" and blob[3] == 0  # deflate, no optional header fields
         header = (
@@ -772,7 +780,7 @@ def test_check_inputs_rejects(x, kw, exc, message):
 def test_check_inputs_counts_nonfinite_values():
     x = np.ones((4, 5), np.float32)
     x[0, 1], x[2, 2], x[3, 4] = np.nan, np.inf, -np.inf
-    with pytest.raises(ValueError, match="^inputs contains 3 NaN/inf values$"):
+    with pytest.raises(ValueError, match=r"^inputs contains 3 NaN/inf values$"):
         check_inputs(x, name="inputs")
 
 

@@ -1,0 +1,213 @@
+"""The data set record and its loader: ``Dataset``, ``load`` (find or download, parse, scale to [0, 1], check
+the labels, optionally standardise), the standardisation with ``STD_FLOOR``, and scikit-learn's digits with
+their fixed stratified train/test split.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .._validation import as_generator
+from .cifar import _load_cifar_folder
+from .download import _find_or_download
+from .idx import _load_idx_folder
+from .sources import KNOWN_DATASETS
+
+#: Smallest standard deviation divided by in ``standardize=True`` (features that are constant in the training
+#: set, such as MNIST's border pixels, are then only centred, not blown up).
+STD_FLOOR = 1e-2
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A train/test split.
+
+    Attributes
+    ----------
+    x_train : ndarray, shape (N_train, *shape)
+    y_train : ndarray of int64, shape (N_train,), values in [0, n_classes)
+    x_test : ndarray, shape (N_test, *shape)
+    y_test : ndarray of int64, shape (N_test,)
+    name : str
+        One of ``KNOWN_DATASETS``.
+    n_classes : int
+        C, the number of classes.
+    shape : tuple of int
+        The shape of one sample: ``(D,)`` when flattened, else ``(C_in, H, W)``.
+    mean, std : ndarray or None
+        With ``standardize=True``, the training statistics that were applied (shape ``shape`` per feature, or
+        ``(C_in, 1, 1)`` per channel), so new data can be transformed the same way: ``(x - mean) / std``.
+    source : str
+        Where the data came from (a folder or file path, or ``"sklearn"``).
+
+    Notes
+    -----
+    A Dataset unpacks like Keras' ``load_data()``::
+
+        (x_train, y_train), (x_test, y_test) = nnlite.data.load("digits")
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    name: str
+    n_classes: int
+    shape: tuple[int, ...]
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+    source: str = ""
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        yield self.x_train, self.y_train
+        yield self.x_test, self.y_test
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset(name={self.name!r}, x_train={self.x_train.shape} {self.x_train.dtype}, "
+            f"x_test={self.x_test.shape}, n_classes={self.n_classes}, "
+            f"standardized={self.mean is not None}, source={self.source!r})"
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Public entry point
+
+
+def load(
+    name: str,
+    root: str | os.PathLike | None = None,
+    download: bool = True,
+    standardize: bool = False,
+    dtype: DTypeLike = np.float32,
+    flatten: bool = True,
+) -> Dataset:
+    """Load a data set as float arrays in [0, 1] with int64 labels.
+
+    Parameters
+    ----------
+    name : str
+        One of ``KNOWN_DATASETS``: ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``.
+    root : path, optional
+        A folder searched first (see the :mod:`nnlite.data` docstring for the whole search order), and where
+        downloads go.
+    download : bool
+        Fetch missing files from the original mirrors (checked against SHA-256) when they are found nowhere.
+        ``"digits"`` never needs a download: it ships with scikit-learn.
+    standardize : bool
+        If True, subtract the training mean and divide by the training standard deviation (floored at
+        ``STD_FLOOR``), the same statistics for train and test: per feature when ``flatten=True``, per channel
+        (over N, H, W) when ``flatten=False``.
+    dtype : float dtype
+        float32 (default) or float64.
+    flatten : bool
+        True: x is (N, D). False: x is (N, C_in, H, W), i.e. (N, 1, 8, 8), (N, 1, 28, 28) or (N, 3, 32, 32).
+
+    Returns
+    -------
+    Dataset
+        x_train (N_train, D) or (N_train, C_in, H, W); y_train (N_train,) int64; likewise for test.
+
+    Raises
+    ------
+    ValueError
+        Unknown name (the message lists the known ones), or a file that does not parse.
+    DataNotFoundError
+        The files are in none of the searched folders and ``download`` is False or the download failed.
+    ChecksumError
+        A downloaded file does not match its recorded SHA-256.
+
+    Notes
+    -----
+    ``digits`` is scikit-learn's 1 797 8×8 images (``load_digits``) divided by 16, split once and for all into
+    1 437 train / 360 test samples, stratified by class with ``numpy.random.default_rng(0)``.
+
+    Standardization: ``x' = (x - mu) / max(sigma, STD_FLOOR)`` with ``mu``, ``sigma`` from ``x_train`` only.
+    """
+    if not isinstance(name, str) or name not in KNOWN_DATASETS:
+        raise ValueError(f"unknown data set {name!r}; known data sets: {', '.join(KNOWN_DATASETS)}")
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"dtype must be a floating-point type such as float32 or float64, got {dtype}")
+
+    if name == "digits":
+        x_tr, y_tr, x_te, y_te, source = _load_digits_uint8()
+        image_shape, scale, n_classes = (1, 8, 8), 16.0, 10
+    elif name in ("mnist", "fashion-mnist"):
+        folder = _find_or_download(name, root, download)
+        x_tr, y_tr, x_te, y_te = _load_idx_folder(folder)
+        image_shape, scale, n_classes, source = (1, 28, 28), 255.0, 10, str(folder)
+    else:
+        folder = _find_or_download(name, root, download)
+        x_tr, y_tr, x_te, y_te, source = _load_cifar_folder(folder)
+        image_shape, scale, n_classes = (3, 32, 32), 255.0, 10
+
+    sample_shape = (int(np.prod(image_shape)),) if flatten else image_shape
+    x_train = _to_float(x_tr, sample_shape, scale, dtype)
+    x_test = _to_float(x_te, sample_shape, scale, dtype)
+    y_train = np.ascontiguousarray(y_tr, dtype=np.int64)
+    y_test = np.ascontiguousarray(y_te, dtype=np.int64)
+    for y, split in ((y_train, "train"), (y_test, "test")):
+        if y.size and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+            raise ValueError(
+                f"{source}: {split} labels must be in [0, {n_classes}), got min {int(y.min())}, max {int(y.max())}"
+            )
+
+    mean = std = None
+    if standardize:
+        x_train, x_test, mean, std = _standardize(x_train, x_test, per_channel=not flatten)
+    return Dataset(x_train, y_train, x_test, y_test, name, n_classes, tuple(sample_shape), mean, std, source)
+
+
+def _to_float(x_uint8: np.ndarray, sample_shape: tuple[int, ...], scale: float, dtype: np.dtype) -> np.ndarray:
+    out = np.ascontiguousarray(x_uint8.reshape((x_uint8.shape[0],) + tuple(sample_shape)), dtype=dtype)
+    out /= float(scale)  # Python float: the array keeps its dtype
+    return out
+
+
+def _standardize(
+    x_train: np.ndarray, x_test: np.ndarray, per_channel: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    axes = (0, 2, 3) if per_channel else (0,)
+    mean = x_train.mean(axis=axes, keepdims=True, dtype=np.float64)
+    std = x_train.std(axis=axes, keepdims=True, dtype=np.float64)
+    std = np.maximum(std, STD_FLOOR)
+    mean = mean.astype(x_train.dtype)[0]
+    std = std.astype(x_train.dtype)[0]
+    return (x_train - mean) / std, (x_test - mean) / std, mean, std
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# digits
+
+
+def _stratified_test_indices(y: np.ndarray, n_test: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a stratified test subset of size n_test (largest-remainder allocation per class)."""
+    classes, counts = np.unique(y, return_counts=True)
+    quota = counts * (n_test / len(y))
+    take = np.floor(quota).astype(np.int64)
+    short = n_test - int(take.sum())
+    order = np.argsort(-(quota - take), kind="stable")  # largest fractional parts first, ties by class
+    take[order[:short]] += 1
+    chosen = []
+    for c, k in zip(classes, take):
+        idx = np.flatnonzero(y == c)
+        chosen.append(rng.permutation(idx)[:k])
+    return np.sort(np.concatenate(chosen))
+
+
+def _load_digits_uint8() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = np.asarray(bunch.data).astype(np.uint8)  # values are the integers 0..16
+    y = np.asarray(bunch.target).astype(np.int64)
+    test = _stratified_test_indices(y, 360, as_generator(0))
+    is_test = np.zeros(len(y), dtype=bool)
+    is_test[test] = True
+    return x[~is_test], y[~is_test], x[is_test], y[is_test], "sklearn"
