@@ -3,6 +3,8 @@ without weight transport (FA, DFA, IFA, LAFS), with hand-derived backward passes
 
 from . import data, projections
 from .alignment import Alignment
+from .checkpoint import load, save
+from .kernels.dispatch import softmax_cross_entropy
 from .layers import (
     Abs,
     AvgPool2d,
@@ -18,12 +20,11 @@ from .layers import (
     Sigmoid,
     Tanh,
 )
-from .network import Sequential, cnn, mlp
-from .kernels.dispatch import softmax_cross_entropy
+from .models import cnn, mlp
+from .network import Sequential
 from .ops.losses import binary_cross_entropy, mean_squared_error
 from .optim import SGD, Adam, RMSprop
 from .rules import BP, DFA, FA, IFA, LAFS
-from .checkpoint import load, save
 from .train import History, fit
 
 __version__ = "0.1.0"

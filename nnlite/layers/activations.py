@@ -1,0 +1,151 @@
+"""Activation layers (:mod:`nnlite.ops.activations`) and the one table of activation names."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from ..kernels import dispatch
+from ..ops import activations as act
+from .base import Layer
+
+__all__ = [
+    "ACTIVATIONS",
+    "Abs",
+    "Identity",
+    "LeakyReLU",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "activation_factory",
+    "canonical_activation",
+]
+
+
+class _Activation(Layer):
+    _fwd = staticmethod(act.identity_forward)
+    _bwd = staticmethod(act.identity_backward)
+
+    def forward(self, x, train=True):
+        return self._fwd(x)
+
+    def backward(self, dout, cache):
+        return self._bwd(dout, cache), {}
+
+
+class Tanh(_Activation):
+    """``tanh(x)``."""
+
+    _fwd = staticmethod(act.tanh_forward)
+    _bwd = staticmethod(dispatch.tanh_backward)
+
+
+class Sigmoid(_Activation):
+    """Logistic sigmoid."""
+
+    _fwd = staticmethod(act.sigmoid_forward)
+    _bwd = staticmethod(dispatch.sigmoid_backward)
+
+
+class ReLU(_Activation):
+    """``max(x, 0)``."""
+
+    _fwd = staticmethod(act.relu_forward)
+    _bwd = staticmethod(dispatch.relu_backward)
+
+
+class Abs(_Activation):
+    """``|x|``."""
+
+    _fwd = staticmethod(act.abs_forward)
+    _bwd = staticmethod(act.abs_backward)
+
+
+class Identity(_Activation):
+    """``x``."""
+
+
+class LeakyReLU(Layer):
+    """``x`` for ``x > 0``, ``slope * x`` otherwise; any slope (e.g. -0.5, Launay et al.'s best for DFA)."""
+
+    def __init__(self, slope=0.01):
+        slope = float(slope)
+        if not math.isfinite(slope):
+            raise ValueError(f"slope must be finite, got {slope}")
+        self.slope = slope
+
+    def forward(self, x, train=True):
+        return act.leaky_relu_forward(x, self.slope)
+
+    def backward(self, dout, cache):
+        return act.leaky_relu_backward(dout, cache, self.slope), {}
+
+    def config(self):
+        return {"slope": self.slope}
+
+    def __repr__(self):
+        return f"LeakyReLU({self.slope})"
+
+
+ACTIVATIONS = {
+    "tanh": Tanh,
+    "sigmoid": Sigmoid,
+    "relu": ReLU,
+    "abs": Abs,
+    "identity": Identity,
+    "leaky_relu": LeakyReLU,
+}
+
+#: Other spellings accepted for a name of :data:`ACTIVATIONS`.
+_ALIASES = {"lrelu": "leaky_relu"}
+
+
+def canonical_activation(text: str) -> str:
+    """The canonical spelling of an activation name: ``"Leaky-ReLU:-0.50"`` -> ``"leaky_relu:-0.5"``.
+
+    Names are those of :data:`ACTIVATIONS` (case, ``-``/``_`` and the alias ``lrelu`` aside); only
+    ``leaky_relu`` takes an argument, its slope (``leaky_relu`` alone has slope 0.01). This table is the one place
+    where activation names are parsed (the builders and the CLI both call it).
+
+    Raises
+    ------
+    ValueError
+        An unknown name, an argument to a name that takes none, or a slope that is not a finite number.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"an activation name must be a string, got {type(text).__name__}")
+    head, sep, arg = text.strip().lower().partition(":")
+    name = head.strip().replace("-", "_")
+    name = _ALIASES.get(name, name)
+    if name not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {text!r}; expected one of {', '.join(ACTIVATIONS)} "
+            f"(leaky_relu:SLOPE for a slope, e.g. leaky_relu:-0.5)"
+        )
+    if not sep:
+        return name
+    if name != "leaky_relu":
+        raise ValueError(f"activation {name!r} takes no argument, got {text!r}")
+    try:
+        slope = float(arg)
+    except ValueError:
+        slope = math.nan
+    if not math.isfinite(slope):
+        raise ValueError(f"leaky_relu takes a finite numeric slope (e.g. leaky_relu:-0.5), got {arg!r}")
+    return f"leaky_relu:{slope:g}"
+
+
+def activation_factory(activation: str | Callable[[], Layer]) -> Callable[[], Layer]:
+    """A zero-argument factory of new activation layers, from a name (see :func:`canonical_activation`) or a
+    factory (returned as it is). A Layer instance is refused: every block needs its own."""
+    if isinstance(activation, Layer):
+        raise TypeError("pass an activation name or a zero-argument factory, not a Layer instance (it would be shared)")
+    if callable(activation):
+        return activation
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a name or a factory, got {activation!r}")
+    name, _, arg = canonical_activation(activation).partition(":")
+    if name == "leaky_relu":
+        slope = float(arg) if arg else 0.01
+        return lambda: LeakyReLU(slope)
+    return ACTIVATIONS[name]

@@ -1,0 +1,127 @@
+"""The :class:`Layer` base class, weight initialisation, and the checks the layer families share.
+
+A layer keeps no per-batch state: ``forward(x, train) -> (out, cache)`` and ``backward(dout, cache) -> (dx, grads)``,
+where ``grads`` is a dict with the same keys as ``params`` (empty for a layer without parameters).
+Weight layers (``Dense``, ``Conv2d``) take two more switches in ``backward``: ``feedback`` (a matrix used in place of
+``W`` to compute ``dx``, for Feedback Alignment) and ``need_dx`` (skip the ``dx`` product).
+
+Every layer also has ``carry(v, cache)``: the layer's *linear* part applied forward to ``v``, used by IFA to carry a
+gradient forward through the network (weight layers apply ``W`` without bias; shape-changing layers such as pooling
+and flatten apply the same selection / averaging / reshape; activations are skipped and return ``v``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["INITS", "Layer", "init_weight"]
+
+INITS = ("he", "glorot", "lecun", "zeros", "uniform")
+
+
+def init_weight(
+    shape: tuple[int, ...], fan_in: int, fan_out: int, init: str, rng: np.random.Generator, dtype: Any
+) -> np.ndarray:
+    """Draw a weight array with a named scheme.
+
+    Parameters
+    ----------
+    shape : tuple
+        ``(D_out, D_in)`` or ``(F, C, KH, KW)``.
+    fan_in, fan_out : int
+    init : {"he", "glorot", "lecun", "zeros", "uniform"}
+    rng : numpy.random.Generator
+    dtype : float32 or float64
+
+    Notes
+    -----
+    he: ``N(0, 2/fan_in)``; lecun: ``N(0, 1/fan_in)``; glorot: ``U(-a, a)``, ``a = sqrt(6/(fan_in+fan_out))``;
+    uniform: ``U(-a, a)``, ``a = 1/sqrt(fan_in)``; zeros: all 0.
+    """
+    if init == "he":
+        w = rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
+    elif init == "lecun":
+        w = rng.standard_normal(shape) * math.sqrt(1.0 / fan_in)
+    elif init == "glorot":
+        a = math.sqrt(6.0 / (fan_in + fan_out))
+        w = rng.uniform(-a, a, size=shape)
+    elif init == "uniform":
+        a = 1.0 / math.sqrt(fan_in)
+        w = rng.uniform(-a, a, size=shape)
+    elif init == "zeros":
+        w = np.zeros(shape)
+    else:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    return np.ascontiguousarray(w, dtype=dtype)
+
+
+class Layer:
+    """Base class. Subclasses set ``params`` (a dict of arrays) when they have parameters."""
+
+    #: True for the layers that start a block (Dense, Conv2d).
+    is_weight = False
+    #: The trainable arrays by name (empty for a layer without parameters); optimizers update them in place.
+    params: dict[str, np.ndarray]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        self = super().__new__(cls)
+        self.params = {}
+        return self
+
+    def forward(self, x, train=True):
+        raise NotImplementedError
+
+    def backward(self, dout, cache):
+        raise NotImplementedError
+
+    def carry(self, v, cache):
+        """Linear part of the layer applied to ``v`` (IFA). Default: identity (activations)."""
+        return v
+
+    def output_shape(self, input_shape):
+        """Shape of one sample's output given one sample's input shape (batch axis excluded)."""
+        return tuple(input_shape)
+
+    def config(self):
+        """Constructor arguments that rebuild this layer (JSON-serialisable; used by checkpoints)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def check_init(init: str) -> str:
+    """``init`` if it names a scheme of :data:`INITS`, else ``ValueError``."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    return init
+
+
+def compact(pair: tuple[int, int]) -> int | list[int]:
+    """A pair as one int when both are equal (for reprs and configs)."""
+    return pair[0] if pair[0] == pair[1] else list(pair)
+
+
+def check_image(x, layer, channels=None):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{layer} expects a numpy array, got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{layer} expects floating-point input, got {x.dtype}")
+    if x.ndim != 4 or (channels is not None and x.shape[1] != channels):
+        c = "C" if channels is None else channels
+        raise ValueError(f"{layer} expects input of shape (N, {c}, H, W), got {x.shape}")
+
+
+def check_sample_image(input_shape, layer, channels=None):
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3 or (channels is not None and input_shape[0] != channels):
+        c = "C" if channels is None else channels
+        raise ValueError(f"{layer} expects samples of shape ({c}, H, W), got {input_shape}")
+    return input_shape

@@ -1,0 +1,131 @@
+"""The 2-D convolution layer (the maths in :mod:`nnlite.ops.conv`, run by :mod:`nnlite.kernels.conv_exec`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_generator, as_pair, float_dtype
+from ..kernels import conv_exec as _conv_exec
+from ..ops import conv as _conv
+from .base import Layer, check_image, check_init, check_sample_image, compact, init_weight
+
+__all__ = ["Conv2d"]
+
+
+class Conv2d(Layer):
+    """2-D convolution (cross-correlation) by im2col and one GEMM.
+
+    Parameters
+    ----------
+    c_in, c_out : int
+        Input channels C and filters F.
+    kernel_size : int or (int, int)
+        (KH, KW).
+    stride : int or (int, int)
+    padding : int or (int, int)
+        Zero padding on both sides of each spatial axis.
+    init : {"he", "glorot", "lecun", "zeros", "uniform"}
+        Drawn with ``fan_in = C*KH*KW`` and ``fan_out = F*KH*KW``.
+    bias : bool
+    dtype : float32 (default) or float64
+    rng : int, Generator or None
+
+    Attributes
+    ----------
+    params : dict
+        ``"W"`` of shape (F, C, KH, KW) and, with a bias, ``"b"`` of shape (F,) (initialised to 0).
+    chunk : int or None
+        Samples per im2col chunk (None: sized by :func:`nnlite.kernels.conv_exec.conv2d_chunk_size` to keep a chunk's
+        columns in cache). A speed setting only, not saved in ``config()``: every value gives the same
+        gradients up to the order of the sums over samples.
+
+    Notes
+    -----
+    ``out[n, f, y, q] = b[f] + sum_{c, i, j} W[f, c, i, j] xpad[n, c, y*sh + i, q*sw + j]``
+    (see :mod:`nnlite.ops.conv` for the backward pass). The forward cache keeps the input ``x``, not its
+    columns (each backward chunk unfolds its samples again).
+    """
+
+    is_weight = True
+    chunk = None
+
+    def __init__(
+        self, c_in, c_out, kernel_size, stride=1, padding=0, *, init="he", bias=True, dtype=np.float32, rng=None
+    ):
+        for name, v in (("c_in", c_in), ("c_out", c_out)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_init(init)
+        self.c_in, self.c_out, self.init = int(c_in), int(c_out), init
+        self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
+        self.stride = as_pair(stride, "stride", 1)
+        self.padding = as_pair(padding, "padding", 0)
+        self.dtype = float_dtype(dtype)
+        kh, kw = self.kernel_size
+        shape = (self.c_out, self.c_in, kh, kw)
+        self.params = {"W": init_weight(shape, self.fan_in, self.c_out * kh * kw, init, as_generator(rng), self.dtype)}
+        if bias:
+            self.params["b"] = np.zeros(self.c_out, dtype=self.dtype)
+
+    @property
+    def fan_in(self):
+        return self.c_in * self.kernel_size[0] * self.kernel_size[1]
+
+    @property
+    def W(self):
+        return self.params["W"]
+
+    @property
+    def b(self):
+        return self.params.get("b")
+
+    def new_feedback(self, rng):
+        """A fixed random kernel of ``W``'s shape drawn with ``W``'s scheme (FA); "zeros" draws with "lecun"."""
+        init = "lecun" if self.init == "zeros" else self.init
+        kh, kw = self.kernel_size
+        return init_weight(self.W.shape, self.fan_in, self.c_out * kh * kw, init, as_generator(rng), self.dtype)
+
+    def forward(self, x, train=True):
+        check_image(x, "Conv2d", self.c_in)
+        return _conv_exec.conv2d_forward(x, self.W, self.b, self.stride, self.padding, chunk=self.chunk)
+
+    def backward(self, dout, cache, *, feedback=None, need_dx=True):
+        if feedback is not None and feedback.shape != self.W.shape:
+            raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
+        dx, dW, db = _conv_exec.conv2d_backward(
+            dout, cache, self.W, feedback=feedback, need_dx=need_dx, need_db="b" in self.params
+        )
+        grads = {"W": dW}
+        if db is not None:
+            grads["b"] = db
+        return dx, grads
+
+    def carry(self, v, cache):
+        """The convolution of ``v`` (N, C, H, W) with ``W``, same stride and padding, no bias."""
+        check_image(v, "Conv2d.carry", self.c_in)
+        return _conv_exec.conv2d_forward(v, self.W, None, self.stride, self.padding, chunk=self.chunk)[0]
+
+    def output_shape(self, input_shape):
+        C, H, W = check_sample_image(input_shape, "Conv2d", self.c_in)
+        kh, kw = self.kernel_size
+        OH, OW = _conv.conv2d_output_shape(H, W, kh, kw, self.stride, self.padding)
+        return (self.c_out, OH, OW)
+
+    def config(self):
+        return {
+            "c_in": self.c_in,
+            "c_out": self.c_out,
+            "kernel_size": compact(self.kernel_size),
+            "stride": compact(self.stride),
+            "padding": compact(self.padding),
+            "init": self.init,
+            "bias": "b" in self.params,
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self):
+        return (
+            f"Conv2d({self.c_in}, {self.c_out}, kernel_size={compact(self.kernel_size)}, "
+            f"stride={compact(self.stride)}, padding={compact(self.padding)}, init={self.init!r}, "
+            f"bias={'b' in self.params})"
+        )

@@ -1,0 +1,57 @@
+"""Inverted dropout (:mod:`nnlite.ops.dropout`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_generator
+from ..ops import dropout as _dropout
+from .base import Layer
+
+__all__ = ["Dropout"]
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training mode each unit is kept with probability ``1 - p`` and scaled by
+    ``1/(1-p)``; in evaluation mode the identity.
+
+    Parameters
+    ----------
+    p : float
+        Drop probability in [0, 1).
+    seed : int, Generator or None
+        Seeds the layer's Generator, which draws a new mask at every training-mode forward pass.
+
+    Notes
+    -----
+    The mask is kept in the cache, so backward and ``carry`` (IFA) apply the same mask and scale.
+    """
+
+    def __init__(self, p, seed=None):
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+            raise TypeError(f"p must be a number, got {p!r}")
+        p = float(p)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"p must be in [0, 1), got {p}")
+        self.p = p
+        self.seed = seed if isinstance(seed, (int, np.integer)) or seed is None else None
+        self.rng = as_generator(seed)
+
+    def forward(self, x, train=True):
+        if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(
+                f"Dropout expects a floating-point numpy array, got {getattr(x, 'dtype', type(x).__name__)}"
+            )
+        return _dropout.dropout_forward(x, self.p, self.rng, train)
+
+    def backward(self, dout, cache):
+        return _dropout.dropout_backward(dout, cache), {}
+
+    def carry(self, v, cache):
+        return v if cache is None else v * cache
+
+    def config(self):
+        return {"p": self.p, "seed": None if self.seed is None else int(self.seed)}
+
+    def __repr__(self):
+        return f"Dropout({self.p})"

@@ -1,0 +1,91 @@
+"""Pooling (:mod:`nnlite.ops.pool`) and flattening: the shape-changing layers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._validation import as_pair
+from ..ops import pool as _pool
+from .base import Layer, check_image, check_sample_image, compact
+
+__all__ = ["AvgPool2d", "Flatten", "MaxPool2d"]
+
+
+class _Pool2d(Layer):
+    _name = "Pool2d"
+
+    def __init__(self, kernel_size, stride=None):
+        self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride", 1)
+
+    def output_shape(self, input_shape):
+        C, H, W = check_sample_image(input_shape, self._name)
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if kh > H or kw > W:
+            raise ValueError(f"{self._name} window {self.kernel_size} does not fit an input of {H}x{W}")
+        return (C, (H - kh) // sh + 1, (W - kw) // sw + 1)
+
+    def config(self):
+        return {"kernel_size": compact(self.kernel_size), "stride": compact(self.stride)}
+
+    def __repr__(self):
+        return f"{self._name}(kernel_size={compact(self.kernel_size)}, stride={compact(self.stride)})"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling over ``KH x KW`` windows, no padding; ``stride`` defaults to the window size.
+
+    ``carry`` (IFA) picks the values of ``v`` at the forward pass's winners: the Jacobian of the pooling at the
+    forward input, which is a selection, applied to ``v``.
+    """
+
+    _name = "MaxPool2d"
+
+    def forward(self, x, train=True):
+        check_image(x, self._name)
+        return _pool.maxpool2d_forward_op(x, *self.kernel_size, self.stride)
+
+    def backward(self, dout, cache):
+        return _pool.maxpool2d_backward_op(dout, cache), {}
+
+    def carry(self, v, cache):
+        return _pool.maxpool2d_carry(v, cache)
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling over ``KH x KW`` windows, no padding; ``stride`` defaults to the window size.
+
+    ``carry`` (IFA) averages ``v`` the same way (the pooling is linear).
+    """
+
+    _name = "AvgPool2d"
+
+    def forward(self, x, train=True):
+        check_image(x, self._name)
+        return _pool.avgpool2d_forward_op(x, *self.kernel_size, self.stride)
+
+    def backward(self, dout, cache):
+        return _pool.avgpool2d_backward_op(dout, cache), {}
+
+    def carry(self, v, cache):
+        return _pool.avgpool2d_carry(v, cache)
+
+
+class Flatten(Layer):
+    """``(N, ...) -> (N, prod(...))`` (a reshape; a view when the input is contiguous). ``carry`` reshapes too."""
+
+    def forward(self, x, train=True):
+        if not isinstance(x, np.ndarray) or x.ndim < 2:
+            raise ValueError(f"Flatten expects an array of shape (N, ...), got {getattr(x, 'shape', type(x).__name__)}")
+        return x.reshape(x.shape[0], -1), x.shape
+
+    def backward(self, dout, cache):
+        return dout.reshape(cache), {}
+
+    def carry(self, v, cache):
+        return v.reshape(v.shape[0], -1)
+
+    def output_shape(self, input_shape):
+        return (int(math.prod(input_shape)),)
