@@ -4,6 +4,7 @@ All runs use the embedded digits data set (offline). BLAS is limited to one thre
 shared 2-core machine, threaded BLAS on these tiny matrices is many times slower, and nothing here measures time.
 """
 
+import inspect
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 import nnlite
 from nnlite import cli
+from nnlite.cli import bench as cli_bench
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -251,12 +253,30 @@ def test_cnn_model(tmp_path, capsys):
     assert [p["W"].shape[0] for p in net.params() if p["W"].ndim == 4] == [4, 4]
 
 
-def test_cnn_missing_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.delattr(nnlite, "cnn", raising=False)
-    monkeypatch.delattr(nnlite.network, "cnn", raising=False)
-    code, _, err = _run(["train", "--model", "cnn", "--out", str(tmp_path / "run")], capsys)
-    assert code == 1
-    assert "nnlite.cnn" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+def test_cnn_records_the_channels_and_kernel_size_it_used(tmp_path, capsys):
+    """Without --channels/--kernel-size the run records nnlite.cnn's defaults, the ones the checkpoint has."""
+    defaults = inspect.signature(nnlite.cnn).parameters
+    channels, kernel = list(defaults["channels"].default), defaults["kernel_size"].default
+    code, out, err = _run(
+        ["train", "--model", "cnn", "--train-size", "64", "--epochs", "1", "--no-progress", "--out", str(tmp_path)],
+        capsys,
+    )
+    assert code == 0, err
+    cfg = json.loads((tmp_path / "history.json").read_text())["config"]
+    assert cfg["channels"] == channels and cfg["kernel_size"] == kernel
+    convs = [p["W"].shape for p in nnlite.load(tmp_path / "model.npz").params() if p["W"].ndim == 4]
+    assert [s[0] for s in convs] == channels and {s[2:] for s in convs} == {(kernel, kernel)}
+    assert any(l.split()[:1] == ["channels"] and l.endswith(str(channels)) for l in out.splitlines())
+    assert any(l.split() == ["kernel_size", str(kernel)] for l in out.splitlines())
+
+
+def test_help_shows_the_cnn_defaults_of_nnlite_cnn(capsys):
+    defaults = inspect.signature(nnlite.cnn).parameters
+    code, out, _ = _run(["train", "--help"], capsys)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert f"nnlite.cnn's, {','.join(map(str, defaults['channels'].default))})" in flat
+    assert f"nnlite.cnn's, {defaults['kernel_size'].default})" in flat
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -429,27 +449,32 @@ def test_names_match_the_library():
 
 
 def test_bench_without_benchmarks_exits_2(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_benchmark_dirs", lambda: [str(tmp_path)])
+    monkeypatch.setattr(cli_bench, "checkout_root", lambda: tmp_path)
     code, _, err = _run(["bench", "--quick"], capsys)
     assert code == 2 and "benchmarks" in err and "repository" in err
 
 
+def test_bench_finds_the_checkout_of_the_editable_install():
+    assert cli_bench.checkout_root() == REPO and (REPO / "benchmarks" / "__main__.py").is_file()
+
+
 def test_bench_passes_the_arguments_through(tmp_path, monkeypatch, capsys):
-    pkg = tmp_path / "benchmarks"
-    pkg.mkdir()
+    """`nnlite bench ARGS` runs `python -m benchmarks ARGS` from the checkout root and returns its exit code."""
+    root = tmp_path / "checkout"
+    pkg = root / "benchmarks"
+    pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    (pkg / "__main__.py").write_text("CALLS = []\ndef main(argv):\n    CALLS.append(argv)\n    return 3\n")
-    monkeypatch.setattr(cli, "_benchmark_dirs", lambda: [str(tmp_path)])
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    saved = {k: sys.modules.pop(k) for k in ("benchmarks", "benchmarks.__main__") if k in sys.modules}
-    try:
-        code, _, _ = _run(["bench", "--quick", "--width", "256"], capsys)
-        assert code == 3
-        assert sys.modules["benchmarks.__main__"].CALLS == [["--quick", "--width", "256"]]
-    finally:
-        for k in ("benchmarks", "benchmarks.__main__"):
-            sys.modules.pop(k, None)
-        sys.modules.update(saved)
+    (pkg / "__main__.py").write_text(
+        "import json, os, sys\n"
+        "open('calls.json', 'w').write(json.dumps({'argv': sys.argv[1:], 'cwd': os.getcwd()}))\n"
+        "sys.exit(3)\n"
+    )
+    monkeypatch.setattr(cli_bench, "checkout_root", lambda: root)
+    code, _, _ = _run(["bench", "--quick", "--width", "256"], capsys)
+    assert code == 3
+    call = json.loads((root / "calls.json").read_text())
+    assert call["argv"] == ["--quick", "--width", "256"]
+    assert Path(call["cwd"]).resolve() == root.resolve()
 
 
 @pytest.mark.parametrize(

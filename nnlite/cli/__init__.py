@@ -1,0 +1,94 @@
+"""The ``nnlite`` command: ``nnlite train``, ``nnlite compare`` and ``nnlite bench``.
+
+This package is the only place where strings become objects (DESIGN.md §7): ``"dfa"`` becomes
+``nnlite.DFA(projection=..., layout=..., seed=...)``, ``"256x2"`` becomes ``[256, 256]``, and so on. It is argument
+parsing (:mod:`~nnlite.cli.parser`), object construction (:mod:`~nnlite.cli.build`), one module per command
+(:mod:`~nnlite.cli.train`, :mod:`~nnlite.cli.compare`, :mod:`~nnlite.cli.bench`) and the presentation of what
+:func:`nnlite.fit` returns (:mod:`~nnlite.cli.report`: a configuration block, a per-epoch table, JSON, PNG
+figures); no training logic lives here.
+
+Exit codes: 0 on success; 2 for a usage error (unknown name, malformed value: argparse's message with the choices);
+1 for an error raised by the library (bad data, missing data set with ``--no-download``, missing optional
+dependency), reported as one line on standard error. Set ``NNLITE_TRACEBACK=1`` to get the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from . import defaults, parser
+from .bench import cmd_bench
+from .build import CLIError, blas_threads
+from .compare import cmd_compare
+from .defaults import *  # noqa: F403 (the names and defaults, listed in defaults.__all__)
+from .parser import *  # noqa: F403 (the argument types and build_parser, listed in parser.__all__)
+from .train import cmd_train
+
+__all__ = [
+    *defaults.__all__,
+    *parser.__all__,
+    "CLIError",
+    "blas_threads",
+    "cmd_bench",
+    "cmd_compare",
+    "cmd_train",
+    "main",
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``nnlite`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "bench":
+        return _guarded(lambda: cmd_bench(args_list[1:]))
+    cli_parser = parser.build_parser()
+    try:
+        args = cli_parser.parse_args(args_list)
+    except SystemExit as exc:  # usage errors (2) and --help (0)
+        return exc.code if isinstance(exc.code, int) else 2
+    command = cmd_train if args.command == "train" else cmd_compare
+    try:
+        return _guarded(lambda: command(args))
+    except CLIError as exc:
+        try:
+            _subcommand_parser(cli_parser, args.command).error(str(exc))
+        except SystemExit as exit_:
+            return exit_.code if isinstance(exit_.code, int) else 2
+        raise AssertionError("ArgumentParser.error returned") from None  # pragma: no cover
+
+
+def _subcommand_parser(top: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The sub-parser of command ``name`` (to report a usage error in its name)."""
+    for action in top._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise KeyError(name)
+
+
+def _guarded(fn: Callable[[], int]) -> int:
+    """Run ``fn``; a library error becomes one line on standard error and exit code 1."""
+    from nnlite.data import DataNotFoundError
+
+    try:
+        return fn()
+    except CLIError:
+        raise
+    except KeyboardInterrupt:
+        print("\nnnlite: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `nnlite train | head`: stop quietly
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 1
+    except (ValueError, TypeError, ImportError, OSError, NotImplementedError, RuntimeError) as exc:
+        if os.environ.get("NNLITE_TRACEBACK"):
+            raise
+        what = "data not found" if isinstance(exc, DataNotFoundError) else type(exc).__name__
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"nnlite: error ({what}): {msg}", file=sys.stderr)
+        return 1

@@ -1,0 +1,108 @@
+"""``nnlite compare``: the same network, from the same initial weights and batch order, under several rules; one
+summary table (final test accuracy, seconds per epoch, final alignment per hidden layer), ``compare.json``,
+``accuracy.png`` and one ``alignment_h<k>.png`` per hidden layer in ``--out``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+import numpy as np
+
+from .build import (
+    CLIError,
+    build_net,
+    build_rule,
+    check_combination,
+    learning_rate_of,
+    load_data,
+    run_fit,
+    stream_seeds,
+)
+from .defaults import ALIGN_RECORDS_PER_EPOCH, ALIGN_TAIL
+from .report import (
+    epoch_table,
+    final_test_acc,
+    fmt,
+    nanmean_columns,
+    out_dir,
+    plot_compare,
+    print_config,
+    run_config,
+    table,
+    write_compare,
+)
+
+__all__ = ["cmd_compare"]
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Run ``nnlite compare``; 0 on success, 1 when a rule's training stopped on a non-finite loss."""
+    rules = args.rules
+    check_combination(args, rules)
+    seeds = stream_seeds(args.seed)
+    ds, train, test = load_data(args)
+    if isinstance(args.lr, dict):
+        unknown = sorted(set(args.lr) - set(rules))
+        if unknown:
+            raise CLIError(f"--lr names {', '.join(unknown)}, which --rules {','.join(rules)} does not include")
+    lrs = {r: learning_rate_of(args, r) for r in rules}
+    steps_per_epoch = math.ceil(train[0].shape[0] / args.batch_size)
+    align_every = args.align_every or max(1, steps_per_epoch // ALIGN_RECORDS_PER_EPOCH)
+
+    net0 = build_net(args, ds, seeds)
+    init_weights = [{k: v.copy() for k, v in p.items()} for p in net0.params()]
+    out = out_dir(args)
+    cfg = run_config(args, ds, train, net0, seeds, {"lr": lrs, "out": str(out), "align_every": align_every})
+    objs: dict[str, Any] = {}
+    for r in rules:
+        net = net0 if r == rules[0] else build_net(args, ds, seeds)
+        same = all(np.array_equal(a[k], b[k]) for a, b in zip(init_weights, net.params()) for k in a)
+        if not same:  # a builder that ignored its seed would make the comparison meaningless
+            raise RuntimeError("the networks built for the rules do not start from the same weights")
+        objs[r] = (net, build_rule(args, net, r, seeds))
+    del net0
+    cfg["rule_repr"] = {r: repr(o[1]) for r, o in objs.items()}
+    print_config(cfg, cfg["rule_repr"])
+
+    n_hidden = len(cfg["feedback_sizes"])
+    results = {}
+    for r in rules:
+        net, rule = objs[r]
+        print(f"\n[{r}] lr {lrs[r]:g}", flush=True)
+        hist = run_fit(args, net, rule, lrs[r], train, test, align_every)
+        print(epoch_table(hist, n_hidden, True))
+        if hist.stopped:
+            print(
+                f"[{r}] stopped at epoch {hist.stopped['epoch']}, step {hist.stopped['step']}: {hist.stopped['reason']}"
+            )
+        tail = [rec["signal_cos"] for rec in hist.alignment[-ALIGN_TAIL:]]
+        results[r] = {
+            "lr": lrs[r],
+            "final_test_acc": final_test_acc(hist),
+            "seconds_per_epoch": float(np.median(hist.seconds)) if hist.seconds else math.nan,
+            "final_alignment": nanmean_columns(tail, n_hidden),
+            "stopped": hist.stopped,
+            "history": hist.to_dict(),
+        }
+        del net, rule
+        objs[r] = None  # free each network once trained
+
+    header = ["rule", "lr", "test acc", "s/epoch"] + [f"cos h{k + 1}" for k in range(n_hidden)]
+    rows = [
+        [r, f"{res['lr']:g}", fmt(res["final_test_acc"], ".4f"), fmt(res["seconds_per_epoch"], ".2f")]
+        + [fmt(c, ".3f") for c in res["final_alignment"]]
+        for r, res in results.items()
+    ]
+    print(
+        f"\nsummary ({args.epochs} epochs on {args.dataset}; s/epoch is the median over epochs; cos hk is the "
+        f"mean signal cosine with BP at hidden layer k over the last {ALIGN_TAIL} alignment records, one every "
+        f"{align_every} steps)"
+    )
+    print(table(header, rows))
+
+    write_compare(out / "compare.json", cfg, ALIGN_TAIL, results)
+    figs = plot_compare(results, out, n_hidden, args.dataset)
+    print(f"wrote {out / 'compare.json'}, " + ", ".join(str(f) for f in figs))
+    return 0 if all(res["stopped"] is None for res in results.values()) else 1

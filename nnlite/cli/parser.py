@@ -1,0 +1,394 @@
+"""The command line of ``nnlite``: argument types (one string -> one plain value, or an
+:class:`argparse.ArgumentTypeError`, which argparse reports as a usage error, exit 2) and :func:`build_parser`.
+No library object is built here (see :mod:`nnlite.cli.build`); names and defaults are :mod:`nnlite.cli.defaults`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+
+from nnlite.layers import canonical_activation
+
+from .defaults import (
+    ACTIVATIONS,
+    ALIGN_RECORDS_PER_EPOCH,
+    CNN_CHANNELS,
+    CNN_KERNEL_SIZE,
+    DATASETS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EPOCHS,
+    DEFAULT_HIDDEN,
+    DEFAULT_MOMENTUM,
+    DTYPES,
+    EPILOG,
+    INITS,
+    LAYOUTS,
+    LOSSES,
+    LR_HELP,
+    MODELS,
+    OPTIMIZERS,
+    PROJECTIONS,
+    RULES,
+    SMALL_GEMM,
+)
+
+__all__ = [
+    "activation_name",
+    "build_parser",
+    "channel_list",
+    "hidden_sizes",
+    "learning_rates",
+    "nonnegative_float",
+    "positive_float",
+    "positive_int",
+    "probability",
+    "rule_list",
+    "thread_count",
+]
+
+
+def hidden_sizes(text: str) -> list[int]:
+    """Parse ``--hidden``: ``"800x3"`` -> [800, 800, 800]; ``"800,800,800"``; mixed ``"512x2,256"``."""
+    sizes = []
+    for item in str(text).replace(" ", "").lower().split(","):
+        m = re.fullmatch(r"(\d+)(?:x(\d+))?", item)
+        w, n = (int(m.group(1)), int(m.group(2) or 1)) if m else (0, 0)
+        if w < 1 or n < 1:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a list of hidden-layer widths; expected WIDTHxDEPTH (e.g. 800x3) or "
+                f"comma-separated positive integers (e.g. 800,800,800)"
+            )
+        sizes.extend([w] * n)
+    return sizes
+
+
+def _is_leaky_relu(head: str) -> bool:
+    try:
+        return canonical_activation(head) == "leaky_relu"
+    except ValueError:
+        return False
+
+
+def activation_name(text: str) -> str:
+    """Validate ``--activation`` with :func:`nnlite.layers.canonical_activation`: a known name, or
+    ``leaky_relu:SLOPE`` (e.g. ``leaky_relu:-0.5``); returns the canonical spelling."""
+    try:
+        return canonical_activation(str(text))
+    except ValueError:
+        if _is_leaky_relu(str(text).partition(":")[0]):
+            raise argparse.ArgumentTypeError(f"invalid slope in {text!r}; expected e.g. leaky_relu:-0.5") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(ACTIVATIONS)}, or leaky_relu:SLOPE such as "
+            f"leaky_relu:-0.5)"
+        ) from None
+
+
+def rule_list(text: str) -> list[str]:
+    """Parse ``--rules bp,fa,dfa``: known, distinct names, in the order given."""
+    names = [t.strip().lower() for t in str(text).split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of rules from {', '.join(RULES)}")
+    for n in names:
+        if n not in RULES:
+            raise argparse.ArgumentTypeError(f"invalid choice: {n!r} (choose from {', '.join(RULES)})")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a rule is listed twice in {text!r}")
+    return names
+
+
+def channel_list(text: str) -> list[int]:
+    """Parse ``--channels 32,64,64``."""
+    try:
+        out = [int(t) for t in str(text).split(",")]
+    except ValueError:
+        out = []
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 32,64,64, got {text!r}")
+    return out
+
+
+def probability(text: str) -> float:
+    """Parse a probability in [0, 1) (``--dropout``)."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return v
+
+
+def thread_count(text: str) -> int | str:
+    """Parse ``--threads``: ``auto`` or an integer >= 0 (0: the BLAS default)."""
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected auto or an integer >= 0, got {text!r}")
+    return v
+
+
+def _finite_float(text: str, allow_zero: bool) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(v) and (v > 0 or (allow_zero and v == 0))):
+        what = "non-negative" if allow_zero else "positive"
+        raise argparse.ArgumentTypeError(f"expected a {what} number, got {text!r}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    """Parse a finite number > 0."""
+    return _finite_float(text, allow_zero=False)
+
+
+def nonnegative_float(text: str) -> float:
+    """Parse a finite number >= 0."""
+    return _finite_float(text, allow_zero=True)
+
+
+def positive_int(text: str) -> int:
+    """Parse an integer >= 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def learning_rates(text: str) -> float | dict[str, float]:
+    """Parse ``--lr``: one number for every rule, or ``rule=value`` pairs (``bp=0.01,dfa=0.005``)."""
+    text = str(text).strip()
+    if "=" not in text:
+        return positive_float(text)
+    out = {}
+    for item in text.split(","):
+        rule, sep, value = item.partition("=")
+        rule = rule.strip().lower()
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected RULE=VALUE pairs such as bp=0.01,dfa=0.005, got {item!r}")
+        if rule not in RULES:
+            raise argparse.ArgumentTypeError(f"invalid rule {rule!r} in --lr (choose from {', '.join(RULES)})")
+        out[rule] = positive_float(value)
+    return out
+
+
+def _add_data(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="digits", choices=DATASETS, help="data set (default: digits, offline)")
+    g.add_argument(
+        "--data-root",
+        metavar="DIR",
+        default=None,
+        help="folder searched first for the data files and where downloads go",
+    )
+    g.add_argument("--no-download", action="store_true", help="never download; fail if the files are missing")
+    g.add_argument(
+        "--standardize",
+        action="store_true",
+        help="subtract the training mean and divide by the training standard deviation",
+    )
+    g.add_argument(
+        "--train-size", metavar="N", type=positive_int, default=None, help="train on the first N training samples only"
+    )
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument(
+        "--model",
+        default="mlp",
+        choices=MODELS,
+        help="mlp (default) or cnn (nnlite.cnn: three conv layers and a linear classifier)",
+    )
+    g.add_argument(
+        "--hidden",
+        metavar="SIZES",
+        type=hidden_sizes,
+        default=None,
+        help=f"hidden widths of the MLP: 800x3 or 800,800,800 (default: {DEFAULT_HIDDEN})",
+    )
+    g.add_argument(
+        "--channels",
+        metavar="F1,F2,...",
+        type=channel_list,
+        default=None,
+        help=f"cnn: filters of each convolutional layer (default: nnlite.cnn's, {','.join(map(str, CNN_CHANNELS))})",
+    )
+    g.add_argument(
+        "--kernel-size",
+        metavar="K",
+        type=positive_int,
+        default=None,
+        help=f"cnn: odd kernel size of every convolution (default: nnlite.cnn's, {CNN_KERNEL_SIZE})",
+    )
+    g.add_argument("--batch-norm", action="store_true", help="cnn: batch normalisation after every convolution")
+    g.add_argument(
+        "--dropout",
+        metavar="P",
+        type=probability,
+        default=0.0,
+        help="cnn: dropout probability after every pooling (default 0)",
+    )
+    g.add_argument(
+        "--activation",
+        type=activation_name,
+        default="tanh",
+        help=f"one of {', '.join(ACTIVATIONS)}, or leaky_relu:SLOPE e.g. leaky_relu:-0.5 (default: tanh)",
+    )
+    g.add_argument("--init", default="he", choices=INITS, help="weight initialisation (default: he)")
+    g.add_argument(
+        "--loss",
+        default="ce",
+        choices=LOSSES,
+        help="ce: softmax cross-entropy (default); bce: sigmoid binary cross-entropy; mse",
+    )
+    g.add_argument("--dtype", default="float32", choices=DTYPES, help="float32 (default) or float64")
+
+
+def _add_feedback(p: argparse.ArgumentParser, *, compare: bool) -> None:
+    g = p.add_argument_group("feedback")
+    if not compare:
+        g.add_argument("--rule", default="bp", choices=RULES, help="training rule (default: bp)")
+    g.add_argument(
+        "--layout",
+        default="unified",
+        choices=LAYOUTS,
+        help="DFA/LAFS feedback layout: unified (Launay et al., default) or independent (Nøkland)",
+    )
+    g.add_argument(
+        "--projection",
+        default=None,
+        choices=PROJECTIONS,
+        help="back end of the DFA/IFA/LAFS feedback projection (default: gaussian); opu needs lightonml",
+    )
+    g.add_argument(
+        "--sparsity",
+        metavar="K",
+        type=positive_int,
+        default=1,
+        help="nonzeros per row of the sparse projection (default: 1, Crafton et al.)",
+    )
+    g.add_argument("--parallel", action="store_true", help="DFA/LAFS: update the hidden blocks in threads")
+    every = f"about {ALIGN_RECORDS_PER_EPOCH} times per epoch" if compare else "off"
+    g.add_argument(
+        "--align-every",
+        metavar="N",
+        type=positive_int,
+        default=None,
+        help=f"measure alignment against BP every N steps (default: {every})",
+    )
+
+
+def _add_optimisation(p: argparse.ArgumentParser, *, compare: bool) -> None:
+    g = p.add_argument_group("optimisation")
+    g.add_argument(
+        "--optimizer", default="momentum", choices=OPTIMIZERS, help="sgd, momentum (default), nesterov, adam or rmsprop"
+    )
+    if compare:
+        g.add_argument(
+            "--lr",
+            type=learning_rates,
+            default=None,
+            help=f"learning rate for every rule, or per rule: bp=0.05,dfa=0.02 (default by optimizer: {LR_HELP})",
+        )
+    else:
+        g.add_argument(
+            "--lr", type=positive_float, default=None, help=f"learning rate (default by optimizer: {LR_HELP})"
+        )
+    g.add_argument(
+        "--momentum",
+        type=nonnegative_float,
+        default=None,
+        help=f"momentum of sgd/momentum/nesterov (default: {DEFAULT_MOMENTUM} for momentum and nesterov, 0 for sgd)",
+    )
+    g.add_argument(
+        "--weight-decay",
+        type=nonnegative_float,
+        default=0.0,
+        help="L2 weight decay (sgd, momentum, nesterov; default 0)",
+    )
+    g.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
+    g.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help=f"default {DEFAULT_BATCH_SIZE}")
+    g.add_argument("--seed", type=int, default=0, help="seed of every random stream (default 0)")
+
+
+def _add_output(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("output")
+    g.add_argument("--out", metavar="DIR", default=None, help="output folder (default: runs/<timestamp>)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument(
+        "--threads",
+        metavar="N",
+        type=thread_count,
+        default="auto",
+        help=f"BLAS threads (threadpoolctl): a number, 0 for the BLAS default, or auto (default): one "
+        f"thread for a small MLP (batch x largest weight matrix <= {SMALL_GEMM:,} multiply-adds, "
+        f"where more threads cannot pay for their synchronisation and stall badly on a busy "
+        f"machine), the BLAS default otherwise",
+    )
+
+
+def _add_common(p: argparse.ArgumentParser, *, compare: bool) -> None:
+    _add_data(p)
+    _add_model(p)
+    _add_feedback(p, compare=compare)
+    _add_optimisation(p, compare=compare)
+    _add_output(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``nnlite train``, ``nnlite compare`` and (its help line only) ``nnlite bench``."""
+    parser = argparse.ArgumentParser(
+        prog="nnlite",
+        description="Train neural networks with BP, FA, DFA, IFA and LAFS (hand-derived NumPy/Numba engine).",
+        epilog="Run `nnlite COMMAND --help` for the options of a command.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser(
+        "train",
+        help="train one network with one rule",
+        formatter_class=fmt,
+        epilog=EPILOG,
+        description="Train a network with one rule; print the configuration, a per-epoch table "
+        "and the final test accuracy; write history.json, curves.png and model.npz "
+        "into --out.",
+    )
+    _add_common(p, compare=False)
+
+    p = sub.add_parser(
+        "compare",
+        help="train the same network under several rules",
+        formatter_class=fmt,
+        epilog=EPILOG,
+        description="Train the same network from the same initial weights (and batch order) under "
+        "each rule; print one table (final test accuracy, seconds per epoch, final "
+        "alignment cosine per hidden layer); write compare.json, accuracy.png and "
+        "alignment_h<k>.png into --out.",
+    )
+    p.add_argument(
+        "--rules",
+        type=rule_list,
+        default=list(RULES),
+        metavar="RULES",
+        help=f"comma-separated rules (default: {','.join(RULES)})",
+    )
+    _add_common(p, compare=True)
+
+    sub.add_parser(
+        "bench",
+        add_help=False,
+        help="run the benchmarks (python -m benchmarks); arguments are passed through, e.g. nnlite bench --quick",
+    )
+    return parser

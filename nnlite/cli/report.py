@@ -1,0 +1,313 @@
+"""What ``nnlite train`` and ``nnlite compare`` show and write: the configuration block, the per-epoch tables (whole,
+or live as each epoch ends), the recorded run configuration, the JSON documents and the PNG figures.
+
+JSON goes through :func:`nnlite.checkpoint.write_json` (atomic; NaN as null; NumPy scalars as Python numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import nnlite
+from nnlite import Sequential, checkpoint
+from nnlite.data import Dataset
+from nnlite.train import History
+
+from .build import Split, blas_threads, cnn_settings, hidden_of, momentum_of
+
+__all__ = [
+    "alignment_by_epoch",
+    "epoch_table",
+    "final_test_acc",
+    "fmt",
+    "live_epoch_printer",
+    "nanmean_columns",
+    "out_dir",
+    "plot_compare",
+    "plot_history",
+    "print_config",
+    "run_config",
+    "table",
+    "write_compare",
+    "write_history",
+]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Tables
+
+
+def fmt(v: Any, spec: str) -> str:
+    """``format(v, spec)``, or ``-`` for a missing or non-finite value."""
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
+    """A right-aligned text table with a rule under the header."""
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(header)]
+    lines = ["  ".join(str(h).rjust(w) for h, w in zip(header, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).rjust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+def nanmean_columns(rows: Sequence[Sequence[float | None]], n: int) -> list[float]:
+    """The mean of each of ``n`` columns, ignoring None/NaN (NaN for a column with no value)."""
+    if not rows:
+        return [math.nan] * n
+    a = np.array([[math.nan if v is None else v for v in r] for r in rows], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return [float(np.nanmean(a[:, k])) if np.isfinite(a[:, k]).any() else math.nan for k in range(n)]
+
+
+def alignment_by_epoch(hist: History, n_hidden: int) -> dict[int, list[float]]:
+    """Mean signal cosine per hidden layer over each epoch's alignment records: {epoch: [cos_1, ...]}."""
+    out = {}
+    for ep in hist.epoch:
+        recs = [r["signal_cos"] for r in hist.alignment if r["epoch"] == ep]
+        out[ep] = nanmean_columns(recs, n_hidden)
+    return out
+
+
+def _epoch_header(n_hidden: int, with_alignment: bool) -> list[str]:
+    header = ["epoch", "train loss", "train acc", "test acc", "seconds"]
+    if with_alignment:
+        header += [f"cos h{k + 1}" for k in range(n_hidden)]
+    return header
+
+
+def _epoch_row(hist: History, i: int, cos: dict[int, list[float]] | None) -> list[Any]:
+    ep = hist.epoch[i]
+    row = [
+        ep,
+        fmt(hist.train_loss[i], ".4f"),
+        fmt(hist.train_acc[i], ".4f"),
+        fmt(hist.test_acc[i] if i < len(hist.test_acc) else None, ".4f"),
+        fmt(hist.seconds[i], ".2f"),
+    ]
+    if cos is not None:
+        row += [fmt(c, ".3f") for c in cos[ep]]
+    return row
+
+
+def epoch_table(hist: History, n_hidden: int, with_alignment: bool) -> str:
+    """The per-epoch table printed by ``nnlite compare`` for each rule."""
+    cos = alignment_by_epoch(hist, n_hidden) if with_alignment else None
+    rows = [_epoch_row(hist, i, cos) for i in range(len(hist.epoch))]
+    return table(_epoch_header(n_hidden, with_alignment), rows)
+
+
+def live_epoch_printer(n_hidden: int, with_alignment: bool) -> Callable[[History], None]:
+    """A ``fit`` callback printing one row of the per-epoch table as each epoch ends (header first)."""
+    header = _epoch_header(n_hidden, with_alignment)
+    widths = [max(len(h), 6) for h in header]
+
+    def show(hist: History) -> None:
+        i = len(hist.epoch) - 1
+        if i == 0:
+            print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+            print("  ".join("-" * w for w in widths))
+        row = _epoch_row(hist, i, alignment_by_epoch(hist, n_hidden) if with_alignment else None)
+        print("  ".join(str(c).rjust(w) for c, w in zip(row, widths)), flush=True)
+
+    return show
+
+
+def final_test_acc(hist: History) -> float:
+    """The last epoch's test accuracy (NaN when there is none)."""
+    return hist.test_acc[-1] if hist.test_acc else math.nan
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The run's configuration
+
+
+def out_dir(args: argparse.Namespace) -> Path:
+    """``--out``, or a new ``runs/<timestamp>[-i]``; created."""
+    if args.out is not None:
+        out = Path(args.out)
+    else:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / stamp
+        i = 1
+        while out.exists():
+            out = Path("runs") / f"{stamp}-{i}"
+            i += 1
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def run_config(
+    args: argparse.Namespace,
+    ds: Dataset,
+    train: Split,
+    net: Sequential,
+    seeds: dict[str, int],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """The recorded configuration of a run: every flag, with the values actually used where a flag was left to
+    its default (hidden widths, the cnn's channels and kernel size, momentum, BLAS threads, seeds)."""
+    cfg = {k: v for k, v in vars(args).items() if k != "command"}
+    cfg.update(extra)
+    if args.model == "cnn":
+        cnn_kw = cnn_settings(args)
+        cfg.update(channels=cnn_kw["channels"], kernel_size=cnn_kw["kernel_size"])
+    cfg.update(
+        {
+            "command": args.command,
+            "hidden": hidden_of(args),
+            "n_train": int(train[0].shape[0]),
+            "n_test": int(ds.x_test.shape[0]),
+            "input_shape": list(net.input_shape),
+            "n_classes": int(ds.n_classes),
+            "feedback_sizes": net.feedback_sizes,
+            "n_parameters": int(sum(v.size for p in net.params() for v in p.values())),
+            "momentum": momentum_of(args),
+            "blas_threads": blas_threads(args, net),
+            "seeds": seeds,
+            "data_source": ds.source,
+            "nnlite_version": nnlite.__version__,
+            "numpy_version": np.__version__,
+            "python_version": platform.python_version(),
+            "started": datetime.datetime.now().isoformat(timespec="seconds"),
+        }
+    )
+    return cfg
+
+
+def print_config(cfg: dict[str, Any], rule_reprs: dict[str, str]) -> None:
+    """The configuration block printed before training."""
+    model = ["hidden"] if cfg["model"] == "mlp" else ["channels", "kernel_size", "batch_norm", "dropout"]
+    keys = [
+        "dataset",
+        "n_train",
+        "n_test",
+        "model",
+        *model,
+        "activation",
+        "init",
+        "loss",
+        "dtype",
+        "optimizer",
+        "lr",
+        "momentum",
+        "weight_decay",
+        "epochs",
+        "batch_size",
+        "seed",
+        "align_every",
+        "threads",
+    ]
+    print("nnlite " + cfg["command"])
+    w = max(len(k) for k in keys + ["rule"])
+    for k in keys:
+        v = cfg.get(k)
+        if v is None and k in ("momentum", "align_every", "channels", "kernel_size"):
+            continue
+        if k == "threads":
+            bt = cfg.get("blas_threads")
+            v = f"{v} (BLAS {'default' if bt is None else bt})" if v == "auto" else (v or "BLAS default")
+        print(f"  {k.ljust(w)}  {v}")
+    for name, r in rule_reprs.items():
+        print(f"  {'rule'.ljust(w)}  {name}: {r}")
+    print(f"  {'parameters'.ljust(w)}  {cfg['n_parameters']} (feedback points {cfg['feedback_sizes']})")
+    print(f"  {'out'.ljust(w)}  {cfg['out']}")
+    sys.stdout.flush()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# JSON
+
+
+def write_history(path: Path, cfg: dict[str, Any], hist: History) -> None:
+    """``history.json`` of ``nnlite train``."""
+    checkpoint.write_json(
+        path,
+        {
+            "config": cfg,
+            "history": hist.to_dict(),
+            "final_test_acc": final_test_acc(hist),
+            "seconds_total": float(sum(hist.seconds)),
+        },
+    )
+
+
+def write_compare(path: Path, cfg: dict[str, Any], align_tail: int, results: dict[str, dict[str, Any]]) -> None:
+    """``compare.json`` of ``nnlite compare``."""
+    checkpoint.write_json(path, {"config": cfg, "align_tail": align_tail, "rules": results})
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Figures (matplotlib's Agg canvas through Figure: no pyplot state)
+
+
+def _nan(v: float | None) -> float:
+    return math.nan if v is None else v
+
+
+def plot_history(hist: History, path: Path, n_hidden: int, title: str) -> None:
+    """``curves.png``: loss, accuracy and (when measured) alignment per hidden layer."""
+    from matplotlib.figure import Figure
+
+    panels = 3 if hist.alignment else 2
+    fig = Figure(figsize=(5 * panels, 4), layout="constrained")
+    axs = fig.subplots(1, panels)
+    for ax, what, train_v, test_v in (
+        (axs[0], "loss", hist.train_loss, hist.test_loss),
+        (axs[1], "accuracy", hist.train_acc, hist.test_acc),
+    ):
+        ax.plot(hist.epoch, train_v, "o-", label="train")
+        if test_v:
+            ax.plot(hist.epoch[: len(test_v)], test_v, "s-", label="test")
+        ax.set(xlabel="epoch", ylabel=what, title=what)
+        ax.legend()
+    if hist.alignment:
+        ax = axs[2]
+        steps = [r["step"] for r in hist.alignment]
+        for k in range(n_hidden):
+            ax.plot(steps, [_nan(r["signal_cos"][k]) for r in hist.alignment], label=f"h{k + 1}")
+        ax.set(xlabel="step", ylabel="cosine with BP's signal", title="alignment", ylim=(-1.05, 1.05))
+        ax.legend()
+    fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+
+
+def plot_compare(results: dict[str, dict[str, Any]], out: Path, n_hidden: int, dataset: str) -> list[Path]:
+    """``accuracy.png`` and one ``alignment_h<k>.png`` per hidden layer; returns their paths."""
+    from matplotlib.figure import Figure
+
+    files = []
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    for r, res in results.items():
+        h = res["history"]
+        ax.plot(h["epoch"][: len(h["test_acc"])], h["test_acc"], "o-", label=r)
+    ax.set(xlabel="epoch", ylabel="test accuracy", title=f"test accuracy on {dataset}")
+    ax.legend()
+    files.append(out / "accuracy.png")
+    fig.savefig(files[-1], dpi=100)
+    for k in range(n_hidden):
+        fig = Figure(figsize=(6, 4), layout="constrained")
+        ax = fig.subplots()
+        for r, res in results.items():
+            al = res["history"]["alignment"]
+            ax.plot([a["step"] for a in al], [_nan(a["signal_cos"][k]) for a in al], label=r)
+        ax.set(
+            xlabel="step",
+            ylabel="cosine with BP's signal",
+            ylim=(-1.05, 1.05),
+            title=f"alignment at hidden layer {k + 1}",
+        )
+        ax.legend()
+        files.append(out / f"alignment_h{k + 1}.png")
+        fig.savefig(files[-1], dpi=100)
+    return files
