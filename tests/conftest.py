@@ -17,3 +17,26 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+import pytest  # noqa: E402
+
+import nnlite  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The embedded digits data set (offline), flattened."""
+    return nnlite.data.load("digits")
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist():
+    """Debian's Fashion-MNIST, flattened and standardized (the real-data learning tests of the MLP rules)."""
+    return nnlite.data.load("fashion-mnist", download=False, standardize=True)
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_images():
+    """Debian's Fashion-MNIST as (N, 1, 28, 28) images in [0, 1] (the conv-net learning tests)."""
+    return nnlite.data.load("fashion-mnist", flatten=False, download=False)

@@ -182,8 +182,8 @@ def test_lafs_conv_block_update_is_the_gradient_of_its_local_loss():
 
 # -- learning on Fashion-MNIST ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def fashion():
-    ds = nnlite.data.load("fashion-mnist", flatten=False, download=False)
+def fashion(fashion_mnist_images):
+    ds = fashion_mnist_images
     return (ds.x_train[:10000], ds.y_train[:10000]), (ds.x_test[:2000], ds.y_test[:2000])
 
 

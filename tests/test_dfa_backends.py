@@ -8,8 +8,8 @@ from nnlite.projections import OPU, Fastfood, Gaussian, Sparse
 
 
 @pytest.fixture(scope="module")
-def fashion():
-    d = nn.data.load("fashion-mnist", download=False, standardize=True)
+def fashion(fashion_mnist):
+    d = fashion_mnist
     return (d.x_train[:10000], d.y_train[:10000]), (d.x_test, d.y_test)
 
 

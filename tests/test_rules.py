@@ -245,11 +245,6 @@ def test_rule_errors_are_clear():
 
 
 # -- learning on real data ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def fashion():
-    return nn.data.load("fashion-mnist", download=False, standardize=True)
-
-
 @pytest.mark.parametrize(
     "name,make,threshold",
     [
@@ -259,8 +254,8 @@ def fashion():
         ("ifa", lambda: nn.IFA(seed=1), 0.70),
     ],
 )
-def test_rules_learn_fashion_mnist(fashion, name, make, threshold):
-    d = fashion
+def test_rules_learn_fashion_mnist(fashion_mnist, name, make, threshold):
+    d = fashion_mnist
     net = nn.mlp([784, 256, 256, 10], "tanh", seed=0)
     h = nn.fit(
         net,
@@ -275,3 +270,72 @@ def test_rules_learn_fashion_mnist(fashion, name, make, threshold):
         progress=False,
     )
     assert h.test_acc[-1] >= threshold, (name, h.test_acc[-1])
+
+
+# -- the rule interface -------------------------------------------------------------------------------------------
+ALL_RULES = [
+    lambda: nn.BP(),
+    lambda: nn.FA(seed=1),
+    lambda: nn.DFA(seed=1),
+    lambda: nn.DFA(seed=1, layout="independent", parallel=True),
+    lambda: nn.IFA(seed=1),
+    lambda: nn.LAFS(seed=1),
+]
+
+
+@pytest.mark.parametrize("make", ALL_RULES)
+def test_every_rule_gives_nonzero_finite_hidden_gradients(make):
+    # a port of these rules elsewhere shipped a bug that zeroed every hidden gradient: each hidden block's
+    # weight gradient must be finite and not all zero, and every signal must reach its feedback point
+    rng = np.random.default_rng(0)
+    net = nn.mlp([8, 7, 6, 5, 3], "tanh", seed=0)
+    x, y = rng.standard_normal((16, 8)).astype(np.float32), rng.integers(0, 3, 16)
+    out, caches = net.forward(x)
+    _, e = nn.softmax_cross_entropy(out, y)
+    rule = make()
+    grads, signals = rule.gradients_and_signals(net, caches, e, y)
+    assert len(grads) == len(net.params()) and len(signals) == net.n_blocks - 1
+    for k, pos in enumerate(net.block_param_slices()[:-1]):
+        for j in pos:
+            for name, g in grads[j].items():
+                assert np.isfinite(g).all(), (k, name)
+                assert np.abs(g).max() > 0, (rule, k, name)
+        assert np.abs(signals[k]).max() > 0
+    assert rule.gradients(net, caches, e, y)[0]["W"].tolist() == grads[0]["W"].tolist()
+    rule.close()
+
+
+@pytest.mark.parametrize("make", ALL_RULES)
+def test_every_rule_repr_round_trips_its_arguments(make):
+    rule = make()
+    again = eval(repr(rule), {**vars(nn), "Gaussian": Gaussian})
+    assert type(again) is type(rule) and repr(again) == repr(rule)
+    net = nn.mlp([5, 4, 4, 3], seed=0)
+    x, y = np.zeros((2, 5), np.float32), np.array([0, 1])
+    out, caches = net.forward(x)
+    _, e = nn.softmax_cross_entropy(out, y)
+    a, b = rule.gradients(net, caches, e, y), again.gradients(net, caches, e, y)
+    assert all(np.array_equal(u[k], v[k]) for u, v in zip(a, b) for k in u)  # same arguments, same rule
+    assert repr(rule) == repr(make())  # set-up does not change what the repr says
+
+
+@pytest.mark.parametrize("make", ALL_RULES[1:])
+def test_a_rule_bound_to_one_network_refuses_another(make):
+    rule = make()
+    net = nn.mlp([5, 4, 4, 3], seed=0)
+    rule.setup(net)
+    rule.setup(nn.mlp([5, 4, 4, 3], seed=1))  # the same shape: fine
+    with pytest.raises(ValueError, match="use a new rule per network"):
+        rule.setup(nn.mlp([5, 6, 4, 3], seed=0))
+
+
+def test_parallel_dfa_shuts_its_pool_down():
+    rule = nn.DFA(seed=0, parallel=True)
+    net = nn.mlp([5, 4, 4, 3], seed=0)
+    out, caches = net.forward(np.zeros((2, 5), np.float32))
+    _, e = nn.softmax_cross_entropy(out, np.array([0, 1]))
+    rule.gradients(net, caches, e)
+    pool = rule._pool
+    assert pool is not None
+    rule.close()
+    assert rule._pool is None and pool._shutdown

@@ -1,18 +1,11 @@
-"""fit/History, checkpoints, NaN stop, alignment measurements, and BP learning on real data."""
+"""fit and History: learning on real data, the NaN stop, bad data, alignment recorded during training."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 import nnlite as nn
-from nnlite.alignment import measure
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return nn.data.load("digits")
 
 
 def test_bp_learns_digits(digits):
@@ -35,8 +28,8 @@ def test_bp_learns_digits(digits):
     assert h.train_loss[-1] < h.train_loss[0]
 
 
-def test_bp_learns_fashion_mnist_in_one_epoch():
-    d = nn.data.load("fashion-mnist", download=False, standardize=True)
+def test_bp_learns_fashion_mnist_in_one_epoch(fashion_mnist):
+    d = fashion_mnist
     net = nn.mlp([784, 256, 256, 256, 10], "tanh", seed=0)
     h = nn.fit(
         net,
@@ -93,84 +86,6 @@ def test_fit_rejects_bad_data(digits):
         nn.fit(*args, (d.x_train.astype(np.float64), d.y_train), progress=False)
     with pytest.raises(ValueError, match="batch_size"):
         nn.fit(*args, (d.x_train, d.y_train), batch_size=0, progress=False)
-
-
-def test_checkpoint_round_trip(tmp_path, digits):
-    net = nn.mlp([64, 20, 15, 10], "leaky_relu:-0.5", init="glorot", seed=3)
-    path = tmp_path / "m.npz"
-    nn.save(net, path)
-    back = nn.load(path)
-    assert [type(l) for l in back.layers] == [type(l) for l in net.layers]
-    for p, q in zip(net.params(), back.params()):
-        for k in p:
-            assert np.array_equal(p[k], q[k]) and p[k].dtype == q[k].dtype
-    np.testing.assert_array_equal(net.predict(digits.x_test), back.predict(digits.x_test))
-    assert not any(n.startswith(".tmp") for n in os.listdir(tmp_path))
-
-
-def test_checkpoint_is_atomic(tmp_path, monkeypatch):
-    net = nn.mlp([4, 3, 2], seed=0)
-    path = tmp_path / "m.npz"
-    nn.save(net, path)
-    before = path.read_bytes()
-
-    def boom(*a, **k):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "fsync", boom)
-    with pytest.raises(OSError, match="disk full"):
-        nn.save(nn.mlp([4, 3, 2], seed=1), path)
-    assert path.read_bytes() == before  # the old checkpoint is intact
-    assert os.listdir(tmp_path) == ["m.npz"]  # and no temporary file is left
-
-
-def test_checkpoint_refuses_pickles(tmp_path):
-    path = tmp_path / "evil.npz"
-    np.savez(path, __spec__=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(ValueError, match="pickle"):
-        nn.load(path)
-
-
-def _batch(n=16, seed=0):
-    rng = np.random.default_rng(seed)
-    net = nn.mlp([10, 12, 11, 4], "tanh", seed=seed, dtype=np.float64)
-    x = rng.standard_normal((n, 10))
-    y = rng.integers(0, 4, n)
-    out, caches = net.forward(x)
-    _, e = nn.softmax_cross_entropy(out, y)
-    return net, caches, e, y
-
-
-def test_bp_is_perfectly_aligned_with_itself():
-    net, caches, e, y = _batch()
-    a = measure(net, nn.BP(), caches, e, y)
-    np.testing.assert_allclose(a.signal_cos, 1.0, rtol=1e-12)
-    np.testing.assert_allclose(a.signal_cos_std, 0.0, atol=1e-7)
-    np.testing.assert_allclose(a.update_cos, 1.0, rtol=1e-12)
-
-
-def test_negated_signal_gives_minus_one():
-    class NegBP(nn.BP):
-        def gradients_and_signals(self, net, caches, e, y=None):
-            g, s = super().gradients_and_signals(net, caches, -e, y)
-            return g, s
-
-    net, caches, e, y = _batch()
-    a = measure(net, NegBP(), caches, e, y)
-    np.testing.assert_allclose(a.signal_cos, -1.0, rtol=1e-12)
-    np.testing.assert_allclose(a.signal_angle, 180.0, rtol=1e-6)
-    np.testing.assert_allclose(a.update_cos, -1.0, rtol=1e-12)
-
-
-def test_dfa_alignment_reports_local_errors_and_readouts():
-    net, caches, e, y = _batch()
-    a = measure(net, nn.DFA(seed=0), caches, e, y)
-    assert len(a.signal_cos) == 2 and len(a.update_cos) == 3
-    assert a.update_cos[-1] == pytest.approx(1.0)  # the output block gets e under every rule
-    assert all(-1 <= c <= 1 for c in a.signal_cos)
-    assert len(a.error_angle) == 2 and all(0 <= v <= 180 for v in a.error_angle)
-    assert len(a.readout_acc) == 2 and all(0 <= v <= 1 for v in a.readout_acc)
-    assert measure(net, nn.FA(seed=0), caches, e, y).error_angle == []
 
 
 def test_dfa_aligns_during_training_and_history_records_it(digits):
