@@ -74,7 +74,7 @@ def save(net: Sequential, path: str | os.PathLike) -> None:
         for k, v in getattr(layer, "buffers", {}).items():
             arrays[f"layer{i}.buffer.{k}"] = v
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, allow_pickle=False, **arrays)
     atomic_write(path, buf.getvalue())
 
 

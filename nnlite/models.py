@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ._validation import as_generator
-from .layers import BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, activation_factory
+from .layers import BatchNorm, Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d, activation_factory
 from .network import Sequential
 
 __all__ = ["cnn", "mlp"]
@@ -118,7 +118,8 @@ def cnn(
         )
 
     rng = as_generator(seed)
-    layers, c_in = [], C
+    layers: list[Layer] = []
+    c_in = C
     for c_out in channels:
         layers.append(Conv2d(c_in, int(c_out), kernel_size, padding=kernel_size // 2, init=init, dtype=dtype, rng=rng))
         if batch_norm:

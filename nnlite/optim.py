@@ -24,8 +24,10 @@ def _check_pos(name, v, allow_zero=False):
 
 
 class Optimizer:
-    def __init__(self):
-        self.state = None
+    """Base class: ``step(params, grads)`` updates ``params`` in place; ``state`` is allocated on the first step."""
+
+    def __init__(self) -> None:
+        self.state: list[dict[str, dict[str, np.ndarray]]] = []
         self.t = 0
 
     def _pairs(self, params, grads):
@@ -65,7 +67,7 @@ class SGD(Optimizer):
 
     def step(self, params, grads):
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
-        if mu and self.state is None:
+        if mu and not self.state:
             self._init_state(params, ("v",))
         self.t += 1
         list(self._pairs(params, grads))
@@ -94,7 +96,7 @@ class Adam(Optimizer):
 
     def step(self, params, grads):
         list(self._pairs(params, grads))
-        if self.state is None:
+        if not self.state:
             self._init_state(params, ("m", "v"))
         self.t += 1
         b1, b2 = self.betas
@@ -123,7 +125,7 @@ class RMSprop(Optimizer):
 
     def step(self, params, grads):
         list(self._pairs(params, grads))
-        if self.state is None:
+        if not self.state:
             self._init_state(params, ("s",))
         self.t += 1
         rho = self.rho

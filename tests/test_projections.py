@@ -64,9 +64,9 @@ def test_bad_inputs_raise_clear_errors(name):
         p(good[0])
     with pytest.raises(ValueError, match=r"6 columns.*\(3, 5\)"):
         p(good[:, :5])
-    with pytest.raises(TypeError, match="float32.*float64"):
+    with pytest.raises(TypeError, match=r"float32.*float64"):
         p(good.astype(np.float64))
-    with pytest.raises(TypeError, match="float32.*int64"):
+    with pytest.raises(TypeError, match=r"float32.*int64"):
         p(good.astype(np.int64))
     with pytest.raises(TypeError, match="ndarray"):
         p(good.tolist())

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+import nnlite
 from nnlite import Sequential, cnn, data, mlp, optim, projections, rules
 from nnlite._validation import as_generator
 from nnlite.layers import activation_factory
@@ -77,7 +78,7 @@ def stream_seeds(seed: int) -> dict[str, int]:
 def loss_of(name: str) -> Callable[..., Any]:
     """The loss function of ``--loss``."""
     table: dict[str, Callable[..., Any]] = {
-        "ce": losses.softmax_cross_entropy,
+        "ce": nnlite.softmax_cross_entropy,  # the dispatched loss (fused kernel when the logits allow)
         "bce": losses.binary_cross_entropy,
         "mse": losses.mean_squared_error,
     }

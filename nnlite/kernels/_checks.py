@@ -58,7 +58,7 @@ def check_shape4(shape, name: str) -> tuple[int, int, int, int]:
         raise TypeError(f"{name} must be a sequence of 4 ints (N, C, H, W), got {shape!r}") from None
     if len(shp) != 4 or any(s < 0 for s in shp):
         raise ValueError(f"{name} must be 4 non-negative ints (N, C, H, W), got {shape!r}")
-    return shp  # type: ignore[return-value]
+    return (shp[0], shp[1], shp[2], shp[3])
 
 
 def output_size(size: int, k: int, s: int, p: int, axis: str) -> int:

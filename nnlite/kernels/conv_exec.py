@@ -164,6 +164,7 @@ def conv2d_forward(x, W, b=None, stride=1, padding=0, *, chunk=None):
                 if bias is not None:
                     np.add(dst, bias, out=dst)
                 continue
+            assert abuf is not None
             a = np.matmul(W2, cols, out=abuf[: F * m * P].reshape(F, m * P))
             src = a.reshape(F, m, P).transpose(1, 0, 2)
             if bias is None:
@@ -229,22 +230,23 @@ def conv2d_backward(dout, cache, W, *, feedback=None, need_dx=True, need_db=True
         db = np.zeros(F, dtype=dout.dtype) if need_db else None
         cbuf = np.empty(CK * nc * P, dtype=x.dtype)  # one chunk's columns, then its dcols
         dbuf = np.empty(F * nc * P, dtype=dout.dtype) if nc > 1 else None
-        xbuf = cbuf if not need_dx or dx.dtype == x.dtype else np.empty(CK * nc * P, dtype=dx.dtype)
+        xbuf = cbuf if dx is None or dx.dtype == x.dtype else np.empty(CK * nc * P, dtype=dx.dtype)
         for k, n0 in enumerate(starts):
             m = min(nc, N - n0)
             cols = im2col(x[n0 : n0 + m], KH, KW, stride, padding, out=cbuf[: CK * m * P].reshape(CK, m * P))
             if m == 1:
                 D2 = dout[n0].reshape(F, P)
             else:
+                assert dbuf is not None
                 D2 = dbuf[: F * m * P].reshape(F, m * P)
                 D2.reshape(F, m, P)[...] = dout[n0 : n0 + m].reshape(m, F, P).transpose(1, 0, 2)
             if k == 0:
                 np.matmul(cols, D2.T, out=dWt)
             else:
                 dWt += np.matmul(cols, D2.T, out=tmp)
-            if need_db:
+            if db is not None:
                 db += D2.sum(axis=1)
-            if need_dx:  # cols_c is spent: its buffer takes dcols_c
+            if dx is not None:  # cols_c is spent: its buffer takes dcols_c
                 dcols = np.matmul(K2.T, D2, out=xbuf[: CK * m * P].reshape(CK, m * P))
                 col2im(dcols, (m,) + x.shape[1:], KH, KW, stride, padding, out=dx[n0 : n0 + m])
         return dWt, db

@@ -46,7 +46,7 @@ def ternarize(x, threshold=0.0):
     check_float_array(x, "x")
     if not isinstance(threshold, numbers.Real) or isinstance(threshold, (bool, np.bool_)):
         raise TypeError(f"threshold must be a real number, got {threshold!r}")
-    if not threshold >= 0.0 or not math.isfinite(float(threshold)):
+    if not float(threshold) >= 0.0 or not math.isfinite(float(threshold)):
         raise ValueError(f"threshold must be finite and >= 0, got {threshold!r}")
     t = x.dtype.type(threshold)
     out = np.empty(x.shape, dtype=np.int8)

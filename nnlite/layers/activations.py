@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 
 from ..kernels import dispatch
 from ..ops import activations as act
@@ -23,6 +26,8 @@ __all__ = [
 
 
 class _Activation(Layer):
+    _fwd: Callable[[np.ndarray], tuple[np.ndarray, Any]]
+    _bwd: Callable[[np.ndarray, Any], np.ndarray]
     _fwd = staticmethod(act.identity_forward)
     _bwd = staticmethod(act.identity_backward)
 

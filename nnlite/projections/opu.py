@@ -139,7 +139,7 @@ class OPU(Projection):
                 open_at_init=False,
                 disable_pbar=True,
             )
-            self.sim_seed = sim_seed
+            self.sim_seed: int | None = sim_seed
         else:
             if seed is not None:
                 raise ValueError(
