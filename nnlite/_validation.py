@@ -71,7 +71,8 @@ def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
 def finite_float(value: Any, name: str, *, minimum: float | None = None, strict: bool = False) -> float:
     """``value`` as a finite Python float, optionally ``>= minimum`` (``> minimum`` with ``strict``).
 
-    A Python float, never a NumPy scalar: a NumPy float64 scalar would promote float32 arrays (docs/design.md, "Conventions").
+    A Python float, never a NumPy scalar: a NumPy float64 scalar would promote float32 arrays
+    (docs/design.md, "Conventions").
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r}")

@@ -98,8 +98,9 @@ def load(path: str | os.PathLike) -> Sequential:
                         f"{path}: layer {i} parameter {k} has shape {a.shape}, expected {layer.params[k].shape}"
                     )
                 layer.params[k][...] = a
-            for k in list(getattr(layer, "buffers", {})):
-                layer.buffers[k][...] = f[f"layer{i}.buffer.{k}"]
+            buffers: dict[str, np.ndarray] = getattr(layer, "buffers", {})
+            for k in list(buffers):
+                buffers[k][...] = f[f"layer{i}.buffer.{k}"]
             layers.append(layer)
     return Sequential(layers, input_shape=tuple(spec["input_shape"]))
 

@@ -7,13 +7,14 @@ integer parameters happens here, in plain Python, before any compiled code runs.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def as_pair(value, name: str, minimum: int) -> tuple[int, int]:
+def as_pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
     """Return ``value`` as a pair of Python ints, each ``>= minimum``.
 
     Accepts an int (used for both axes) or a sequence of two ints. Booleans are refused.
@@ -33,7 +34,7 @@ def as_pair(value, name: str, minimum: int) -> tuple[int, int]:
     return pair
 
 
-def check_float_array(x, name: str, ndim: int | None = None, min_ndim: int | None = None) -> None:
+def check_float_array(x: Any, name: str, ndim: int | None = None, min_ndim: int | None = None) -> None:
     """Raise unless ``x`` is a C-contiguous float32/float64 ndarray of the required rank."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
@@ -50,7 +51,7 @@ def check_float_array(x, name: str, ndim: int | None = None, min_ndim: int | Non
         )
 
 
-def check_shape4(shape, name: str) -> tuple[int, int, int, int]:
+def check_shape4(shape: Any, name: str) -> tuple[int, int, int, int]:
     """Return ``shape`` as a 4-tuple of non-negative ints (an NCHW shape)."""
     try:
         shp = tuple(int(s) for s in shape)
@@ -71,7 +72,9 @@ def output_size(size: int, k: int, s: int, p: int, axis: str) -> int:
     return (size + 2 * p - k) // s + 1
 
 
-def conv_output_shape(H, W, kh, kw, stride=1, padding=0) -> tuple[int, int]:
+def conv_output_shape(
+    H: int, W: int, kh: int, kw: int, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0
+) -> tuple[int, int]:
     """Spatial output shape of a convolution or pooling window sweep.
 
     Parameters

@@ -149,7 +149,14 @@ def _geometry(H, W, kh, kw, stride, padding):
     return kh, kw, sh, sw, ph, pw, OH, OW
 
 
-def im2col(x, kh, kw, stride=1, padding=0, out=None):
+def im2col(
+    x: np.ndarray,
+    kh: int,
+    kw: int,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Unfold the zero-padded windows of an NCHW batch into the columns of a matrix.
 
     Parameters
@@ -193,7 +200,15 @@ def im2col(x, kh, kw, stride=1, padding=0, out=None):
     return cols
 
 
-def col2im(cols, x_shape, kh, kw, stride=1, padding=0, out=None):
+def col2im(
+    cols: np.ndarray,
+    x_shape: tuple[int, ...],
+    kh: int,
+    kw: int,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Fold columns back onto an NCHW batch, adding where windows overlap: the adjoint of :func:`im2col`.
 
     Parameters

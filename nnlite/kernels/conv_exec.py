@@ -42,7 +42,7 @@ __all__ = ["CHUNK_BYTES", "conv2d_backward", "conv2d_chunk_size", "conv2d_forwar
 CHUNK_BYTES = 2 << 20
 
 
-def conv2d_chunk_size(C, KH, KW, P, itemsize, target_bytes=None):
+def conv2d_chunk_size(C: int, KH: int, KW: int, P: int, itemsize: int, target_bytes: int | None = None) -> int:
     """Samples per chunk: as many as keep ``cols_c`` (``C*KH*KW * n_c*P * itemsize`` bytes) within
     ``target_bytes`` (default :data:`CHUNK_BYTES`), at least one."""
     target = CHUNK_BYTES if target_bytes is None else int(target_bytes)
@@ -111,7 +111,15 @@ def _groups(N, nc, workers):
     return [starts[k::workers] for k in range(workers)]
 
 
-def conv2d_forward(x, W, b=None, stride=1, padding=0, *, chunk=None):
+def conv2d_forward(
+    x: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    *,
+    chunk: int | None = None,
+) -> tuple[np.ndarray, tuple]:
     """Convolution by im2col and one GEMM per chunk of samples.
 
     Parameters
@@ -176,7 +184,15 @@ def conv2d_forward(x, W, b=None, stride=1, padding=0, *, chunk=None):
     return out, (x, stride, padding, KH, KW, nc)
 
 
-def conv2d_backward(dout, cache, W, *, feedback=None, need_dx=True, need_db=True):
+def conv2d_backward(
+    dout: np.ndarray,
+    cache: tuple,
+    W: np.ndarray,
+    *,
+    feedback: np.ndarray | None = None,
+    need_dx: bool = True,
+    need_db: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """Gradients of the convolution, chunk by chunk (the chunks of the forward pass).
 
     Parameters

@@ -160,7 +160,7 @@ def _flat(*arrays):
 
 
 # -- activation derivatives ---------------------------------------------------------------------------------------
-def tanh_grad(dout, y, out=None):
+def tanh_grad(dout: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``dout * (1 - y**2)`` in one pass.
 
     Parameters
@@ -187,7 +187,7 @@ def tanh_grad(dout, y, out=None):
     return out
 
 
-def sigmoid_grad(dout, y, out=None):
+def sigmoid_grad(dout: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``dout * y * (1 - y)`` in one pass (``y`` the cached sigmoid output); see :func:`tanh_grad`.
 
     Notes
@@ -201,7 +201,7 @@ def sigmoid_grad(dout, y, out=None):
     return out
 
 
-def relu_grad(dout, y, out=None):
+def relu_grad(dout: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``dout`` where ``y > 0``, 0 elsewhere, in one pass (``y`` the cached ReLU output); see :func:`tanh_grad`.
 
     Notes
@@ -216,7 +216,7 @@ def relu_grad(dout, y, out=None):
 
 
 # -- loss ---------------------------------------------------------------------------------------------------------
-def softmax_xent(z, labels, out=None):
+def softmax_xent(z: np.ndarray, labels: np.ndarray, out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy and its error in one sweep per row.
 
     Parameters
@@ -258,7 +258,7 @@ def softmax_xent(z, labels, out=None):
 
 
 # -- bias gradient ------------------------------------------------------------------------------------------------
-def column_sums(x, out=None):
+def column_sums(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Sums over the batch axis, ``sum_n x[n]`` (the bias gradient of a dense layer).
 
     Parameters
@@ -286,7 +286,16 @@ def column_sums(x, out=None):
 
 
 # -- optimizer updates (in place) ---------------------------------------------------------------------------------
-def sgd_step(p, g, v=None, *, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
+def sgd_step(
+    p: np.ndarray,
+    g: np.ndarray,
+    v: np.ndarray | None = None,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+) -> None:
     """One SGD update of ``p`` in place, in one pass.
 
     Parameters
@@ -319,7 +328,17 @@ def sgd_step(p, g, v=None, *, lr, momentum=0.0, weight_decay=0.0, nesterov=False
         _sgd_plain(pf, gf, t(lr), t(weight_decay))
 
 
-def adam_step(p, g, m, v, *, lr_t, beta1, beta2, eps):
+def adam_step(
+    p: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    *,
+    lr_t: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+) -> None:
     """One Adam update of ``p``, ``m`` and ``v`` in place, in one pass.
 
     Parameters
@@ -340,7 +359,7 @@ def adam_step(p, g, m, v, *, lr_t, beta1, beta2, eps):
     _adam(*_flat(p, m, v, g), t(lr_t), t(beta1), t(beta2), t(1 - float(beta1)), t(1 - float(beta2)), t(eps))
 
 
-def rmsprop_step(p, g, s, *, lr, rho, eps):
+def rmsprop_step(p: np.ndarray, g: np.ndarray, s: np.ndarray, *, lr: float, rho: float, eps: float) -> None:
     """One RMSprop update of ``p`` and ``s`` in place, in one pass.
 
     Parameters

@@ -241,7 +241,7 @@ def _fwht_rows(x2):
         _large(y, n, b)
 
 
-def fwht(x):
+def fwht(x: np.ndarray) -> np.ndarray:
     """Unnormalised fast Walsh–Hadamard transform over the last axis, in place.
 
     Parameters

@@ -104,7 +104,9 @@ def _check_dout(dout, x_shape, OH, OW):
         )
 
 
-def maxpool2d_forward(x, kh, kw, stride=None):
+def maxpool2d_forward(
+    x: np.ndarray, kh: int, kw: int, stride: int | tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling over ``KH x KW`` windows (no padding).
 
     Parameters
@@ -137,7 +139,14 @@ def maxpool2d_forward(x, kh, kw, stride=None):
     return out, argmax
 
 
-def maxpool2d_backward(dout, argmax, x_shape, kh, kw, stride=None):
+def maxpool2d_backward(
+    dout: np.ndarray,
+    argmax: np.ndarray,
+    x_shape: tuple[int, ...],
+    kh: int,
+    kw: int,
+    stride: int | tuple[int, int] | None = None,
+) -> np.ndarray:
     """Gradient of :func:`maxpool2d_forward`: each window's gradient goes to its winner.
 
     Parameters
@@ -178,7 +187,7 @@ def maxpool2d_backward(dout, argmax, x_shape, kh, kw, stride=None):
     return dx
 
 
-def avgpool2d_forward(x, kh, kw, stride=None):
+def avgpool2d_forward(x: np.ndarray, kh: int, kw: int, stride: int | tuple[int, int] | None = None) -> np.ndarray:
     """Average pooling over ``KH x KW`` windows (no padding).
 
     Parameters
@@ -204,7 +213,9 @@ def avgpool2d_forward(x, kh, kw, stride=None):
     return out
 
 
-def avgpool2d_backward(dout, x_shape, kh, kw, stride=None):
+def avgpool2d_backward(
+    dout: np.ndarray, x_shape: tuple[int, ...], kh: int, kw: int, stride: int | tuple[int, int] | None = None
+) -> np.ndarray:
     """Gradient of :func:`avgpool2d_forward`.
 
     Parameters

@@ -24,7 +24,9 @@ __all__ = [
 ]
 
 
-def im2col(x, kh, kw, stride=1, padding=0):
+def im2col(
+    x: np.ndarray, kh: int, kw: int, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0
+) -> np.ndarray:
     """Twin of :func:`nnlite.kernels.im2col`: ``(C*KH*KW, N*OH*OW)`` columns of the padded windows."""
     N, C, H, W = x.shape
     sh, sw = as_pair(stride, "stride", 1)
@@ -39,7 +41,14 @@ def im2col(x, kh, kw, stride=1, padding=0):
     return cols.reshape(C * kh * kw, N * OH * OW)
 
 
-def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
+def col2im(
+    cols: np.ndarray,
+    x_shape: tuple[int, ...],
+    kh: int,
+    kw: int,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+) -> np.ndarray:
     """Twin of :func:`nnlite.kernels.col2im`: scatter-add the columns back, drop the padding."""
     N, C, H, W = x_shape
     sh, sw = as_pair(stride, "stride", 1)
@@ -63,7 +72,9 @@ def _windows(x, kh, kw, sh, sw):
     return win.reshape(N, C, OH, OW, kh * kw), OH, OW
 
 
-def maxpool2d_forward(x, kh, kw, stride=None):
+def maxpool2d_forward(
+    x: np.ndarray, kh: int, kw: int, stride: int | tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Twin of :func:`nnlite.kernels.maxpool2d_forward` (argmax: flat index ``h*W + w`` in the plane)."""
     sh, sw = as_pair((kh, kw) if stride is None else stride, "stride", 1)
     W = x.shape[3]
@@ -75,7 +86,14 @@ def maxpool2d_forward(x, kh, kw, stride=None):
     return np.ascontiguousarray(out), (h * W + w).astype(np.int64)
 
 
-def maxpool2d_backward(dout, argmax, x_shape, kh, kw, stride=None):
+def maxpool2d_backward(
+    dout: np.ndarray,
+    argmax: np.ndarray,
+    x_shape: tuple[int, ...],
+    kh: int,
+    kw: int,
+    stride: int | tuple[int, int] | None = None,
+) -> np.ndarray:
     """Twin of :func:`nnlite.kernels.maxpool2d_backward`: add each window's gradient at its winner."""
     N, C, H, W = x_shape
     dx = np.zeros((N * C, H * W), dtype=dout.dtype)
@@ -84,14 +102,16 @@ def maxpool2d_backward(dout, argmax, x_shape, kh, kw, stride=None):
     return dx.reshape(N, C, H, W)
 
 
-def avgpool2d_forward(x, kh, kw, stride=None):
+def avgpool2d_forward(x: np.ndarray, kh: int, kw: int, stride: int | tuple[int, int] | None = None) -> np.ndarray:
     """Twin of :func:`nnlite.kernels.avgpool2d_forward`."""
     sh, sw = as_pair((kh, kw) if stride is None else stride, "stride", 1)
     win, OH, OW = _windows(x, kh, kw, sh, sw)
     return (win.sum(axis=-1) / (kh * kw)).astype(x.dtype)
 
 
-def avgpool2d_backward(dout, x_shape, kh, kw, stride=None):
+def avgpool2d_backward(
+    dout: np.ndarray, x_shape: tuple[int, ...], kh: int, kw: int, stride: int | tuple[int, int] | None = None
+) -> np.ndarray:
     """Twin of :func:`nnlite.kernels.avgpool2d_backward`."""
     N, C, H, W = x_shape
     sh, sw = as_pair((kh, kw) if stride is None else stride, "stride", 1)
@@ -104,7 +124,7 @@ def avgpool2d_backward(dout, x_shape, kh, kw, stride=None):
     return dx
 
 
-def fwht(x):
+def fwht(x: np.ndarray) -> np.ndarray:
     """Twin of :func:`nnlite.kernels.fwht`: ``x @ scipy.linalg.hadamard(n)``, written back into ``x``."""
     from scipy.linalg import hadamard
 
@@ -113,7 +133,7 @@ def fwht(x):
     return x
 
 
-def ternarize(x, threshold=0.0):
+def ternarize(x: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     """Twin of :func:`nnlite.kernels.ternarize`."""
     t = x.dtype.type(threshold)
     return ((x > t).astype(np.int8) - (x < -t).astype(np.int8)).astype(np.int8)

@@ -25,7 +25,7 @@ def _ternarize(x, t, out):
             out[k] = 0
 
 
-def ternarize(x, threshold=0.0):
+def ternarize(x: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     """Map each entry to +1 above ``threshold``, -1 below ``-threshold``, 0 otherwise.
 
     Parameters

@@ -31,10 +31,10 @@ class _Activation(Layer):
     _fwd = staticmethod(act.identity_forward)
     _bwd = staticmethod(act.identity_backward)
 
-    def forward(self, x, train=True):
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         return self._fwd(x)
 
-    def backward(self, dout, cache):
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         return self._bwd(dout, cache), {}
 
 
@@ -73,19 +73,19 @@ class Identity(_Activation):
 class LeakyReLU(Layer):
     """``x`` for ``x > 0``, ``slope * x`` otherwise; any slope (e.g. -0.5, Launay et al.'s best for DFA)."""
 
-    def __init__(self, slope=0.01):
+    def __init__(self, slope: float = 0.01) -> None:
         slope = float(slope)
         if not math.isfinite(slope):
             raise ValueError(f"slope must be finite, got {slope}")
         self.slope = slope
 
-    def forward(self, x, train=True):
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         return act.leaky_relu_forward(x, self.slope)
 
-    def backward(self, dout, cache):
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         return act.leaky_relu_backward(dout, cache, self.slope), {}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"slope": self.slope}
 
     def __repr__(self):

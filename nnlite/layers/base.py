@@ -71,26 +71,26 @@ class Layer:
         self.params = {}
         return self
 
-    def forward(self, x, train=True):
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         raise NotImplementedError
 
-    def backward(self, dout, cache):
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         raise NotImplementedError
 
-    def carry(self, v, cache):
+    def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         """Linear part of the layer applied to ``v`` (IFA). Default: identity (activations)."""
         return v
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of one sample's output given one sample's input shape (batch axis excluded)."""
         return tuple(input_shape)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this layer (JSON-serialisable; used by checkpoints)."""
         return {}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**config)
 
     def __repr__(self):
@@ -109,7 +109,7 @@ def compact(pair: tuple[int, int]) -> int | list[int]:
     return pair[0] if pair[0] == pair[1] else list(pair)
 
 
-def check_image(x, layer, channels=None):
+def check_image(x: Any, layer: str, channels: int | None = None) -> None:
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{layer} expects a numpy array, got {type(x).__name__}")
     if not np.issubdtype(x.dtype, np.floating):
@@ -119,7 +119,7 @@ def check_image(x, layer, channels=None):
         raise ValueError(f"{layer} expects input of shape (N, {c}, H, W), got {x.shape}")
 
 
-def check_sample_image(input_shape, layer, channels=None):
+def check_sample_image(input_shape: Any, layer: str, channels: int | None = None) -> tuple[int, ...]:
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or (channels is not None and input_shape[0] != channels):
         c = "C" if channels is None else channels

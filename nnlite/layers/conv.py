@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from .._validation import as_generator, as_pair, float_dtype
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .._validation import SeedLike, as_generator, as_pair, float_dtype
 from ..kernels import conv_exec as _conv_exec
 from ..ops import conv as _conv
 from .base import Layer, check_image, check_init, check_sample_image, compact, init_weight
@@ -50,8 +53,18 @@ class Conv2d(Layer):
     chunk = None
 
     def __init__(
-        self, c_in, c_out, kernel_size, stride=1, padding=0, *, init="he", bias=True, dtype=np.float32, rng=None
-    ):
+        self,
+        c_in: int,
+        c_out: int,
+        kernel_size: int | np.integer | tuple[int, int],
+        stride: int | np.integer | tuple[int, int] = 1,
+        padding: int | np.integer | tuple[int, int] = 0,
+        *,
+        init: str = "he",
+        bias: bool = True,
+        dtype: DTypeLike = np.float32,
+        rng: SeedLike = None,
+    ) -> None:
         for name, v in (("c_in", c_in), ("c_out", c_out)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -68,28 +81,30 @@ class Conv2d(Layer):
             self.params["b"] = np.zeros(self.c_out, dtype=self.dtype)
 
     @property
-    def fan_in(self):
+    def fan_in(self) -> int:
         return self.c_in * self.kernel_size[0] * self.kernel_size[1]
 
     @property
-    def W(self):
+    def W(self) -> np.ndarray:
         return self.params["W"]
 
     @property
-    def b(self):
+    def b(self) -> np.ndarray | None:
         return self.params.get("b")
 
-    def new_feedback(self, rng):
+    def new_feedback(self, rng: SeedLike) -> np.ndarray:
         """A fixed random kernel of ``W``'s shape drawn with ``W``'s scheme (FA); "zeros" draws with "lecun"."""
         init = "lecun" if self.init == "zeros" else self.init
         kh, kw = self.kernel_size
         return init_weight(self.W.shape, self.fan_in, self.c_out * kh * kw, init, as_generator(rng), self.dtype)
 
-    def forward(self, x, train=True):
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         check_image(x, "Conv2d", self.c_in)
         return _conv_exec.conv2d_forward(x, self.W, self.b, self.stride, self.padding, chunk=self.chunk)
 
-    def backward(self, dout, cache, *, feedback=None, need_dx=True):
+    def backward(
+        self, dout: np.ndarray, cache: Any, *, feedback: np.ndarray | None = None, need_dx: bool = True
+    ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         if feedback is not None and feedback.shape != self.W.shape:
             raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
         dx, dW, db = _conv_exec.conv2d_backward(
@@ -100,18 +115,18 @@ class Conv2d(Layer):
             grads["b"] = db
         return dx, grads
 
-    def carry(self, v, cache):
+    def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         """The convolution of ``v`` (N, C, H, W) with ``W``, same stride and padding, no bias."""
         check_image(v, "Conv2d.carry", self.c_in)
         return _conv_exec.conv2d_forward(v, self.W, None, self.stride, self.padding, chunk=self.chunk)[0]
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         C, H, W = check_sample_image(input_shape, "Conv2d", self.c_in)
         kh, kw = self.kernel_size
         OH, OW = _conv.conv2d_output_shape(H, W, kh, kw, self.stride, self.padding)
         return (self.c_out, OH, OW)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {
             "c_in": self.c_in,
             "c_out": self.c_out,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from .._validation import as_generator, float_dtype
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .._validation import SeedLike, as_generator, float_dtype
 from ..kernels import dispatch
 from ..ops.dense import dense_forward
 from .base import Layer, check_init, init_weight
@@ -31,7 +34,16 @@ class Dense(Layer):
 
     is_weight = True
 
-    def __init__(self, d_in, d_out, *, init="he", bias=True, dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        *,
+        init: str = "he",
+        bias: bool = True,
+        dtype: DTypeLike = np.float32,
+        rng: SeedLike = None,
+    ) -> None:
         for name, v in (("d_in", d_in), ("d_out", d_out)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -44,24 +56,26 @@ class Dense(Layer):
             self.params["b"] = np.zeros(self.d_out, dtype=self.dtype)
 
     @property
-    def W(self):
+    def W(self) -> np.ndarray:
         return self.params["W"]
 
     @property
-    def b(self):
+    def b(self) -> np.ndarray | None:
         return self.params.get("b")
 
-    def new_feedback(self, rng):
+    def new_feedback(self, rng: SeedLike) -> np.ndarray:
         """A fixed random matrix of ``W``'s shape, drawn with ``W``'s scheme (FA); "zeros" draws with "lecun"."""
         init = "lecun" if self.init == "zeros" else self.init
         return init_weight(self.W.shape, self.d_in, self.d_out, init, as_generator(rng), self.dtype)
 
-    def forward(self, x, train=True):
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         if x.ndim != 2 or x.shape[1] != self.d_in:
             raise ValueError(f"Dense expects input of shape (N, {self.d_in}), got {x.shape}")
         return dense_forward(x, self.W, self.b)
 
-    def backward(self, dout, cache, *, feedback=None, need_dx=True):
+    def backward(
+        self, dout: np.ndarray, cache: Any, *, feedback: np.ndarray | None = None, need_dx: bool = True
+    ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         if feedback is not None and feedback.shape != self.W.shape:
             raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
         dx, dW, db = dispatch.dense_backward(
@@ -72,16 +86,16 @@ class Dense(Layer):
             grads["b"] = db
         return dx, grads
 
-    def carry(self, v, cache):
+    def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         """``v @ W.T`` (no bias)."""
         return v @ self.W.T
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if tuple(input_shape) != (self.d_in,):
             raise ValueError(f"Dense expects input of shape ({self.d_in},), got {tuple(input_shape)}")
         return (self.d_out,)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {
             "d_in": self.d_in,
             "d_out": self.d_out,

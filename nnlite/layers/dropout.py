@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .._validation import as_generator
+from .._validation import SeedLike, as_generator
 from ..ops import dropout as _dropout
 from .base import Layer
 
@@ -27,7 +29,7 @@ class Dropout(Layer):
     The mask is kept in the cache, so backward and ``carry`` (IFA) apply the same mask and scale.
     """
 
-    def __init__(self, p, seed=None):
+    def __init__(self, p: float, seed: SeedLike = None) -> None:
         if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
             raise TypeError(f"p must be a number, got {p!r}")
         p = float(p)
@@ -37,20 +39,20 @@ class Dropout(Layer):
         self.seed = seed if isinstance(seed, (int, np.integer)) or seed is None else None
         self.rng = as_generator(seed)
 
-    def forward(self, x, train=True):
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
             raise TypeError(
                 f"Dropout expects a floating-point numpy array, got {getattr(x, 'dtype', type(x).__name__)}"
             )
         return _dropout.dropout_forward(x, self.p, self.rng, train)
 
-    def backward(self, dout, cache):
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         return _dropout.dropout_backward(dout, cache), {}
 
-    def carry(self, v, cache):
+    def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         return v if cache is None else v * cache
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"p": self.p, "seed": None if self.seed is None else int(self.seed)}
 
     def __repr__(self):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .._validation import float_dtype
 from ..ops import normalization as _bn
@@ -45,7 +47,9 @@ class BatchNorm(Layer):
     network to carry through (its Jacobian in training mode couples the whole batch).
     """
 
-    def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=np.float32):
+    def __init__(
+        self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype: DTypeLike = np.float32
+    ) -> None:
         if not isinstance(num_features, (int, np.integer)) or isinstance(num_features, bool) or num_features < 1:
             raise ValueError(f"num_features must be a positive integer, got {num_features!r}")
         momentum, eps = float(momentum), float(eps)
@@ -70,7 +74,7 @@ class BatchNorm(Layer):
                 f"(N, {self.num_features}, H, W), got {x.shape}"
             )
 
-    def forward(self, x, train=True):
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         self._check(x)
         p, b = self.params, self.buffers
         if not train:
@@ -82,11 +86,11 @@ class BatchNorm(Layer):
         _bn.update_running(b["running_mean"], b["running_var"], cache, self.momentum, M)
         return out, cache
 
-    def backward(self, dout, cache):
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         dx, dgamma, dbeta = _bn.batchnorm_backward(dout, cache)
         return dx, {"gamma": dgamma, "beta": dbeta}
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         input_shape = tuple(input_shape)
         if len(input_shape) not in (1, 3) or input_shape[0] != self.num_features:
             raise ValueError(
@@ -95,7 +99,7 @@ class BatchNorm(Layer):
             )
         return input_shape
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps, "dtype": self.dtype.name}
 
     def __repr__(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -20,14 +21,14 @@ class _Pool2d(Layer):
         self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
         self.stride = self.kernel_size if stride is None else as_pair(stride, "stride", 1)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         C, H, W = check_sample_image(input_shape, self._name)
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         if kh > H or kw > W:
             raise ValueError(f"{self._name} window {self.kernel_size} does not fit an input of {H}x{W}")
         return (C, (H - kh) // sh + 1, (W - kw) // sw + 1)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"kernel_size": compact(self.kernel_size), "stride": compact(self.stride)}
 
     def __repr__(self):
@@ -43,14 +44,14 @@ class MaxPool2d(_Pool2d):
 
     _name = "MaxPool2d"
 
-    def forward(self, x, train=True):
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         check_image(x, self._name)
         return _pool.maxpool2d_forward_op(x, *self.kernel_size, self.stride)
 
-    def backward(self, dout, cache):
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         return _pool.maxpool2d_backward_op(dout, cache), {}
 
-    def carry(self, v, cache):
+    def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         return _pool.maxpool2d_carry(v, cache)
 
 
@@ -62,30 +63,30 @@ class AvgPool2d(_Pool2d):
 
     _name = "AvgPool2d"
 
-    def forward(self, x, train=True):
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         check_image(x, self._name)
         return _pool.avgpool2d_forward_op(x, *self.kernel_size, self.stride)
 
-    def backward(self, dout, cache):
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         return _pool.avgpool2d_backward_op(dout, cache), {}
 
-    def carry(self, v, cache):
+    def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         return _pool.avgpool2d_carry(v, cache)
 
 
 class Flatten(Layer):
     """``(N, ...) -> (N, prod(...))`` (a reshape; a view when the input is contiguous). ``carry`` reshapes too."""
 
-    def forward(self, x, train=True):
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         if not isinstance(x, np.ndarray) or x.ndim < 2:
             raise ValueError(f"Flatten expects an array of shape (N, ...), got {getattr(x, 'shape', type(x).__name__)}")
         return x.reshape(x.shape[0], -1), x.shape
 
-    def backward(self, dout, cache):
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         return dout.reshape(cache), {}
 
-    def carry(self, v, cache):
+    def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         return v.reshape(v.shape[0], -1)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return (int(math.prod(input_shape)),)

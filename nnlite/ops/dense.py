@@ -5,8 +5,10 @@ Shapes: x (N, D_in), W (D_out, D_in), b (D_out,), a (N, D_out).
 
 from __future__ import annotations
 
+import numpy as np
 
-def dense_forward(x, W, b=None):
+
+def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Affine map ``a = x @ W.T + b``.
 
     Parameters
@@ -27,7 +29,15 @@ def dense_forward(x, W, b=None):
     return a, x
 
 
-def dense_backward(dout, cache, W, *, feedback=None, need_dx=True, need_db=True):
+def dense_backward(
+    dout: np.ndarray,
+    cache: np.ndarray,
+    W: np.ndarray,
+    *,
+    feedback: np.ndarray | None = None,
+    need_dx: bool = True,
+    need_db: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """Gradients of the affine map.
 
     Parameters

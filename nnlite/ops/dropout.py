@@ -5,10 +5,12 @@ Shapes: any; the mask has x's shape and dtype.
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["dropout_mask", "dropout_forward", "dropout_backward"]
 
 
-def dropout_mask(shape, p, rng, dtype):
+def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dtype: np.dtype) -> np.ndarray:
     """The scaled keep-mask of inverted dropout.
 
     Parameters
@@ -34,7 +36,13 @@ def dropout_mask(shape, p, rng, dtype):
     return mask
 
 
-def dropout_forward(x, p, rng, train=True, mask=None):
+def dropout_forward(
+    x: np.ndarray,
+    p: float,
+    rng: np.random.Generator,
+    train: bool = True,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Inverted dropout.
 
     Parameters
@@ -68,7 +76,7 @@ def dropout_forward(x, p, rng, train=True, mask=None):
     return x * mask, mask
 
 
-def dropout_backward(dout, cache):
+def dropout_backward(dout: np.ndarray, cache: np.ndarray | None) -> np.ndarray:
     """``dx = dout * m`` (the identity when the forward pass was)."""
     mask = cache
     return dout if mask is None else dout * mask

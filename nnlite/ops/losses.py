@@ -11,9 +11,10 @@ computed in one fused sweep when the logits allow.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 
-def one_hot(y, n_classes, dtype=np.float32):
+def one_hot(y: np.ndarray, n_classes: int, dtype: DTypeLike = np.float32) -> np.ndarray:
     """One-hot codes, shape (N, C), of integer labels ``y`` of shape (N,)."""
     t = np.zeros((y.shape[0], n_classes), dtype=dtype)
     t[np.arange(y.shape[0]), y] = 1
@@ -36,7 +37,7 @@ def check_logits_and_labels(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y
 
 
-def softmax(z):
+def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax of z, shape (N, C), stable (the row maximum is subtracted first)."""
     p = z - z.max(axis=1, keepdims=True)
     np.exp(p, out=p)
@@ -44,14 +45,14 @@ def softmax(z):
     return p
 
 
-def log_softmax(z):
+def log_softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax of z, shape (N, C), stable."""
     s = z - z.max(axis=1, keepdims=True)
     s -= np.log(np.exp(s).sum(axis=1, keepdims=True))
     return s
 
 
-def softmax_cross_entropy(logits, y):
+def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy.
 
     Parameters
@@ -78,7 +79,7 @@ def softmax_cross_entropy(logits, y):
     return loss, e
 
 
-def binary_cross_entropy(logits, y):
+def binary_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Sigmoid binary cross-entropy against one-hot targets (the loss of the DFA literature).
 
     Parameters
@@ -110,7 +111,7 @@ def binary_cross_entropy(logits, y):
     return loss, e
 
 
-def mean_squared_error(out, y):
+def mean_squared_error(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Half squared error against one-hot targets, summed over classes and averaged over the batch.
 
     Parameters

@@ -11,7 +11,7 @@ import numpy as np
 __all__ = ["batchnorm_forward", "batchnorm_backward", "batchnorm_axes", "update_running"]
 
 
-def batchnorm_axes(ndim):
+def batchnorm_axes(ndim: int) -> tuple[int, ...]:
     """Axes reduced by batch norm for an input of ``ndim`` dimensions: (0,) for (N, D), (0, 2, 3) for NCHW."""
     if ndim == 2:
         return (0,)
@@ -24,7 +24,14 @@ def _bshape(ndim, n):
     return (1, n) if ndim == 2 else (1, n, 1, 1)
 
 
-def batchnorm_forward(x, gamma, beta, eps=1e-5, mean=None, var=None):
+def batchnorm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    eps: float = 1e-5,
+    mean: np.ndarray | None = None,
+    var: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple]:
     """Batch normalisation.
 
     Parameters
@@ -71,7 +78,7 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5, mean=None, var=None):
     return out, (xhat, inv_std, gamma, axes, mu, var_b, train)
 
 
-def batchnorm_backward(dout, cache):
+def batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of batch normalisation.
 
     Parameters
@@ -116,7 +123,9 @@ def batchnorm_backward(dout, cache):
     return dx, dgamma, dbeta
 
 
-def update_running(running_mean, running_var, cache, momentum, n_per_stat):
+def update_running(
+    running_mean: np.ndarray, running_var: np.ndarray, cache: tuple, momentum: float, n_per_stat: int
+) -> None:
     """Update running statistics in place from a training-mode cache (exponential moving average).
 
     Parameters

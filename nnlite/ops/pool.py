@@ -20,7 +20,9 @@ __all__ = [
 ]
 
 
-def maxpool2d_forward_op(x, kh, kw, stride=None):
+def maxpool2d_forward_op(
+    x: np.ndarray, kh: int, kw: int, stride: int | tuple[int, int] | None = None
+) -> tuple[np.ndarray, tuple]:
     """Max pooling.
 
     Parameters
@@ -46,7 +48,7 @@ def maxpool2d_forward_op(x, kh, kw, stride=None):
     return out, (argmax, x.shape, kh, kw, stride)
 
 
-def maxpool2d_backward_op(dout, cache):
+def maxpool2d_backward_op(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """``dx``: each window's gradient goes to its winner (overlapping windows sharing a winner add).
 
     Parameters
@@ -66,7 +68,7 @@ def maxpool2d_backward_op(dout, cache):
     return maxpool2d_backward(np.ascontiguousarray(dout), argmax, x_shape, kh, kw, stride)
 
 
-def maxpool2d_carry(v, cache):
+def maxpool2d_carry(v: np.ndarray, cache: tuple) -> np.ndarray:
     """The linear map "take the forward pass's winners" applied to ``v`` (IFA).
 
     Parameters
@@ -91,7 +93,9 @@ def maxpool2d_carry(v, cache):
     return picked.reshape(argmax.shape)
 
 
-def avgpool2d_forward_op(x, kh, kw, stride=None):
+def avgpool2d_forward_op(
+    x: np.ndarray, kh: int, kw: int, stride: int | tuple[int, int] | None = None
+) -> tuple[np.ndarray, tuple]:
     """Average pooling.
 
     Parameters
@@ -113,13 +117,13 @@ def avgpool2d_forward_op(x, kh, kw, stride=None):
     return out, (x.shape, kh, kw, stride)
 
 
-def avgpool2d_backward_op(dout, cache):
+def avgpool2d_backward_op(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """``dx[n, c, h, w] = (1/(KH KW)) sum over the windows containing (h, w) of dout[n, c, y, q]``."""
     x_shape, kh, kw, stride = cache
     return avgpool2d_backward(np.ascontiguousarray(dout), x_shape, kh, kw, stride)
 
 
-def avgpool2d_carry(v, cache):
+def avgpool2d_carry(v: np.ndarray, cache: tuple) -> np.ndarray:
     """Average pooling is linear: its carry is the same averaging of ``v`` (shape of the forward input)."""
     x_shape, kh, kw, stride = cache
     if tuple(v.shape) != tuple(x_shape):
