@@ -1,277 +1,43 @@
-"""The nnlite benchmark suite: ``python -m benchmarks [--quick] [--out DIR] [--threads 1,2] ...`` or ``nnlite bench``.
+"""``python -m benchmarks [SUBCOMMAND] ...``: every nnlite benchmark, one subcommand each (``nnlite bench ...`` runs
+the same from the source checkout).
 
-What it measures (see benchmarks/step.py for the FLOP formulas and the harness):
+- ``step`` (the default: ``python -m benchmarks --quick`` is ``python -m benchmarks step --quick``): the training
+  step per rule, sweeps, kernels vs twins, first step (:mod:`benchmarks.bench_step`);
+- ``conv``: Conv2d forward + backward vs its twin path and PyTorch (:mod:`benchmarks.bench_conv`);
+- ``fwht``: the Walsh-Hadamard kernel's throughput (:mod:`benchmarks.bench_fwht`);
+- ``projections``: the feedback projection back ends, time and memory (:mod:`benchmarks.bench_projections`).
 
-1. the main configuration, an MLP 784-800-800-800-10 (tanh, softmax cross-entropy, SGD momentum 0.9), batch 128,
-   float32, at each thread count: every rule's step split into forward / backward / update, its GEMM FLOPs and the
-   fraction of the GEMM peak of its own products (the same products timed alone, same thread count), PyTorch's
-   step on the same MLP when torch is importable, nnlite with its fused kernels off (the NumPy path, "before"),
-   the per-step time inside ``fit``, and DFA ``parallel=True`` with single-threaded BLAS;
-2. sweeps of width (256 ... 4096, depth 3), depth (1 ... 8, width 1024) and batch (32 ... 512) for every rule;
-3. every Numba kernel against its NumPy twin;
-4. import-plus-first-step time, cold (empty Numba cache) and warm.
-
-Output: tables on standard output, ``steps.json`` and ``backward_cost.png`` in ``--out``. ``--quick`` runs a small
-subset (under a minute). Times are medians over interleaved repeats with quartiles; nothing here fails on a time.
+Every one times through :mod:`benchmarks.harness` and records the machine in its table header and its JSON.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
-import math
-import os
-import platform
+import importlib
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _parser():
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a small subset, under a minute (the CI smoke run)")
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for steps.json and the PNG")
-    p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,2; --quick: 1)")
-    p.add_argument("--repeats", type=int, default=None, help="timed rounds per configuration (default 9; quick 3)")
-    p.add_argument(
-        "--only",
-        default="main,sweeps,kernels,first-step",
-        help="comma-separated parts to run: main, sweeps, kernels, first-step",
-    )
-    p.add_argument("--no-torch", action="store_true", help="do not measure the PyTorch peer even if importable")
-    p.add_argument("--no-plot", action="store_true", help="skip the PNG")
-    return p
-
-
-def _ms(t):
-    return f"{t['median'] * 1e3:9.3f}"
-
-
-def _spread(t):
-    return f"[{t['q1'] * 1e3:.2f}-{t['q3'] * 1e3:.2f}]"
-
-
-def print_config(cfg, file=sys.stdout):
-    print(
-        f"\n== MLP {'-'.join(map(str, cfg['sizes']))}, batch {cfg['batch']}, float32, {cfg['threads']} thread(s) "
-        f"-- ms, median [q1-q3] ==",
-        file=file,
-    )
-    print(
-        f"{'candidate':16s} {'forward':>9s} {'backward':>9s} {'update':>9s} {'step':>9s} {'step spread':>15s} "
-        f"{'GFLOP':>7s} {'GFLOP/s':>8s} {'GEMM-alone':>10s} {'of peak':>7s}",
-        file=file,
-    )
-    for nm, r in cfg["results"].items():
-        ph = [(_ms(r[k]) if k in r else f"{'':9s}") for k in ("forward", "backward", "update")]
-        g = f"{r['gemm']['median'] * 1e3:10.3f}" if "gemm" in r else f"{'':10s}"
-        fr = f"{r['gemm_fraction']:7.2f}" if "gemm_fraction" in r else f"{'':7s}"
-        print(
-            f"{nm:16s} {' '.join(ph)} {_ms(r['step'])} {_spread(r['step']):>15s} {r['gemm_flops'] / 1e9:7.3f} "
-            f"{r['gflops_per_s']:8.1f} {g} {fr}",
-            file=file,
-        )
-    if "ratios" in cfg:
-        print(
-            "ratios: "
-            + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in cfg["ratios"].items()),
-            file=file,
-        )
-
-
-def print_sweep(name, cfgs, file=sys.stdout):
-    if not cfgs:
-        return
-    rules = list(cfgs[0]["results"])
-    print(f"\n== {name} sweep: backward ms (median) per rule; step ms; DFA/BP step ==", file=file)
-    print(
-        f"{'thr':>3s} {'width':>5s} {'depth':>5s} {'batch':>5s} "
-        + " ".join(f"{r:>9s}" for r in rules)
-        + f" {'BP step':>9s} {'DFA step':>9s} {'DFA/BP':>6s} {'BP peak':>7s}",
-        file=file,
-    )
-    for c in cfgs:
-        r = c["results"]
-        row = " ".join(_ms(r[k]["backward"]) for k in rules)
-        print(
-            f"{c['threads']:3d} {c['width']:5d} {c['depth']:5d} {c['batch']:5d} {row} {_ms(r['bp']['step'])} "
-            f"{_ms(r['dfa']['step'])} {r['dfa']['step']['median'] / r['bp']['step']['median']:6.3f} "
-            f"{r['bp'].get('gemm_fraction', math.nan):7.2f}",
-            file=file,
-        )
-
-
-def print_kernels(res, file=sys.stdout):
-    print("\n== kernels vs NumPy twins (float32, 1 thread) -- us, median [q1-q3] ==", file=file)
-    print(f"{'kernel':20s} {'shape':28s} {'kernel us':>10s} {'twin us':>10s} {'speedup':>8s}", file=file)
-    for nm, r in res.items():
-        print(
-            f"{nm:20s} {r['shape']:28s} {r['kernel']['median'] * 1e6:10.1f} {r['twin']['median'] * 1e6:10.1f} "
-            f"{r['speedup']:8.2f}",
-            file=file,
-        )
-
-
-def plot(sweeps, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for ax, (key, xname) in zip(axes, (("width", "width"), ("depth", "depth"))):
-        cfgs = sweeps.get(key, [])
-        if not cfgs:
-            ax.set_visible(False)
-            continue
-        rules = list(cfgs[0]["results"])
-        for th, style in ((1, "-"), (2, "--")):
-            sub = [c for c in cfgs if c["threads"] == th]
-            if not sub:
-                continue
-            for i, r in enumerate(rules):
-                xs = [c[xname] for c in sub]
-                ys = [c["results"][r]["backward"]["median"] * 1e3 for c in sub]
-                ax.plot(xs, ys, style, marker="o", color=f"C{i}", label=f"{r}, {th} thr")
-        fixed = f"depth {cfgs[0]['depth']}" if key == "width" else f"width {cfgs[0]['width']}"
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel=xname,
-            ylabel="backward pass, ms (median)",
-            title=f"backward cost per rule vs {xname} ({fixed}, batch {cfgs[0]['batch']}, float32)",
-        )
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+SUBCOMMANDS = {
+    "step": "bench_step",
+    "conv": "bench_conv",
+    "fwht": "bench_fwht",
+    "projections": "bench_projections",
+}
 
 
 def main(argv=None):
-    """Run the suite; returns 0 (``nnlite bench`` passes its remaining arguments here)."""
-    args = _parser().parse_args(argv)
-    quick = args.quick
-    thread_counts = [int(t) for t in (args.threads or ("1" if quick else "1,2")).split(",")]
-    parts = set(s.strip() for s in args.only.split(","))
-    repeats = args.repeats or (3 if quick else 9)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    from . import step as S
-
-    t_start = time.perf_counter()
-    result = {
-        "meta": {
-            "date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "quick": quick,
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "threads": thread_counts,
-            "numba_num_threads": os.environ.get("NUMBA_NUM_THREADS"),
-            "repeats": repeats,
-            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        },
-        "main": [],
-        "sweeps": {},
-        "kernels": {},
-        "first_step": {},
-    }
-    try:
-        import numba
-        import numpy as np
-        from threadpoolctl import threadpool_info
-
-        result["meta"].update(
-            numpy=np.__version__,
-            numba=numba.__version__,
-            blas=[
-                {k: i.get(k) for k in ("internal_api", "version", "architecture")}
-                for i in threadpool_info()
-                if i.get("user_api") == "blas"
-            ],
+    """Run the subcommand named first in ``argv`` (default ``step``) with the rest; returns its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    name = "step"
+    if argv and argv[0] in SUBCOMMANDS:
+        name, argv = argv[0], argv[1:]
+    elif argv and not argv[0].startswith("-"):
+        print(
+            f"python -m benchmarks: error: unknown benchmark {argv[0]!r} (choose from {', '.join(SUBCOMMANDS)}, "
+            f"or options of the default, step: python -m benchmarks --help)",
+            file=sys.stderr,
         )
-    except Exception:  # informational only
-        pass
-    rules = S.RULES
-    if args.no_torch:
-        S.torch_runner = lambda *a, **k: None
-    main_shape = (256, 2, 64) if quick else (800, 3, 128)
-    warm = 0.2 if quick else 0.5
-
-    if "main" in parts:
-        for th in thread_counts:
-            cfg = S.run_config(
-                *main_shape,
-                th,
-                rules,
-                peers=True,
-                repeats=repeats if quick else 25,
-                warmup=warm,
-                budget=None if quick else 60,
-            )
-            cfg["ratios"] = S.main_config_ratios(cfg)
-            result["main"].append(cfg)
-            print_config(cfg)
-            sys.stdout.flush()
-
-    if "sweeps" in parts:
-        if quick:
-            plan = {
-                "width": [(w, 2, 64) for w in (128, 256)],
-                "depth": [(128, d, 64) for d in (1, 2)],
-                "batch": [(128, 2, b) for b in (32, 64)],
-            }
-        else:
-            plan = {
-                "width": [(w, 3, 128) for w in (256, 512, 1024, 2048, 4096)],
-                "depth": [(1024, d, 128) for d in (1, 2, 4, 8)],
-                "batch": [(800, 3, b) for b in (32, 128, 512)],
-            }
-        for key, shapes in plan.items():
-            cfgs = []
-            for th in thread_counts:
-                for w, d, b in shapes:
-                    cfgs.append(
-                        S.run_config(w, d, b, th, rules, repeats=repeats, warmup=warm, budget=None if quick else 12)
-                    )
-            result["sweeps"][key] = cfgs
-            print_sweep(key, cfgs)
-            sys.stdout.flush()
-
-    if "kernels" in parts:
-        from .kernels import run_kernels
-
-        with S.threads(1):
-            result["kernels"] = run_kernels(quick=quick, repeats=5 if quick else 15, warmup=0.05 if quick else 0.2)
-        print_kernels(result["kernels"])
-
-    if "first-step" in parts:
-        from .firststep import run_first_step
-
-        result["first_step"] = run_first_step(str(ROOT))
-        fs = result["first_step"]
-        print("\n== import + first BP step in a fresh interpreter, s ==")
-        for k in ("cold", "warm"):
-            v = fs[k]
-            print(
-                f"{k:5s} import {v['import']:.2f}  first step {v['first_step']:.3f}  second step "
-                f"{v['second_step']:.3f}  import+first {v['import_plus_first_step']:.2f}"
-            )
-
-    result["meta"]["seconds"] = time.perf_counter() - t_start
-    json_path = out_dir / ("steps_quick.json" if quick else "steps.json")
-    json_path.write_text(json.dumps(result, indent=1))
-    print(f"\nwrote {json_path}")
-    if not args.no_plot and result["sweeps"]:
-        png = out_dir / ("backward_cost_quick.png" if quick else "backward_cost.png")
-        plot(result["sweeps"], png)
-        print(f"wrote {png}")
-    print(f"total {result['meta']['seconds']:.1f} s")
-    return 0
+        return 2
+    module = importlib.import_module(f".{SUBCOMMANDS[name]}", __package__)
+    return module.main(argv)
 
 
 if __name__ == "__main__":

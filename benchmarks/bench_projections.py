@@ -2,35 +2,35 @@
 
 Gaussian (dense BLAS) vs Fastfood vs Sparse (k nonzeros per row), and the lightonml OPU *simulator*
 (a CPU emulation: its time says nothing about the optical device), over n_in in {10, 100, 1000} and
-n_out in {2400, 65536}, batch 128, float32, all in one run.
+n_out in {2400, 65536}, batch 128, float32, all in one run (``--quick``: n_in 10 and 100, n_out 2400, 3 repeats).
 
-    python benchmarks/bench_projections.py [--out benchmarks/results/projections.json] [--repeats 7]
+    python -m benchmarks projections [--quick] [--out benchmarks/results/projections.json] [--repeats 7]
 
-Prints a table (median time per call, spread = interquartile range over the repeats, speed ratio
+Prints the machine, a table (median time per call, spread = interquartile range over the repeats, speed ratio
 t_Gaussian / t_backend, nbytes), the crossover (smallest n_in at which each back end beats dense), and the
-feedback memory each back end needs for a 1000-class network with 65536 feedback units. Writes the JSON.
+feedback memory each back end needs for a 1000-class network with 65536 feedback units. Writes the JSON. Each
+back end is timed by :func:`benchmarks.harness.interleave` after a busy warm-up, one sample being the mean of as
+many calls as last 20 ms.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import math
 import os
-import platform
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from nnlite.projections import OPU, Fastfood, Gaussian, Sparse
 from nnlite.projections import fastfood as _ff_module
 
+from .harness import interleave, machine_header, meta, timed, write_json
+
 N_IN = (10, 100, 1000)
 N_OUT = (2400, 65536)
+QUICK_N_IN, QUICK_N_OUT = (10, 100), (2400,)
 BATCH = 128
 SPARSE_K = (1, 10)
 
@@ -41,34 +41,9 @@ def fwht_source():
 
 
 def time_call(fn, repeats, min_sample_s=0.02, warmup_s=0.2):
-    """Median and interquartile range (seconds per call) of ``repeats`` samples, after a busy warm-up.
-
-    Each sample runs ``fn`` ``loops`` times, ``loops`` chosen so that a sample lasts >= ``min_sample_s``.
-    """
-    t0 = time.perf_counter()
-    calls = 0
-    while True:  # busy warm-up: caches, JIT, BLAS threads spun up
-        fn()
-        calls += 1
-        if time.perf_counter() - t0 >= warmup_s and calls >= 2:
-            break
-    per_call = (time.perf_counter() - t0) / calls
-    loops = max(1, int(math.ceil(min_sample_s / max(per_call, 1e-9))))
-    samples = []
-    for _ in range(repeats):
-        s = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        samples.append((time.perf_counter() - s) / loops)
-    q1, med, q3 = np.percentile(samples, [25, 50, 75])
-    return {
-        "median_s": float(med),
-        "iqr_s": float(q3 - q1),
-        "min_s": float(min(samples)),
-        "max_s": float(max(samples)),
-        "loops": loops,
-        "repeats": repeats,
-    }
+    """The harness's statistics (seconds per call) of ``repeats`` samples, after a busy warm-up; each sample
+    runs ``fn`` as many times as last >= ``min_sample_s`` (the count is ``loops``)."""
+    return interleave({"p": timed(fn)}, repeats, warmup_s, min_sample=min_sample_s)["p"]["t"] | {"repeats": repeats}
 
 
 def build(name, n_in, n_out, seed=0):
@@ -100,9 +75,10 @@ def fmt_bytes(b):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks projections", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="n_in 10 and 100, n_out 2400, 3 repeats (a smoke run)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "projections.json"))
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=None, help="default 7 (--quick: 3)")
     ap.add_argument("--no-opu", action="store_true", help="skip the OPU simulator")
     ap.add_argument(
         "--blas-threads",
@@ -123,17 +99,20 @@ def main(argv=None):
     limit = threadpool_limits(limits=args.blas_threads, user_api="blas") if args.blas_threads > 0 else nullcontext()
     with limit:
         run(args)
+    return 0
 
 
 def run(args):
-
+    n_ins, n_outs = (QUICK_N_IN, QUICK_N_OUT) if args.quick else (N_IN, N_OUT)
+    repeats = args.repeats or (3 if args.quick else 7)
+    info = meta(quick=args.quick, repeats=repeats, blas_threads=args.blas_threads)
     backends = ["gaussian", "fastfood"] + [f"sparse_k{k}" for k in SPARSE_K]
     if not args.no_opu:
         backends.append("opu_simulator")
     rng = np.random.default_rng(0)
     rows = []
-    for n_out in N_OUT:
-        for n_in in N_IN:
+    for n_out in n_outs:
+        for n_in in n_ins:
             e = rng.standard_normal((BATCH, n_in)).astype(np.float32) / BATCH
             for name in backends:
                 p = build(name, n_in, n_out)
@@ -141,7 +120,7 @@ def run(args):
                 assert out.dtype == np.float32 and out.shape == (BATCH, n_out)
                 if name == "opu_simulator":
                     p.open()
-                t = time_call(lambda: p(e), args.repeats)
+                t = time_call(functools.partial(p, e), repeats)
                 if name == "opu_simulator":
                     p.close()
                 rows.append(
@@ -152,7 +131,7 @@ def run(args):
                         "batch": BATCH,
                         "dtype": "float32",
                         "nbytes": p.nbytes,
-                        **t,
+                        "time": t,
                     }
                 )
                 del p
@@ -161,27 +140,28 @@ def run(args):
         return next(r for r in rows if (r["backend"], r["n_in"], r["n_out"]) == (name, n_in, n_out))
 
     for r in rows:
-        r["speedup_vs_gaussian"] = get("gaussian", r["n_in"], r["n_out"])["median_s"] / r["median_s"]
+        r["speedup_vs_gaussian"] = get("gaussian", r["n_in"], r["n_out"])["time"]["median"] / r["time"]["median"]
 
+    print(machine_header(info["machine"]))
     print(
-        f"Projection time, batch {BATCH}, float32; median of {args.repeats} repeats (IQR); "
+        f"Projection time, batch {BATCH}, float32; median of {repeats} repeats (IQR); "
         f"speed = t_Gaussian / t_backend (>1: faster than dense)"
     )
     print(
-        f"fwht: {fwht_source()}   numpy {np.__version__}   {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, BLAS threads: {args.blas_threads or 'default'}, "
+        f"fwht: {fwht_source()}   BLAS threads: {args.blas_threads or 'default'}, "
         f"1-min load average after the run {os.getloadavg()[0]:.1f}"
     )
     print("OPU: lightonml's CPU *simulator* (complex64 matrix product), not the optical device\n")
     head = f"{'n_out':>6} {'n_in':>5} {'backend':>14} {'median':>11} {'IQR':>11} {'speed':>7} {'nbytes':>11}"
     print(head)
     print("-" * len(head))
-    for n_out in N_OUT:
-        for n_in in N_IN:
+    for n_out in n_outs:
+        for n_in in n_ins:
             for name in backends:
                 r = get(name, n_in, n_out)
+                t = r["time"]
                 print(
-                    f"{n_out:>6} {n_in:>5} {name:>14} {fmt_time(r['median_s']):>11} {fmt_time(r['iqr_s']):>11} "
+                    f"{n_out:>6} {n_in:>5} {name:>14} {fmt_time(t['median']):>11} {fmt_time(t['spread']):>11} "
                     f"{r['speedup_vs_gaussian']:>6.2f}x {fmt_bytes(r['nbytes']):>11}"
                 )
         print()
@@ -189,13 +169,13 @@ def run(args):
     crossover = {}
     print("Crossover (dense stops winning): smallest measured n_in at which the back end is faster than dense")
     for name in backends[1:]:
-        for n_out in N_OUT:
-            r = [get(name, n_in, n_out)["speedup_vs_gaussian"] for n_in in N_IN]
-            wins = [n_in for n_in, ri in zip(N_IN, r) if ri > 1.0]
+        for n_out in n_outs:
+            r = [get(name, n_in, n_out)["speedup_vs_gaussian"] for n_in in n_ins]
+            wins = [n_in for n_in, ri in zip(n_ins, r) if ri > 1.0]
             c = min(wins) if wins else None
             # where log(speed) crosses 0, linear in log(n_in) between the two measured points that bracket it
             est = None
-            for (a, ra), (b, rb) in zip(zip(N_IN, r), zip(N_IN[1:], r[1:])):
+            for (a, ra), (b, rb) in zip(zip(n_ins, r), zip(n_ins[1:], r[1:])):
                 if ra <= 1.0 < rb:
                     f = -math.log(ra) / (math.log(rb) - math.log(ra))
                     est = math.exp(math.log(a) + f * (math.log(b) - math.log(a)))
@@ -203,44 +183,35 @@ def run(args):
             crossover[f"{name}@{n_out}"] = {"min_measured_n_in_faster": c, "interpolated_n_in": est}
             print(
                 f"  {name:>14}, n_out={n_out:>6}: "
-                + (f"n_in >= {c}" if c is not None else f"dense wins at every n_in <= {N_IN[-1]}")
+                + (f"n_in >= {c}" if c is not None else f"dense wins at every n_in <= {n_ins[-1]}")
                 + (f"  (interpolated crossover n_in ~ {est:.0f})" if est is not None else "")
             )
 
     C, L = 1000, 65536
-    mem = {name: get(name, C, L)["nbytes"] for name in backends}
-    mem["gaussian (check: 65536 x 1000 x 4)"] = L * C * 4
-    if "opu_simulator" in mem:
-        mem["opu_simulator (host, its complex64 matrix)"] = mem.pop("opu_simulator")
-    mem["opu_hardware (host; matrix is physical)"] = 0
-    print(f"\nFeedback memory for a {C}-class network with {L} feedback units (float32):")
-    for k, v in mem.items():
-        print(f"  {k:>38}: {fmt_bytes(v):>11}  ({v} B)")
+    mem = {}
+    if C in n_ins and L in n_outs:
+        mem = {name: get(name, C, L)["nbytes"] for name in backends}
+        mem["gaussian (check: 65536 x 1000 x 4)"] = L * C * 4
+        if "opu_simulator" in mem:
+            mem["opu_simulator (host, its complex64 matrix)"] = mem.pop("opu_simulator")
+        mem["opu_hardware (host; matrix is physical)"] = 0
+        print(f"\nFeedback memory for a {C}-class network with {L} feedback units (float32):")
+        for k, v in mem.items():
+            print(f"  {k:>38}: {fmt_bytes(v):>11}  ({v} B)")
 
     result = {
+        "meta": info,
         "batch": BATCH,
         "dtype": "float32",
-        "n_in": list(N_IN),
-        "n_out": list(N_OUT),
+        "n_in": list(n_ins),
+        "n_out": list(n_outs),
         "sparse_k": list(SPARSE_K),
         "fwht": fwht_source(),
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "blas_threads": args.blas_threads,
         "load_average_1min_at_end": os.getloadavg()[0],
-        "repeats": args.repeats,
         "opu_note": "lightonml simulator on CPU, not the optical device",
         "rows": rows,
         "crossover_min_n_in": crossover,
         "memory_1000_classes_65536_units": mem,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"\nwrote {out}")
-
-
-if __name__ == "__main__":
-    main()
+    write_json(args.out, result)
+    print(f"\nwrote {args.out}")

@@ -28,16 +28,17 @@ step(nnlite.BP())
 t3 = time.perf_counter()
 step(nnlite.BP())
 t4 = time.perf_counter()
-print(json.dumps({"import": t1 - t0, "first_step": t3 - t2, "second_step": t4 - t3, "import_plus_first_step": t1 - t0 + t3 - t2}))
+print(json.dumps({"import": t1 - t0, "first_step": t3 - t2, "second_step": t4 - t3,
+                  "import_plus_first_step": t1 - t0 + t3 - t2}))
 """
 
 
 def run_first_step(root):
-    """{"cold": {...}, "warm": {...}} in seconds, each from a child interpreter run from ``root``."""
+    """{"cold": {...}, "warm": {...}} in seconds, each from a child interpreter run from ``root`` (the checkout,
+    whose ``nnlite`` the child imports: the current folder comes first on ``python -c``'s path)."""
     out = {}
     with tempfile.TemporaryDirectory(prefix="nnlite-numba-cache-") as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         for which in ("cold", "warm"):
             r = subprocess.run(
                 [sys.executable, "-c", _CHILD], env=env, cwd=root, capture_output=True, text=True, timeout=600

@@ -1,20 +1,40 @@
-"""Every Numba kernel of :mod:`nnlite.kernels` (and :mod:`nnlite.kernels.fused`) against its NumPy twin in
-:mod:`nnlite.kernels.reference`, on shapes of the training step (float32), interleaved, median of repeats.
+"""Every Numba kernel of :mod:`nnlite.kernels` (and :mod:`nnlite.kernels.fused`) against its NumPy twin, on shapes of
+the training step (float32), interleaved, median of repeats. The twin of a loop kernel (im2col, pooling, fwht,
+ternarize) is in :mod:`nnlite.kernels.reference`; that of a fused kernel is the equation it fuses, in
+:mod:`nnlite.ops` (activations, losses, updates).
 
 In-place kernels (fwht, the optimizer updates) are run on scratch copies refreshed outside the timed call.
 """
 
 from __future__ import annotations
 
-import time
+import functools
+from types import SimpleNamespace
 
 import numpy as np
 
 from nnlite import kernels as K
 from nnlite.kernels import fused as F
 from nnlite.kernels import reference as R
+from nnlite.ops import activations, losses, updates
 
-from .step import interleave
+from .harness import interleave, timed
+
+#: The loop kernels: every kernel of nnlite.kernels that has a twin in nnlite.kernels.reference.
+_LOOP_KERNELS = R.__all__
+#: The kernels, and their NumPy twins under the same names.
+KERNEL = SimpleNamespace(**{n: getattr(F, n) for n in F.__all__}, **{n: getattr(K, n) for n in _LOOP_KERNELS})
+TWIN = SimpleNamespace(
+    tanh_grad=activations.tanh_backward,
+    sigmoid_grad=activations.sigmoid_backward,
+    relu_grad=activations.relu_backward,
+    softmax_xent=losses.softmax_cross_entropy,
+    column_sums=lambda x: x.sum(axis=0),
+    sgd_step=updates.sgd_step,
+    adam_step=updates.adam_step,
+    rmsprop_step=updates.rmsprop_step,
+    **{n: getattr(R, n) for n in _LOOP_KERNELS},
+)
 
 
 def _cases(quick):
@@ -55,21 +75,12 @@ def _cases(quick):
     return cases
 
 
-def _timed(fn, mod):
-    def run():
-        t0 = time.perf_counter()
-        fn(mod)
-        return {"t": time.perf_counter() - t0}
-
-    return run
-
-
 def run_kernels(quick=False, repeats=15, warmup=0.2):
     """name -> {"shape", "kernel", "twin" (timing dicts), "speedup" (twin median / kernel median)}."""
     out = {}
     for name, (shape, fn) in _cases(quick).items():
-        kern = F if hasattr(F, name) and name in F.__all__ else K
-        res = interleave({"kernel": _timed(fn, kern), "twin": _timed(fn, R)}, repeats, warmup)
+        cands = {"kernel": timed(functools.partial(fn, KERNEL)), "twin": timed(functools.partial(fn, TWIN))}
+        res = interleave(cands, repeats, warmup)
         out[name] = {
             "shape": shape,
             "kernel": res["kernel"]["t"],

@@ -2,8 +2,7 @@
 
 Every candidate of one configuration (the rules, the exact GEMMs of each rule's step timed in isolation, PyTorch's
 step, nnlite with its fused kernels switched off) runs in one process, interleaved round-robin after a busy warm-up
-(no sleep: an idle CPU and idle BLAS threads slow the first call that follows), and the result is the median of the
-repeats with its quartiles.
+by :func:`benchmarks.harness.interleave`, and the result is the median of the repeats with its quartiles.
 
 GEMM FLOPs of a step (``2 m k n`` per product; elementwise work is not counted), for an MLP with layer widths
 ``d_0 .. d_L`` (``d_L = C`` classes), batch ``N``, ``S = sum_k d_k d_{k+1}``:
@@ -25,10 +24,12 @@ import time
 import numpy as np
 
 import nnlite
-from nnlite.kernels import fused as _fused
-from nnlite.network import mlp
+from nnlite import mlp
+from nnlite.kernels import dispatch
 from nnlite.ops.losses import softmax_cross_entropy
 from nnlite.optim import SGD
+
+from .harness import interleave, threads
 
 RULES = ("bp", "fa", "dfa", "dfa_par", "ifa", "lafs")
 LR, MOMENTUM = 1e-3, 0.9
@@ -127,15 +128,9 @@ def gemm_runner(ops, rng):
 
 
 # -- candidates -----------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
 def numpy_path():
     """Switch nnlite's fused kernels off (every op and optimizer takes its NumPy path): the 'before' of this work."""
-    saved = _fused.can_fuse
-    _fused.can_fuse = lambda *a: False
-    try:
-        yield
-    finally:
-        _fused.can_fuse = saved
+    return dispatch.fused_kernels(False)
 
 
 def nnlite_runner(net, rule, opt, x, y, fused=True):
@@ -205,104 +200,6 @@ def torch_runner(sizes, x, y, threads):
     return run
 
 
-# -- harness --------------------------------------------------------------------------------------------------------
-_HEAP_KEPT = False
-
-
-def keep_heap():
-    """Stop glibc from handing freed memory back to the OS (and from serving MB-sized arrays by fresh ``mmap``).
-
-    Without it, a candidate that frees a lot (``bp:fit``, PyTorch) lets ``free`` trim the heap, and the next candidate
-    re-faults every page of its new arrays: measured 1238 minor page faults in each ``bp`` step (the candidate that
-    follows ``torch``/``gemm:torch``/``bp:fit`` in the round), +2.5 ms on its 9 ms backward (``dW`` and ``dx`` are
-    fresh 2.5 MB / 400 kB arrays), none in any other rule's step. A training loop that runs one rule alone reaches a
-    steady heap and never pays this. Process-wide and irreversible (``python -m benchmarks`` is its own process);
-    a no-op where glibc's ``mallopt`` is absent. Returns whether it took effect.
-    """
-    global _HEAP_KEPT
-    if _HEAP_KEPT:
-        return True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    ok = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 and mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1
-    _HEAP_KEPT = bool(ok)
-    return _HEAP_KEPT
-
-
-def interleave(cands, repeats, warmup, budget=None):
-    """Run ``cands`` (name -> callable returning a dict of phase times) round-robin.
-
-    A busy warm-up runs whole rounds for at least ``warmup`` seconds (at least one round); then ``repeats``
-    rounds are timed (fewer if ``budget`` seconds would be exceeded, but at least 3), the order rotating each
-    round. Returns name -> phase -> {"median", "q1", "q3", "min", "n"} in seconds. Calls :func:`keep_heap` first.
-    """
-    keep_heap()
-    names = list(cands)
-    t_end = time.perf_counter() + warmup
-    t0 = time.perf_counter()
-    rounds = 0
-    while rounds < 1 or time.perf_counter() < t_end:
-        for nm in names:
-            cands[nm]()
-        rounds += 1
-    per_round = (time.perf_counter() - t0) / rounds
-    if budget is not None:
-        repeats = max(3, min(repeats, int(budget / max(per_round, 1e-9))))
-    samples = {nm: [] for nm in names}
-    for r in range(repeats):
-        for i in range(len(names)):
-            nm = names[(i + r) % len(names)]
-            samples[nm].append(cands[nm]())
-    out = {}
-    for nm, s in samples.items():
-        out[nm] = {}
-        for ph in s[0]:
-            v = np.array([d[ph] for d in s])
-            q1, med, q3 = np.percentile(v, [25, 50, 75])
-            out[nm][ph] = {
-                "median": float(med),
-                "q1": float(q1),
-                "q3": float(q3),
-                "min": float(v.min()),
-                "n": int(v.size),
-            }
-    return out
-
-
-@contextlib.contextmanager
-def threads(n):
-    """Limit BLAS (threadpoolctl), Numba and PyTorch to ``n`` threads."""
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    nb_prev = numba.get_num_threads()
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    torch_prev = None
-    try:
-        import sys
-
-        if "torch" in sys.modules:
-            import torch
-
-            torch_prev = torch.get_num_threads()
-            torch.set_num_threads(n)
-        with threadpool_limits(n):
-            yield
-    finally:
-        numba.set_num_threads(nb_prev)
-        if torch_prev is not None:
-            import torch
-
-            torch.set_num_threads(torch_prev)
-
-
 def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repeats=7, warmup=0.5, budget=None, seed=0):
     """Measure one (width, depth, batch, threads) configuration.
 
@@ -321,7 +218,7 @@ def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repe
         """One network and optimizer per candidate, all from ``seed`` (no shared weights or momentum)."""
         return mlp(sizes, "tanh", seed=seed), SGD(LR, momentum=MOMENTUM)
 
-    cands, gemms = {}, {}
+    cands = {}
     for r in rules:
         net, opt = net_opt()
         cands[r] = nnlite_runner(net, make_rule(r), opt, x, y)
@@ -348,7 +245,7 @@ def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repe
             cands["torch"] = tr
             cands["gemm:torch"] = gemm_runner(gemm_shapes(sizes, batch, "torch"), rng)
     with threads(n_threads):
-        res = interleave(cands, repeats, warmup, budget)
+        res = interleave(cands, repeats, warmup, budget=budget)
     out = {"width": width, "depth": depth, "batch": batch, "threads": n_threads, "sizes": sizes, "results": {}}
     for nm, r in res.items():
         if nm.startswith("gemm:"):

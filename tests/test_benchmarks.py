@@ -1,12 +1,21 @@
 """Smoke test of the benchmark suite: ``--quick`` into a temporary folder writes JSON of the expected structure with
-sane values, and the GEMM FLOP counts equal their closed forms. No assertion ever depends on a timing ratio."""
+sane values (and the machine description), for every subcommand of ``python -m benchmarks``; the harness's
+statistics on known numbers; the GEMM FLOP counts equal their closed forms. No assertion ever depends on a timing
+ratio."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from benchmarks import harness
 from benchmarks import step as S
 from benchmarks.__main__ import main
+
+REPO = Path(__file__).resolve().parents[1]
 
 PHASES = ("forward", "backward", "update", "step")
 
@@ -23,9 +32,19 @@ def _timing_ok(t):
     assert 0 < t["min"] <= t["q1"] <= t["median"] <= t["q3"]
 
 
+def _machine_ok(m):
+    """The machine description every benchmark records: CPU, vector extensions, cores, NumPy's BLAS and threads."""
+    assert m["cpu"] and m["cores"] == os.cpu_count() and m["numpy"]
+    assert isinstance(m["vector_extensions"], list)
+    assert set(m["vector_extensions"]) <= set(harness.VECTOR_FLAGS)
+    blas = [p for p in m["thread_pools"] if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] >= 1 and p["internal_api"] for p in blas)
+
+
 def test_quick_json_structure_and_values(quick):
     res, out = quick
     assert (out / "backward_cost_quick.png").stat().st_size > 1000
+    _machine_ok(res["meta"]["machine"])
     assert res["meta"]["quick"] is True and res["meta"]["threads"] == [1]
     (cfg,) = res["main"]
     assert cfg["sizes"] == [784, 256, 256, 10] and cfg["batch"] == 64
@@ -75,3 +94,106 @@ def test_flops_of_the_issue_mlp_by_hand():
 @pytest.mark.parametrize("sizes", [[784, 800, 800, 800, 10], [20, 7, 10], [5, 9, 3, 11, 4]])
 def test_gemm_shapes_add_up_to_the_closed_forms(rule, sizes):
     assert S.gemm_flops(S.gemm_shapes(sizes, 13, rule)) == S.step_flops(sizes, 13, rule)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The harness
+
+
+def test_summary_of_known_numbers():
+    s = harness.summary([4.0, 1.0, 3.0, 2.0])  # sorted 1 2 3 4: linear-interpolated quartiles
+    assert s == {"median": 2.5, "q1": 1.75, "q3": 3.25, "spread": 1.5, "min": 1.0, "max": 4.0, "n": 4}
+    s = harness.summary(range(1, 10))
+    assert (s["q1"], s["median"], s["q3"], s["spread"], s["n"]) == (3.0, 5.0, 7.0, 4.0, 9)
+    with pytest.raises(ValueError):
+        harness.summary([])
+
+
+def test_interleave_rotates_and_summarises_each_phase():
+    calls = []
+
+    def cand(name, value):
+        def run():
+            calls.append(name)
+            return {"a": value, "b": 2 * value}
+
+        return run
+
+    res = harness.interleave({"x": cand("x", 1.0), "y": cand("y", 3.0), "z": cand("z", 5.0)}, repeats=4, warmup=0)
+    assert calls[:3] == ["x", "y", "z"]  # one warm-up round
+    timed = calls[3:]
+    assert [timed[3 * r] for r in range(4)] == ["x", "y", "z", "x"]  # the first candidate rotates every round
+    assert sorted(timed) == ["x"] * 4 + ["y"] * 4 + ["z"] * 4
+    assert res["y"]["a"]["median"] == 3.0 and res["z"]["b"]["median"] == 10.0 and res["x"]["a"]["n"] == 4
+
+
+def test_machine_header_names_the_cpu_and_blas():
+    info = harness.machine_info()
+    _machine_ok(info)
+    line = harness.machine_header(info)
+    assert info["cpu"] in line and f"{info['cores']} cores" in line and "BLAS" in line
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Every subcommand: its smallest run writes JSON with the machine description
+
+
+def test_step_subcommand_is_the_default(tmp_path):
+    assert main(["step", "--quick", "--only", "kernels", "--no-torch", "--no-plot", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "steps_quick.json").read_text())
+    _machine_ok(res["meta"]["machine"])
+    assert {"tanh_grad", "im2col"} <= set(res["kernels"]) and res["main"] == []
+
+
+def test_unknown_subcommand_exits_2(capsys):
+    assert main(["convolution"]) == 2
+    assert "conv" in capsys.readouterr().err
+
+
+def test_conv_quick(tmp_path):
+    out = tmp_path / "conv.json"
+    assert main(["conv", "--quick", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    _machine_ok(res["meta"]["machine"])
+    assert len(res["runs"]) == 2
+    for run in res["runs"]:
+        assert {"nnlite", "twin"} <= set(run["paths"])
+        if res["torch"]:  # the PyTorch peer, in its own child process
+            assert "torch" in run["paths"] and run["nnlite_over_torch"] > 0
+        for t in [*run["paths"].values(), *run["nnlite_parts"].values()]:
+            _timing_ok(t)
+
+
+def test_fwht_quick_as_python_m_benchmarks(tmp_path):
+    """Through the real entry point, ``python -m benchmarks fwht``, from the checkout."""
+    out = tmp_path / "fwht.json"
+    p = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "fwht", "--quick", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "v1 (stored)" in p.stdout and "not measured now" in p.stdout
+    res = json.loads(out.read_text())
+    _machine_ok(res["meta"]["machine"])
+    assert res["baseline_v1"]["measured"] and res["baseline_v1"]["machine"]
+    assert [r["n"] for r in res["results"]] == [1024, 2048]
+    for r in res["results"]:
+        assert r["nnlite"]["gops_median"] > 0
+        _timing_ok(r["nnlite"]["seconds"])
+        assert r["v1 (stored)"] == res["baseline_v1"]["gops"][str(r["n"])]  # the stored figure, as stored
+        assert r["new/v1"] == pytest.approx(r["nnlite"]["gops_median"] / r["v1 (stored)"])
+
+
+def test_projections_quick(tmp_path):
+    out = tmp_path / "projections.json"
+    assert main(["projections", "--quick", "--no-opu", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    _machine_ok(res["meta"]["machine"])
+    assert res["n_in"] == [10, 100] and res["n_out"] == [2400]
+    assert {r["backend"] for r in res["rows"]} == {"gaussian", "fastfood", "sparse_k1", "sparse_k10"}
+    for r in res["rows"]:
+        _timing_ok(r["time"])
+        assert r["time"]["loops"] >= 1 and r["speedup_vs_gaussian"] > 0 and r["nbytes"] > 0

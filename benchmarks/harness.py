@@ -1,0 +1,275 @@
+"""The one timing harness of every benchmark: candidates interleaved round-robin after a busy warm-up, the statistics
+of their samples, the thread limits, and the description of the machine that goes with every table and JSON file.
+
+- :func:`interleave` runs candidates (name -> callable returning ``{phase: seconds}``) in rounds, the order rotating
+  each round, so that the load of a shared machine falls on all of them alike; :func:`timed` makes such a
+  callable from a plain function (timed around the call, with optional untimed set-up before it).
+- :func:`summary` is the statistics of one list of samples: median, quartiles, spread (interquartile range),
+  min, max, n.
+- :func:`threads` limits BLAS (threadpoolctl), Numba and PyTorch to n threads.
+- :func:`machine_info` / :func:`machine_header`: CPU model, vector extensions, core count, numpy's BLAS build and
+  the threading of every loaded thread pool (threadpoolctl); :func:`meta` puts them in a result's ``meta`` block
+  and :func:`write_json` writes a result (atomically, NaN as null).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Phases = dict[str, float]
+Candidate = Callable[[], Phases]
+Stats = dict[str, float]
+
+#: The /proc/cpuinfo flags reported as vector extensions (x86 and Arm), when the CPU has them.
+VECTOR_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512dq",
+    "avx512cd",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "asimd",
+    "sve",
+    "sve2",
+)
+
+
+# -- statistics -----------------------------------------------------------------------------------------------------
+def summary(samples: Sequence[float]) -> Stats:
+    """Median, first and third quartiles (linear interpolation, numpy's default), their spread ``q3 - q1``, min,
+    max and the number of samples."""
+    v = np.asarray(samples, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("no samples")
+    q1, med, q3 = np.percentile(v, [25, 50, 75])
+    return {
+        "median": float(med),
+        "q1": float(q1),
+        "q3": float(q3),
+        "spread": float(q3 - q1),
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "n": int(v.size),
+    }
+
+
+# -- the heap -------------------------------------------------------------------------------------------------------
+_HEAP_KEPT = False
+
+
+def keep_heap() -> bool:
+    """Stop glibc from handing freed memory back to the OS (and from serving MB-sized arrays by fresh ``mmap``).
+
+    Without it, a candidate that frees a lot (``bp:fit``, PyTorch) lets ``free`` trim the heap, and the next candidate
+    re-faults every page of its new arrays: measured 1238 minor page faults in each ``bp`` step (the candidate that
+    follows ``torch``/``gemm:torch``/``bp:fit`` in the round), +2.5 ms on its 9 ms backward (``dW`` and ``dx`` are
+    fresh 2.5 MB / 400 kB arrays), none in any other rule's step. A training loop that runs one rule alone reaches a
+    steady heap and never pays this. Process-wide and irreversible (every benchmark runs in its own process);
+    a no-op where glibc's ``mallopt`` is absent. Returns whether it took effect.
+    """
+    global _HEAP_KEPT
+    if _HEAP_KEPT:
+        return True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    ok = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 and mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1
+    _HEAP_KEPT = bool(ok)
+    return _HEAP_KEPT
+
+
+# -- interleaving ---------------------------------------------------------------------------------------------------
+def timed(fn: Callable[[], Any], before: Callable[[], Any] | None = None) -> Candidate:
+    """A candidate timing ``fn()`` (phase ``"t"``); ``before()``, when given, runs first, outside the timing."""
+
+    def run() -> Phases:
+        if before is not None:
+            before()
+        t0 = time.perf_counter()
+        fn()
+        return {"t": time.perf_counter() - t0}
+
+    return run
+
+
+def _call(cand: Candidate, loops: int) -> Phases:
+    """``cand``'s phases, averaged over ``loops`` calls."""
+    total = cand()
+    for _ in range(loops - 1):
+        for ph, v in cand().items():
+            total[ph] += v
+    return {ph: v / loops for ph, v in total.items()}
+
+
+def interleave(
+    cands: Mapping[str, Candidate],
+    repeats: int,
+    warmup: float,
+    *,
+    budget: float | None = None,
+    min_sample: float = 0.0,
+    settle: float = 0.0,
+) -> dict[str, dict[str, Stats]]:
+    """Run ``cands`` round-robin and return name -> phase -> :func:`summary` (seconds).
+
+    A busy warm-up runs whole rounds for at least ``warmup`` seconds (at least one round; no sleep: an idle CPU and
+    idle BLAS threads slow the call that follows). Then ``repeats`` rounds are timed (fewer if ``budget`` seconds
+    would be exceeded, but at least 3), the order rotating each round. With ``min_sample``, one sample of a
+    candidate is the mean of as many calls as last at least that long (from its warm-up time per call);
+    ``settle`` seconds of untimed sleep follow every timed sample (lets spinning BLAS threads go to sleep before
+    the next candidate). Calls :func:`keep_heap` first.
+    """
+    keep_heap()
+    names = list(cands)
+    spent = dict.fromkeys(names, 0.0)
+    t_end = time.perf_counter() + warmup
+    rounds = 0
+    while rounds < 1 or time.perf_counter() < t_end:
+        for nm in names:
+            t0 = time.perf_counter()
+            cands[nm]()
+            spent[nm] += time.perf_counter() - t0
+        rounds += 1
+    per_call = {nm: spent[nm] / rounds for nm in names}
+    loops = {nm: max(1, math.ceil(min_sample / max(per_call[nm], 1e-9))) if min_sample else 1 for nm in names}
+    if budget is not None:
+        per_round = sum(per_call[nm] * loops[nm] for nm in names) + settle * len(names)
+        repeats = max(3, min(repeats, int(budget / max(per_round, 1e-9))))
+    samples: dict[str, list[Phases]] = {nm: [] for nm in names}
+    for r in range(repeats):
+        for i in range(len(names)):
+            nm = names[(i + r) % len(names)]
+            samples[nm].append(_call(cands[nm], loops[nm]))
+            if settle:
+                time.sleep(settle)
+    out: dict[str, dict[str, Stats]] = {}
+    for nm, s in samples.items():
+        out[nm] = {ph: summary([d[ph] for d in s]) for ph in s[0]}
+        if min_sample:
+            for st in out[nm].values():
+                st["loops"] = loops[nm]
+    return out
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Limit BLAS (threadpoolctl), Numba and PyTorch (when already imported) to ``n`` threads."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    nb_prev = numba.get_num_threads()
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    torch_prev = None
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None:
+            torch_prev = torch.get_num_threads()
+            torch.set_num_threads(n)
+        with threadpool_limits(n):
+            yield
+    finally:
+        numba.set_num_threads(nb_prev)
+        if torch is not None and torch_prev is not None:
+            torch.set_num_threads(torch_prev)
+
+
+# -- the machine ----------------------------------------------------------------------------------------------------
+def _cpuinfo() -> tuple[str | None, set[str]]:
+    model, flags = None, set()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None, flags
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "cpu model", "hardware") and model is None:
+            model = value.strip()
+        elif key in ("flags", "features") and not flags:
+            flags = set(value.split())
+    return model, flags
+
+
+def _blas_build() -> dict[str, Any] | None:
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except Exception:  # numpy < 1.26, or a build without this section: informational only
+        return None
+    return {k: blas.get(k) for k in ("name", "version", "openblas configuration")}
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, vector extensions, core count, Python and NumPy versions, NumPy's BLAS build and every loaded
+    thread pool with its threading layer and thread count (threadpoolctl)."""
+    from threadpoolctl import threadpool_info
+
+    model, flags = _cpuinfo()
+    pools = [
+        {k: p.get(k) for k in ("user_api", "internal_api", "version", "architecture", "threading_layer", "num_threads")}
+        for p in threadpool_info()
+    ]
+    return {
+        "cpu": model or platform.processor() or platform.machine(),
+        "arch": platform.machine(),
+        "vector_extensions": [f for f in VECTOR_FLAGS if f in flags],
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numpy_blas_build": _blas_build(),
+        "thread_pools": pools,
+    }
+
+
+def machine_header(info: Mapping[str, Any] | None = None) -> str:
+    """One line for the top of a table: CPU, cores, vector extensions, NumPy and its BLAS with its threading."""
+    info = machine_info() if info is None else info
+    blas = ", ".join(
+        f"{p['internal_api']} {p['version']} {p.get('architecture') or ''} {p.get('threading_layer') or ''} "
+        f"{p['num_threads']} thr".replace("  ", " ")
+        for p in info["thread_pools"]
+        if p["user_api"] == "blas"
+    )
+    vec = " ".join(info["vector_extensions"]) or "none reported"
+    return f"machine: {info['cpu']}, {info['cores']} cores, {vec}; numpy {info['numpy']}, BLAS {blas or 'not loaded'}"
+
+
+def meta(**extra: Any) -> dict[str, Any]:
+    """The ``meta`` block of a result: date, machine, load average, and ``extra``."""
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        **extra,
+    }
+
+
+def write_json(path: str | os.PathLike, result: Any) -> None:
+    """Write ``result`` as JSON (atomically; NaN/inf as null; NumPy scalars as numbers)."""
+    from nnlite.checkpoint import write_json as _write
+
+    _write(path, result)
