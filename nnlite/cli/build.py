@@ -191,6 +191,10 @@ def momentum_of(args: argparse.Namespace) -> float | None:
     """The momentum the optimizer uses (None for adam and rmsprop)."""
     if args.optimizer not in ("sgd", "momentum", "nesterov"):
         return None
+    return _sgd_momentum(args)
+
+
+def _sgd_momentum(args: argparse.Namespace) -> float:
     if args.momentum is not None:
         return args.momentum
     return 0.0 if args.optimizer == "sgd" else DEFAULT_MOMENTUM
@@ -206,7 +210,7 @@ def build_optimizer(args: argparse.Namespace, lr: float) -> optim.Optimizer:
     """The optimizer of ``--optimizer`` with learning rate ``lr``."""
     name = args.optimizer
     if name in ("sgd", "momentum", "nesterov"):
-        return optim.SGD(lr, momentum=momentum_of(args), nesterov=name == "nesterov", weight_decay=args.weight_decay)
+        return optim.SGD(lr, momentum=_sgd_momentum(args), nesterov=name == "nesterov", weight_decay=args.weight_decay)
     if name == "adam":
         return optim.Adam(lr)
     return optim.RMSprop(lr)

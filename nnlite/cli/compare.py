@@ -67,7 +67,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print_config(cfg, cfg["rule_repr"])
 
     n_hidden = len(cfg["feedback_sizes"])
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for r in rules:
         net, rule = objs[r]
         print(f"\n[{r}] lr {lrs[r]:g}", flush=True)
