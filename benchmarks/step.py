@@ -24,9 +24,8 @@ import time
 import numpy as np
 
 import nnlite
-from nnlite import mlp
+from nnlite import mlp, softmax_cross_entropy  # the dispatched loss, as fit() and the CLI use it
 from nnlite.kernels import dispatch
-from nnlite.ops.losses import softmax_cross_entropy
 from nnlite.optim import SGD
 
 from .harness import interleave, threads

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-from ._validation import as_generator
+from ._validation import SeedLike, as_generator
 from .layers import BatchNorm, Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d, activation_factory
 from .network import Sequential
 
 __all__ = ["cnn", "mlp"]
 
 
-def _activation(activation):
+def _activation(activation: str | Callable[[], Layer]) -> Layer:
     return activation_factory(activation)()
 
 
-def mlp(sizes, activation="tanh", *, init="he", bias=True, dtype=np.float32, seed=None):
+def mlp(
+    sizes: Sequence[int],
+    activation: str | Callable[[], Layer] = "tanh",
+    *,
+    init: str = "he",
+    bias: bool = True,
+    dtype: DTypeLike = np.float32,
+    seed: SeedLike = None,
+) -> Sequential:
     """A multilayer perceptron ``Dense -> activation -> ... -> Dense`` (the output layer has no activation).
 
     Parameters
@@ -41,7 +51,7 @@ def mlp(sizes, activation="tanh", *, init="he", bias=True, dtype=np.float32, see
     if len(sizes) < 2:
         raise ValueError(f"sizes must list at least the input and output sizes, got {sizes}")
     rng = as_generator(seed)
-    layers = []
+    layers: list[Layer] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(Dense(a, b, init=init, bias=bias, dtype=dtype, rng=rng))
         if i < len(sizes) - 2:
@@ -50,18 +60,18 @@ def mlp(sizes, activation="tanh", *, init="he", bias=True, dtype=np.float32, see
 
 
 def cnn(
-    input_shape=(1, 28, 28),
-    n_classes=10,
+    input_shape: tuple[int, ...] = (1, 28, 28),
+    n_classes: int = 10,
     *,
-    activation="tanh",
-    channels=(32, 32, 64),
-    kernel_size=3,
-    batch_norm=False,
-    dropout=0.0,
-    init="he",
-    dtype=np.float32,
-    seed=None,
-):
+    activation: str | Callable[[], Layer] = "tanh",
+    channels: Sequence[int] = (32, 32, 64),
+    kernel_size: int = 3,
+    batch_norm: bool = False,
+    dropout: float = 0.0,
+    init: str = "he",
+    dtype: DTypeLike = np.float32,
+    seed: SeedLike = None,
+) -> Sequential:
     """The convolutional network of Launay et al.'s Table 4: three convolutional blocks and a one-layer classifier.
 
     Each convolutional block is ``Conv2d(k x k, stride 1, padding k // 2)`` (spatial size kept) ``->

@@ -11,10 +11,12 @@ backpropagation through its own layers, down to its weight layer.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
-from .layers import Dense, Layer
+from .layers import Dense, Layer, WeightLayer
 
 
 class Caches(list):
@@ -24,7 +26,7 @@ class Caches(list):
     network's output).
     """
 
-    def __init__(self, caches, block_outputs, input_shape):
+    def __init__(self, caches: list[Any], block_outputs: list[np.ndarray], input_shape: tuple[int, ...]) -> None:
         super().__init__(caches)
         self.block_outputs = block_outputs
         self.input_shape = input_shape
@@ -41,7 +43,7 @@ class Sequential:
         required when the network starts with a convolution.
     """
 
-    def __init__(self, layers, input_shape=None):
+    def __init__(self, layers: Iterable[Layer], input_shape: tuple[int, ...] | None = None) -> None:
         layers = list(layers)
         if not layers:
             raise ValueError("a Sequential needs at least one layer")
@@ -75,31 +77,33 @@ class Sequential:
 
     # -- structure -------------------------------------------------------------------------------------------
     @property
-    def n_blocks(self):
+    def n_blocks(self) -> int:
         return len(self.blocks)
 
     @property
-    def feedback_sizes(self):
+    def feedback_sizes(self) -> list[int]:
         """Number of units ``l_k`` at each hidden feedback point (block outputs but the last)."""
         return [int(math.prod(s)) for s in self.block_shapes[:-1]]
 
     @property
-    def n_outputs(self):
+    def n_outputs(self) -> int:
         return int(math.prod(self.block_shapes[-1]))
 
-    def weight_layer(self, k):
+    def weight_layer(self, k: int) -> WeightLayer:
         """The weight layer (Dense or Conv2d) that starts block k."""
-        return self.layers[self.blocks[k][0]]
+        layer = self.layers[self.blocks[k][0]]
+        assert isinstance(layer, WeightLayer)
+        return layer
 
-    def params(self):
+    def params(self) -> list[dict[str, np.ndarray]]:
         """One dict per layer that has parameters, in order; the arrays are updated in place by optimizers."""
         return [l.params for l in self.layers if l.params]
 
-    def param_layers(self):
+    def param_layers(self) -> list[int]:
         """Indices of the layers that have parameters (the order of :meth:`params`)."""
         return [i for i, l in enumerate(self.layers) if l.params]
 
-    def block_param_slices(self):
+    def block_param_slices(self) -> list[list[int]]:
         """For each block, the positions in :meth:`params` of its layers' parameter dicts."""
         pos = {li: j for j, li in enumerate(self.param_layers())}
         return [[pos[i] for i in range(s, e) if i in pos] for s, e in self.blocks]
@@ -117,7 +121,7 @@ class Sequential:
         if x.shape[0] == 0:
             raise ValueError("empty batch: the input has 0 samples")
 
-    def forward(self, x, train=True):
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Caches]:
         """Forward pass.
 
         Parameters
@@ -141,18 +145,20 @@ class Sequential:
                 outputs.append(h)
         return h, Caches(caches, outputs, x.shape)
 
-    def predict(self, x, batch_size=1024):
+    def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Network outputs in evaluation mode, computed in batches; shape (N, C)."""
         self._check_input(x)
         outs = [self.forward(x[i : i + batch_size], train=False)[0] for i in range(0, x.shape[0], batch_size)]
         return np.concatenate(outs, axis=0)
 
-    def block_input_shape(self, k, n):
+    def block_input_shape(self, k: int, n: int) -> tuple[int, ...]:
         """Shape (N, ...) of block k's input for a batch of n."""
         s, _ = self.blocks[k]
         return (n,) + (self.layer_shapes[s - 1] if s > 0 else self.input_shape)
 
-    def backward_block(self, k, g, caches, *, feedback=None, need_dx=True):
+    def backward_block(
+        self, k: int, g: np.ndarray, caches: Caches, *, feedback: np.ndarray | None = None, need_dx: bool = True
+    ) -> tuple[np.ndarray | None, list[dict[str, np.ndarray]], np.ndarray]:
         """Local backpropagation through block k.
 
         Parameters
@@ -182,12 +188,12 @@ class Sequential:
             if layer.params:
                 grads.append(gi)
         delta = g
-        dx, gw = self.layers[s].backward(g, caches[s], feedback=feedback, need_dx=need_dx)
+        dx, gw = self.weight_layer(k).backward(g, caches[s], feedback=feedback, need_dx=need_dx)
         grads.append(gw)
         grads.reverse()
         return dx, grads, delta
 
-    def carry_block(self, k, v, caches, *, include_weight=True):
+    def carry_block(self, k: int, v: np.ndarray, caches: Caches, *, include_weight: bool = True) -> np.ndarray:
         """Carry ``v`` forward through block k's linear parts (IFA): the weight layer without bias (when
         ``include_weight``), then the shape-changing layers, skipping activations."""
         s, e = self.blocks[k]

@@ -15,6 +15,9 @@ import numpy as np
 
 from .kernels import dispatch
 
+#: One dict of arrays per layer with parameters (``net.params()``, a rule's gradients).
+Params = list[dict[str, np.ndarray]]
+
 
 def _check_pos(name, v, allow_zero=False):
     v = float(v)
@@ -44,7 +47,7 @@ class Optimizer:
     def _init_state(self, params, names):
         self.state = [{k: {n: np.zeros_like(v) for n in names} for k, v in p.items()} for p in params]
 
-    def step(self, params, grads):
+    def step(self, params: Params, grads: Params) -> None:
         raise NotImplementedError
 
 
@@ -56,7 +59,7 @@ class SGD(Optimizer):
     ``g <- g + wd * p``; ``v <- mu v + g``; ``p <- p - lr v`` (or ``p <- p - lr (g + mu v)`` with Nesterov).
     """
 
-    def __init__(self, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
         super().__init__()
         self.lr = _check_pos("lr", lr)
         self.momentum = _check_pos("momentum", momentum, allow_zero=True)
@@ -65,7 +68,7 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum needs momentum > 0")
         self.nesterov = bool(nesterov)
 
-    def step(self, params, grads):
+    def step(self, params: Params, grads: Params) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
         if mu and not self.state:
             self._init_state(params, ("v",))
@@ -86,7 +89,7 @@ class Adam(Optimizer):
     ``lr_t = lr sqrt(1-b2^t) / (1-b1^t)``.
     """
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         super().__init__()
         self.lr = _check_pos("lr", lr)
         b1, b2 = (float(b) for b in betas)
@@ -94,7 +97,7 @@ class Adam(Optimizer):
             raise ValueError(f"betas must be in [0, 1), got {betas}")
         self.betas, self.eps = (b1, b2), _check_pos("eps", eps)
 
-    def step(self, params, grads):
+    def step(self, params: Params, grads: Params) -> None:
         list(self._pairs(params, grads))
         if not self.state:
             self._init_state(params, ("m", "v"))
@@ -115,7 +118,7 @@ class RMSprop(Optimizer):
     ``s <- rho s + (1-rho) g^2``; ``p <- p - lr g / (sqrt(s) + eps)``.
     """
 
-    def __init__(self, lr=1e-3, rho=0.9, eps=1e-8):
+    def __init__(self, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-8):
         super().__init__()
         self.lr = _check_pos("lr", lr)
         self.rho = float(rho)
@@ -123,7 +126,7 @@ class RMSprop(Optimizer):
             raise ValueError(f"rho must be in [0, 1), got {rho}")
         self.eps = _check_pos("eps", eps)
 
-    def step(self, params, grads):
+    def step(self, params: Params, grads: Params) -> None:
         list(self._pairs(params, grads))
         if not self.state:
             self._init_state(params, ("s",))

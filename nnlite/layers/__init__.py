@@ -12,7 +12,7 @@ from .activations import (
     activation_factory,
     canonical_activation,
 )
-from .base import INITS, Layer, init_weight
+from .base import INITS, Layer, WeightLayer, init_weight
 from .conv import Conv2d
 from .dense import Dense
 from .dropout import Dropout
@@ -31,6 +31,7 @@ __all__ = [
     "Flatten",
     "Identity",
     "Layer",
+    "WeightLayer",
     "LeakyReLU",
     "MaxPool2d",
     "ReLU",

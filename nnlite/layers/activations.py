@@ -34,7 +34,7 @@ class _Activation(Layer):
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         return self._fwd(x)
 
-    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return self._bwd(dout, cache), {}
 
 
@@ -82,7 +82,7 @@ class LeakyReLU(Layer):
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         return act.leaky_relu_forward(x, self.slope)
 
-    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return act.leaky_relu_backward(dout, cache, self.slope), {}
 
     def config(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["INITS", "Layer", "init_weight"]
+__all__ = ["INITS", "Layer", "WeightLayer", "init_weight"]
 
 INITS = ("he", "glorot", "lecun", "zeros", "uniform")
 
@@ -74,7 +74,7 @@ class Layer:
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         raise NotImplementedError
 
-    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         raise NotImplementedError
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
@@ -93,8 +93,41 @@ class Layer:
     def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**config)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class WeightLayer(Layer):
+    """A layer that starts a block (Dense, Conv2d): a weight ``W`` (and bias ``b``), and a backward pass with the
+    two switches the rules use — ``feedback`` (a matrix of ``W``'s shape used in place of ``W`` for ``dx``: the FA
+    family) and ``need_dx`` (skip the ``dx`` product: DFA, LAFS and the first block)."""
+
+    is_weight = True
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.params["W"]
+
+    @property
+    def b(self) -> np.ndarray | None:
+        return self.params.get("b")
+
+    @property
+    def fans(self) -> tuple[int, int]:
+        """``(fan_in, fan_out)`` of ``W``: ``(D_in, D_out)``, or ``(C KH KW, F KH KW)`` for a kernel (F, C, KH, KW)."""
+        shape = self.W.shape
+        receptive = math.prod(shape[2:])
+        return int(shape[1] * receptive), int(shape[0] * receptive)
+
+    def new_feedback(self, rng: np.random.Generator | int | None) -> np.ndarray:
+        """A fixed random array of ``W``'s shape, drawn with ``W``'s initialisation scheme (FA)."""
+        raise NotImplementedError
+
+    def backward(
+        self, dout: np.ndarray, cache: Any, *, feedback: np.ndarray | None = None, need_dx: bool = True
+    ) -> tuple[Any, dict[str, np.ndarray]]:
+        """``(dx, grads)``; ``dx`` is None when ``need_dx`` is False."""
+        raise NotImplementedError
 
 
 def check_init(init: str) -> str:

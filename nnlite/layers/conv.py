@@ -10,12 +10,12 @@ from numpy.typing import DTypeLike
 from .._validation import SeedLike, as_generator, as_pair, float_dtype
 from ..kernels import conv_exec as _conv_exec
 from ..ops import conv as _conv
-from .base import Layer, check_image, check_init, check_sample_image, compact, init_weight
+from .base import WeightLayer, check_image, check_init, check_sample_image, compact, init_weight
 
 __all__ = ["Conv2d"]
 
 
-class Conv2d(Layer):
+class Conv2d(WeightLayer):
     """2-D convolution (cross-correlation) by im2col and one GEMM.
 
     Parameters
@@ -49,7 +49,6 @@ class Conv2d(Layer):
     columns (each backward chunk unfolds its samples again).
     """
 
-    is_weight = True
     chunk = None
 
     def __init__(
@@ -84,14 +83,6 @@ class Conv2d(Layer):
     def fan_in(self) -> int:
         return self.c_in * self.kernel_size[0] * self.kernel_size[1]
 
-    @property
-    def W(self) -> np.ndarray:
-        return self.params["W"]
-
-    @property
-    def b(self) -> np.ndarray | None:
-        return self.params.get("b")
-
     def new_feedback(self, rng: SeedLike) -> np.ndarray:
         """A fixed random kernel of ``W``'s shape drawn with ``W``'s scheme (FA); "zeros" draws with "lecun"."""
         init = "lecun" if self.init == "zeros" else self.init
@@ -104,7 +95,7 @@ class Conv2d(Layer):
 
     def backward(
         self, dout: np.ndarray, cache: Any, *, feedback: np.ndarray | None = None, need_dx: bool = True
-    ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    ) -> tuple[Any, dict[str, np.ndarray]]:
         if feedback is not None and feedback.shape != self.W.shape:
             raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
         dx, dW, db = _conv_exec.conv2d_backward(

@@ -10,12 +10,12 @@ from numpy.typing import DTypeLike
 from .._validation import SeedLike, as_generator, float_dtype
 from ..kernels import dispatch
 from ..ops.dense import dense_forward
-from .base import Layer, check_init, init_weight
+from .base import WeightLayer, check_init, init_weight
 
 __all__ = ["Dense"]
 
 
-class Dense(Layer):
+class Dense(WeightLayer):
     """Fully connected layer ``a = x @ W.T + b``.
 
     Parameters
@@ -31,8 +31,6 @@ class Dense(Layer):
     params : dict
         ``"W"`` of shape (D_out, D_in) and, with a bias, ``"b"`` of shape (D_out,) (initialised to 0).
     """
-
-    is_weight = True
 
     def __init__(
         self,
@@ -55,14 +53,6 @@ class Dense(Layer):
         if bias:
             self.params["b"] = np.zeros(self.d_out, dtype=self.dtype)
 
-    @property
-    def W(self) -> np.ndarray:
-        return self.params["W"]
-
-    @property
-    def b(self) -> np.ndarray | None:
-        return self.params.get("b")
-
     def new_feedback(self, rng: SeedLike) -> np.ndarray:
         """A fixed random matrix of ``W``'s shape, drawn with ``W``'s scheme (FA); "zeros" draws with "lecun"."""
         init = "lecun" if self.init == "zeros" else self.init
@@ -75,7 +65,7 @@ class Dense(Layer):
 
     def backward(
         self, dout: np.ndarray, cache: Any, *, feedback: np.ndarray | None = None, need_dx: bool = True
-    ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    ) -> tuple[Any, dict[str, np.ndarray]]:
         if feedback is not None and feedback.shape != self.W.shape:
             raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
         dx, dW, db = dispatch.dense_backward(

@@ -46,7 +46,7 @@ class Dropout(Layer):
             )
         return _dropout.dropout_forward(x, self.p, self.rng, train)
 
-    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return _dropout.dropout_backward(dout, cache), {}
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:

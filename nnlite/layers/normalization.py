@@ -86,7 +86,7 @@ class BatchNorm(Layer):
         _bn.update_running(b["running_mean"], b["running_var"], cache, self.momentum, M)
         return out, cache
 
-    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         dx, dgamma, dbeta = _bn.batchnorm_backward(dout, cache)
         return dx, {"gamma": dgamma, "beta": dbeta}
 

@@ -48,7 +48,7 @@ class MaxPool2d(_Pool2d):
         check_image(x, self._name)
         return _pool.maxpool2d_forward_op(x, *self.kernel_size, self.stride)
 
-    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return _pool.maxpool2d_backward_op(dout, cache), {}
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
@@ -67,7 +67,7 @@ class AvgPool2d(_Pool2d):
         check_image(x, self._name)
         return _pool.avgpool2d_forward_op(x, *self.kernel_size, self.stride)
 
-    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return _pool.avgpool2d_backward_op(dout, cache), {}
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
@@ -82,7 +82,7 @@ class Flatten(Layer):
             raise ValueError(f"Flatten expects an array of shape (N, ...), got {getattr(x, 'shape', type(x).__name__)}")
         return x.reshape(x.shape[0], -1), x.shape
 
-    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return dout.reshape(cache), {}
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:

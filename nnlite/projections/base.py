@@ -15,29 +15,13 @@ import abc
 
 import numpy as np
 
-__all__ = ["Projection", "as_generator", "check_dims"]
+from .._validation import as_generator
+from .._validation import float_dtype as check_float_dtype
+
+__all__ = ["Projection", "as_generator", "check_dims", "check_float_dtype"]
 
 
-def as_generator(seed):
-    """Turn ``seed`` (None, an int or a ``numpy.random.Generator``) into a Generator.
-
-    Parameters
-    ----------
-    seed : None, int or numpy.random.Generator
-
-    Returns
-    -------
-    numpy.random.Generator
-        ``seed`` itself when it already is a Generator (so draws advance the caller's stream).
-    """
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_))):
-        return np.random.default_rng(seed)
-    raise TypeError(f"seed must be None, an int or a numpy.random.Generator, got {type(seed).__name__}")
-
-
-def check_dims(n_in, n_out):
+def check_dims(n_in: int, n_out: int) -> tuple[int, int]:
     """Validate and return ``(n_in, n_out)`` as Python ints (both >= 1)."""
     out = []
     for name, v in (("n_in", n_in), ("n_out", n_out)):
@@ -47,14 +31,6 @@ def check_dims(n_in, n_out):
             raise ValueError(f"{name} must be >= 1, got {v}")
         out.append(int(v))
     return out[0], out[1]
-
-
-def check_float_dtype(dtype):
-    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise TypeError."""
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    return dt
 
 
 class Projection(abc.ABC):
@@ -80,7 +56,7 @@ class Projection(abc.ABC):
     dtype: np.dtype
 
     # ------------------------------------------------------------------ public API
-    def __call__(self, e):
+    def __call__(self, e: np.ndarray) -> np.ndarray:
         """Project a batch of errors.
 
         Parameters
@@ -100,7 +76,7 @@ class Projection(abc.ABC):
             return np.zeros((0, self.n_out), dtype=self.dtype)
         return self._forward(e)
 
-    def transpose(self, y):
+    def transpose(self, y: np.ndarray) -> np.ndarray:
         """Apply the adjoint map.
 
         Parameters
@@ -121,7 +97,7 @@ class Projection(abc.ABC):
         return self._adjoint(y)
 
     @property
-    def has_transpose(self):
+    def has_transpose(self) -> bool:
         """Whether this back end can apply ``transpose`` (LAFS's readouts need it; the OPU cannot).
 
         Derived: True when the subclass implements ``_adjoint``. A subclass that overrides ``_adjoint`` only to
@@ -129,7 +105,7 @@ class Projection(abc.ABC):
         """
         return type(self)._adjoint is not Projection._adjoint
 
-    def matrix(self):
+    def matrix(self) -> np.ndarray:
         """Materialise the represented matrix by projecting the identity.
 
         Returns

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from nnlite.kernels import fwht
 
+from .._validation import SeedLike
 from .base import Projection, as_generator, check_dims, check_float_dtype
 
 __all__ = ["Fastfood"]
@@ -65,7 +67,7 @@ class Fastfood(Projection):
     ``2 * n_blocks`` transforms of length ``d``, O(n_out log d).
     """
 
-    def __init__(self, n_in, n_out, seed=None, dtype=np.float32):
+    def __init__(self, n_in: int, n_out: int, seed: SeedLike = None, dtype: DTypeLike = np.float32):
         n_in, n_out = check_dims(n_in, n_out)
         dt = check_float_dtype(dtype)
         rng = as_generator(seed)
@@ -89,18 +91,20 @@ class Fastfood(Projection):
         self._gather = (perm + (np.arange(nb) * d)[:, None]).astype(idx).ravel()
 
     @property
-    def signs(self):
+    def signs(self) -> np.ndarray:
         """The paper's B, shape (n_blocks, d): +-1 in ``dtype``."""
         return np.sign(self._signs_scaled)
 
     @property
-    def perm(self):
-        return (self._gather.reshape(self.n_blocks, self.d) - (np.arange(self.n_blocks) * self.d)[:, None]).astype(
-            self._gather.dtype
+    def perm(self) -> np.ndarray:
+        """The paper's Pi per block, shape (n_blocks, d): each row a permutation of ``range(d)``."""
+        gather: np.ndarray = self._gather
+        return (gather.reshape(self.n_blocks, self.d) - (np.arange(self.n_blocks) * self.d)[:, None]).astype(
+            gather.dtype
         )
 
     @property
-    def nbytes(self):
+    def nbytes(self) -> int:
         return int(self._signs_scaled.nbytes + self.G.nbytes + self.S.nbytes + self._gather.nbytes)
 
     def _forward(self, e):
@@ -110,7 +114,8 @@ class Fastfood(Projection):
         X = np.empty((N, nb, d), dtype=self.dtype)
         np.multiply(e_pad[:, None, :], self._signs_scaled[None, :, :], out=X)  # scale * B
         fwht(X.reshape(N * nb, d))  # H
-        Z = np.take(X.reshape(N, nb * d), self._gather, axis=1)  # Pi (C-contiguous)
+        gather: np.ndarray = self._gather
+        Z = np.take(X.reshape(N, nb * d), gather, axis=1)  # Pi (C-contiguous)
         Z3 = Z.reshape(N, nb, d)
         Z3 *= self.G  # G
         fwht(Z.reshape(N * nb, d))  # H

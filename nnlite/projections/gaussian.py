@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from .._validation import SeedLike
 from .base import Projection, as_generator, check_dims, check_float_dtype
 
 __all__ = ["Gaussian"]
@@ -36,7 +38,7 @@ class Gaussian(Projection):
     DFA's unified layout takes ``sqrt(n_out / l_k) * B[:l_k]``. Memory ``n_out * n_in * itemsize``.
     """
 
-    def __init__(self, n_in, n_out, seed=None, dtype=np.float32):
+    def __init__(self, n_in: int, n_out: int, seed: SeedLike = None, dtype: DTypeLike = np.float32):
         n_in, n_out = check_dims(n_in, n_out)
         dt = check_float_dtype(dtype)
         rng = as_generator(seed)
@@ -46,7 +48,7 @@ class Gaussian(Projection):
         self._set(B)
 
     @classmethod
-    def from_matrix(cls, B, dtype=None):
+    def from_matrix(cls, B: np.ndarray, dtype: DTypeLike | None = None) -> Gaussian:
         """Wrap an explicit matrix (e.g. ``W2.T`` to make DFA equal BP in a test).
 
         Parameters
@@ -78,7 +80,7 @@ class Gaussian(Projection):
         self.dtype = B.dtype
 
     @property
-    def nbytes(self):
+    def nbytes(self) -> int:
         return int(self.B.nbytes)
 
     def _forward(self, e):
@@ -87,5 +89,5 @@ class Gaussian(Projection):
     def _adjoint(self, y):
         return y @ self.B
 
-    def matrix(self):
+    def matrix(self) -> np.ndarray:
         return self.B.copy()

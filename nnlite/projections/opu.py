@@ -10,9 +10,11 @@ import math
 import warnings
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from nnlite.kernels import ternarize
 
+from .._validation import SeedLike
 from .base import Projection, as_generator, check_dims, check_float_dtype
 
 __all__ = ["OPU"]
@@ -109,7 +111,17 @@ class OPU(Projection):
     ``open()``/``close()`` control it explicitly.
     """
 
-    def __init__(self, n_in, n_out, *, threshold=0.4, relative=True, simulated=None, seed=None, dtype=np.float32):
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        *,
+        threshold: float = 0.4,
+        relative: bool = True,
+        simulated: bool | None = None,
+        seed: SeedLike = None,
+        dtype: DTypeLike = np.float32,
+    ):
         n_in, n_out = check_dims(n_in, n_out)
         dt = check_float_dtype(dtype)
         threshold = float(threshold)
@@ -155,7 +167,7 @@ class OPU(Projection):
     def is_open(self) -> bool:
         return bool(self._opu.device.active)
 
-    def open(self):
+    def open(self) -> OPU:
         """Acquire the device (no-op if open) and configure it for ``n_in`` 1-D features. Returns self."""
         self._opu.open()
         if not self._fitted:
@@ -163,7 +175,7 @@ class OPU(Projection):
             self._fitted = True
         return self
 
-    def close(self):
+    def close(self) -> None:
         """Release the device."""
         self._opu.close()
 
@@ -176,12 +188,12 @@ class OPU(Projection):
 
     # ------------------------------------------------------------------ projection
     @property
-    def simulator_matrix(self):
+    def simulator_matrix(self) -> np.ndarray | None:
         """The simulator's complex64 matrix ``R``, shape (n_in, n_out) (None on a real device)."""
         return self._opu.device.random_matrix if self.simulated else None
 
     @property
-    def nbytes(self):
+    def nbytes(self) -> int:
         if self.simulated:
             return int(self._opu.device.random_matrix.nbytes)
         return 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from .._validation import SeedLike
 from .base import Projection, as_generator, check_dims, check_float_dtype
 
 __all__ = ["Sparse"]
@@ -47,7 +49,9 @@ class Sparse(Projection):
     Memory ``nbytes = data + indices + indptr``: ``n_out * k * (itemsize + 4) + (n_out + 1) * 4``.
     """
 
-    def __init__(self, n_in, n_out, nonzeros_per_row, seed=None, dtype=np.float32):
+    def __init__(
+        self, n_in: int, n_out: int, nonzeros_per_row: int, seed: SeedLike = None, dtype: DTypeLike = np.float32
+    ):
         import scipy.sparse as sp
 
         n_in, n_out = check_dims(n_in, n_out)
@@ -74,7 +78,7 @@ class Sparse(Projection):
         self.n_in, self.n_out, self.dtype, self.k = n_in, n_out, dt, k
 
     @property
-    def nbytes(self):
+    def nbytes(self) -> int:
         B = self.B
         return int(B.data.nbytes + B.indices.nbytes + B.indptr.nbytes)
 
@@ -86,7 +90,7 @@ class Sparse(Projection):
         # B.T @ y.T: B.T is a CSC view of B (no copy), (n_in, N), laid out as (N, n_in).
         return _c_transpose(self.B.T @ np.ascontiguousarray(y.T), self.dtype)
 
-    def matrix(self):
+    def matrix(self) -> np.ndarray:
         return self.B.toarray()
 
     def __repr__(self):

@@ -49,7 +49,8 @@ def chain(
         fb = None if feedbacks is None else feedbacks[k]
         dx, grads, _ = net.backward_block(k, g, caches, feedback=fb, need_dx=(k > 0))
         per_block[k] = grads
-        g = dx
+        if dx is not None:
+            g = dx
     return [gr for block in per_block for gr in block], signals
 
 
