@@ -24,7 +24,7 @@ from .models import cnn, mlp
 from .network import Sequential
 from .ops.losses import binary_cross_entropy, mean_squared_error
 from .optim import SGD, Adam, RMSprop
-from .rules import BP, DFA, FA, IFA, LAFS
+from .rules import BP, BRSF, DFA, DRTP, FA, FRSF, IFA, KP, LAFS, SDFA, USF
 from .train import History, fit
 
 __version__ = "0.1.0"
@@ -51,6 +51,12 @@ __all__ = [
     "DFA",
     "IFA",
     "LAFS",
+    "USF",
+    "BRSF",
+    "FRSF",
+    "KP",
+    "DRTP",
+    "SDFA",
     "SGD",
     "Adam",
     "RMSprop",

@@ -1,17 +1,24 @@
 """Alignment: how close a rule's signals and updates are to BP's, from one forward pass (Launay et al. §2.2,
-Gilmer et al. Fig. 1)."""
+Gilmer et al. Fig. 1, and the weight angle of Lillicrap et al. for the FA family)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .rules.base import Rule
 from .rules.bp import BP
 
+if TYPE_CHECKING:
+    from .network import Caches, Sequential
 
-def cosine_per_sample(a, b):
+__all__ = ["Alignment", "angle", "cosine", "cosine_per_sample", "measure"]
+
+
+def cosine_per_sample(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cosine between the rows of ``a`` and ``b`` (each flattened per sample), shape (N,).
 
     Rows where either vector is zero give NaN (the angle is undefined), and are left out of the statistics.
@@ -26,7 +33,7 @@ def cosine_per_sample(a, b):
     return np.clip(c, -1.0, 1.0)
 
 
-def cosine(a, b):
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine between two arrays taken as flat vectors (NaN if either is zero)."""
     a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
     na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
@@ -35,7 +42,13 @@ def cosine(a, b):
     return max(-1.0, min(1.0, float(a @ b) / (na * nb)))
 
 
-def _stats(c):
+def angle(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle in degrees between two arrays taken as flat vectors (NaN if either is zero)."""
+    c = cosine(a, b)
+    return math.nan if math.isnan(c) else math.degrees(math.acos(c))
+
+
+def _stats(c: np.ndarray) -> tuple[float, float, float]:
     c = c[~np.isnan(c)]
     if c.size == 0:
         return math.nan, math.nan, math.nan
@@ -55,40 +68,52 @@ class Alignment:
         Per layer with parameters (the order of ``net.params()``): cosine between the rule's and BP's update of
         all that layer's parameters, taken as one vector.
     error_angle : list of float
-        DFA and LAFS only: per hidden block, the mean per-sample angle in degrees between the local error ``e_k``
-        and the output error ``e``.
+        Rules with local errors (DFA, LAFS, DRTP, sDFA): per hidden block, the mean per-sample angle in degrees
+        between the local error ``e_k`` and the output error ``e``.
     readout_acc : list of float
-        DFA and LAFS only: per hidden block, the accuracy of the readout ``argmax(h_k @ B_k)``.
+        Rules with local errors: per hidden block, the accuracy of the readout ``argmax(h_k @ B_k)``.
         Both stay empty when the projection cannot apply its transpose (the OPU).
+    weight_angle : list of float
+        The FA family (FA, uSF, brSF, frSF, KP): for blocks 1..K-1, the angle in degrees between ``W_k`` and the
+        ``B_k`` used in its place, as flat vectors (Lillicrap et al.; biotorch's weight-alignment metric).
     """
 
-    signal_cos: list = field(default_factory=list)
-    signal_cos_std: list = field(default_factory=list)
-    signal_angle: list = field(default_factory=list)
-    update_cos: list = field(default_factory=list)
-    error_angle: list = field(default_factory=list)
-    readout_acc: list = field(default_factory=list)
+    signal_cos: list[float] = field(default_factory=list)
+    signal_cos_std: list[float] = field(default_factory=list)
+    signal_angle: list[float] = field(default_factory=list)
+    update_cos: list[float] = field(default_factory=list)
+    error_angle: list[float] = field(default_factory=list)
+    readout_acc: list[float] = field(default_factory=list)
+    weight_angle: list[float] = field(default_factory=list)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def measure(net, rule, caches, e, y, *, reference=None):
+def measure(
+    net: Sequential, rule: Rule, caches: Caches, e: np.ndarray, y: np.ndarray, *, reference: Rule | None = None
+) -> Alignment:
     """Alignment of ``rule`` against BP (or ``reference``) from one forward pass.
 
     Parameters
     ----------
     net : Sequential
-    rule : BP, FA, DFA, IFA or LAFS
+    rule : Rule
     caches : Caches
         From ``net.forward(x, train=True)``.
     e : ndarray, shape (N, C)
         The output error of the loss.
     y : ndarray of int, shape (N,)
+    reference : Rule, optional
+        What to compare with (default BP).
 
     Returns
     -------
     Alignment
+
+    Notes
+    -----
+    Measuring never changes the rule: it calls ``gradients_and_signals`` only (no ``after_step``).
     """
     reference = BP() if reference is None else reference
     ref_grads, c = reference.gradients_and_signals(net, caches, e, y)
@@ -109,4 +134,10 @@ def measure(net, rule, caches, e, y, *, reference=None):
             out.error_angle.append(_stats(cosine_per_sample(e_k, e.reshape(e.shape[0], -1)))[2])
             z = rule.readout(net, k, caches.block_outputs[k])
             out.readout_acc.append(float((z.argmax(axis=1) == y).mean()))
+    feedbacks = rule.weight_feedbacks(net)
+    if feedbacks is not None:
+        for k in range(1, net.n_blocks):
+            B = feedbacks[k]
+            if B is not None:
+                out.weight_angle.append(angle(net.weight_layer(k).params["W"], B))
     return out

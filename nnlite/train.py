@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import alignment as _alignment
-from ._validation import as_generator, check_inputs, check_labels, positive_int
+from ._validation import SeedLike, as_generator, check_inputs, check_labels, positive_int
 from .checkpoint import write_json
 from .data import batches
+
+if TYPE_CHECKING:
+    from .network import Sequential
+    from .optim import Optimizer
+    from .rules.base import Rule
+
+#: A loss: ``loss(out, y) -> (batch-mean loss, e = dL/d(out))``.
+Loss = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
 
 
 @dataclass
@@ -47,16 +58,16 @@ class History:
     stopped: dict | None = None
     rule: str = ""
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def to_json(self, path):
+    def to_json(self, path: str | os.PathLike) -> None:
         """Write the history as JSON (NaN written as null)."""
 
         write_json(path, self.to_dict())
 
 
-def evaluate(net, loss, x, y, batch_size=1024):
+def evaluate(net: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> tuple[float, float]:
     """Mean loss and accuracy of ``net`` on ``(x, y)`` in evaluation mode."""
     total, correct = 0.0, 0
     for i in range(0, x.shape[0], batch_size):
@@ -77,21 +88,21 @@ def _progress_bar(total, desc, enabled):
 
 
 def fit(
-    net,
-    rule,
-    loss,
-    optimizer,
-    train,
-    test=None,
+    net: Sequential,
+    rule: Rule,
+    loss: Loss,
+    optimizer: Optimizer,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray] | None = None,
     *,
-    epochs=1,
-    batch_size=128,
-    seed=None,
-    progress=True,
-    alignment_every=None,
-    max_steps=None,
-    callback=None,
-):
+    epochs: int = 1,
+    batch_size: int = 128,
+    seed: SeedLike = None,
+    progress: bool = True,
+    alignment_every: int | None = None,
+    max_steps: int | None = None,
+    callback: Callable[[History], None] | None = None,
+) -> History:
     """Train ``net`` with ``rule``.
 
     Parameters
@@ -124,7 +135,8 @@ def fit(
     Notes
     -----
     One step: ``out, caches = net.forward(x)``; ``loss_value, e = loss(out, y)``;
-    ``grads = rule.gradients(net, caches, e, y)``; ``optimizer.step(net.params(), grads)``.
+    ``grads = rule.gradients(net, caches, e, y)``; ``optimizer.step(net.params(), grads)``;
+    ``rule.after_step(net, grads)`` (KP's feedback update, brSF's redraw).
     Training stops as soon as a loss is NaN or infinite, before that step's update; ``History.stopped`` says at
     which epoch and step.
     """
@@ -144,7 +156,9 @@ def fit(
         bar = _progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}", progress)
         t0 = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
-        for xb, yb in batches(x, y, batch_size, shuffle=True, rng=rng):
+        for xb, yb_ in batches(x, y, batch_size, shuffle=True, rng=rng):
+            assert yb_ is not None
+            yb = yb_
             out, caches = net.forward(xb, train=True)
             out2 = out.reshape(out.shape[0], -1)
             lval, e = loss(out2, yb)
@@ -156,6 +170,7 @@ def fit(
                 a = _alignment.measure(net, rule, caches, e, yb)
                 hist.alignment.append({"epoch": epoch, "step": step, **a.to_dict()})
             optimizer.step(params, grads)
+            rule.after_step(net, grads)
             step += 1
             n = xb.shape[0]
             loss_sum += lval * n

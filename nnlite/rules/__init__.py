@@ -1,13 +1,34 @@
 """Training rules: which signal reaches each hidden block. Every rule is a :class:`~nnlite.rules.base.Rule`
-(``gradients_and_signals``, and from it ``gradients`` and ``signals``); the direct-feedback rules share the
-feedback matrices of :mod:`nnlite.rules.feedback`."""
+(``gradients_and_signals``, and from it ``gradients`` and ``signals``). The FA family (FA, uSF, brSF, frSF, KP)
+carries the signal back through matrices ``B_k`` of ``W_k``'s shape (:class:`~nnlite.rules.fa.FeedbackChain`);
+the direct family (DFA, LAFS, DRTP, sDFA, and IFA's first block) projects one vector to every hidden block through
+the feedback matrices of :mod:`nnlite.rules.feedback`."""
 
 from .base import Rule
 from .bp import BP
 from .dfa import DFA
-from .fa import FA
+from .drtp import DRTP, SDFA
+from .fa import FA, FeedbackChain
 from .feedback import LAYOUTS, DirectFeedback
 from .ifa import IFA
+from .kp import KP
 from .lafs import LAFS
+from .sign_symmetry import BRSF, FRSF, USF
 
-__all__ = ["BP", "DFA", "FA", "IFA", "LAFS", "LAYOUTS", "DirectFeedback", "Rule"]
+__all__ = [
+    "BP",
+    "BRSF",
+    "DFA",
+    "DRTP",
+    "FA",
+    "FRSF",
+    "IFA",
+    "KP",
+    "LAFS",
+    "LAYOUTS",
+    "SDFA",
+    "USF",
+    "DirectFeedback",
+    "FeedbackChain",
+    "Rule",
+]

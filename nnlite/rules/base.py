@@ -127,6 +127,27 @@ class Rule(abc.ABC):
         """Local logits ``h_k @ B_k`` of shape (N, C) (rules with readouts only)."""
         raise NotImplementedError(f"{type(self).__name__} has no readouts")
 
+    # -- optional: what happens between steps, weight feedback, state --------------------------------------------
+    def after_step(self, net: Sequential, grads: Grads) -> None:
+        """Called by :func:`nnlite.fit` after the optimizer has applied ``grads`` (a loop of one's own calls it
+        the same way). Rules whose feedback changes between steps (KP learns ``B_k``, brSF redraws its
+        magnitudes) do it here, so that measuring alignment on a batch never changes the rule."""
+
+    def weight_feedbacks(self, net: Sequential) -> list[np.ndarray | None] | None:
+        """The matrices ``B_k`` used in place of ``W_k`` for ``dx`` (the FA family; None for block 0), or None for
+        rules that do not carry the signal back through feedback weights. Alignment measures the angle
+        between each ``W_k`` and ``B_k``."""
+        return None
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The arrays that make up the rule's state after set-up (saved with checkpoints to resume training)."""
+        return {}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state` returned (the rule must be set up for the same network shape first)."""
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state, got {sorted(state)}")
+
     # -- resources and representation --------------------------------------------------------------------------
     def close(self) -> None:
         """Release what the rule holds besides arrays (thread pools). The rule stays usable."""

@@ -1,7 +1,10 @@
-"""Feedback Alignment (Lillicrap et al. 2016)."""
+"""Feedback Alignment (Lillicrap et al. 2016), and the base of the rules that carry the signal back block by block
+through a matrix ``B_k`` of ``W_k``'s shape (sign symmetry, Kolen–Pollack)."""
 
 from __future__ import annotations
 
+import abc
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,10 +16,43 @@ from .bp import chain
 if TYPE_CHECKING:
     from ..network import Caches, Sequential
 
-__all__ = ["FA"]
+__all__ = ["FA", "FeedbackChain", "fans"]
 
 
-class FA(Rule):
+def fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of ``shape``: ``(D_in, D_out)`` for (D_out, D_in), ``(C KH KW, F KH KW)``
+    for a convolution kernel (F, C, KH, KW)."""
+    receptive = math.prod(shape[2:])
+    return int(shape[1] * receptive), int(shape[0] * receptive)
+
+
+class FeedbackChain(Rule):
+    """Base of the FA family: BP's chain with ``B_k`` in place of ``W_k`` in every ``dx`` product.
+
+    A subclass implements :meth:`current_feedbacks`, the ``B_k`` of this step (``None`` for block 0, whose ``dx``
+    is never computed); alignment measures the angle between each ``W_k`` and ``B_k``.
+
+    Notes
+    -----
+    ``delta_k = (delta_{k+1} @ B_{k+1}) * f'(a_k)``, ``dW_k = delta_k.T @ h_{k-1}``.
+    """
+
+    @abc.abstractmethod
+    def current_feedbacks(self, net: Sequential) -> list[np.ndarray | None]:
+        """``B_k`` for every block, as used by the next backward pass."""
+
+    def gradients_and_signals(
+        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
+    ) -> tuple[Grads, list[np.ndarray]]:
+        self.setup(net)
+        return chain(net, caches, reshape_output_error(net, e), self.current_feedbacks(net))
+
+    def weight_feedbacks(self, net: Sequential) -> list[np.ndarray | None] | None:
+        self.setup(net)
+        return self.current_feedbacks(net)
+
+
+class FA(FeedbackChain):
     """Feedback Alignment: as BP, but each block's ``dx`` product uses a fixed random ``B_k`` of ``W_k``'s shape.
 
     Parameters
@@ -38,33 +74,58 @@ class FA(Rule):
     def __init__(self, seed: SeedLike = None, feedbacks: list[np.ndarray | None] | None = None):
         self.seed = seed
         self._given = None if feedbacks is None else list(feedbacks)
-        self._B: list[np.ndarray | None] | None = None
+        self._B: list[np.ndarray | None] = []
 
     def _setup(self, net: Sequential) -> None:
-        shapes = [net.weight_layer(k).params["W"].shape for k in range(net.n_blocks)]
-        if self._given is None:
-            rng = as_generator(self.seed)
-            self._B = [None] + [net.weight_layer(k).new_feedback(rng) for k in range(1, net.n_blocks)]
-            return
-        if len(self._given) != net.n_blocks:
-            raise ValueError(f"feedbacks must list one entry per block ({net.n_blocks}), got {len(self._given)}")
-        for k in range(1, net.n_blocks):
-            B = self._given[k]
-            if B is None or B.shape != shapes[k]:
-                raise ValueError(f"feedback {k} must have shape {shapes[k]}, got {None if B is None else B.shape}")
-        self._B = self._given
+        self._B = initial_feedbacks(net, self.seed, self._given)
+
+    def current_feedbacks(self, net: Sequential) -> list[np.ndarray | None]:
+        return self._B
 
     def feedbacks(self, net: Sequential) -> list[np.ndarray | None]:
         """The fixed ``B_k`` of every block (``None`` for block 0), drawn at set-up."""
         self.setup(net)
-        assert self._B is not None
         return self._B
 
-    def gradients_and_signals(
-        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
-    ) -> tuple[Grads, list[np.ndarray]]:
-        return chain(net, caches, reshape_output_error(net, e), self.feedbacks(net))
+    def state(self) -> dict[str, np.ndarray]:
+        return {f"B{k}": B for k, B in enumerate(self._B) if B is not None}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        load_matrices(self._B, state, "B", type(self).__name__)
 
     def __repr__(self) -> str:
         fb = "" if self._given is None else ", feedbacks=[...]"
-        return f"FA(seed={self.seed!r}{fb})"
+        return f"{type(self).__name__}(seed={self.seed!r}{fb})"
+
+
+def initial_feedbacks(
+    net: Sequential, seed: SeedLike, given: list[np.ndarray | None] | None
+) -> list[np.ndarray | None]:
+    """Random ``B_k`` drawn with each ``W_k``'s scheme from ``seed`` (``None`` for block 0), or the ``given`` ones
+    checked against the weights' shapes (copied, so that a rule that updates them leaves the caller's arrays)."""
+    shapes = [net.weight_layer(k).params["W"].shape for k in range(net.n_blocks)]
+    if given is None:
+        rng = as_generator(seed)
+        return [None] + [net.weight_layer(k).new_feedback(rng) for k in range(1, net.n_blocks)]
+    if len(given) != net.n_blocks:
+        raise ValueError(f"feedbacks must list one entry per block ({net.n_blocks}), got {len(given)}")
+    out: list[np.ndarray | None] = [None]
+    for k in range(1, net.n_blocks):
+        B = given[k]
+        if B is None or B.shape != shapes[k]:
+            raise ValueError(f"feedback {k} must have shape {shapes[k]}, got {None if B is None else B.shape}")
+        out.append(B)
+    return out
+
+
+def load_matrices(target: list[np.ndarray | None], state: dict[str, np.ndarray], prefix: str, who: str) -> None:
+    """Copy ``state[prefix + k]`` into ``target[k]`` for every non-None entry, checking names and shapes."""
+    want = {f"{prefix}{k}" for k, B in enumerate(target) if B is not None}
+    if set(state) != want:
+        raise ValueError(f"{who} state must hold {sorted(want)}, got {sorted(state)}")
+    for k, B in enumerate(target):
+        if B is not None:
+            a = np.asarray(state[f"{prefix}{k}"])
+            if a.shape != B.shape:
+                raise ValueError(f"{who} state {prefix}{k} has shape {a.shape}, expected {B.shape}")
+            target[k] = a.astype(B.dtype, copy=True)

@@ -1,0 +1,82 @@
+"""Kolen–Pollack learning (Kolen & Pollack 1994; Akrout, Wilson, Humphreys, Lillicrap & Tweed 2019, "Deep learning
+without weight transport"): FA whose ``B_k`` learns with the same update as ``W_k``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._validation import SeedLike, finite_float
+from ..kernels import dispatch
+from .base import Grads
+from .fa import FeedbackChain, initial_feedbacks, load_matrices
+
+if TYPE_CHECKING:
+    from ..network import Sequential
+
+__all__ = ["KP"]
+
+
+class KP(FeedbackChain):
+    """Kolen–Pollack: FA whose feedback ``B_k`` (of ``W_k``'s shape) gets the same update as ``W_k`` and a weight
+    decay, so that ``W_k`` and ``B_k`` converge to each other.
+
+    Parameters
+    ----------
+    lr : float
+        η, the learning rate of ``B_k`` (required: use the forward weights' learning rate).
+    weight_decay : float
+        λ >= 0, the decay of ``B_k`` (required; the forward weights get theirs from the optimizer, as in the paper).
+    seed : int, Generator or None
+        Seeds the initial ``B_k`` (drawn with ``W_k``'s scheme).
+    feedbacks : list of ndarray, optional
+        Explicit initial ``B_k`` (``None`` for block 0); they are copied, not updated in place.
+
+    Notes
+    -----
+    The backward pass is FA's: ``delta_k = (delta_{k+1} @ B_{k+1}) * f'(a_k)``, ``ΔW_k = delta_k.T @ h_{k-1}``.
+    After each step (:meth:`after_step`), ``B_k <- (1 - ηλ) B_k - η ΔW_k``, computed as ``B_k <- B_k - η (ΔW_k
+    + λ B_k)`` by the same kernel as SGD: with ``B_k = W_k`` at the start and SGD(lr η, weight decay λ) for the
+    forward weights, ``B_k`` and ``W_k`` stay equal bit for bit and KP is BP at every step. ``B_k`` belongs to the
+    rule, not to ``net.params()``; :meth:`state` holds it for checkpoints.
+    """
+
+    name = "kp"
+
+    def __init__(
+        self, lr: float, weight_decay: float, seed: SeedLike = None, feedbacks: list[np.ndarray | None] | None = None
+    ):
+        self.lr = finite_float(lr, "lr", minimum=0.0, strict=True)
+        self.weight_decay = finite_float(weight_decay, "weight_decay", minimum=0.0)
+        self.seed = seed
+        self._given = None if feedbacks is None else list(feedbacks)
+        self._B: list[np.ndarray | None] = []
+
+    def _setup(self, net: Sequential) -> None:
+        self._B = [
+            None if B is None else np.array(B, copy=True) for B in initial_feedbacks(net, self.seed, self._given)
+        ]
+
+    def current_feedbacks(self, net: Sequential) -> list[np.ndarray | None]:
+        return self._B
+
+    def after_step(self, net: Sequential, grads: Grads) -> None:
+        """``B_k <- B_k - η (ΔW_k + λ B_k)`` for every block k >= 1, with ``ΔW_k`` this step's ``grads``."""
+        self.setup(net)
+        slices = net.block_param_slices()
+        for k in range(1, net.n_blocks):
+            B = self._B[k]
+            assert B is not None
+            dW = grads[slices[k][0]]["W"]
+            dispatch.sgd_update(B, dW, None, lr=self.lr, weight_decay=self.weight_decay)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {f"B{k}": B for k, B in enumerate(self._B) if B is not None}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        load_matrices(self._B, state, "B", "KP")
+
+    def __repr__(self) -> str:
+        fb = "" if self._given is None else ", feedbacks=[...]"
+        return f"KP(lr={self.lr!r}, weight_decay={self.weight_decay!r}, seed={self.seed!r}{fb})"
