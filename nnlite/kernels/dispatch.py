@@ -100,22 +100,13 @@ def dense_backward(
 
 # -- loss ----------------------------------------------------------------------------------------------------------
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Softmax cross-entropy: the batch-mean loss and ``e = (softmax(z) - onehot(y)) / N`` of shape (N, C).
-
-    Parameters
-    ----------
-    logits : ndarray, shape (N, C)
-    y : ndarray of int, shape (N,)
-
-    Returns
-    -------
-    loss : float
-    e : ndarray, shape (N, C), the dtype of ``logits``
+    """Softmax cross-entropy ``(loss, e)`` of ``logits`` (N, C) and labels ``y`` (N,): the equation of
+    :func:`nnlite.ops.losses.softmax_cross_entropy`, computed in one sweep per row by
+    :func:`nnlite.kernels.fused.softmax_xent` when the logits allow.
 
     Notes
     -----
-    ``L = -(1/N) sum_n log softmax(z_n)[y_n]`` (:func:`nnlite.ops.losses.softmax_cross_entropy`), computed in
-    one sweep per row by :func:`nnlite.kernels.fused.softmax_xent` when the logits allow.
+    ``L = -(1/N) sum_n log softmax(z_n)[y_n]``, ``e = (softmax(z) - onehot(y)) / N``.
     """
     y = _losses.check_logits_and_labels(logits, y)
     if logits.shape[0] and logits.shape[1] and can_fuse(logits):

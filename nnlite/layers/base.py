@@ -13,11 +13,14 @@ and flatten apply the same selection / averaging / reshape; activations are skip
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["INITS", "Layer", "WeightLayer", "init_weight"]
+from .._validation import as_generator, float_dtype
+
+__all__ = ["INITS", "Layer", "WeightLayer", "fans_of", "init_weight"]
 
 INITS = ("he", "glorot", "lecun", "zeros", "uniform")
 
@@ -114,20 +117,51 @@ class WeightLayer(Layer):
 
     @property
     def fans(self) -> tuple[int, int]:
-        """``(fan_in, fan_out)`` of ``W``: ``(D_in, D_out)``, or ``(C KH KW, F KH KW)`` for a kernel (F, C, KH, KW)."""
-        shape = self.W.shape
-        receptive = math.prod(shape[2:])
-        return int(shape[1] * receptive), int(shape[0] * receptive)
+        """``(fan_in, fan_out)`` of ``W`` (:func:`fans_of`)."""
+        return fans_of(self.W.shape)
+
+    #: The op ``(dout, cache, W, *, feedback, need_dx, need_db) -> (dx, dW, db)`` of the subclass.
+    _backward_op: Callable[..., tuple[Any, np.ndarray, np.ndarray | None]]
+    init: str
+    dtype: np.dtype
+
+    def _init_params(self, shape: tuple[int, ...], init: str, bias: bool, dtype: Any, rng: Any) -> None:
+        """Draw ``W`` of ``shape`` with the scheme ``init`` (fans from the shape) and a zero bias."""
+        self.init = check_init(init)
+        self.dtype = float_dtype(dtype)
+        W = init_weight(shape, *fans_of(shape), init, as_generator(rng), self.dtype)
+        self.params = {"W": W}
+        if bias:
+            self.params["b"] = np.zeros(shape[0], dtype=self.dtype)
 
     def new_feedback(self, rng: np.random.Generator | int | None) -> np.ndarray:
-        """A fixed random array of ``W``'s shape, drawn with ``W``'s initialisation scheme (FA)."""
-        raise NotImplementedError
+        """A fixed random array of ``W``'s shape, drawn with ``W``'s scheme (FA); "zeros" draws with "lecun"."""
+        init = "lecun" if self.init == "zeros" else self.init
+        return init_weight(self.W.shape, *self.fans, init, as_generator(rng), self.dtype)
 
     def backward(
         self, dout: np.ndarray, cache: Any, *, feedback: np.ndarray | None = None, need_dx: bool = True
     ) -> tuple[Any, dict[str, np.ndarray]]:
-        """``(dx, grads)``; ``dx`` is None when ``need_dx`` is False."""
-        raise NotImplementedError
+        """``(dx, grads)`` by the subclass's op; ``dx`` is None when ``need_dx`` is False.
+
+        ``feedback`` (an array of ``W``'s shape) replaces ``W`` in the ``dx`` product (the FA family).
+        """
+        if feedback is not None and feedback.shape != self.W.shape:
+            raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
+        dx, dW, db = type(self)._backward_op(
+            dout, cache, self.W, feedback=feedback, need_dx=need_dx, need_db="b" in self.params
+        )
+        grads = {"W": dW}
+        if db is not None:
+            grads["b"] = db
+        return dx, grads
+
+
+def fans_of(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of ``shape``: ``(D_in, D_out)`` for (D_out, D_in), ``(C KH KW, F KH KW)``
+    for a convolution kernel (F, C, KH, KW)."""
+    receptive = math.prod(shape[2:])
+    return int(shape[1] * receptive), int(shape[0] * receptive)
 
 
 def check_init(init: str) -> str:

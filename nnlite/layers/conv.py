@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .._validation import SeedLike, as_generator, as_pair, float_dtype
+from .._validation import SeedLike, as_pair, positive_int
 from ..kernels import conv_exec as _conv_exec
 from ..ops import conv as _conv
-from .base import WeightLayer, check_image, check_init, check_sample_image, compact, init_weight
+from .base import WeightLayer, check_image, check_init, check_sample_image, compact
 
 __all__ = ["Conv2d"]
 
@@ -50,6 +50,7 @@ class Conv2d(WeightLayer):
     """
 
     chunk = None
+    _backward_op = staticmethod(_conv_exec.conv2d_backward)
 
     def __init__(
         self,
@@ -64,47 +65,20 @@ class Conv2d(WeightLayer):
         dtype: DTypeLike = np.float32,
         rng: SeedLike = None,
     ) -> None:
-        for name, v in (("c_in", c_in), ("c_out", c_out)):
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        self.c_in, self.c_out = positive_int(c_in, "c_in"), positive_int(c_out, "c_out")
         check_init(init)
-        self.c_in, self.c_out, self.init = int(c_in), int(c_out), init
         self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
         self.stride = as_pair(stride, "stride", 1)
         self.padding = as_pair(padding, "padding", 0)
-        self.dtype = float_dtype(dtype)
-        kh, kw = self.kernel_size
-        shape = (self.c_out, self.c_in, kh, kw)
-        self.params = {"W": init_weight(shape, self.fan_in, self.c_out * kh * kw, init, as_generator(rng), self.dtype)}
-        if bias:
-            self.params["b"] = np.zeros(self.c_out, dtype=self.dtype)
+        self._init_params((self.c_out, self.c_in, *self.kernel_size), init, bias, dtype, rng)
 
     @property
     def fan_in(self) -> int:
         return self.c_in * self.kernel_size[0] * self.kernel_size[1]
 
-    def new_feedback(self, rng: SeedLike) -> np.ndarray:
-        """A fixed random kernel of ``W``'s shape drawn with ``W``'s scheme (FA); "zeros" draws with "lecun"."""
-        init = "lecun" if self.init == "zeros" else self.init
-        kh, kw = self.kernel_size
-        return init_weight(self.W.shape, self.fan_in, self.c_out * kh * kw, init, as_generator(rng), self.dtype)
-
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         check_image(x, "Conv2d", self.c_in)
         return _conv_exec.conv2d_forward(x, self.W, self.b, self.stride, self.padding, chunk=self.chunk)
-
-    def backward(
-        self, dout: np.ndarray, cache: Any, *, feedback: np.ndarray | None = None, need_dx: bool = True
-    ) -> tuple[Any, dict[str, np.ndarray]]:
-        if feedback is not None and feedback.shape != self.W.shape:
-            raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
-        dx, dW, db = _conv_exec.conv2d_backward(
-            dout, cache, self.W, feedback=feedback, need_dx=need_dx, need_db="b" in self.params
-        )
-        grads = {"W": dW}
-        if db is not None:
-            grads["b"] = db
-        return dx, grads
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         """The convolution of ``v`` (N, C, H, W) with ``W``, same stride and padding, no bias."""

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .._validation import SeedLike, as_generator, float_dtype
+from .._validation import SeedLike, positive_int
 from ..kernels import dispatch
 from ..ops.dense import dense_forward
-from .base import WeightLayer, check_init, init_weight
+from .base import WeightLayer
 
 __all__ = ["Dense"]
 
@@ -32,6 +32,8 @@ class Dense(WeightLayer):
         ``"W"`` of shape (D_out, D_in) and, with a bias, ``"b"`` of shape (D_out,) (initialised to 0).
     """
 
+    _backward_op = staticmethod(dispatch.dense_backward)
+
     def __init__(
         self,
         d_in: int,
@@ -42,39 +44,13 @@ class Dense(WeightLayer):
         dtype: DTypeLike = np.float32,
         rng: SeedLike = None,
     ) -> None:
-        for name, v in (("d_in", d_in), ("d_out", d_out)):
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        check_init(init)
-        self.d_in, self.d_out, self.init = int(d_in), int(d_out), init
-        self.dtype = float_dtype(dtype)
-        W = init_weight((self.d_out, self.d_in), self.d_in, self.d_out, init, as_generator(rng), self.dtype)
-        self.params = {"W": W}
-        if bias:
-            self.params["b"] = np.zeros(self.d_out, dtype=self.dtype)
-
-    def new_feedback(self, rng: SeedLike) -> np.ndarray:
-        """A fixed random matrix of ``W``'s shape, drawn with ``W``'s scheme (FA); "zeros" draws with "lecun"."""
-        init = "lecun" if self.init == "zeros" else self.init
-        return init_weight(self.W.shape, self.d_in, self.d_out, init, as_generator(rng), self.dtype)
+        self.d_in, self.d_out = positive_int(d_in, "d_in"), positive_int(d_out, "d_out")
+        self._init_params((self.d_out, self.d_in), init, bias, dtype, rng)
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         if x.ndim != 2 or x.shape[1] != self.d_in:
             raise ValueError(f"Dense expects input of shape (N, {self.d_in}), got {x.shape}")
         return dense_forward(x, self.W, self.b)
-
-    def backward(
-        self, dout: np.ndarray, cache: Any, *, feedback: np.ndarray | None = None, need_dx: bool = True
-    ) -> tuple[Any, dict[str, np.ndarray]]:
-        if feedback is not None and feedback.shape != self.W.shape:
-            raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
-        dx, dW, db = dispatch.dense_backward(
-            dout, cache, self.W, feedback=feedback, need_dx=need_dx, need_db="b" in self.params
-        )
-        grads = {"W": dW}
-        if db is not None:
-            grads["b"] = db
-        return dx, grads
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         """``v @ W.T`` (no bias)."""

@@ -1,4 +1,5 @@
-"""Losses: each returns the batch-mean loss (a Python float) and ``e = dL/d(logits)`` of shape (N, C).
+"""Losses: each takes ``logits`` (or outputs) of shape (N, C) and integer labels ``y`` of shape (N,), and returns
+the batch-mean loss (a Python float) and ``e = dL/d(logits)`` of shape (N, C), in the logits' dtype.
 
 Because the loss is a mean over the batch, ``e`` carries the factor ``1/N``; every rule's update is then on BP's
 scale. Labels are integer class indices of shape (N,); the targets are their one-hot codes.
@@ -55,16 +56,6 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy.
 
-    Parameters
-    ----------
-    logits : ndarray, shape (N, C)
-    y : ndarray of int, shape (N,)
-
-    Returns
-    -------
-    loss : float
-    e : ndarray, shape (N, C)
-
     Notes
     -----
     ``L = -(1/N) sum_n log softmax(z_n)[y_n]`` and ``e = (softmax(z) - onehot(y)) / N``.
@@ -81,16 +72,6 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
 
 def binary_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Sigmoid binary cross-entropy against one-hot targets (the loss of the DFA literature).
-
-    Parameters
-    ----------
-    logits : ndarray, shape (N, C)
-    y : ndarray of int, shape (N,)
-
-    Returns
-    -------
-    loss : float
-    e : ndarray, shape (N, C)
 
     Notes
     -----
@@ -113,16 +94,6 @@ def binary_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.n
 
 def mean_squared_error(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Half squared error against one-hot targets, summed over classes and averaged over the batch.
-
-    Parameters
-    ----------
-    out : ndarray, shape (N, C)
-    y : ndarray of int, shape (N,)
-
-    Returns
-    -------
-    loss : float
-    e : ndarray, shape (N, C)
 
     Notes
     -----

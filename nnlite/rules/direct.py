@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._validation import SeedLike
-from .base import Grads, Rule
+from .base import Grads, Rule, reshape_output_error
 from .feedback import DirectFeedback
 
 if TYPE_CHECKING:
@@ -42,12 +42,17 @@ def local_losses(fb: DirectFeedback, net: Sequential, caches: Caches, y: np.ndar
 
 
 class DirectRule(Rule):
-    """Base of the rules whose hidden signals are fixed random projections ``g_k = v @ B_k.T`` of one vector.
+    """Base of the rules whose hidden signals are fixed random projections ``g_k = v @ B_k.T`` of one vector
+    (DFA, LAFS, DRTP, sDFA): a subclass says which ``v`` (:meth:`projected`).
 
     Parameters
     ----------
-    projection, layout, seed
-        See :class:`~nnlite.rules.feedback.DirectFeedback`.
+    projection : Projection, optional
+        The ``B_k`` as one projection of ``v`` (:class:`~nnlite.rules.feedback.DirectFeedback`); default a
+        Gaussian drawn from ``seed``.
+    layout : {"unified", "independent"}
+        Launay et al.'s one shared matrix (eq. 7–8) or Nøkland's independent blocks of rows.
+    seed : int, Generator or None
     parallel : bool
         Compute the blocks' updates concurrently in threads, one BLAS thread each (they do not depend on each
         other; BLAS releases the GIL). See the README's cost figures for when this pays on a CPU.
@@ -104,6 +109,21 @@ class DirectRule(Rule):
         """LAFS's local losses ``CE(softmax(h_k @ B_k), y)``, one float per hidden block."""
         self.setup(net)
         return local_losses(self.feedback, net, caches, y)
+
+    # -- the step ----------------------------------------------------------------------------------------------
+    def projected(self, net: Sequential, e: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        """The vector ``v`` (N, C) whose projections ``g_k = v @ B_k.T`` reach the hidden blocks (DFA: ``e``)."""
+        raise NotImplementedError
+
+    def gradients_and_signals(
+        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
+    ) -> tuple[Grads, list[np.ndarray]]:
+        """``g_k = v @ B_k.T`` for every hidden block from one projection of ``v = projected(net, e, y)``; every
+        block's update from its own signal (the output block's from ``e``), no ``dx`` product."""
+        self.setup(net)
+        e = reshape_output_error(net, e)
+        g = self.feedback.signals(self.projected(net, e, y))
+        return self._updates(net, caches, [*g, e]), g
 
     # -- the block updates -------------------------------------------------------------------------------------
     def _updates(self, net: Sequential, caches: Caches, g: list[np.ndarray]) -> Grads:

@@ -23,10 +23,8 @@ class LAFS(DirectRule):
     ``e_k = (softmax(h_k @ B_k) - onehot(y)) / N`` (:func:`nnlite.rules.direct.local_errors`); its signal is
     ``g_k = e_k @ B_k.T``.
 
-    Parameters
-    ----------
-    projection, layout, seed, parallel
-        As for :class:`~nnlite.DFA`.
+    Parameters (``projection``, ``layout``, ``seed``, ``parallel``) as for
+    :class:`~nnlite.rules.direct.DirectRule`.
 
     Notes
     -----
