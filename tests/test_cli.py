@@ -46,9 +46,10 @@ def _run(argv, capsys):
     return code, out, err
 
 
-def _small(tmp_path, *extra, name="run"):
-    """A quick run: 320 training samples (10 steps of 32), 2 epochs."""
-    return ["train", "--train-size", "320", "--epochs", "2", "--no-progress", "--out", str(tmp_path / name), *extra]
+def _small(tmp_path, *extra, name="run", train_size=320, epochs=2):
+    """A quick run: by default 320 training samples (10 steps of 32), 2 epochs."""
+    size, n = str(train_size), str(epochs)
+    return ["train", "--train-size", size, "--epochs", n, "--no-progress", "--out", str(tmp_path / name), *extra]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -149,21 +150,7 @@ def test_bp_alignment_with_itself_is_one(tmp_path, capsys):
 
 def test_train_size_uses_the_first_n_samples(tmp_path, capsys):
     # 100 samples, batch 32: 4 steps per epoch, so alignment every step gives steps 0..3 then 4..7
-    code, _, err = _run(
-        [
-            "train",
-            "--train-size",
-            "100",
-            "--epochs",
-            "2",
-            "--align-every",
-            "1",
-            "--no-progress",
-            "--out",
-            str(tmp_path / "run"),
-        ],
-        capsys,
-    )
+    code, _, err = _run(_small(tmp_path, "--align-every", "1", train_size=100), capsys)
     assert code == 0, err
     doc = json.loads((tmp_path / "run" / "history.json").read_text())
     assert doc["config"]["n_train"] == 100
@@ -230,23 +217,7 @@ def test_activation_dtype_and_hidden_reach_the_checkpoint(tmp_path, capsys):
 
 
 def test_cnn_model(tmp_path, capsys):
-    code, _, err = _run(
-        [
-            "train",
-            "--model",
-            "cnn",
-            "--channels",
-            "4,4",
-            "--train-size",
-            "64",
-            "--epochs",
-            "1",
-            "--no-progress",
-            "--out",
-            str(tmp_path / "run"),
-        ],
-        capsys,
-    )
+    code, _, err = _run(_small(tmp_path, "--model", "cnn", "--channels", "4,4", train_size=64, epochs=1), capsys)
     assert code == 0, err
     net = nnlite.load(tmp_path / "run" / "model.npz")
     assert net.input_shape == (1, 8, 8)

@@ -27,15 +27,21 @@ def _eps(dtype):
     return float(np.finfo(dtype).eps)
 
 
-@st.composite
-def conv_cases(draw):
-    """(x, kh, kw, stride, padding) with the kernel fitting the padded input."""
+def _draw_nchw(draw):
+    """(seed, dtype, (N, C, H, W)) drawn in this order: the part every image-batch strategy below shares."""
     seed = draw(st.integers(0, 2**32 - 1))
     dtype = draw(st.sampled_from(DTYPES))
     N = draw(st.integers(1, MAX_NC))
     C = draw(st.integers(1, MAX_NC))
     H = draw(st.integers(1, MAX_HW))
     W = draw(st.integers(1, MAX_HW))
+    return seed, dtype, (N, C, H, W)
+
+
+@st.composite
+def conv_cases(draw):
+    """(x, kh, kw, stride, padding) with the kernel fitting the padded input."""
+    seed, dtype, (N, C, H, W) = _draw_nchw(draw)
     as_ints = draw(st.booleans())  # stride/padding given as plain ints (both axes) or as pairs
     ph = draw(st.integers(0, 3))
     pw = ph if as_ints else draw(st.integers(0, 3))
@@ -51,12 +57,7 @@ def conv_cases(draw):
 @st.composite
 def pool_cases(draw):
     """(x, kh, kw, stride) with stride possibly smaller than the kernel (overlapping windows)."""
-    seed = draw(st.integers(0, 2**32 - 1))
-    dtype = draw(st.sampled_from(DTYPES))
-    N = draw(st.integers(1, MAX_NC))
-    C = draw(st.integers(1, MAX_NC))
-    H = draw(st.integers(1, MAX_HW))
-    W = draw(st.integers(1, MAX_HW))
+    seed, dtype, (N, C, H, W) = _draw_nchw(draw)
     kh = draw(st.integers(1, H))
     kw = draw(st.integers(1, W))
     stride = draw(st.one_of(st.none(), st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
@@ -116,12 +117,7 @@ def test_im2col_col2im_out_buffers(case, seed):
 def same_width_cases(draw):
     """Stride-1 cases with OW == W (odd kw, pw = (kw - 1) / 2): the plane-shift fast path of im2col.
     Kernels may be wider / taller than the input, and ph may be >= kh (whole rows of padding)."""
-    seed = draw(st.integers(0, 2**32 - 1))
-    dtype = draw(st.sampled_from(DTYPES))
-    N = draw(st.integers(1, MAX_NC))
-    C = draw(st.integers(1, MAX_NC))
-    H = draw(st.integers(1, MAX_HW))
-    W = draw(st.integers(1, MAX_HW))
+    seed, dtype, (N, C, H, W) = _draw_nchw(draw)
     kw = 2 * draw(st.integers(0, W + 1)) + 1
     pw = (kw - 1) // 2
     ph = draw(st.integers(0, 6))

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from fitting import fashion_accuracy, fit_quietly
 
 import nnlite as nn
 
@@ -11,55 +12,20 @@ import nnlite as nn
 def test_bp_learns_digits(digits):
     d = digits
     net = nn.mlp([64, 256, 256, 10], "tanh", seed=0)
-    h = nn.fit(
-        net,
-        nn.BP(),
-        nn.softmax_cross_entropy,
-        nn.SGD(0.05, momentum=0.9),
-        (d.x_train, d.y_train),
-        (d.x_test, d.y_test),
-        epochs=10,
-        batch_size=32,
-        seed=0,
-        progress=False,
-    )
+    h = fit_quietly(net, nn.BP(), nn.SGD(0.05, momentum=0.9), (d.x_train, d.y_train), (d.x_test, d.y_test), epochs=10)
     assert h.test_acc[-1] >= 0.95
     assert h.epoch == list(range(1, 11)) and len(h.seconds) == 10 and h.stopped is None
     assert h.train_loss[-1] < h.train_loss[0]
 
 
 def test_bp_learns_fashion_mnist_in_one_epoch(fashion_mnist):
-    d = fashion_mnist
-    net = nn.mlp([784, 256, 256, 256, 10], "tanh", seed=0)
-    h = nn.fit(
-        net,
-        nn.BP(),
-        nn.softmax_cross_entropy,
-        nn.Adam(3e-4),
-        (d.x_train[:10000], d.y_train[:10000]),
-        (d.x_test, d.y_test),
-        epochs=1,
-        batch_size=32,
-        seed=0,
-        progress=False,
-    )
-    assert h.test_acc[-1] >= 0.80
+    assert fashion_accuracy(fashion_mnist, nn.BP(), nn.Adam(3e-4), hidden=(256, 256, 256)) >= 0.80
 
 
 def test_nan_loss_stops_training_and_says_where(digits):
     d = digits
     net = nn.mlp([64, 32, 10], "relu", seed=0)
-    h = nn.fit(
-        net,
-        nn.BP(),
-        nn.mean_squared_error,
-        nn.SGD(1e6),
-        (d.x_train, d.y_train),
-        epochs=5,
-        batch_size=32,
-        seed=0,
-        progress=False,
-    )
+    h = fit_quietly(net, nn.BP(), nn.SGD(1e6), (d.x_train, d.y_train), loss=nn.mean_squared_error, epochs=5)
     assert h.stopped is not None
     assert h.stopped["epoch"] == 1 and 1 < h.stopped["step"] <= 45
     assert "nan" in h.stopped["reason"].lower() or "inf" in h.stopped["reason"].lower()
@@ -91,17 +57,8 @@ def test_fit_rejects_bad_data(digits):
 def test_dfa_aligns_during_training_and_history_records_it(digits):
     d = digits
     net = nn.mlp([64, 128, 128, 10], "tanh", seed=0)
-    h = nn.fit(
-        net,
-        nn.DFA(seed=0),
-        nn.softmax_cross_entropy,
-        nn.SGD(0.05, momentum=0.9),
-        (d.x_train, d.y_train),
-        epochs=20,
-        batch_size=32,
-        seed=0,
-        progress=False,
-        alignment_every=60,
+    h = fit_quietly(
+        net, nn.DFA(seed=0), nn.SGD(0.05, momentum=0.9), (d.x_train, d.y_train), epochs=20, alignment_every=60
     )
     steps = [r["step"] for r in h.alignment]
     assert steps == list(range(0, 20 * 45, 60))

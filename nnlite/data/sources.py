@@ -42,24 +42,37 @@ _MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
-_MNIST_FILES = (
-    _Remote("train-images-idx3-ubyte.gz", "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422),
-    _Remote("train-labels-idx1-ubyte.gz", "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881),
-    _Remote("t10k-images-idx3-ubyte.gz", "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877),
-    _Remote("t10k-labels-idx1-ubyte.gz", "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542),
-)
 
 # Fashion-MNIST: SHA-256 values as pinned in torchvision's prototype datasets (FashionMNIST._CHECKSUMS); their md5
 # sums match the ones in the Fashion-MNIST README. Checked here against Debian's dataset-fashion-mnist files:
 # Debian stripped the file name and changed the mtime in each gzip header, and putting the original header back
 # (FNAME flag, name, mtime 1504176606 for train / 1504176627 for t10k) reproduces these four values exactly.
 _FASHION_MIRRORS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
-_FASHION_FILES = (
-    _Remote("train-images-idx3-ubyte.gz", "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", 26421880),
-    _Remote("train-labels-idx1-ubyte.gz", "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", 29515),
-    _Remote("t10k-images-idx3-ubyte.gz", "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4422102),
-    _Remote("t10k-labels-idx1-ubyte.gz", "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5148),
-)
+
+#: (SHA-256, size in bytes) of each gzipped IDX file as served, by data set and file (see the notes above).
+_IDX_CHECKSUMS: dict[str, dict[str, tuple[str, int]]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422),
+        "train-labels-idx1-ubyte": ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881),
+        "t10k-images-idx3-ubyte": ("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877),
+        "t10k-labels-idx1-ubyte": ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542),
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": ("3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", 26421880),
+        "train-labels-idx1-ubyte": ("a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", 29515),
+        "t10k-images-idx3-ubyte": ("346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4422102),
+        "t10k-labels-idx1-ubyte": ("67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5148),
+    },
+}
+
+
+def _idx_remotes(dataset: str) -> tuple[_Remote, ...]:
+    """The four gzipped IDX files of ``dataset``, in the order of ``_IDX_FILES``."""
+    return tuple(_Remote(f"{stem}.gz", *_IDX_CHECKSUMS[dataset][stem]) for stem in _IDX_FILES)
+
+
+_MNIST_FILES = _idx_remotes("mnist")
+_FASHION_FILES = _idx_remotes("fashion-mnist")
 
 # CIFAR-10, python version: SHA-256 as pinned by Keras (keras/datasets/cifar10.py, get_file(file_hash=...)).
 # The binary version (found on disk only, never downloaded) would be
