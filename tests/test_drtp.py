@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from fitting import fashion_accuracy
 
 import nnlite as nn
 
@@ -59,3 +60,13 @@ def test_drtp_needs_labels():
     caches, e, _ = _parts(net)
     with pytest.raises(ValueError, match="labels"):
         nn.DRTP(seed=0).gradients(net, caches, e)
+
+
+@pytest.mark.parametrize(
+    "make,opt,threshold",
+    [(lambda: nn.SDFA(seed=1), lambda: nn.Adam(3e-3), 0.78), (lambda: nn.DRTP(seed=1), lambda: nn.Adam(1e-3), 0.70)],
+)
+def test_drtp_and_sdfa_learn_fashion_mnist(fashion_mnist, make, opt, threshold):
+    # 3x256 tanh, one epoch on 10 000 images; measured sDFA 78.8 % (Adam 3e-3; 74.9 % at 1e-3), DRTP 78.3 %
+    acc = fashion_accuracy(fashion_mnist, make(), opt(), hidden=(256, 256, 256))
+    assert acc >= threshold, acc

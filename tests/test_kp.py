@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from fitting import fashion_accuracy
 
 import nnlite as nn
 from nnlite.alignment import measure
@@ -100,3 +101,9 @@ def test_kp_state_round_trip_resumes_bit_for_bit():
     assert all(np.array_equal(u[k], v[k]) for u, v in zip(g_a, g_b) for k in u)
     with pytest.raises(ValueError, match="state must hold"):
         b.load_state({"B1": a.state()["B1"]})
+
+
+def test_kp_learns_fashion_mnist(fashion_mnist):
+    # 3x256 tanh, one epoch on 10 000 images, Adam for the forward weights; measured 80.7 %
+    acc = fashion_accuracy(fashion_mnist, nn.KP(lr=1e-3, weight_decay=1e-4, seed=1), nn.Adam(1e-3), hidden=(256,) * 3)
+    assert acc >= 0.78, acc

@@ -196,6 +196,11 @@ def test_ifa_signals_carry_forward_through_weights():
         lambda s: nn.IFA(seed=s),
         lambda s: nn.LAFS(seed=s),
         lambda s: nn.DFA(seed=s, layout="independent"),
+        lambda s: nn.BRSF(seed=s),
+        lambda s: nn.FRSF(seed=s),
+        lambda s: nn.KP(lr=0.05, weight_decay=1e-3, seed=s),
+        lambda s: nn.DRTP(seed=s),
+        lambda s: nn.SDFA(seed=s),
     ],
 )
 def test_same_seed_same_feedback_and_same_run(make):
@@ -221,7 +226,22 @@ def test_same_seed_same_feedback_and_same_run(make):
     assert not all(np.array_equal(u, v) for u, v in zip(a, c))
 
 
-@pytest.mark.parametrize("rule", [nn.BP(), nn.FA(seed=0), nn.DFA(seed=0), nn.IFA(seed=0), nn.LAFS(seed=0)])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        nn.BP(),
+        nn.FA(seed=0),
+        nn.DFA(seed=0),
+        nn.IFA(seed=0),
+        nn.LAFS(seed=0),
+        nn.USF(),
+        nn.BRSF(seed=0),
+        nn.FRSF(seed=0),
+        nn.KP(lr=0.1, weight_decay=0.01, seed=0),
+        nn.DRTP(seed=0),
+        nn.SDFA(seed=0),
+    ],
+)
 def test_rules_keep_float32(rule):
     net = nn.mlp([6, 8, 7, 3], "tanh", seed=0)
     x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
@@ -268,6 +288,13 @@ ALL_RULES = [
     lambda: nn.DFA(seed=1, layout="independent", parallel=True),
     lambda: nn.IFA(seed=1),
     lambda: nn.LAFS(seed=1),
+    lambda: nn.USF(),
+    lambda: nn.USF(scale=None),
+    lambda: nn.BRSF(seed=1),
+    lambda: nn.FRSF(seed=1),
+    lambda: nn.KP(lr=0.1, weight_decay=0.001, seed=1),
+    lambda: nn.DRTP(seed=1, layout="independent"),
+    lambda: nn.SDFA(seed=1),
 ]
 
 
