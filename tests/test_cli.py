@@ -124,6 +124,32 @@ def test_default_train_subprocess(tmp_path):
 # Options
 
 
+@pytest.mark.parametrize("rule", ["usf", "brsf", "frsf", "kp", "drtp", "sdfa"])
+def test_every_new_rule_trains_and_records_its_repr(rule, tmp_path, capsys):
+    code, _, err = _run(_small(tmp_path, "--rule", rule, "--align-every", "5", epochs=1), capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert doc["config"]["rule"] == rule and doc["history"]["rule"] == rule
+    al = doc["history"]["alignment"]
+    assert len(al) == 2 and all(len(a["signal_cos"]) == 2 for a in al)
+    # the FA family records the W-B angle, the direct family its local errors
+    assert (len(al[0]["weight_angle"]) == 2) == (rule in ("usf", "brsf", "frsf", "kp"))
+    assert (len(al[0]["error_angle"]) == 2) == (rule in ("drtp", "sdfa"))
+
+
+def test_kp_flags_reach_the_rule(tmp_path, capsys):
+    code, _, err = _run(
+        _small(tmp_path, "--rule", "kp", "--kp-lr", "0.03", "--kp-weight-decay", "0.002", epochs=1), capsys
+    )
+    assert code == 0, err
+    doc = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert "KP(lr=0.03, weight_decay=0.002" in doc["config"]["rule_repr"]
+    code, _, err = _run(_small(tmp_path, "--rule", "kp", "--lr", "0.07", name="run2", epochs=1), capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "run2" / "history.json").read_text())
+    assert "KP(lr=0.07, weight_decay=0.0" in doc["config"]["rule_repr"]  # defaults: the rule's lr, --weight-decay
+
+
 def test_dfa_records_alignment_every_n_steps(tmp_path, capsys):
     code, out, err = _run(_small(tmp_path, "--rule", "dfa", "--align-every", "5"), capsys)
     assert code == 0, err
@@ -357,6 +383,10 @@ def test_hidden_sizes_parse(text, sizes):
         (["train", "--optimizer", "adam", "--momentum", "0.5"], "--momentum"),
         (["train", "--rule", "dfa", "--projection", "sparse", "--sparsity", "11"], "--sparsity"),
         (["train", "--dropout", "0.5"], "--model cnn"),
+        (["train", "--rule", "usf", "--projection", "fastfood"], "--projection"),  # uSF has no projection
+        (["train", "--rule", "frsf", "--layout", "independent"], "--layout"),
+        (["train", "--rule", "dfa", "--kp-lr", "0.1"], "--kp-lr"),
+        (["train", "--rule", "fa", "--kp-weight-decay", "0.1"], "--kp-weight-decay"),
     ],
 )
 def test_flags_that_do_not_apply_exit_2(argv, needle, tmp_path, capsys):

@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 #: A training rule object.
-Rule = rules.BP | rules.FA | rules.DFA | rules.IFA | rules.LAFS
+Rule = rules.Rule
 #: ``((x_train, y_train), (x_test, y_test))`` as :func:`nnlite.fit` takes them.
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -181,10 +181,18 @@ def build_rule(args: argparse.Namespace, net: Sequential, name: str, seeds: dict
         return rules.BP()
     if name == "fa":
         return rules.FA(seed=seed)
+    if name == "usf":
+        return rules.USF()
+    if name in ("brsf", "frsf"):
+        return (rules.BRSF if name == "brsf" else rules.FRSF)(seed=seed)
+    if name == "kp":
+        lr = args.kp_lr if args.kp_lr is not None else learning_rate_of(args, "kp")
+        wd = args.kp_weight_decay if args.kp_weight_decay is not None else args.weight_decay
+        return rules.KP(lr=lr, weight_decay=wd, seed=seed)
     if name == "ifa":
         return rules.IFA(projection=proj, seed=seed)
-    cls = rules.DFA if name == "dfa" else rules.LAFS
-    return cls(projection=proj, layout=args.layout, seed=seed, parallel=args.parallel)
+    direct = {"dfa": rules.DFA, "lafs": rules.LAFS, "drtp": rules.DRTP, "sdfa": rules.SDFA}
+    return direct[name](projection=proj, layout=args.layout, seed=seed, parallel=args.parallel)
 
 
 def momentum_of(args: argparse.Namespace) -> float | None:
@@ -246,6 +254,10 @@ def check_combination(args: argparse.Namespace, rules: list[str]) -> None:
         raise CLIError(f"--parallel applies to {' and '.join(DIRECT_RULES)}, not {what} {','.join(rules)}")
     if args.layout != "unified" and not direct:
         raise CLIError(f"--layout applies to {' and '.join(DIRECT_RULES)}, not {what} {','.join(rules)}")
+    if "kp" not in rules:
+        for flag, value in (("--kp-lr", args.kp_lr), ("--kp-weight-decay", args.kp_weight_decay)):
+            if value is not None:
+                raise CLIError(f"{flag} applies to kp, not {what} {','.join(rules)}")
     if args.projection == "opu" and "lafs" in rules:
         raise CLIError(
             "--projection opu cannot be used with lafs: the OPU cannot apply its transpose, which "

@@ -31,6 +31,7 @@ __all__ = [
     "DIRECT_RULES",
     "DTYPES",
     "EPILOG",
+    "FEEDBACK_CHAIN_RULES",
     "INITS",
     "LAYOUTS",
     "LOSSES",
@@ -43,7 +44,7 @@ __all__ = [
     "SMALL_GEMM",
 ]
 
-RULES = ("bp", "fa", "dfa", "ifa", "lafs")
+RULES = ("bp", "fa", "dfa", "ifa", "lafs", "usf", "brsf", "frsf", "kp", "drtp", "sdfa")
 DATASETS = KNOWN_DATASETS
 MODELS = ("mlp", "cnn")
 #: Activation names (and leaky_relu:SLOPE), in the library's order.
@@ -53,10 +54,12 @@ PROJECTIONS = ("gaussian", "fastfood", "opu", "sparse")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
 DTYPES = ("float32", "float64")
 
-#: Rules that take a feedback projection (DFA and LAFS: all hidden blocks; IFA: the first one only).
-PROJECTION_RULES = ("dfa", "ifa", "lafs")
-#: Rules with a feedback layout and a parallel mode.
-DIRECT_RULES = ("dfa", "lafs")
+#: Rules that take a feedback projection (DFA, LAFS, DRTP, sDFA: all hidden blocks; IFA: the first one only).
+PROJECTION_RULES = ("dfa", "ifa", "lafs", "drtp", "sdfa")
+#: Rules with a feedback layout and a parallel mode (the direct family).
+DIRECT_RULES = ("dfa", "lafs", "drtp", "sdfa")
+#: Rules that carry the signal back through a matrix B_k of W_k's shape (the FA family).
+FEEDBACK_CHAIN_RULES = ("fa", "usf", "brsf", "frsf", "kp")
 
 DEFAULT_HIDDEN = "256x2"
 DEFAULT_EPOCHS = 10
