@@ -22,6 +22,7 @@ __all__ = [
     "ALIGN_TAIL",
     "CNN_CHANNELS",
     "CNN_KERNEL_SIZE",
+    "COMPARE_RULES",
     "DATASETS",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_EPOCHS",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 RULES = ("bp", "fa", "dfa", "ifa", "lafs", "usf", "brsf", "frsf", "kp", "drtp", "sdfa")
+#: ``compare``'s default rules (the first five, as before the peers' rules were added).
+COMPARE_RULES = ("bp", "fa", "dfa", "ifa", "lafs")
 DATASETS = KNOWN_DATASETS
 MODELS = ("mlp", "cnn")
 #: Activation names (and leaky_relu:SLOPE), in the library's order.

@@ -25,6 +25,7 @@ from .defaults import (
     MODELS,
     OPTIMIZERS,
     PROJECTIONS,
+    COMPARE_RULES,
     RULES,
     SMALL_GEMM,
 )
@@ -266,9 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rules",
         type=rule_list,
-        default=list(RULES),
+        default=list(COMPARE_RULES),
         metavar="RULES",
-        help=f"comma-separated rules (default: {','.join(RULES)})",
+        help=f"comma-separated rules from {','.join(RULES)} (default: {','.join(COMPARE_RULES)})",
     )
     _add_common(p, compare=True)
 
