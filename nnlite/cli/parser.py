@@ -11,6 +11,7 @@ from .defaults import (
     ALIGN_RECORDS_PER_EPOCH,
     CNN_CHANNELS,
     CNN_KERNEL_SIZE,
+    COMPARE_RULES,
     DATASETS,
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
@@ -25,7 +26,6 @@ from .defaults import (
     MODELS,
     OPTIMIZERS,
     PROJECTIONS,
-    COMPARE_RULES,
     RULES,
     SMALL_GEMM,
 )
