@@ -17,6 +17,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from .network import Sequential
+    from .rules.base import Rule
 
 __all__ = ["atomic_write", "json_clean", "load", "save", "write_json"]
 
@@ -61,13 +62,22 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write(path, json.dumps(json_clean(obj), indent=1).encode())
 
 
-def save(net: Sequential, path: str | os.PathLike) -> None:
+def save(net: Sequential, path: str | os.PathLike, *, rule: Rule | None = None) -> None:
     """Save ``net`` (architecture and every parameter and buffer) to an ``.npz`` file, atomically.
+
+    With ``rule``, its state is saved too (:meth:`nnlite.rules.Rule.state`: FA's and KP's ``B_k``, frSF's and
+    brSF's magnitudes and brSF's generator), with its repr, so that training can resume exactly.
 
     The file is written to a temporary file in the same directory and renamed into place, so a crash never
     leaves half a checkpoint. No pickle: the architecture is stored as JSON text.
     """
-    arrays = {"__spec__": np.array(json.dumps(_spec(net)))}
+    spec = _spec(net)
+    arrays = {}
+    if rule is not None:
+        rule.setup(net)
+        spec["rule"] = repr(rule)
+        arrays.update({f"rule.{k}": v for k, v in rule.state().items()})
+    arrays["__spec__"] = np.array(json.dumps(spec))
     for i, layer in enumerate(net.layers):
         for k, v in (layer.params or {}).items():
             arrays[f"layer{i}.param.{k}"] = v
@@ -78,8 +88,13 @@ def save(net: Sequential, path: str | os.PathLike) -> None:
     atomic_write(path, buf.getvalue())
 
 
-def load(path: str | os.PathLike) -> Sequential:
-    """Load a network saved by :func:`save` (``allow_pickle=False``)."""
+def load(path: str | os.PathLike, *, rule: Rule | None = None) -> Sequential:
+    """Load a network saved by :func:`save` (``allow_pickle=False``).
+
+    With ``rule`` (a new rule of the saved kind, e.g. ``KP(lr, weight_decay)``), the saved rule state is
+    restored into it, bound to the loaded network; a checkpoint saved without a rule has nothing to restore
+    (``ValueError``), and a rule of another kind is refused.
+    """
     from . import layers as L
     from .network import Sequential
 
@@ -102,7 +117,16 @@ def load(path: str | os.PathLike) -> Sequential:
             for k in list(buffers):
                 buffers[k][...] = f[f"layer{i}.buffer.{k}"]
             layers.append(layer)
-    return Sequential(layers, input_shape=tuple(spec["input_shape"]))
+        net = Sequential(layers, input_shape=tuple(spec["input_shape"]))
+        if rule is not None:
+            if "rule" not in spec:
+                raise ValueError(f"{path}: the checkpoint holds no rule state to restore")
+            saved = str(spec["rule"]).split("(", 1)[0]
+            if saved != type(rule).__name__:
+                raise ValueError(f"{path}: the checkpoint holds the state of a {saved}, not of a {type(rule).__name__}")
+            rule.setup(net)
+            rule.load_state({k[len("rule.") :]: f[k] for k in f.files if k.startswith("rule.")})
+    return net
 
 
 def _spec(net: Sequential) -> dict:

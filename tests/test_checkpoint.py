@@ -42,3 +42,32 @@ def test_checkpoint_refuses_pickles(tmp_path):
     np.savez(path, __spec__=np.array([{"a": 1}], dtype=object))
     with pytest.raises(ValueError, match="pickle"):
         nn.load(path)
+
+
+def test_checkpoint_with_rule_state_resumes_kp_and_brsf_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, 6)).astype(np.float32), rng.integers(0, 3, 32)
+
+    def step(net, rule, opt):
+        out, caches = net.forward(x)
+        _, e = nn.softmax_cross_entropy(out, y)
+        g = rule.gradients(net, caches, e, y)
+        opt.step(net.params(), g)
+        rule.after_step(net, g)
+        return g
+
+    for make in (lambda: nn.KP(lr=0.1, weight_decay=0.01, seed=3), lambda: nn.BRSF(seed=3), lambda: nn.FA(seed=3)):
+        net, rule = nn.mlp([6, 5, 4, 3], "tanh", seed=0), make()
+        for _ in range(3):
+            step(net, rule, nn.SGD(0.1))
+        nn.save(net, tmp_path / "m.npz", rule=rule)
+        other = make()
+        back = nn.load(tmp_path / "m.npz", rule=other)
+        for _ in range(2):  # the two continue bit for bit
+            ga, gb = step(net, rule, nn.SGD(0.1)), step(back, other, nn.SGD(0.1))
+            assert all(np.array_equal(u[k], v[k]) for u, v in zip(ga, gb) for k in u), rule
+    with pytest.raises(ValueError, match="not of a KP"):
+        nn.load(tmp_path / "m.npz", rule=nn.KP(lr=0.1, weight_decay=0.0))
+    nn.save(net, tmp_path / "plain.npz")
+    with pytest.raises(ValueError, match="no rule state"):
+        nn.load(tmp_path / "plain.npz", rule=nn.FA(seed=1))
