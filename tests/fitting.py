@@ -14,3 +14,13 @@ def fashion_accuracy(d, rule, optimizer, hidden=(256, 256)):
     net = nn.mlp([784, *hidden, 10], "tanh", seed=0)
     h = fit_quietly(net, rule, optimizer, (d.x_train[:10000], d.y_train[:10000]), (d.x_test, d.y_test), epochs=1)
     return h.test_acc[-1]
+
+
+def train_step(net, rule, optimizer, x, y):
+    """One step as fit() takes it: forward, loss, the rule's gradients, the update, ``rule.after_step``."""
+    out, caches = net.forward(x)
+    _, e = nn.softmax_cross_entropy(out, y)
+    grads = rule.gradients(net, caches, e, y)
+    optimizer.step(net.params(), grads)
+    rule.after_step(net, grads)
+    return grads

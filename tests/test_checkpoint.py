@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+from fitting import train_step
 
 import nnlite as nn
 
@@ -49,12 +50,7 @@ def test_checkpoint_with_rule_state_resumes_kp_and_brsf_exactly(tmp_path):
     x, y = rng.standard_normal((32, 6)).astype(np.float32), rng.integers(0, 3, 32)
 
     def step(net, rule, opt):
-        out, caches = net.forward(x)
-        _, e = nn.softmax_cross_entropy(out, y)
-        g = rule.gradients(net, caches, e, y)
-        opt.step(net.params(), g)
-        rule.after_step(net, g)
-        return g
+        return train_step(net, rule, opt, x, y)
 
     for make in (lambda: nn.KP(lr=0.1, weight_decay=0.01, seed=3), lambda: nn.BRSF(seed=3), lambda: nn.FA(seed=3)):
         net, rule = nn.mlp([6, 5, 4, 3], "tanh", seed=0), make()

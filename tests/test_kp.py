@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from fitting import fashion_accuracy
+from fitting import fashion_accuracy, train_step
 
 import nnlite as nn
 from nnlite.alignment import measure
@@ -11,15 +11,6 @@ from nnlite.alignment import measure
 def _data(n=32, d=9, c=4, seed=0):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n, d)).astype(np.float32), rng.integers(0, c, n)
-
-
-def _step(net, rule, opt, x, y):
-    out, caches = net.forward(x)
-    _, e = nn.softmax_cross_entropy(out, y)
-    grads = rule.gradients(net, caches, e, y)
-    opt.step(net.params(), grads)
-    rule.after_step(net, grads)
-    return grads
 
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
@@ -41,8 +32,8 @@ def test_kp_started_at_w_with_matching_sgd_is_bp_for_20_steps(model):
     for t in range(20):
         x = rng.standard_normal((16, *net_bp.input_shape)).astype(np.float32)
         y = rng.integers(0, 4, 16)
-        g_bp = _step(net_bp, nn.BP(), opt_bp, x, y)
-        g_kp = _step(net_kp, kp, opt_kp, x, y)
+        g_bp = train_step(net_bp, nn.BP(), opt_bp, x, y)
+        g_kp = train_step(net_kp, kp, opt_kp, x, y)
         assert all(np.array_equal(a[k], b[k]) for a, b in zip(g_bp, g_kp) for k in a), t
         for k in range(1, net_kp.n_blocks):  # B_k tracks W_k exactly
             np.testing.assert_array_equal(kp.weight_feedbacks(net_kp)[k], net_kp.weight_layer(k).W)
@@ -65,7 +56,7 @@ def test_kp_weight_angle_shrinks_from_random_feedback():
                 _, e = nn.softmax_cross_entropy(out, y[:64])
                 seen.append(measure(net, rule, caches, e, y[:64]).weight_angle)
             idx = rng.integers(0, 256, 32)
-            _step(net, rule, opt, x[idx], y[idx])
+            train_step(net, rule, opt, x[idx], y[idx])
         angles[name] = np.array(seen)  # (checkpoints, hidden blocks 1..K-1)
     kp, fa = angles["kp"], angles["fa"]
     assert kp.shape == (4, 2)
@@ -90,14 +81,14 @@ def test_kp_state_round_trip_resumes_bit_for_bit():
     net_a, net_b = nn.mlp([9, 8, 7, 4], "tanh", seed=0), nn.mlp([9, 8, 7, 4], "tanh", seed=0)
     a, opt_a = nn.KP(lr=0.1, weight_decay=1e-3, seed=5), nn.SGD(0.1)
     for _ in range(3):
-        _step(net_a, a, opt_a, x, y)
+        train_step(net_a, a, opt_a, x, y)
     b = nn.KP(lr=0.1, weight_decay=1e-3, seed=77)
     for p, q in zip(net_b.params(), net_a.params()):
         for k in p:
             p[k][...] = q[k]
     b.setup(net_b)
     b.load_state(a.state())
-    g_a, g_b = _step(net_a, a, nn.SGD(0.1), x, y), _step(net_b, b, nn.SGD(0.1), x, y)
+    g_a, g_b = train_step(net_a, a, nn.SGD(0.1), x, y), train_step(net_b, b, nn.SGD(0.1), x, y)
     assert all(np.array_equal(u[k], v[k]) for u, v in zip(g_a, g_b) for k in u)
     with pytest.raises(ValueError, match="state must hold"):
         b.load_state({"B1": a.state()["B1"]})

@@ -29,6 +29,7 @@ from .defaults import (
     RULES,
     SMALL_GEMM,
 )
+from .types import __all__ as _TYPES
 from .types import (
     activation_name,
     channel_list,
@@ -42,19 +43,7 @@ from .types import (
     thread_count,
 )
 
-__all__ = [
-    "activation_name",
-    "build_parser",
-    "channel_list",
-    "hidden_sizes",
-    "learning_rates",
-    "nonnegative_float",
-    "positive_float",
-    "positive_int",
-    "probability",
-    "rule_list",
-    "thread_count",
-]
+__all__ = ["build_parser", *_TYPES]
 
 
 def _add_data(p: argparse.ArgumentParser) -> None:

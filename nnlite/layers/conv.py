@@ -27,11 +27,8 @@ class Conv2d(WeightLayer):
     stride : int or (int, int)
     padding : int or (int, int)
         Zero padding on both sides of each spatial axis.
-    init : {"he", "glorot", "lecun", "zeros", "uniform"}
-        Drawn with ``fan_in = C*KH*KW`` and ``fan_out = F*KH*KW``.
-    bias : bool
-    dtype : float32 (default) or float64
-    rng : int, Generator or None
+    init, bias, dtype, rng
+        As for :class:`~nnlite.Dense`; the scheme draws with ``fan_in = C*KH*KW`` and ``fan_out = F*KH*KW``.
 
     Attributes
     ----------

@@ -96,13 +96,7 @@ def maxpool2d_carry(v: np.ndarray, cache: tuple) -> np.ndarray:
 def avgpool2d_forward_op(
     x: np.ndarray, kh: int, kw: int, stride: int | tuple[int, int] | None = None
 ) -> tuple[np.ndarray, tuple]:
-    """Average pooling.
-
-    Parameters
-    ----------
-    x : ndarray, shape (N, C, H, W)
-    kh, kw : int
-    stride : int, pair or None
+    """Average pooling; the parameters are :func:`maxpool2d_forward_op`'s.
 
     Returns
     -------

@@ -25,14 +25,10 @@ class Sparse(Projection):
 
     Parameters
     ----------
-    n_in : int
-        Size of the error (C).
-    n_out : int
-        Size of the feedback space.
+    n_in, n_out, seed, dtype
+        As for :class:`~nnlite.projections.Gaussian`.
     nonzeros_per_row : int
         ``k``, in ``[1, n_in]``. ``k = 1`` is Crafton et al.'s single-connection feedback.
-    seed : None, int or numpy.random.Generator
-    dtype : float32 or float64
 
     Attributes
     ----------
