@@ -354,3 +354,30 @@ def test_parallel_dfa_shuts_its_pool_down():
     assert pool is not None
     rule.close()
     assert rule._pool is None and pool._shutdown
+
+
+@pytest.mark.parametrize("layout", ["unified", "independent"])
+def test_feedback_without_normalisation_has_unit_variance_entries(layout):
+    # Launay et al.'s "no norm": B = U, U ~ N(0, 1), sliced without 1/sqrt(l_max C) and sqrt(l_max / l_k)
+    net = nn.mlp([6, 400, 100, 10], "tanh", seed=0)
+    rule = nn.DFA(seed=2, layout=layout, normalize=False)
+    normed = nn.DFA(seed=2, layout=layout)
+    for k, l_k in enumerate((400, 100)):
+        B = rule.feedback_matrix(net, k).astype(np.float64)
+        assert B.shape == (l_k, 10)
+        n = B.size
+        assert abs(B.var() - 1.0) < 5 * np.sqrt(2.0 / n), (k, B.var())  # 5 sigma of the sample variance
+        # the same U as the normalised rule, only rescaled: B_k = sqrt(l_k C) * (normalised B_k)
+        np.testing.assert_allclose(B, np.sqrt(l_k * 10) * normed.feedback_matrix(net, k), rtol=1e-5, atol=1e-6)
+    for make in (nn.LAFS, nn.DRTP, nn.SDFA):
+        r = make(seed=2, normalize=False)
+        np.testing.assert_array_equal(
+            r.feedback_matrix(net, 1), nn.DFA(seed=2, normalize=False).feedback_matrix(net, 1)
+        )
+        assert "normalize=False" in repr(r) and eval(repr(r), vars(nn)).feedback.normalize is False
+    ifa = nn.IFA(seed=2, normalize=False)
+    x = np.zeros((3, 6), np.float32)
+    out, caches = net.forward(x)
+    _, e = nn.softmax_cross_entropy(out, np.array([0, 1, 2]))
+    g = ifa.signals(net, caches, e)[0]
+    np.testing.assert_allclose(g, e @ nn.DFA(seed=2, normalize=False).feedback_matrix(net, 0).T, rtol=1e-5, atol=1e-7)

@@ -53,6 +53,9 @@ class DirectRule(Rule):
     layout : {"unified", "independent"}
         Launay et al.'s one shared matrix (eq. 7–8) or Nøkland's independent blocks of rows.
     seed : int, Generator or None
+    normalize : bool
+        Launay et al.'s feedback normalisation (default) or unit-variance ``B_k`` (their "no norm" row); see
+        :class:`~nnlite.rules.feedback.DirectFeedback`.
     parallel : bool
         Compute the blocks' updates concurrently in threads, one BLAS thread each (they do not depend on each
         other; BLAS releases the GIL). See the README's cost figures for when this pays on a CPU.
@@ -64,8 +67,10 @@ class DirectRule(Rule):
         layout: str = "unified",
         seed: SeedLike = None,
         parallel: bool = False,
+        *,
+        normalize: bool = True,
     ):
-        self.feedback = DirectFeedback(projection, layout, seed)
+        self.feedback = DirectFeedback(projection, layout, seed, normalize)
         self._projection_arg = projection
         self.parallel = bool(parallel)
         self._pool: ThreadPoolExecutor | None = None
@@ -159,4 +164,7 @@ class DirectRule(Rule):
         return d
 
     def _repr_args(self) -> dict[str, Any]:
-        return {"projection": self._projection_arg, "layout": self.layout, "seed": self.seed, "parallel": self.parallel}
+        args = {"projection": self._projection_arg, "layout": self.layout, "seed": self.seed, "parallel": self.parallel}
+        if not self.feedback.normalize:
+            args["normalize"] = False
+        return args

@@ -47,6 +47,10 @@ class DirectFeedback:
     layout : {"unified", "independent"}
     seed : int, Generator or None
         Seeds the default projection.
+    normalize : bool
+        True (default): Launay et al.'s normalisation, every ``B_k`` with entries of variance ``1/(l_k C)``.
+        False: ``B = U`` with ``U ~ N(0, 1)`` and ``B_k = B[:l_k]``, without the ``1/sqrt(l_max C)`` and
+        ``sqrt(l_max / l_k)`` factors (Table 2's "no norm" row): every ``B_k`` has entries of variance 1.
 
     Attributes (after :meth:`setup`)
     ---------------------------------
@@ -58,12 +62,19 @@ class DirectFeedback:
         ``sqrt(n_out / l_k)`` (Python floats: a NumPy float64 would promote float32 signals).
     """
 
-    def __init__(self, projection: Projection | None = None, layout: str = "unified", seed: SeedLike = None):
+    def __init__(
+        self,
+        projection: Projection | None = None,
+        layout: str = "unified",
+        seed: SeedLike = None,
+        normalize: bool = True,
+    ):
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         self.projection = projection
         self.layout = layout
         self.seed = seed
+        self.normalize = bool(normalize)
         self.sizes: list[int] = []
         self.offsets: list[int] = []
         self.scales: list[float] = []
@@ -95,7 +106,10 @@ class DirectFeedback:
         if np.dtype(p.dtype) != np.dtype(net.dtype):
             raise TypeError(f"the projection is {np.dtype(p.dtype)} but the network is {np.dtype(net.dtype)}")
         self.sizes, self.offsets = list(sizes), offsets
-        self.scales = [math.sqrt(p.n_out / l_k) for l_k in sizes]
+        if self.normalize:
+            self.scales = [math.sqrt(p.n_out / l_k) for l_k in sizes]
+        else:  # undo the projection's own 1/sqrt(n_out C): entries of variance 1, no per-layer rescaling
+            self.scales = [math.sqrt(p.n_out * C)] * len(sizes)
         self.shapes = [tuple(s) for s in net.block_shapes[: len(sizes)]]
 
     @property

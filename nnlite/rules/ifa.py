@@ -30,6 +30,8 @@ class IFA(Rule):
     projection : Projection, optional
         ``B_1`` as a projection with ``n_in = C`` and ``n_out >= l_1``. Default: Gaussian from ``seed``.
     seed : int, Generator or None
+    normalize : bool
+        As for :class:`~nnlite.rules.feedback.DirectFeedback` (False: ``B_1`` with entries of variance 1).
 
     Notes
     -----
@@ -49,8 +51,8 @@ class IFA(Rule):
 
     name = "ifa"
 
-    def __init__(self, projection: Projection | None = None, seed: SeedLike = None):
-        self.feedback = DirectFeedback(projection, "unified", seed)
+    def __init__(self, projection: Projection | None = None, seed: SeedLike = None, *, normalize: bool = True):
+        self.feedback = DirectFeedback(projection, "unified", seed, normalize)
         self._projection_arg = projection
         self.seed = seed
 
@@ -82,4 +84,7 @@ class IFA(Rule):
         return [gr for b in per_block for gr in b], signals
 
     def _repr_args(self) -> dict[str, Any]:
-        return {"projection": self._projection_arg, "seed": self.seed}
+        args: dict[str, Any] = {"projection": self._projection_arg, "seed": self.seed}
+        if not self.feedback.normalize:
+            args["normalize"] = False
+        return args
