@@ -118,6 +118,8 @@ def load(path: str | os.PathLike, *, rule: Rule | None = None) -> Sequential:
                 buffers[k][...] = f[f"layer{i}.buffer.{k}"]
             layers.append(layer)
         net = Sequential(layers, input_shape=tuple(spec["input_shape"]))
+        for k, frozen in spec.get("frozen_units", {}).items():
+            net.set_frozen_units(int(k), frozen)
         if rule is not None:
             if "rule" not in spec:
                 raise ValueError(f"{path}: the checkpoint holds no rule state to restore")
@@ -134,4 +136,5 @@ def _spec(net: Sequential) -> dict:
         "format": 1,
         "input_shape": list(net.input_shape),
         "layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in net.layers],
+        "frozen_units": {str(k): v for k, v in net.frozen_units.items()},
     }

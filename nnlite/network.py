@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import SeedLike, as_generator, positive_int
 from .layers import Dense, Layer, WeightLayer
 
 
@@ -74,6 +75,7 @@ class Sequential:
         #: one sample's shape at the output of every block (feedback points, then the output)
         self.block_shapes = [shapes[e - 1] for _, e in self.blocks]
         self.dtype = layers[starts[0]].params["W"].dtype
+        self._unit_masks: dict[int, np.ndarray] = {}
 
     # -- structure -------------------------------------------------------------------------------------------
     @property
@@ -181,6 +183,9 @@ class Sequential:
             ``dL/da``: the gradient at the weight layer's output (IFA carries it forward).
         """
         s, e = self.blocks[k]
+        mask = self._unit_masks.get(k)
+        if mask is not None:  # the bottleneck: frozen units get no gradient, under every rule
+            g = g * mask
         grads = []
         for i in range(e - 1, s, -1):
             layer = self.layers[i]
@@ -192,6 +197,66 @@ class Sequential:
         grads.append(gw)
         grads.reverse()
         return dx, grads, delta
+
+    # -- the gradient-mask bottleneck (Launay et al. §4.2) --------------------------------------------------------
+    def bottleneck(self, k: int, trainable: int, seed: SeedLike = None) -> np.ndarray:
+        """Freeze all but ``trainable`` randomly chosen units of hidden block k for the rest of training.
+
+        The units are the channels of the block's output (``block_shapes[k][0]``: a Dense layer's outputs, a
+        convolution's filters). Their gradient is zeroed where it enters the block, so under every rule their
+        rows of ``W_k``, their bias and their batch-norm scale and shift get a zero gradient (and, under BP, they
+        send nothing down), while the forward pass still uses them. With a weight decay in the optimizer the
+        frozen weights still decay (the gradient is zero; the decay is the optimizer's).
+
+        Parameters
+        ----------
+        k : int
+            A hidden block, ``0 <= k < n_blocks - 1``.
+        trainable : int
+            The bottleneck size: how many units still train, in ``[0, units]``.
+        seed : int, Generator or None
+            Chooses the frozen units.
+
+        Returns
+        -------
+        frozen : ndarray of int64
+            The sorted indices of the frozen units.
+
+        Notes
+        -----
+        Launay et al. freeze a random fraction of the layer's weights ("a fixed number of weights will remain
+        constant throughout training … but will still let information flow in the forward pass"); nnlite freezes
+        whole units, so that the bottleneck size is a number of neurons, as on their Fig. 4's axis.
+        """
+        if not 0 <= int(k) < self.n_blocks - 1 or isinstance(k, bool):
+            raise ValueError(f"k must name a hidden block in [0, {self.n_blocks - 1}), got {k!r}")
+        units = self.block_shapes[k][0]
+        trainable = positive_int(trainable, "trainable", minimum=0)
+        if trainable > units:
+            raise ValueError(f"block {k} has {units} units, so at most {units} can train, got trainable={trainable}")
+        rng = as_generator(seed)
+        frozen = np.sort(rng.permutation(units)[: units - trainable]).astype(np.int64)
+        self.set_frozen_units(k, frozen)
+        return frozen
+
+    def set_frozen_units(self, k: int, frozen: Iterable[int]) -> None:
+        """Freeze exactly the units ``frozen`` of hidden block k (an empty list unfreezes the block)."""
+        units = self.block_shapes[k][0]
+        idx = np.unique(np.asarray(list(frozen), dtype=np.int64))
+        if idx.size and (idx[0] < 0 or idx[-1] >= units):
+            raise ValueError(f"frozen units of block {k} must be in [0, {units}), got {idx.min()}..{idx.max()}")
+        if idx.size == 0:
+            self._unit_masks.pop(k, None)
+            return
+        mask = np.ones(units, dtype=self.dtype)
+        mask[idx] = 0
+        ndim = len(self.block_shapes[k])
+        self._unit_masks[k] = mask.reshape((1, units) + (1,) * (ndim - 1))
+
+    @property
+    def frozen_units(self) -> dict[int, list[int]]:
+        """Per hidden block with a bottleneck, the indices of its frozen units."""
+        return {k: [int(i) for i in np.flatnonzero(m.reshape(-1) == 0)] for k, m in sorted(self._unit_masks.items())}
 
     def carry_block(self, k: int, v: np.ndarray, caches: Caches, *, include_weight: bool = True) -> np.ndarray:
         """Carry ``v`` forward through block k's linear parts (IFA): the weight layer without bias (when
