@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._validation import SeedLike, as_generator
+from ._validation import SeedLike, as_generator, probability
 from .layers import BatchNorm, Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d, activation_factory
 from .network import Sequential
 
@@ -28,8 +28,16 @@ def mlp(
     bias: bool = True,
     dtype: DTypeLike = np.float32,
     seed: SeedLike = None,
+    dropout: float = 0.0,
+    input_dropout: float = 0.0,
+    batch_norm: bool = False,
 ) -> Sequential:
     """A multilayer perceptron ``Dense -> activation -> ... -> Dense`` (the output layer has no activation).
+
+    Each hidden block is ``Dense -> [Dropout(dropout)] -> activation -> [BatchNorm]`` (the order of Launay et
+    al.'s public code: Linear, Dropout, activation, BatchNorm1d); ``input_dropout > 0`` puts a
+    ``Dropout(input_dropout)`` before the first Dense (a parameter-free prefix). Launay et al.'s Table 2 uses
+    ``input_dropout=0.1`` with ``dropout`` 0.1 or 0.5 on every hidden layer.
 
     Parameters
     ----------
@@ -41,22 +49,45 @@ def mlp(
     init, bias, dtype
         Passed to every :class:`Dense`.
     seed : int, Generator or None
-        Seeds the initial weights.
+        Seeds the initial weights, then the dropout layers' Generators. The dropout seeds are drawn after
+        every weight, so the weights are the same with dropout on or off.
+    dropout : float
+        Drop probability in [0, 1) after every hidden Dense (0: no Dropout layers).
+    input_dropout : float
+        Drop probability in [0, 1) on the input (0: none).
+    batch_norm : bool
+        Batch normalisation after every hidden activation; its ``gamma``/``beta`` train with the block.
 
     Returns
     -------
     Sequential
+        Input (N, D_in), output (N, C).
+
+    Notes
+    -----
+    Hidden block k: ``h_k = BN(f(Dropout(h_{k-1} @ W_k.T + b_k)))``, with ``h_0 = Dropout(x)``; the output is
+    ``h_{K-1} @ W_K.T + b_K``.
     """
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"sizes must list at least the input and output sizes, got {sizes}")
+    dropout = probability(dropout, "dropout")
+    input_dropout = probability(input_dropout, "input_dropout")
     rng = as_generator(seed)
+    dense = [Dense(a, b, init=init, bias=bias, dtype=dtype, rng=rng) for a, b in itertools.pairwise(sizes)]
     layers: list[Layer] = []
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(Dense(a, b, init=init, bias=bias, dtype=dtype, rng=rng))
-        if i < len(sizes) - 2:
-            layers.append(_activation(activation))
-    return Sequential(layers)
+    if input_dropout > 0:
+        layers.append(Dropout(input_dropout, seed=int(rng.integers(2**31))))
+    for i, layer in enumerate(dense):
+        layers.append(layer)
+        if i == len(dense) - 1:
+            break
+        if dropout > 0:
+            layers.append(Dropout(dropout, seed=int(rng.integers(2**31))))
+        layers.append(_activation(activation))
+        if batch_norm:
+            layers.append(BatchNorm(sizes[i + 1], dtype=dtype))
+    return Sequential(layers, input_shape=(dense[0].d_in,))
 
 
 def cnn(
@@ -71,6 +102,7 @@ def cnn(
     init: str = "he",
     dtype: DTypeLike = np.float32,
     seed: SeedLike = None,
+    input_dropout: float = 0.0,
 ) -> Sequential:
     """The convolutional network of Launay et al.'s Table 4: three convolutional blocks and a one-layer classifier.
 
@@ -101,7 +133,9 @@ def cnn(
     init, dtype
         Passed to every Conv2d and to the Dense classifier.
     seed : int, Generator or None
-        Seeds the weights and the dropout masks.
+        Seeds the weights and the dropout masks (the input dropout's seed is drawn after every weight).
+    input_dropout : float
+        Drop probability in [0, 1) on the input image, before the first convolution (0: none).
 
     Returns
     -------
@@ -117,9 +151,8 @@ def cnn(
         raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
     if not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
         raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
-    dropout = float(dropout)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    dropout = probability(dropout, "dropout")
+    input_dropout = probability(input_dropout, "input_dropout")
     C, H, W = input_shape
     if min(H, W) < 2 ** len(channels):
         raise ValueError(
@@ -143,4 +176,6 @@ def cnn(
     net = Sequential(layers, input_shape=input_shape)
     d = int(math.prod(net.layer_shapes[-1]))
     layers.append(Dense(d, int(n_classes), init=init, dtype=dtype, rng=rng))
+    if input_dropout > 0:
+        layers.insert(0, Dropout(input_dropout, seed=int(rng.integers(2**31))))
     return Sequential(layers, input_shape=input_shape)
