@@ -137,6 +137,15 @@ def test_every_new_rule_trains_and_records_its_repr(rule, tmp_path, capsys):
     assert (len(al[0]["error_angle"]) == 2) == (rule in ("drtp", "sdfa"))
 
 
+def test_no_normalize_and_bottleneck_reach_the_run(tmp_path, capsys):
+    code, _, err = _run(_small(tmp_path, "--rule", "dfa", "--no-normalize", "--bottleneck", "1:10", epochs=1), capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert "normalize=False" in doc["config"]["rule_repr"]
+    net = nnlite.load(tmp_path / "run" / "model.npz")
+    assert list(net.frozen_units) == [1] and len(net.frozen_units[1]) == 256 - 10
+
+
 def test_kp_flags_reach_the_rule(tmp_path, capsys):
     code, _, err = _run(
         _small(tmp_path, "--rule", "kp", "--kp-lr", "0.03", "--kp-weight-decay", "0.002", epochs=1), capsys
@@ -387,6 +396,9 @@ def test_hidden_sizes_parse(text, sizes):
         (["train", "--rule", "frsf", "--layout", "independent"], "--layout"),
         (["train", "--rule", "dfa", "--kp-lr", "0.1"], "--kp-lr"),
         (["train", "--rule", "fa", "--kp-weight-decay", "0.1"], "--kp-weight-decay"),
+        (["train", "--rule", "fa", "--no-normalize"], "--no-normalize"),
+        (["train", "--bottleneck", "1:300"], "at most 256"),
+        (["train", "--bottleneck", "one"], "BLOCK:TRAINABLE"),
     ],
 )
 def test_flags_that_do_not_apply_exit_2(argv, needle, tmp_path, capsys):

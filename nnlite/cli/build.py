@@ -65,14 +65,14 @@ class CLIError(Exception):
 
 
 def stream_seeds(seed: int) -> dict[str, int]:
-    """Three independent integer seeds (weights, feedback, batch order) from one user seed.
+    """Independent integer seeds (weights, feedback, batch order, bottleneck mask) from one user seed.
 
     The seed is checked by :func:`nnlite._validation.as_generator`; the three streams are drawn from the seed
     sequence of its generator (numpy's ``SeedSequence(seed)``), so a seed gives the same streams as ever.
     """
     seq: Any = as_generator(seed).bit_generator.seed_seq
-    w, fb, order = (int(s) for s in seq.generate_state(3))
-    return {"weights": w, "feedback": fb, "order": order}
+    w, fb, order, mask = (int(s) for s in seq.generate_state(4))  # the first three as they always were
+    return {"weights": w, "feedback": fb, "order": order, "mask": mask}
 
 
 def loss_of(name: str) -> Callable[..., Any]:
@@ -134,18 +134,26 @@ def build_net(args: argparse.Namespace, ds: data.Dataset, seeds: dict[str, int])
     act = activation_factory(args.activation)
     if args.model == "mlp":
         sizes = [ds.shape[0], *(hidden_of(args) or []), ds.n_classes]
-        return mlp(sizes, activation=act, init=args.init, dtype=dtype, seed=seeds["weights"])
-    kw = cnn_settings(args)
-    kw["channels"] = tuple(kw["channels"])
-    return cnn(
-        input_shape=tuple(ds.shape),
-        n_classes=ds.n_classes,
-        activation=act,
-        init=args.init,
-        dtype=dtype,
-        seed=seeds["weights"],
-        **kw,
-    )
+        net = mlp(sizes, activation=act, init=args.init, dtype=dtype, seed=seeds["weights"])
+    else:
+        kw = cnn_settings(args)
+        kw["channels"] = tuple(kw["channels"])
+        net = cnn(
+            input_shape=tuple(ds.shape),
+            n_classes=ds.n_classes,
+            activation=act,
+            init=args.init,
+            dtype=dtype,
+            seed=seeds["weights"],
+            **kw,
+        )
+    if args.bottleneck is not None:  # units chosen from their own stream, so the weights do not change
+        k, n = args.bottleneck
+        try:
+            net.bottleneck(k, n, seed=seeds["mask"])
+        except ValueError as exc:
+            raise CLIError(f"--bottleneck {k}:{n}: {exc}") from None
+    return net
 
 
 def build_projection(args: argparse.Namespace, net: Sequential, rule: str, seed: int) -> projections.Projection | None:
@@ -189,10 +197,11 @@ def build_rule(args: argparse.Namespace, net: Sequential, name: str, seeds: dict
         lr = args.kp_lr if args.kp_lr is not None else learning_rate_of(args, "kp")
         wd = args.kp_weight_decay if args.kp_weight_decay is not None else args.weight_decay
         return rules.KP(lr=lr, weight_decay=wd, seed=seed)
+    normalize = not args.no_normalize
     if name == "ifa":
-        return rules.IFA(projection=proj, seed=seed)
+        return rules.IFA(projection=proj, seed=seed, normalize=normalize)
     direct = {"dfa": rules.DFA, "lafs": rules.LAFS, "drtp": rules.DRTP, "sdfa": rules.SDFA}
-    return direct[name](projection=proj, layout=args.layout, seed=seed, parallel=args.parallel)
+    return direct[name](projection=proj, layout=args.layout, seed=seed, parallel=args.parallel, normalize=normalize)
 
 
 def momentum_of(args: argparse.Namespace) -> float | None:
@@ -258,6 +267,8 @@ def check_combination(args: argparse.Namespace, rules: list[str]) -> None:
         for flag, value in (("--kp-lr", args.kp_lr), ("--kp-weight-decay", args.kp_weight_decay)):
             if value is not None:
                 raise CLIError(f"{flag} applies to kp, not {what} {','.join(rules)}")
+    if args.no_normalize and not set(rules) & set(PROJECTION_RULES):
+        raise CLIError(f"--no-normalize applies to {', '.join(PROJECTION_RULES)}, not {what} {','.join(rules)}")
     if args.projection == "opu" and "lafs" in rules:
         raise CLIError(
             "--projection opu cannot be used with lafs: the OPU cannot apply its transpose, which "

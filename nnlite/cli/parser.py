@@ -32,6 +32,7 @@ from .defaults import (
 from .types import __all__ as _TYPES
 from .types import (
     activation_name,
+    bottleneck_spec,
     channel_list,
     hidden_sizes,
     learning_rates,
@@ -143,6 +144,18 @@ def _add_feedback(p: argparse.ArgumentParser, *, compare: bool) -> None:
         help="nonzeros per row of the sparse projection (default: 1, Crafton et al.)",
     )
     g.add_argument("--parallel", action="store_true", help="DFA/LAFS/DRTP/sDFA: update the hidden blocks in threads")
+    g.add_argument(
+        "--no-normalize",
+        action="store_true",
+        help="DFA/LAFS/IFA/DRTP/sDFA: unit-variance feedback without Launay et al.'s normalisation ('no norm')",
+    )
+    g.add_argument(
+        "--bottleneck",
+        metavar="K:N",
+        type=bottleneck_spec,
+        default=None,
+        help="freeze all but N random units of hidden block K (0-based) for the whole run (Launay et al. §4.2)",
+    )
     g.add_argument(
         "--kp-lr",
         type=positive_float,

@@ -13,6 +13,7 @@ from .defaults import ACTIVATIONS, RULES
 
 __all__ = [
     "activation_name",
+    "bottleneck_spec",
     "channel_list",
     "hidden_sizes",
     "learning_rates",
@@ -23,6 +24,14 @@ __all__ = [
     "rule_list",
     "thread_count",
 ]
+
+
+def bottleneck_spec(text: str) -> tuple[int, int]:
+    """Parse ``--bottleneck K:N``: hidden block K keeps N trainable units, e.g. ``1:100``."""
+    m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", str(text))
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected BLOCK:TRAINABLE such as 1:100, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
 
 
 def hidden_sizes(text: str) -> list[int]:
