@@ -15,6 +15,10 @@ name               x (flatten=True / False)    train / test     source
 
 Pixels are scaled to [0, 1] (digits: / 16, the others: / 255); labels are int64 in [0, C).
 
+Your own data: ``load("path/to/file.npz")`` reads ``x_train, y_train, x_test, y_test`` from one ``.npz`` file
+(``read_npz``: every member's header is checked before its data is read; no object arrays), scales uint8 pixels to
+[0, 1], keeps floating-point ones, and applies the same checks, ``flatten`` and ``standardize``.
+
 Where files are looked for
 --------------------------
 For a data set ``name`` the folders below are tried in this order; the first that holds a complete copy wins
@@ -50,8 +54,8 @@ Modules
 -------
 ``sources`` (names, file names, mirrors, SHA-256 values), ``locate`` (the search above), ``download``
 (``download_file`` and the download on demand), ``idx`` and ``cifar`` (the two file formats), ``datasets``
-(``Dataset``, ``load``), ``batching`` (``batches``, ``one_hot``). ``check_inputs`` and ``check_labels`` are
-:mod:`nnlite._validation`'s, re-exported here.
+(``Dataset``, ``load``), ``npz`` (own data sets), ``batching`` (``batches``, ``one_hot``). ``check_inputs`` and
+``check_labels`` are :mod:`nnlite._validation`'s, re-exported here.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from .datasets import STD_FLOOR, Dataset, load
 from .download import ChecksumError, download_file
 from .idx import read_idx
 from .locate import DataNotFoundError, data_dirs
+from .npz import read_npz
 from .sources import DEBIAN_FASHION_MNIST as DEBIAN_FASHION_MNIST  # not in __all__, as before
 from .sources import KNOWN_DATASETS
 
@@ -81,4 +86,5 @@ __all__ = [
     "one_hot",
     "read_cifar_batch",
     "read_idx",
+    "read_npz",
 ]

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .._validation import as_generator
+from .._validation import as_generator, check_inputs
 from .cifar import _load_cifar_folder
 from .download import _find_or_download
 from .idx import _load_idx_folder
+from .npz import read_npz
 from .sources import KNOWN_DATASETS
 
 #: Smallest standard deviation divided by in ``standardize=True`` (features that are constant in the training
@@ -34,11 +35,11 @@ class Dataset:
     x_test : ndarray, shape (N_test, *shape)
     y_test : ndarray of int64, shape (N_test,)
     name : str
-        One of ``KNOWN_DATASETS``.
+        One of ``KNOWN_DATASETS``, or an own file's name without ``.npz``.
     n_classes : int
         C, the number of classes.
     shape : tuple of int
-        The shape of one sample: ``(D,)`` when flattened, else ``(C_in, H, W)``.
+        The shape of one sample: ``(D,)`` when flattened (or stored flat), else ``(C_in, H, W)``.
     mean, std : ndarray or None
         With ``standardize=True``, the training statistics that were applied (shape ``shape`` per feature, or
         ``(C_in, 1, 1)`` per channel), so new data can be transformed the same way: ``(x - mean) / std``.
@@ -80,7 +81,7 @@ class Dataset:
 
 
 def load(
-    name: str,
+    name: str | os.PathLike,
     root: str | os.PathLike | None = None,
     download: bool = True,
     standardize: bool = False,
@@ -91,8 +92,13 @@ def load(
 
     Parameters
     ----------
-    name : str
-        One of ``KNOWN_DATASETS``: ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``.
+    name : str or path
+        One of ``KNOWN_DATASETS``: ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``; or your own
+        data: a name ending in ``.npz``, or any existing file that is not a known name, holding ``x_train``
+        (N_train, D) or (N_train, C_in, H, W), ``y_train`` (N_train,), ``x_test`` and ``y_test``
+        (:func:`nnlite.data.npz.read_npz` checks each member's header before reading it). uint8 pixels are
+        scaled to [0, 1], floating-point ones kept as they are; labels must be integers in [0, C) with
+        C = ``max(y_train) + 1``; x must be finite. ``root`` and ``download`` do not apply.
     root : path, optional
         A folder searched first (see the :mod:`nnlite.data` docstring for the whole search order), and where
         downloads go.
@@ -106,7 +112,8 @@ def load(
     dtype : float dtype
         float32 (default) or float64.
     flatten : bool
-        True: x is (N, D). False: x is (N, C_in, H, W), i.e. (N, 1, 8, 8), (N, 1, 28, 28) or (N, 3, 32, 32).
+        True: x is (N, D). False: x is (N, C_in, H, W), i.e. (N, 1, 8, 8), (N, 1, 28, 28) or (N, 3, 32, 32)
+        (an own file's x stored as (N, D) stays (N, D), standardised per feature).
 
     Returns
     -------
@@ -116,7 +123,8 @@ def load(
     Raises
     ------
     ValueError
-        Unknown name (the message lists the known ones), or a file that does not parse.
+        Unknown name (the message lists the known ones), or a file that does not parse or fails a check (the
+        message names the file and the key).
     DataNotFoundError
         The files are in none of the searched folders and ``download`` is False or the download failed.
     ChecksumError
@@ -129,27 +137,40 @@ def load(
 
     Standardization: ``x' = (x - mu) / max(sigma, STD_FLOOR)`` with ``mu``, ``sigma`` from ``x_train`` only.
     """
-    if not isinstance(name, str) or name not in KNOWN_DATASETS:
-        raise ValueError(f"unknown data set {name!r}; known data sets: {', '.join(KNOWN_DATASETS)}")
+    own = _is_own_file(name)
+    if not own and (not isinstance(name, str) or name not in KNOWN_DATASETS):
+        raise ValueError(
+            f"unknown data set {name!r}; known data sets: {', '.join(KNOWN_DATASETS)}, "
+            "or a path to an .npz file of your own"
+        )
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"dtype must be a floating-point type such as float32 or float64, got {dtype}")
 
-    if name == "digits":
+    if own:
+        source = os.fspath(name)
+        x_tr, y_tr, x_te, y_te = read_npz(source)
+        name = os.path.basename(source).removesuffix(".npz")
+        image_shape, scale = tuple(x_tr.shape[1:]), 255.0 if x_tr.dtype == np.uint8 else 1.0
+        n_classes = int(y_tr.max()) + 1
+    elif name == "digits":
         x_tr, y_tr, x_te, y_te, source = _load_digits_uint8()
         image_shape, scale, n_classes = (1, 8, 8), 16.0, 10
     elif name in ("mnist", "fashion-mnist"):
-        folder = _find_or_download(name, root, download)
+        folder = _find_or_download(str(name), root, download)
         x_tr, y_tr, x_te, y_te = _load_idx_folder(folder)
         image_shape, scale, n_classes, source = (1, 28, 28), 255.0, 10, str(folder)
     else:
-        folder = _find_or_download(name, root, download)
+        folder = _find_or_download(str(name), root, download)
         x_tr, y_tr, x_te, y_te, source = _load_cifar_folder(folder)
         image_shape, scale, n_classes = (3, 32, 32), 255.0, 10
 
     sample_shape = (int(np.prod(image_shape)),) if flatten else image_shape
     x_train = _to_float(x_tr, sample_shape, scale, dtype)
     x_test = _to_float(x_te, sample_shape, scale, dtype)
+    if own:  # float data may hold NaN/inf, or overflow to inf in a narrower dtype
+        for x, key in ((x_train, "x_train"), (x_test, "x_test")):
+            check_inputs(x, name=f"{source}: {key}")
     y_train = np.ascontiguousarray(y_tr, dtype=np.int64)
     y_test = np.ascontiguousarray(y_te, dtype=np.int64)
     for y, split in ((y_train, "train"), (y_test, "test")):
@@ -160,13 +181,23 @@ def load(
 
     mean = std = None
     if standardize:
-        x_train, x_test, mean, std = _standardize(x_train, x_test, per_channel=not flatten)
-    return Dataset(x_train, y_train, x_test, y_test, name, n_classes, tuple(sample_shape), mean, std, source)
+        x_train, x_test, mean, std = _standardize(x_train, x_test, per_channel=len(sample_shape) == 3)
+    return Dataset(x_train, y_train, x_test, y_test, str(name), n_classes, tuple(sample_shape), mean, std, source)
 
 
-def _to_float(x_uint8: np.ndarray, sample_shape: tuple[int, ...], scale: float, dtype: np.dtype) -> np.ndarray:
-    out = np.ascontiguousarray(x_uint8.reshape((x_uint8.shape[0],) + tuple(sample_shape)), dtype=dtype)
-    out /= float(scale)  # Python float: the array keeps its dtype
+def _is_own_file(name: object) -> bool:
+    """A name ending in ``.npz``, or an existing file whose name is not one of ``KNOWN_DATASETS``."""
+    if not isinstance(name, (str, os.PathLike)) or name in KNOWN_DATASETS:
+        return False
+    path = os.fspath(name)
+    return isinstance(path, str) and (path.endswith(".npz") or os.path.isfile(path))
+
+
+def _to_float(x: np.ndarray, sample_shape: tuple[int, ...], scale: float, dtype: np.dtype) -> np.ndarray:
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf, which check_inputs refuses
+        out = np.ascontiguousarray(x.reshape((x.shape[0],) + tuple(sample_shape)), dtype=dtype)
+    if scale != 1.0:
+        out /= float(scale)  # Python float: the array keeps its dtype
     return out
 
 
