@@ -146,6 +146,16 @@ def test_no_normalize_and_bottleneck_reach_the_run(tmp_path, capsys):
     assert list(net.frozen_units) == [1] and len(net.frozen_units[1]) == 256 - 10
 
 
+def test_mlp_dropout_input_dropout_and_batch_norm_reach_the_network(tmp_path, capsys):
+    argv = _small(tmp_path, "--dropout", "0.1", "--input-dropout", "0.2", "--batch-norm", epochs=1)
+    code, _, err = _run(argv, capsys)
+    assert code == 0, err
+    net = nnlite.load(tmp_path / "run" / "model.npz")
+    kinds = [type(layer).__name__ for layer in net.layers]
+    assert kinds[0] == "Dropout" and net.layers[0].p == 0.2
+    assert kinds.count("BatchNorm") == 2 and kinds.count("Dropout") == 3
+
+
 def test_kp_flags_reach_the_rule(tmp_path, capsys):
     code, _, err = _run(
         _small(tmp_path, "--rule", "kp", "--kp-lr", "0.03", "--kp-weight-decay", "0.002", epochs=1), capsys
@@ -391,7 +401,7 @@ def test_hidden_sizes_parse(text, sizes):
         (["train", "--rule", "lafs", "--projection", "opu"], "transpose"),
         (["train", "--optimizer", "adam", "--momentum", "0.5"], "--momentum"),
         (["train", "--rule", "dfa", "--projection", "sparse", "--sparsity", "11"], "--sparsity"),
-        (["train", "--dropout", "0.5"], "--model cnn"),
+        (["train", "--kernel-size", "5"], "--model cnn"),
         (["train", "--rule", "usf", "--projection", "fastfood"], "--projection"),  # uSF has no projection
         (["train", "--rule", "frsf", "--layout", "independent"], "--layout"),
         (["train", "--rule", "dfa", "--kp-lr", "0.1"], "--kp-lr"),

@@ -125,6 +125,7 @@ def cnn_settings(args: argparse.Namespace) -> dict[str, Any]:
         "kernel_size": args.kernel_size if args.kernel_size is not None else CNN_KERNEL_SIZE,
         "batch_norm": bool(args.batch_norm),
         "dropout": args.dropout,
+        "input_dropout": args.input_dropout,
     }
 
 
@@ -134,7 +135,16 @@ def build_net(args: argparse.Namespace, ds: data.Dataset, seeds: dict[str, int])
     act = activation_factory(args.activation)
     if args.model == "mlp":
         sizes = [ds.shape[0], *(hidden_of(args) or []), ds.n_classes]
-        net = mlp(sizes, activation=act, init=args.init, dtype=dtype, seed=seeds["weights"])
+        net = mlp(
+            sizes,
+            activation=act,
+            init=args.init,
+            dtype=dtype,
+            seed=seeds["weights"],
+            dropout=args.dropout,
+            input_dropout=args.input_dropout,
+            batch_norm=args.batch_norm,
+        )
     else:
         kw = cnn_settings(args)
         kw["channels"] = tuple(kw["channels"])
@@ -248,8 +258,6 @@ def check_combination(args: argparse.Namespace, rules: list[str]) -> None:
         for flag, given in (
             ("--channels", args.channels is not None),
             ("--kernel-size", args.kernel_size is not None),
-            ("--batch-norm", args.batch_norm),
-            ("--dropout", bool(args.dropout)),
         ):
             if given:
                 raise CLIError(f"{flag} applies to --model cnn only")
@@ -282,7 +290,7 @@ def blas_threads(args: argparse.Namespace, net: Sequential) -> int | None:
         return args.threads or None
     if args.model != "mlp":
         return None
-    largest = max(int(np.prod(p["W"].shape)) for p in net.params())
+    largest = max(int(np.prod(net.weight_layer(k).W.shape)) for k in range(net.n_blocks))
     return 1 if args.batch_size * largest <= SMALL_GEMM else None
 
 

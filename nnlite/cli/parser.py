@@ -96,13 +96,24 @@ def _add_model(p: argparse.ArgumentParser) -> None:
         default=None,
         help=f"cnn: odd kernel size of every convolution (default: nnlite.cnn's, {CNN_KERNEL_SIZE})",
     )
-    g.add_argument("--batch-norm", action="store_true", help="cnn: batch normalisation after every convolution")
+    g.add_argument(
+        "--batch-norm",
+        action="store_true",
+        help="batch normalisation in every hidden block (mlp: after the activation; cnn: after the convolution)",
+    )
     g.add_argument(
         "--dropout",
         metavar="P",
         type=probability,
         default=0.0,
-        help="cnn: dropout probability after every pooling (default 0)",
+        help="dropout probability in every hidden block (mlp: after the Dense; cnn: after the pooling; default 0)",
+    )
+    g.add_argument(
+        "--input-dropout",
+        metavar="P",
+        type=probability,
+        default=0.0,
+        help="dropout probability on the input (Launay et al.: 0.1 with dropout; default 0)",
     )
     g.add_argument(
         "--activation",

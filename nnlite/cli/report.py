@@ -186,7 +186,8 @@ def run_config(
 
 def print_config(cfg: dict[str, Any], rule_reprs: dict[str, str]) -> None:
     """The configuration block printed before training."""
-    model = ["hidden"] if cfg["model"] == "mlp" else ["channels", "kernel_size", "batch_norm", "dropout"]
+    regular = ["batch_norm", "dropout", "input_dropout"]
+    model = ["hidden", *regular] if cfg["model"] == "mlp" else ["channels", "kernel_size", *regular]
     keys = [
         "dataset",
         "n_train",
