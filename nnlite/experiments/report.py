@@ -1,0 +1,200 @@
+"""The report of a sweep: the paper's table, each cell the mean (std) over seeds, the paper's value beside ours.
+
+Accuracies are percentages, mean (standard deviation) over the seeds that finished. Alignment is reported as
+Launay et al. do: the mean (standard deviation) over the 128 test samples of the best run (the run with the highest
+test accuracy) of the cosine between the rule's and BP's signal at each hidden feedback point. A value the source
+does not give is shown as "—", never invented.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..checkpoint import atomic_write, write_json
+from .spec import Spec
+
+__all__ = ["aggregate", "load_results", "markdown", "memory_table", "write_report"]
+
+
+def load_results(folder: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every run record (``<key>.json``) in ``folder``; files that are not run records are left out."""
+    out = []
+    for p in sorted(Path(folder).glob("*.json")):
+        if p.name in ("report.json", "spec.json"):
+            continue
+        try:
+            doc = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(doc, dict) and {"variation", "seed", "status"} <= set(doc):
+            out.append(doc)
+    return out
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return None, None
+    a = np.asarray(vals, dtype=np.float64)
+    return float(a.mean()), float(a.std())
+
+
+def aggregate(spec: Spec, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per variation of ``spec``, in the spec's order: counts, mean/std of the accuracies (percent) over
+    seeds, and the best run's final alignment.
+
+    Returns
+    -------
+    list of dict
+        ``variation``, ``n_ok``, ``n_failed``, ``test_acc``/``test_acc_std``, ``train_acc``/``train_acc_std``,
+        ``test_error``/``test_error_std`` (100 - accuracy), ``best_seed``, ``cos``/``cos_std`` (lists per hidden
+        feedback point), ``update_cos_last`` (the output layer's update cosine), ``error_angle``, ``readout_acc``,
+        ``weight_angle`` (lists, from the best run), and ``paper`` (the spec's values for the row).
+    """
+    rows = []
+    for v in spec.variations:
+        name = v["name"]
+        mine = [r for r in records if r.get("variation") == name]
+        ok = [r for r in mine if r["status"] == "ok" and r.get("result")]
+        row: dict[str, Any] = {"variation": name, "n_ok": len(ok), "n_failed": len(mine) - len(ok)}
+        for key in ("test_acc", "train_acc"):
+            m, s = _mean_std([100.0 * r["result"][key] for r in ok if r["result"].get(key) is not None])
+            row[key], row[f"{key}_std"] = m, s
+        row["test_error"] = None if row["test_acc"] is None else 100.0 - row["test_acc"]
+        row["test_error_std"] = row["test_acc_std"]
+        scored = [r for r in ok if r["result"].get("test_acc") is not None]
+        best = max(scored, key=lambda r: r["result"]["test_acc"]) if scored else None
+        fa = (best or {}).get("result", {}).get("final_alignment") if best else None
+        row["best_seed"] = None if best is None else best["seed"]
+        row["cos"] = fa["signal_cos"] if fa else []
+        row["cos_std"] = fa["signal_cos_std"] if fa else []
+        row["update_cos_last"] = fa["update_cos"][-1] if fa and fa["update_cos"] else None
+        for key in ("error_angle", "readout_acc", "weight_angle"):
+            row[key] = fa.get(key, []) if fa else []
+        row["paper"] = spec.paper.get(name, {})
+        rows.append(row)
+    return rows
+
+
+def _cell(m: Any, s: Any = None, digits: int = 2) -> str:
+    if m is None:
+        return "—"
+    return f"{m:.{digits}f}" if s is None else f"{m:.{digits}f} ({s:.{digits}f})"
+
+
+def _cos_cells(values: list, stds: list, n: int) -> list[str]:
+    return [_cell(values[i] if i < len(values) else None, stds[i] if i < len(stds) else None) for i in range(n)]
+
+
+def markdown(spec: Spec, rows: list[dict[str, Any]], *, title_note: str = "") -> str:
+    """The table in the paper's layout: ours, then the paper's value, for every column the spec reports."""
+    cols = spec.report.get("columns", ["test_acc"])
+    n_cos = max([len(r["cos"]) for r in rows] + [len(r["paper"].get("cos", [])) for r in rows] + [0])
+    head = ["variation", "runs"]
+    for c in cols:
+        if c in ("test_acc", "train_acc", "test_error"):
+            label = {"test_acc": "test acc %", "train_acc": "train acc %", "test_error": "test error %"}[c]
+            head += [label, "paper"]
+        elif c == "cos":
+            for k in range(n_cos):
+                head += [f"cos {k + 1}", "paper"]
+        elif c == "update_cos_last":
+            head += ["classifier update cos"]
+        elif c in ("error_angle", "readout_acc"):
+            head += [f"{c} (best run)"]
+    lines = [f"## {spec.title}{title_note}", "", f"Source: {spec.source}", ""]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        p = r["paper"]
+        cells = [r["variation"], f"{r['n_ok']}" + (f" (+{r['n_failed']} failed)" if r["n_failed"] else "")]
+        for c in cols:
+            if c in ("test_acc", "train_acc", "test_error"):
+                cells += [_cell(r[c], r[f"{c}_std"]), _cell(p.get(c), p.get(f"{c}_std"))]
+            elif c == "cos":
+                ours = _cos_cells(r["cos"], r["cos_std"], n_cos)
+                theirs = _cos_cells(p.get("cos", []), p.get("cos_std", []), n_cos)
+                cells += [x for pair in zip(ours, theirs) for x in pair]
+            elif c == "update_cos_last":
+                cells += [_cell(r["update_cos_last"])]
+            elif c in ("error_angle", "readout_acc"):
+                cells += [", ".join(_cell(v, digits=1 if c == "error_angle" else 3) for v in r[c]) or "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Cells: mean (std) over seeds; alignment: mean (std) over the test samples of the best run.", ""]
+    if spec.notes:
+        lines += [spec.notes.strip(), ""]
+    return "\n".join(lines)
+
+
+def memory_table(spec: Spec) -> tuple[str, dict[str, Any]]:
+    """Launay et al.'s Table 1 (``kind = "memory"`` specs), computed: Markdown and the figures in bytes."""
+    from .memory import feedback_memory, vgg16_feedback_sizes
+
+    b = spec.base
+    sizes = vgg16_feedback_sizes(int(b.get("image_size", 224)))
+    mem = feedback_memory(sizes, int(b.get("n_classes", 1000)), dtype=np.dtype(b.get("dtype", "float32")))
+    paper = {"naive": "55 GB", "unified": "13 GB"}
+    lines = [f"## {spec.title}", "", f"Source: {spec.source}", ""]
+    lines += ["| feedback | bytes | GB | paper |", "|---|---|---|---|"]
+    for k, v in mem.items():
+        lines.append(f"| {k} | {int(v)} | {v / 1e9:.3f} | {paper.get(k, '—')} |")
+    lines += ["", spec.notes.strip(), ""]
+    return "\n".join(lines), {"feedback_sizes": sizes, "bytes": {k: int(v) for k, v in mem.items()}}
+
+
+def write_report(spec: Spec, folder: str | os.PathLike, *, title_note: str = "") -> str:
+    """Aggregate the runs in ``folder`` and write ``report.md``, ``report.json`` and the spec's figure there
+    (atomically). Returns the Markdown."""
+    folder = Path(folder)
+    if spec.kind == "memory":
+        text, data = memory_table(spec)
+        write_json(folder / "report.json", {"spec": spec.name, **data})
+    else:
+        rows = aggregate(spec, load_results(folder))
+        text = markdown(spec, rows, title_note=title_note)
+        write_json(folder / "report.json", {"spec": spec.name, "title": spec.title + title_note, "rows": rows})
+        figure = spec.report.get("figure")
+        if figure:
+            _figure(figure, spec, rows, load_results(folder), folder)
+    atomic_write(folder / "report.md", text.encode())
+    return text
+
+
+def _figure(kind: str, spec: Spec, rows: list[dict[str, Any]], records: list[dict[str, Any]], folder: Path) -> None:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    if kind == "bottleneck":  # Launay Fig. 4: accuracy and the masked layer's alignment vs trainable units
+        xs = [r["paper"].get("x") or int(str(r["variation"]).split(":")[-1]) for r in rows]
+        a1.errorbar(xs, [r["test_acc"] for r in rows], yerr=[r["test_acc_std"] for r in rows], marker="o")
+        a1.set(xscale="log", xlabel="trainable units in layer 2", ylabel="test accuracy %")
+        a2.plot(xs, [r["cos"][1] if len(r["cos"]) > 1 else None for r in rows], marker="o")
+        a2.set(xscale="log", xlabel="trainable units in layer 2", ylabel="alignment (cosine) of layer 2")
+    else:  # Gilmer Fig. 1: local-error angles and readout accuracy over training
+        for r in records:
+            if r["status"] != "ok" or r["seed"] != min(x["seed"] for x in records):
+                continue
+            al = r["result"]["history"]["alignment"]
+            steps = [max(a["step"], 1) for a in al]
+            for k in range(len(al[0]["error_angle"]) if al else 0):
+                a1.plot(steps, [a["error_angle"][k] for a in al], label=f"{r['variation']} h{k + 1}")
+                a2.plot(steps, [a["readout_acc"][k] for a in al], label=f"{r['variation']} h{k + 1}")
+        a1.set(xscale="log", xlabel="step", ylabel="angle between e_k and e (degrees)")
+        a2.set(xscale="log", xlabel="step", ylabel="readout accuracy")
+        a1.legend(fontsize=7)
+    fig.suptitle(spec.title, fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write(folder / f"{kind}.png", buf.getvalue())
