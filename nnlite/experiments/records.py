@@ -1,0 +1,142 @@
+"""A sweep's runs and their records: the key of a run, the checks of a list of runs, and one run executed into the
+record that :func:`nnlite.experiments.sweep.sweep` writes to ``<key>.json``.
+
+A run is ``{"variation": str, "seed": int, "options": dict}`` (``options`` those of
+:func:`~nnlite.experiments.run.run`, ``seed`` included). Its record is ``{"key", "variation", "seed", "options",
+"status": "ok" | "failed", "result": run's dict or None, "error": str or None, "traceback": str or None,
+"started", "finished" (ISO 8601 times with their UTC offset), "worker": the Dask worker's address or None}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import traceback
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from .run import run
+
+__all__ = ["check_runs", "execute", "is_done", "make_record", "run_key", "run_seconds"]
+
+
+def run_key(options: Mapping[str, Any]) -> str:
+    """The key of a run: the first 16 hex digits of the SHA-256 of ``options``' canonical JSON.
+
+    The canonical JSON is ``json.dumps(options, sort_keys=True, separators=(",", ":"))``: the same options give
+    the same key whatever their order.
+
+    Raises
+    ------
+    TypeError
+        ``options`` is not a mapping, or holds a value JSON cannot represent.
+    """
+    if not isinstance(options, Mapping):
+        raise TypeError(f"a run's options must be a mapping, got {type(options).__name__}")
+    text = json.dumps(dict(options), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def check_runs(runs: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """``(key, run)`` for every run of ``runs``, each run as a plain dict, checked.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A run that is not ``{"variation": str, "seed": int, "options": dict}`` with ``options["seed"] == seed``,
+        or two runs with the same options (the same key).
+    """
+    checked: list[tuple[str, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    for i, r in enumerate(runs):
+        if not isinstance(r, Mapping) or set(r) != {"variation", "seed", "options"}:
+            got = sorted(r) if isinstance(r, Mapping) else type(r).__name__
+            raise ValueError(f"run {i} must be a mapping with keys 'variation', 'seed' and 'options', got {got}")
+        variation, seed, options = r["variation"], r["seed"], r["options"]
+        if not isinstance(variation, str):
+            raise TypeError(f"run {i}: 'variation' must be a string, got {variation!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"run {i}: 'seed' must be an integer, got {seed!r}")
+        if not isinstance(options, Mapping) or options.get("seed") != seed:
+            raise ValueError(f"run {i} ({variation!r}): options must be a mapping whose 'seed' is {seed}")
+        key = run_key(options)
+        if key in seen:
+            raise ValueError(f"runs {seen[key]} and {i} have the same options (key {key}); each run must be distinct")
+        seen[key] = i
+        checked.append((key, {"variation": variation, "seed": seed, "options": dict(options)}))
+    return checked
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def make_record(
+    key: str,
+    r: Mapping[str, Any],
+    started: str | None,
+    worker: str | None,
+    result: Any = None,
+    exc: Any = None,
+    tb: Any = None,
+) -> dict[str, Any]:
+    """The file of one finished run: ``result`` when it succeeded, else ``exc`` and its traceback ``tb``."""
+    if exc is not None and tb is None:
+        tb = exc.__traceback__
+    return {
+        "key": key,
+        "variation": r["variation"],
+        "seed": r["seed"],
+        "options": r["options"],
+        "status": "ok" if exc is None else "failed",
+        "result": result,
+        "error": None if exc is None else f"{type(exc).__name__}: {exc}",
+        "traceback": None if exc is None else "".join(traceback.format_exception(type(exc), exc, tb)),
+        "started": started,
+        "finished": _now(),
+        "worker": worker,
+    }
+
+
+def execute(key: str, r: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one run where this is called (a Dask worker, or in process) and return its record; never raises.
+
+    Returns
+    -------
+    dict
+        The record :func:`sweep` writes to ``<key>.json``: ``status`` "ok" with ``result`` the dict of
+        :func:`~nnlite.experiments.run.run`, or "failed" with ``error`` and ``traceback`` (any ``Exception``
+        the run raised); ``worker`` is the Dask worker's address (None outside a worker).
+    """
+    try:
+        from distributed import get_worker
+
+        worker: str | None = get_worker().address
+    except (ImportError, ValueError):
+        worker = None
+    started = _now()
+    try:
+        result = run(r["options"])
+    except Exception as exc:
+        return make_record(key, r, started, worker, exc=exc)
+    return make_record(key, r, started, worker, result=result)
+
+
+def is_done(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a run's record with status "ok" (a missing, unreadable or failed one is not done)."""
+    try:
+        with open(path) as f:
+            return json.load(f).get("status") == "ok"
+    except (OSError, ValueError, AttributeError):
+        return False  # missing, unreadable or not a record: run it
+
+
+def run_seconds(record: Mapping[str, Any]) -> float | None:
+    """The wall time of a recorded run, from its ``started`` and ``finished`` times (None when unknown)."""
+    try:
+        a, b = datetime.fromisoformat(record["started"]), datetime.fromisoformat(record["finished"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (b - a).total_seconds()

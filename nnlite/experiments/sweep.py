@@ -1,0 +1,311 @@
+"""The sweep runner: many runs (:func:`nnlite.experiments.run.run`) on a Dask distributed cluster.
+
+A run to execute is ``{"variation": str, "seed": int, "options": dict}`` (``options`` include ``seed``). Its key is
+the first 16 hex digits of the SHA-256 of its options' canonical JSON (:func:`run_key`), and its result is one
+JSON file, ``<key>.json`` in the results folder, written atomically by the client as soon as the run finishes
+(:func:`nnlite.checkpoint.write_json`), so an interrupted sweep keeps every finished run and the next one resumes.
+
+Scheduling, retries and lost workers are Dask's: every run is one task (``client.submit(..., pure=False,
+retries=...)``); a worker that dies mid-run is restarted by its nanny and the scheduler gives its runs to another
+worker (up to ``distributed.scheduler.allowed-failures`` deaths per run, after which the run is recorded as
+failed). A run whose options fail is caught on the worker and recorded as failed with its error and traceback;
+it never stops the sweep. Data sets are not shipped: each worker process loads its data set once and keeps it.
+
+Dask is an optional dependency (the ``sweep`` extra), imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import write_json
+from .records import check_runs, execute, is_done, make_record, run_key, run_seconds
+from .run import train_namespace
+
+__all__ = ["BLAS_ENV", "SweepSummary", "dry_run", "run_key", "sweep"]  # run_key: from .records
+
+#: The environment of every worker process of the cluster :func:`sweep` starts: one BLAS thread per worker
+#: (one worker per core). ``run`` also limits BLAS to one thread while it trains (its ``threads`` default).
+BLAS_ENV: dict[str, str] = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What a sweep did.
+
+    Attributes
+    ----------
+    total : int
+        Runs asked for.
+    skipped : int
+        Runs already done (a result with status "ok" in the folder), not run again.
+    submitted : int
+        Runs given to the cluster.
+    ok, failed : int
+        Submitted runs that finished with status "ok" / "failed".
+    failed_keys : tuple of str
+        The keys of the failed runs, in the order they finished.
+    seconds : float
+        Wall time of the sweep, cluster start and stop included.
+    """
+
+    total: int
+    skipped: int
+    submitted: int
+    ok: int
+    failed: int
+    failed_keys: tuple[str, ...]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as a JSON-ready dict (``failed_keys`` as a list)."""
+        d = asdict(self)
+        d["failed_keys"] = list(self.failed_keys)
+        return d
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """A Client on ``scheduler``, or on a LocalCluster started here and shut down on leaving (errors too)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        with Client(scheduler) as client:  # closes the client only: the cluster is not ours
+            yield client
+        return
+    n = workers if workers is not None else (os.cpu_count() or 1)
+    with (
+        LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, env=dict(BLAS_ENV), dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def sweep(
+    runs: Sequence[Mapping[str, Any]],
+    out_dir: str | os.PathLike,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    rerun: bool = False,
+    retries: int = 2,
+    on_event: Callable[[Event], Any] | None = None,
+) -> SweepSummary:
+    """Execute ``runs`` on a Dask cluster and write one result file per run to ``out_dir``.
+
+    Parameters
+    ----------
+    runs : sequence of dict
+        Each ``{"variation": str, "seed": int, "options": dict}``, ``options`` those of
+        :func:`~nnlite.experiments.run.run` including ``seed``; no two runs with the same options.
+    out_dir : path
+        The results folder (created when missing): ``<key>.json`` per run (:func:`run_key`).
+    scheduler : str, optional
+        The address of a running cluster's scheduler (``"tcp://host:port"``); the sweep connects to it and leaves
+        it running. Default: start a ``distributed.LocalCluster`` of one single-threaded worker process per core
+        (BLAS at one thread, :data:`BLAS_ENV`) and shut it down at the end, also on an error or an interrupt.
+    workers : int, optional
+        The number of worker processes of that local cluster (not with ``scheduler``).
+    rerun : bool
+        Run everything again. Default: resume, skipping the runs whose result has status "ok" (failed runs are
+        run again).
+    retries : int
+        Dask's retries of a task that raised (a run's own errors are recorded, not raised; a lost worker is the
+        scheduler's ``allowed-failures``).
+    on_event : callable, optional
+        Called in the calling thread with a dict for each event: ``{"event": "start", "total", "skipped",
+        "submitted"}``; ``{"event": "done", "key", "variation", "seed", "status", "seconds", "done", "failed",
+        "running"}`` after each run's file is written (``seconds`` the run's wall time; ``done`` and ``failed``
+        count this sweep's finished runs, ``running`` those submitted and not finished); ``{"event": "end",
+        "summary"}`` (:meth:`SweepSummary.to_dict`).
+
+    Returns
+    -------
+    SweepSummary
+
+    Raises
+    ------
+    ValueError, TypeError
+        A malformed run, two runs with the same options, or bad ``workers``/``retries``.
+    """
+    t0 = time.perf_counter()
+    checked = check_runs(runs)
+    if workers is not None:
+        if scheduler is not None:
+            raise ValueError("workers applies to the local cluster: not with scheduler=")
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [(k, r) for k, r in checked if rerun or not is_done(out / f"{k}.json")]
+    emit = on_event if on_event is not None else (lambda event: None)
+    skipped = len(checked) - len(todo)
+    emit({"event": "start", "total": len(checked), "skipped": skipped, "submitted": len(todo)})
+    ok, failed_keys = 0, list[str]()
+    if todo:
+        ok, failed_keys = _submit_and_collect(todo, out, scheduler, workers, retries, emit)
+    summary = SweepSummary(
+        total=len(checked),
+        skipped=skipped,
+        submitted=len(todo),
+        ok=ok,
+        failed=len(failed_keys),
+        failed_keys=tuple(failed_keys),
+        seconds=time.perf_counter() - t0,
+    )
+    emit({"event": "end", "summary": summary.to_dict()})
+    return summary
+
+
+def _submit_and_collect(
+    todo: list[tuple[str, dict[str, Any]]],
+    out: Path,
+    scheduler: str | None,
+    workers: int | None,
+    retries: int,
+    emit: Callable[[Event], Any],
+) -> tuple[int, list[str]]:
+    from distributed import as_completed
+
+    token = uuid.uuid4().hex[:8]  # task keys unique to this sweep: a shared cluster may hold another's
+    ok, failed_keys = 0, list[str]()
+    with _client(scheduler, workers) as client:
+        by_task: dict[str, tuple[str, dict[str, Any]]] = {}
+        pending: dict[str, Any] = {}  # task key -> Future, until its file is written
+        for key, r in todo:
+            fut = client.submit(execute, key, r, key=f"nnlite-run-{key}-{token}", pure=False, retries=retries)
+            by_task[fut.key], pending[fut.key] = (key, r), fut
+        try:
+            for fut in as_completed(list(pending.values())):
+                key, r = by_task[fut.key]
+                if fut.status == "finished":
+                    record = fut.result()
+                elif fut.status == "error":  # the task itself failed: a worker lost too often (KilledWorker)
+                    record = make_record(key, r, None, None, exc=fut.exception(), tb=fut.traceback())
+                else:  # cancelled or lost by the cluster
+                    record = make_record(key, r, None, None, exc=RuntimeError(f"the cluster {fut.status} the task"))
+                write_json(out / f"{key}.json", record)
+                pending.pop(fut.key).release()
+                if record["status"] == "ok":
+                    ok += 1
+                else:
+                    failed_keys.append(key)
+                done = ok + len(failed_keys)
+                emit(
+                    {
+                        "event": "done",
+                        "key": key,
+                        "variation": r["variation"],
+                        "seed": r["seed"],
+                        "status": record["status"],
+                        "seconds": run_seconds(record),
+                        "done": done,
+                        "failed": len(failed_keys),
+                        "running": len(todo) - done,
+                    }
+                )
+        finally:
+            if pending:  # an error or an interrupt: do not leave our runs on a cluster we may not own
+                client.cancel(list(pending.values()))
+    return ok, failed_keys
+
+
+# -- dry run --------------------------------------------------------------------------------------------------------
+def _step_seconds(options: Mapping[str, Any]) -> tuple[float, int]:
+    """(seconds of one training step after a warm-up step, steps of the whole run) for ``options``, in process."""
+    from ..cli import build as _build
+    from .run import _data  # the per-process data cache run() uses
+
+    args = train_namespace(options)
+    seeds = _build.stream_seeds(args.seed)
+    ds, train, _ = _data(args)
+    net = _build.build_net(args, ds, seeds)
+    rule = _build.build_rule(args, net, args.rule, seeds)
+    optimizer = _build.build_optimizer(args, _build.learning_rate_of(args, args.rule))
+    loss = _build.loss_of(args.loss)
+    x, y = train[0][: args.batch_size], train[1][: args.batch_size]
+    params = net.params()
+    threads = _build.blas_threads(args, net)
+    limit: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(limits=threads, user_api="blas")
+    seconds = 0.0
+    with limit:
+        for _ in range(2):  # the first step warms up (kernels compiled, buffers allocated); the second is timed
+            t = time.perf_counter()
+            out, caches = net.forward(x, train=True)
+            _, e = loss(out.reshape(out.shape[0], -1), y)
+            grads = rule.gradients(net, caches, e, y)
+            optimizer.step(params, grads)
+            rule.after_step(net, grads)
+            seconds = time.perf_counter() - t
+    rule.close()
+    return seconds, args.epochs * math.ceil(train[0].shape[0] / args.batch_size)
+
+
+def dry_run(runs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike) -> dict[str, Any]:
+    """What :func:`sweep` would do with ``runs`` and ``out_dir``, and an estimate of its CPU time; runs nothing.
+
+    Returns
+    -------
+    dict
+        ``runs`` (total), ``done`` (already done: a result with status "ok"), ``to_run``, ``cpu_seconds`` (the
+        estimate for the runs to do; None when a variation's options fail), ``cpu_seconds_all`` (for every run)
+        and ``variations``: per variation, ``seeds`` (its number of runs), ``to_run``, ``step_seconds``,
+        ``steps_per_run`` and ``cpu_seconds`` (for all its seeds), or ``error`` when its options fail.
+
+    Notes
+    -----
+    One training step of each variation (its first run's options) is timed in this process on one batch after a
+    warm-up step; a run's CPU time is estimated as ``step_seconds * epochs * ceil(N_train / batch_size)``. It
+    leaves out evaluation, alignment and data loading, so it is a lower bound of the sweep's CPU time; divide by
+    the number of workers for the wall time.
+    """
+    checked = check_runs(runs)
+    out = Path(out_dir)
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for key, r in checked:
+        groups.setdefault(r["variation"], []).append((key, r))
+    variations: dict[str, dict[str, Any]] = {}
+    total_all: float | None = 0.0
+    total_todo: float | None = 0.0
+    n_done = 0
+    for name, members in groups.items():
+        done = sum(is_done(out / f"{key}.json") for key, _ in members)
+        n_done += done
+        entry: dict[str, Any] = {"seeds": len(members), "to_run": len(members) - done}
+        try:
+            step, steps = _step_seconds(members[0][1]["options"])
+        except Exception as exc:  # report every variation's problem at once
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+            total_all = total_todo = None
+        else:
+            entry.update(step_seconds=step, steps_per_run=steps, cpu_seconds=step * steps * len(members))
+            if total_all is not None and total_todo is not None:
+                total_all += step * steps * len(members)
+                total_todo += step * steps * entry["to_run"]
+        variations[name] = entry
+    return {
+        "runs": len(checked),
+        "done": n_done,
+        "to_run": len(checked) - n_done,
+        "cpu_seconds": total_todo,
+        "cpu_seconds_all": total_all,
+        "variations": variations,
+    }
