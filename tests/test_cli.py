@@ -7,6 +7,7 @@ shared 2-core machine, threaded BLAS on these tiny matrices is many times slower
 import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -513,3 +514,59 @@ def test_blas_threads(argv, hidden, expected):
     args = cli.build_parser().parse_args(["train", *argv])
     net = nnlite.mlp([64, *hidden, 10], seed=0)
     assert cli.blas_threads(args, net) == expected
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sweep, report, reproduce
+
+TINY_SPEC = """
+name = "tiny"
+title = "A tiny table"
+source = "a test"
+seeds = [0, 1]
+
+[base]
+rule = "dfa"
+hidden = [16]
+epochs = 1
+train_size = 128
+final_alignment = 16
+
+[[variation]]
+name = "ok"
+
+[[variation]]
+name = "too big"
+bottleneck = [0, 99]
+
+[paper."ok"]
+test_acc = 12.5
+"""
+
+
+def test_sweep_then_report_then_resume(tmp_path, capsys):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY_SPEC)
+    out = tmp_path / "res"
+    code, stdout, err = _run(["sweep", str(spec), "--out", str(out), "--workers", "2", "--no-progress"], capsys)
+    assert code == 1, err  # the 'too big' rows fail (a bottleneck wider than its layer) and say so
+    assert "2 ok, 2 failed" in stdout
+    records = [json.loads(p.read_text()) for p in out.glob("*.json") if p.name != "spec.json"]
+    assert sorted(r["status"] for r in records) == ["failed", "failed", "ok", "ok"]
+    assert all("at most 16" in r["error"] for r in records if r["status"] == "failed")
+    code, stdout, _ = _run(["report", str(out)], capsys)
+    assert code == 0 and (out / "report.md").is_file()
+    row = next(line for line in stdout.splitlines() if line.startswith("| ok "))
+    assert re.fullmatch(r"\| ok \| 2 \| \d+\.\d\d \(\d+\.\d\d\) \| 12\.50 \|", row), row  # ours, then the paper's
+    code, stdout, _ = _run(["sweep", str(spec), "--out", str(out), "--workers", "2", "--no-progress"], capsys)
+    assert "4 runs, 2 already done, 2 to run" in stdout  # resume: only the failed ones run again
+
+
+def test_reproduce_table1_and_unknown_spec(tmp_path, capsys):
+    code, stdout, err = _run(["reproduce", "launay-table1", "--out", str(tmp_path / "t1")], capsys)
+    assert code == 0, err
+    assert "| naive |" in stdout and "55 GB" in stdout
+    code, _, err = _run(["reproduce", "launay-table9", "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "launay-table2" in err
+    code, _, err = _run(["report", str(tmp_path)], capsys)
+    assert code == 2 and "spec.json" in err

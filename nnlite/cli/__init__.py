@@ -25,6 +25,7 @@ from .build import CLIError, blas_threads
 from .compare import cmd_compare
 from .defaults import *  # noqa: F403 (the names and defaults, listed in defaults.__all__)
 from .parser import *  # noqa: F403 (the argument types and build_parser, listed in parser.__all__)
+from .sweep import cmd_report, cmd_reproduce, cmd_sweep
 from .train import cmd_train
 
 __all__ = [
@@ -34,6 +35,9 @@ __all__ = [
     "blas_threads",
     "cmd_bench",
     "cmd_compare",
+    "cmd_report",
+    "cmd_reproduce",
+    "cmd_sweep",
     "cmd_train",
     "main",
 ]
@@ -49,7 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = cli_parser.parse_args(args_list)
     except SystemExit as exc:  # usage errors (2) and --help (0)
         return exc.code if isinstance(exc.code, int) else 2
-    command = cmd_train if args.command == "train" else cmd_compare
+    commands = {
+        "train": cmd_train,
+        "compare": cmd_compare,
+        "sweep": cmd_sweep,
+        "report": cmd_report,
+        "reproduce": cmd_reproduce,
+    }
+    command = commands[args.command]
     try:
         return _guarded(lambda: command(args))
     except CLIError as exc:

@@ -32,7 +32,7 @@ from .defaults import (
     PROJECTION_RULES,
     SMALL_GEMM,
 )
-from .parser import hidden_sizes
+from .types import hidden_sizes
 
 __all__ = [
     "CLIError",

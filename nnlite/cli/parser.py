@@ -29,6 +29,7 @@ from .defaults import (
     RULES,
     SMALL_GEMM,
 )
+from .sweep import add_sweep_commands
 from .types import __all__ as _TYPES
 from .types import (
     activation_name,
@@ -286,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(p, compare=True)
 
+    add_sweep_commands(sub, positive_int)
     sub.add_parser(
         "bench",
         add_help=False,
