@@ -144,3 +144,12 @@ def test_every_shipped_spec_parses_and_runs_quick(name, tmp_path):
     for r in runs[:: max(1, len(runs) // 4)]:  # a spread of its rows, each really trained
         result = run(r["options"])
         assert result["test_acc"] is not None, (name, r)
+
+
+def test_overrides_and_seeds_replace_the_specs(tmp_path):
+    spec = load_spec(_write(tmp_path, GOOD))
+    runs = expand(spec, quick=True, overrides={"epochs": 3, "train_size": 32}, seeds=[5, 6])
+    assert [(r["variation"], r["seed"]) for r in runs] == [("norm", 5), ("norm", 6), ("no norm", 5), ("no norm", 6)]
+    assert all(r["options"]["epochs"] == 3 and r["options"]["seed"] == r["seed"] for r in runs)
+    with pytest.raises(SpecError, match="override 'epoch'"):
+        expand(spec, overrides={"epoch": 3})

@@ -30,6 +30,14 @@ def add_sweep_commands(sub: Any, positive_int: Any) -> None:
         p.add_argument("--quick", action="store_true", help="the spec's [quick] scale: a subset, 1 epoch, 2 seeds")
         p.add_argument("--dataset", default=None, help="run every row on this data set (e.g. fashion-mnist, a .npz)")
         p.add_argument("--rerun", action="store_true", help="run finished runs again (default: resume)")
+        p.add_argument(
+            "--set",
+            metavar="KEY=VALUE",
+            action="append",
+            default=[],
+            help="set a run option in every run, as TOML (e.g. --set epochs=5 --set train_size=10000); repeatable",
+        )
+        p.add_argument("--seeds", default=None, help="comma-separated seeds replacing the spec's (e.g. 0,1,2)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("sweep", help="run an experiment spec on Dask (resumable)")
@@ -76,6 +84,30 @@ class _Bar:
             self.bar.close()
 
 
+def _overrides(items: list[str]) -> dict[str, Any]:
+    import tomllib
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CLIError(f"--set takes KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value  # a bare word: a string (e.g. --set rule=fa)
+    return out
+
+
+def _seeds(args: argparse.Namespace) -> list[int] | None:
+    if args.seeds is None:
+        return None
+    try:
+        return [int(s) for s in str(args.seeds).split(",")]
+    except ValueError:
+        raise CLIError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
+
+
 def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int]:
     from nnlite.experiments.spec import expand, load_spec
     from nnlite.experiments.sweep import dry_run, sweep
@@ -84,11 +116,19 @@ def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int
     out = _out(args, spec.name)
     if args.scheduler and args.workers:
         raise CLIError("--workers applies to the local cluster, not with --scheduler")
-    runs = expand(spec, quick=args.quick, dataset=args.dataset)
+    runs = expand(spec, quick=args.quick, dataset=args.dataset, overrides=_overrides(args.set), seeds=_seeds(args))
     out.mkdir(parents=True, exist_ok=True)
     from nnlite.checkpoint import write_json
 
-    write_json(out / "spec.json", {"spec": spec.name, "path": spec.path, "quick": args.quick, "dataset": args.dataset})
+    meta = {
+        "spec": spec.name,
+        "path": spec.path,
+        "quick": args.quick,
+        "dataset": args.dataset,
+        "set": _overrides(args.set),
+        "seeds": _seeds(args),
+    }
+    write_json(out / "spec.json", meta)
     if spec.kind != "train":
         return spec, out, 0
     if getattr(args, "dry_run", False):
@@ -108,7 +148,7 @@ def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int
 
 
 def _note(args: argparse.Namespace) -> str:
-    parts = []
+    parts = [f"{k}={v}" for k, v in (getattr(args, "set", None) or {}).items()]
     if args.dataset:
         parts.append(f"on {args.dataset} instead of the paper's data set")
     if args.quick:
@@ -133,7 +173,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise CLIError(f"{folder} holds no spec.json: not a folder written by nnlite sweep")
     meta = json.loads(meta_path.read_text())
     spec = load_spec(meta["path"] if Path(meta["path"]).exists() else meta["spec"])
-    note = _note(argparse.Namespace(dataset=meta.get("dataset"), quick=meta.get("quick")))
+    note = _note(argparse.Namespace(dataset=meta.get("dataset"), quick=meta.get("quick"), set=meta.get("set")))
     print(write_report(spec, folder, title_note=note))
     print(f"wrote {folder / 'report.md'}, {folder / 'report.json'}")
     return 0

@@ -216,20 +216,34 @@ def _paper(path: str, doc: dict[str, Any], names: set[str]) -> dict[str, dict[st
     return out
 
 
-def expand(spec: Spec, *, quick: bool = False, dataset: str | None = None) -> list[dict[str, Any]]:
+def expand(
+    spec: Spec,
+    *,
+    quick: bool = False,
+    dataset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    seeds: list[int] | None = None,
+) -> list[dict[str, Any]]:
     """The runs of ``spec``: one ``{"variation", "seed", "options"}`` per variation and seed, in table order.
 
     ``quick`` applies the spec's ``[quick]`` table (a subset of the data, fewer epochs and seeds); ``dataset``
-    replaces the data set of every run (e.g. Fashion-MNIST where CIFAR-10 cannot be downloaded).
+    replaces the data set of every run (e.g. Fashion-MNIST where CIFAR-10 cannot be downloaded); ``overrides``
+    sets run options in every run (e.g. ``{"epochs": 5}``: the scale a machine affords), checked like the spec's
+    own; ``seeds`` replaces the spec's seeds.
     """
     if spec.kind != "train":
         return []
     q = dict(spec.quick) if quick else {}
-    seeds = q.pop("seeds", spec.seeds)
+    quick_seeds = q.pop("seeds", spec.seeds)
+    seed_list = quick_seeds if seeds is None else _check_seeds(spec.path, "seeds", seeds)
+    extra = dict(overrides or {})
+    bad = set(extra) - set(RUN_OPTIONS)
+    if bad:
+        raise SpecError(f"{spec.path}: override {sorted(bad)[0]!r}: unknown run option")
     runs = []
     for v in spec.variations:
-        for s in seeds:
-            options = {**spec.base, **_options(v), **q, "seed": s}
+        for s in seed_list:
+            options = {**spec.base, **_options(v), **q, **extra, "seed": s}
             if dataset is not None:
                 options["dataset"] = dataset
             runs.append({"variation": v["name"], "seed": s, "options": options})
