@@ -33,7 +33,7 @@ def _im2col_same1(x, kh, kw, ph, pw, OH, cols):
     # [oh_lo, oh_hi), after which the border columns ow < lo and ow >= hi (which picked up the ends of the
     # neighbouring input rows) are set to zero, and the rows outside [oh_lo, oh_hi) are zero-filled.
     # Every cell is written once or twice, never read; all indices come from slices + range(0, m).
-    # (1, 64, 16, 16), 5x5, pad 2: ~0.10 ms per call vs ~0.37 ms for the per-row loop below (1 thread).
+    # Several times faster than the per-row loop below (python -m benchmarks step --only kernels).
     N, C, H, W = x.shape
     OW = W
     L = OH * OW

@@ -12,8 +12,8 @@ from .base import Projection, as_generator, check_dims, check_float_dtype
 
 __all__ = ["Sparse"]
 
-# Rows of the (n, N) product copied per block when laying it out as (N, n): a blocked transpose is ~3x faster
-# than one np.ascontiguousarray(T.T) on large outputs (cache-friendly reads).
+# Rows of the (n, N) product copied per block when laying it out as (N, n): a blocked transpose reads the cache
+# better than one np.ascontiguousarray(T.T) on large outputs.
 _TRANSPOSE_BLOCK = 512
 
 # Rows handled per chunk when drawing the column subsets (bounds the transient (chunk, n_in) buffer).
