@@ -157,6 +157,26 @@ def test_mlp_dropout_input_dropout_and_batch_norm_reach_the_network(tmp_path, ca
     assert kinds.count("BatchNorm") == 2 and kinds.count("Dropout") == 3
 
 
+def test_dataset_can_be_an_npz_file_of_ones_own(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "own.npz"
+    np.savez(
+        path,
+        x_train=rng.integers(0, 255, (96, 1, 8, 8), dtype=np.uint8),
+        y_train=rng.integers(0, 3, 96),
+        x_test=rng.integers(0, 255, (20, 1, 8, 8), dtype=np.uint8),
+        y_test=rng.integers(0, 3, 20),
+    )
+    code, _, err = _run(
+        ["train", "--dataset", str(path), "--epochs", "1", "--no-progress", "--out", str(tmp_path / "run")], capsys
+    )
+    assert code == 0, err
+    doc = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert doc["config"]["n_train"] == 96 and doc["config"]["n_classes"] == 3
+    code, _, err = _run(["train", "--dataset", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "r2")], capsys)
+    assert code == 1 and "missing.npz" in err
+
+
 def test_kp_flags_reach_the_rule(tmp_path, capsys):
     code, _, err = _run(
         _small(tmp_path, "--rule", "kp", "--kp-lr", "0.03", "--kp-weight-decay", "0.002", epochs=1), capsys

@@ -35,6 +35,7 @@ from .types import (
     activation_name,
     bottleneck_spec,
     channel_list,
+    dataset_name,
     hidden_sizes,
     learning_rates,
     nonnegative_float,
@@ -50,7 +51,13 @@ __all__ = ["build_parser", *_TYPES]
 
 def _add_data(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default="digits", choices=DATASETS, help="data set (default: digits, offline)")
+    g.add_argument(
+        "--dataset",
+        default="digits",
+        type=dataset_name,
+        metavar="NAME",
+        help=f"{', '.join(DATASETS)}, or a .npz file of your own (x_train, y_train, x_test, y_test); default digits",
+    )
     g.add_argument(
         "--data-root",
         metavar="DIR",

@@ -14,6 +14,7 @@ from .defaults import ACTIVATIONS, RULES
 __all__ = [
     "activation_name",
     "bottleneck_spec",
+    "dataset_name",
     "channel_list",
     "hidden_sizes",
     "learning_rates",
@@ -24,6 +25,17 @@ __all__ = [
     "rule_list",
     "thread_count",
 ]
+
+
+def dataset_name(text: str) -> str:
+    """Validate ``--dataset``: a known data set, or a path ending in ``.npz`` (checked when it is loaded)."""
+    from .defaults import DATASETS
+
+    if text in DATASETS or str(text).endswith(".npz"):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r} (choose from {', '.join(DATASETS)}, or a path to a .npz file)"
+    )
 
 
 def bottleneck_spec(text: str) -> tuple[int, int]:
