@@ -97,6 +97,19 @@ def read_cifar_batch(data: bytes, name: str = "<batch>", binary: bool = False) -
     return x, y
 
 
+#: The largest a CIFAR-10 batch can be: 10 000 records of 1 + 3072 bytes (binary), or that as a pickle with its
+#: labels and file names (python; about 31 MB). A member announcing more is refused before it is read.
+_MAX_BATCH_BYTES = {True: 10_000 * (1 + 3 * 32 * 32), False: 40 << 20}
+
+
+def _check_member_size(archive: Path, name: str, size: int, binary: bool) -> None:
+    limit = _MAX_BATCH_BYTES[binary]
+    if size > limit:
+        raise ValueError(
+            f"{archive}: {name} is {size} bytes, more than a CIFAR-10 batch can be ({limit} bytes); not reading it"
+        )
+
+
 def _cifar_members(folder: Path) -> tuple[Path, bool, list[bytes], list[str]]:
     """(path, is_binary, [batch bytes], [batch names]) for the first CIFAR layout present in folder."""
     for layout in _CIFAR_LAYOUTS:
@@ -109,6 +122,7 @@ def _cifar_members(folder: Path) -> tuple[Path, bool, list[bytes], list[str]]:
         if p.is_dir():
             for w in wanted:
                 if (p / w).is_file():
+                    _check_member_size(p, w, (p / w).stat().st_size, binary)
                     blobs[w] = (p / w).read_bytes()
         else:
             try:
@@ -116,6 +130,7 @@ def _cifar_members(folder: Path) -> tuple[Path, bool, list[bytes], list[str]]:
                     for member in tar:
                         base = member.name.rsplit("/", 1)[-1]
                         if member.isfile() and base in wanted and base not in blobs:
+                            _check_member_size(p, base, member.size, binary)
                             f = tar.extractfile(member)  # a file object for every regular file
                             if f is not None:
                                 blobs[base] = f.read()

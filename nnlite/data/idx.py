@@ -9,6 +9,7 @@ import math
 import os
 import zlib
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -25,17 +26,16 @@ _IDX_TYPES: dict[int, np.dtype] = {
 }
 
 
-def _read_bytes(path: Path) -> tuple[bytes, bool]:
-    """The file's bytes, gunzipped if it starts with the gzip magic; and whether it was gzipped."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if head != b"\x1f\x8b":
-        return path.read_bytes(), False
-    try:
-        with gzip.open(path, "rb") as f:
-            return f.read(), True
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
+def _read_at_most(f: BinaryIO, n: int) -> bytes:
+    """Up to ``n`` bytes of ``f``, read in bounded pieces (never more than ``n`` allocated)."""
+    parts, left = [], n
+    while left > 0:
+        piece = f.read(min(left, 1 << 24))
+        if not piece:
+            break
+        parts.append(piece)
+        left -= len(piece)
+    return b"".join(parts)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -61,35 +61,58 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Notes
     -----
     Layout: a big-endian uint32 magic ``0x00 0x00 TT DD`` (TT the element type, DD the number of dimensions),
-    DD big-endian uint32 sizes, then ``prod(sizes)`` big-endian elements.
+    DD big-endian uint32 sizes, then ``prod(sizes)`` big-endian elements. The header is read first and at most
+    the body it announces plus one byte after it: a small file whose (gzipped) body is far larger than its header
+    says is refused without inflating it.
     """
     path = Path(path)
-    raw, gz = _read_bytes(path)
+    with open(path, "rb") as probe:
+        gz = probe.read(2) == b"\x1f\x8b"
     what = f"{path}{' (after gunzip)' if gz else ''}"
-    if len(raw) < 4:
-        raise ValueError(f"{what}: truncated IDX file: expected at least 4 bytes of header, got {len(raw)} bytes")
-    magic = int.from_bytes(raw[:4], "big")
-    type_code, ndim = raw[2], raw[3]
-    if raw[0] != 0 or raw[1] != 0 or type_code not in _IDX_TYPES or ndim == 0:
+    opener: Any = gzip.open if gz else open
+    try:
+        with opener(path, "rb") as f:
+            head = _read_at_most(f, 4)
+            if len(head) < 4:
+                raise ValueError(
+                    f"{what}: truncated IDX file: expected at least 4 bytes of header, got {len(head)} bytes"
+                )
+            magic = int.from_bytes(head, "big")
+            type_code, ndim = head[2], head[3]
+            if head[0] != 0 or head[1] != 0 or type_code not in _IDX_TYPES or ndim == 0:
+                raise ValueError(
+                    f"{path}: not an IDX file: magic number 0x{magic:08X} (expected 0x000008DD for uint8 data "
+                    f"with DD dimensions, e.g. 0x00000801 labels, 0x00000803 images)"
+                )
+            header = 4 + 4 * ndim
+            sizes = _read_at_most(f, 4 * ndim)
+            if len(sizes) < 4 * ndim:
+                raise ValueError(
+                    f"{what}: truncated IDX file: expected at least {header} bytes of header, "
+                    f"got {4 + len(sizes)} bytes"
+                )
+            dims = tuple(int.from_bytes(sizes[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            dtype = _IDX_TYPES[type_code]
+            body_len = math.prod(dims) * dtype.itemsize
+            expected = header + body_len
+            if not gz and path.stat().st_size != expected:  # the exact size is known without reading
+                got = path.stat().st_size
+                kind = "truncated" if got < expected else "oversized"
+                raise ValueError(
+                    f"{what}: {kind} IDX file: header says shape {dims} of {dtype.name}, so expected "
+                    f"{expected} bytes, got {got} bytes"
+                )
+            body = _read_at_most(f, body_len + 1)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
+    if len(body) != body_len:
+        seen = f"{header + len(body)} bytes" if len(body) < body_len else f"more than {expected} bytes"
+        kind = "truncated" if len(body) < body_len else "oversized"
         raise ValueError(
-            f"{path}: not an IDX file: magic number 0x{magic:08X} (expected 0x000008DD for uint8 data "
-            f"with DD dimensions, e.g. 0x00000801 labels, 0x00000803 images)"
+            f"{what}: {kind} IDX file: header says shape {dims} of {dtype.name}, so expected {expected} bytes, "
+            f"got {seen}"
         )
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(
-            f"{what}: truncated IDX file: expected at least {header} bytes of header, got {len(raw)} bytes"
-        )
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = _IDX_TYPES[type_code]
-    expected = header + math.prod(dims) * dtype.itemsize
-    if len(raw) != expected:
-        kind = "truncated" if len(raw) < expected else "oversized"
-        raise ValueError(
-            f"{what}: {kind} IDX file: header says shape {dims} of {dtype.name}, so expected "
-            f"{expected} bytes, got {len(raw)} bytes"
-        )
-    data = np.frombuffer(raw, dtype=dtype, count=math.prod(dims), offset=header)
+    data = np.frombuffer(body, dtype=dtype, count=math.prod(dims))
     return data.reshape(dims).astype(dtype.newbyteorder("="))
 
 

@@ -1,0 +1,101 @@
+"""Hostile files: a small file must never make nnlite allocate what its header claims (peak memory measured in a
+subprocess with resource.getrusage)."""
+
+import gzip
+import io
+import struct
+import subprocess
+import sys
+import tarfile
+import textwrap
+
+import numpy as np
+import pytest
+
+from nnlite.data import read_idx
+
+#: Peak resident memory a bomb may cost on top of importing nnlite (the bombs below inflate to >= 256 MB).
+LIMIT_MB = 64
+
+
+def _peak_mb(code: str) -> tuple[float, str]:
+    """Run ``code`` after importing nnlite in a fresh interpreter; its extra peak RSS (MB) and what it printed."""
+    prog = textwrap.dedent(
+        f"""
+        import resource, sys
+        import nnlite, nnlite.data
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+        {textwrap.indent(textwrap.dedent(code), "    ")}
+            print("NO ERROR")
+        except ValueError as exc:
+            print("ValueError:", exc)
+        print("PEAK", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=120, check=True).stdout
+    peak = float(out.rsplit("PEAK", 1)[1])
+    return peak, out
+
+
+def _zeros_gz(path, header: bytes, n_zero_mb: int) -> None:
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header)
+        chunk = bytes(1 << 20)
+        for _ in range(n_zero_mb):
+            f.write(chunk)
+
+
+def test_idx_gzip_bomb_is_refused_without_inflating_it(tmp_path):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    _zeros_gz(path, struct.pack(">II", 0x801, 1) + b"\0", 256)  # header: 1 label; then 256 MB of zeros
+    assert path.stat().st_size < 2 << 20
+    peak, out = _peak_mb(f"nnlite.data.read_idx({str(path)!r})")
+    assert "oversized IDX file" in out and str(path) in out
+    assert peak < LIMIT_MB, out  # the old reader inflated the whole stream first (hundreds of MB)
+
+
+def test_idx_header_reading_keeps_exact_errors_for_plain_files(tmp_path):
+    arr = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    raw = struct.pack(">IIIi", 0x803 - 1, 3, 4, 0)[:12] + arr.tobytes()  # magic 0x802: 2 dimensions
+    p = tmp_path / "a"
+    p.write_bytes(raw)
+    np.testing.assert_array_equal(read_idx(p), arr)
+    p.write_bytes(raw + b"\0" * 5)
+    with pytest.raises(ValueError, match=f"expected {len(raw)} bytes, got {len(raw) + 5} bytes"):
+        read_idx(p)
+    gz = tmp_path / "a.gz"
+    gz.write_bytes(gzip.compress(raw + b"\0" * 5))
+    with pytest.raises(ValueError, match=f"oversized.*more than {len(raw)} bytes"):
+        read_idx(gz)
+
+
+def _tar_with(path, name: str, size_mb: int) -> None:
+    with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+        info.size = size_mb << 20
+
+        class Zeros(io.RawIOBase):
+            left = info.size
+
+            def readable(self):
+                return True
+
+            def readinto(self, b):
+                n = min(len(b), self.left)
+                b[:n] = bytes(n)
+                self.left -= n
+                return n
+
+        tar.addfile(info, io.BufferedReader(Zeros()))
+
+
+def test_cifar_tar_bomb_is_refused_before_its_member_is_read(tmp_path):
+    folder = tmp_path / "cifar10"
+    folder.mkdir()
+    _tar_with(folder / "cifar-10-python.tar.gz", "data_batch_1", 300)
+    assert (folder / "cifar-10-python.tar.gz").stat().st_size < 4 << 20
+    code = f"nnlite.data.load('cifar10', root={str(tmp_path)!r}, download=False)"
+    peak, out = _peak_mb(code)
+    assert "more than a CIFAR-10 batch can be" in out and "data_batch_1" in out, out
+    assert peak < LIMIT_MB, out
