@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from .layers import Layer
     from .network import Sequential
     from .rules.base import Rule
 
@@ -100,12 +101,16 @@ def load(path: str | os.PathLike, *, rule: Rule | None = None) -> Sequential:
 
     with np.load(path, allow_pickle=False) as f:
         spec = json.loads(str(f["__spec__"]))
-        layers = []
-        for i, ls in enumerate(spec["layers"]):
+        classes = []
+        for ls in spec["layers"]:
             cls = getattr(L, ls["type"], None)
             if cls is None or not isinstance(cls, type) or not issubclass(cls, L.Layer):
                 raise ValueError(f"{path}: unknown layer type {ls['type']!r} in the checkpoint")
-            layer = cls.from_config(ls["config"])
+            classes.append(cls)
+        _check_arrays(path, spec, classes)  # before any layer is built: a spec cannot ask for more than the file holds
+        layers = []
+        for i, ls in enumerate(spec["layers"]):
+            layer = classes[i].from_config(ls["config"])
             for k in list(layer.params or {}):
                 a = f[f"layer{i}.param.{k}"]
                 if a.shape != layer.params[k].shape:
@@ -129,6 +134,32 @@ def load(path: str | os.PathLike, *, rule: Rule | None = None) -> Sequential:
             rule.setup(net)
             rule.load_state({k[len("rule.") :]: f[k] for k in f.files if k.startswith("rule.")})
     return net
+
+
+def _check_arrays(path: str | os.PathLike, spec: dict, classes: list[type[Layer]]) -> None:
+    """Every array the spec's layers will hold is in the archive with that shape, read from its .npy header
+    (checked against the member's size); raises ValueError naming the file, the layer and both shapes."""
+    import zipfile
+
+    from .data.npz import member_header
+
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        for i, (ls, cls) in enumerate(zip(spec["layers"], classes)):
+            try:
+                shapes = cls.array_shapes(ls["config"])
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{path}: layer {i} ({ls['type']}): bad configuration: {exc}") from None
+            for name, shape in shapes.items():
+                key = f"layer{i}.{name}"
+                if key + ".npy" not in names:
+                    raise ValueError(f"{path}: layer {i} ({ls['type']}) needs {key}, which the checkpoint lacks")
+                stored, _ = member_header(zf, str(path), key)
+                if stored != tuple(shape):
+                    raise ValueError(
+                        f"{path}: layer {i} ({ls['type']}) {name} has shape {stored} in the file, "
+                        f"but its configuration needs {tuple(shape)}"
+                    )
 
 
 def _spec(net: Sequential) -> dict:

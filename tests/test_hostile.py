@@ -3,6 +3,7 @@ subprocess with resource.getrusage)."""
 
 import gzip
 import io
+import json
 import struct
 import subprocess
 import sys
@@ -98,4 +99,22 @@ def test_cifar_tar_bomb_is_refused_before_its_member_is_read(tmp_path):
     code = f"nnlite.data.load('cifar10', root={str(tmp_path)!r}, download=False)"
     peak, out = _peak_mb(code)
     assert "more than a CIFAR-10 batch can be" in out and "data_batch_1" in out, out
+    assert peak < LIMIT_MB, out
+
+
+def test_checkpoint_spec_bomb_is_refused_before_any_layer_is_built(tmp_path):
+    # a 3 KB checkpoint whose spec says Dense(60000, 60000): the old loader drew 27 GB of weights first
+    import nnlite as nn
+
+    path = tmp_path / "bomb.npz"
+    nn.save(nn.mlp([4, 3, 2], seed=0), path)
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    spec = json.loads(str(arrays["__spec__"]))
+    spec["layers"][0]["config"].update(d_in=60000, d_out=60000)
+    arrays["__spec__"] = np.array(json.dumps(spec))
+    np.savez(path, **arrays)
+    assert path.stat().st_size < 10_000
+    peak, out = _peak_mb(f"nnlite.load({str(path)!r})")
+    assert "has shape (3, 4) in the file, but its configuration needs (60000, 60000)" in out, out
     assert peak < LIMIT_MB, out

@@ -126,3 +126,7 @@ def _check_headers(path: str, headers: dict[str, tuple[tuple[int, ...], np.dtype
         raise ValueError(
             f"{path}: x_train is {tr_dtype} but x_test is {te_dtype}; both must be uint8 or both floating point"
         )
+
+
+#: The checked (shape, dtype) of one member of an .npz archive (checkpoints use it too).
+member_header = _member_header

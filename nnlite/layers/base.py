@@ -96,6 +96,12 @@ class Layer:
     def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**config)
 
+    @classmethod
+    def array_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shapes of the arrays (``param.<name>`` and ``buffer.<name>``) a layer built from ``config`` holds,
+        computed without building it (checkpoints check a file against them before allocating anything)."""
+        return {}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 

@@ -88,6 +88,15 @@ class Conv2d(WeightLayer):
         OH, OW = _conv.conv2d_output_shape(H, W, kh, kw, self.stride, self.padding)
         return (self.c_out, OH, OW)
 
+    @classmethod
+    def array_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        c_in, c_out = positive_int(config.get("c_in"), "c_in"), positive_int(config.get("c_out"), "c_out")
+        kh, kw = as_pair(config.get("kernel_size"), "kernel_size", 1)
+        shapes: dict[str, tuple[int, ...]] = {"param.W": (c_out, c_in, kh, kw)}
+        if config.get("bias", True):
+            shapes["param.b"] = (c_out,)
+        return shapes
+
     def config(self) -> dict[str, Any]:
         return {
             "c_in": self.c_in,

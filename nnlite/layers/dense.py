@@ -61,6 +61,14 @@ class Dense(WeightLayer):
             raise ValueError(f"Dense expects input of shape ({self.d_in},), got {tuple(input_shape)}")
         return (self.d_out,)
 
+    @classmethod
+    def array_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        d_in, d_out = positive_int(config.get("d_in"), "d_in"), positive_int(config.get("d_out"), "d_out")
+        shapes: dict[str, tuple[int, ...]] = {"param.W": (d_out, d_in)}
+        if config.get("bias", True):
+            shapes["param.b"] = (d_out,)
+        return shapes
+
     def config(self) -> dict[str, Any]:
         return {
             "d_in": self.d_in,

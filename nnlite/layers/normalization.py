@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .._validation import float_dtype
+from .._validation import float_dtype, positive_int
 from ..ops import normalization as _bn
 from .base import Layer
 
@@ -98,6 +98,19 @@ class BatchNorm(Layer):
                 f"({self.num_features}, H, W), got {input_shape}"
             )
         return input_shape
+
+    @classmethod
+    def array_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        n = positive_int(config.get("num_features"), "num_features")
+        return {
+            f"{kind}.{k}": (n,)
+            for kind, k in (
+                ("param", "gamma"),
+                ("param", "beta"),
+                ("buffer", "running_mean"),
+                ("buffer", "running_var"),
+            )
+        }
 
     def config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps, "dtype": self.dtype.name}
