@@ -27,16 +27,30 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, then rename.
 
     A crash at any point leaves either the old file or the new one under ``path``, never half of one; the
-    folder is created when missing.
+    folder is created when missing. Only a regular file is ever replaced: a FIFO, a device, a socket or a folder
+    at ``path`` is refused with ``ValueError``, and a symbolic link is written through (its target is replaced, the
+    link stays). The new file gets the old file's permissions, or the umask's for a new file.
     """
     path = os.fspath(path)
+    if os.path.islink(path):
+        path = os.path.realpath(path)
+    if os.path.lexists(path) and not os.path.isfile(path):
+        kind = "a folder" if os.path.isdir(path) else "not a regular file (a device, FIFO or socket)"
+        raise ValueError(f"{path} is {kind}; nnlite replaces only regular files")
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
+    if os.path.exists(path):
+        mode = os.stat(path).st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -1,6 +1,7 @@
 """Checkpoints (nnlite.checkpoint): round trip, atomic writes, no pickle."""
 
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -67,3 +68,36 @@ def test_checkpoint_with_rule_state_resumes_kp_and_brsf_exactly(tmp_path):
     nn.save(net, tmp_path / "plain.npz")
     with pytest.raises(ValueError, match="no rule state"):
         nn.load(tmp_path / "plain.npz", rule=nn.FA(seed=1))
+
+
+def test_save_never_replaces_a_special_file_and_writes_through_links(tmp_path):
+    net = nn.mlp([4, 3, 2], seed=0)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        nn.save(net, fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still the FIFO
+    (tmp_path / "dir.npz").mkdir()
+    with pytest.raises(ValueError, match="a folder"):
+        nn.save(net, tmp_path / "dir.npz")
+    target = tmp_path / "real.npz"
+    nn.save(net, target)
+    link = tmp_path / "link.npz"
+    link.symlink_to(target)
+    nn.save(nn.mlp([4, 3, 2], seed=1), link)
+    assert link.is_symlink() and os.readlink(link) == str(target)  # the link stays, its target is replaced
+    np.testing.assert_array_equal(nn.load(target).params()[0]["W"], nn.mlp([4, 3, 2], seed=1).params()[0]["W"])
+
+
+def test_save_keeps_the_old_mode_and_honours_the_umask(tmp_path):
+    net = nn.mlp([4, 3, 2], seed=0)
+    path = tmp_path / "m.npz"
+    old = os.umask(0o022)
+    try:
+        nn.save(net, path)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644  # not mkstemp's 0600
+        os.chmod(path, 0o640)
+        nn.save(net, path)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o640  # an overwrite keeps the file's mode
+    finally:
+        os.umask(old)
