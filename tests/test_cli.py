@@ -590,3 +590,29 @@ def test_reproduce_table1_and_unknown_spec(tmp_path, capsys):
     assert code == 2 and "launay-table2" in err
     code, _, err = _run(["report", str(tmp_path)], capsys)
     assert code == 2 and "spec.json" in err
+
+
+def test_figures_are_written_atomically(tmp_path, monkeypatch):
+    # a failure while writing a figure (a full disk) leaves the earlier good figure, and names what failed
+    from nnlite.cli import report
+
+    hist = nnlite.History(
+        epoch=[1, 2],
+        train_loss=[1.0, 0.5],
+        train_acc=[0.5, 0.7],
+        test_loss=[1.1, 0.6],
+        test_acc=[0.4, 0.6],
+        seconds=[0.1, 0.1],
+    )
+    path = tmp_path / "curves.png"
+    report.plot_history(hist, path, 2, "first")
+    before = path.read_bytes()
+    assert before.startswith(b"\x89PNG")
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        report.plot_history(hist, path, 2, "second")
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["curves.png"]

@@ -255,6 +255,15 @@ def _nan(v: float | None) -> float:
     return math.nan if v is None else v
 
 
+def save_figure(fig: Any, path: str | Path) -> None:
+    """Write a figure as PNG atomically (like every file nnlite writes): a full disk never leaves half a plot."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    checkpoint.atomic_write(path, buf.getvalue())
+
+
 def plot_history(hist: History, path: Path, n_hidden: int, title: str) -> None:
     """``curves.png``: loss, accuracy and (when measured) alignment per hidden layer."""
     from matplotlib.figure import Figure
@@ -279,7 +288,7 @@ def plot_history(hist: History, path: Path, n_hidden: int, title: str) -> None:
         ax.set(xlabel="step", ylabel="cosine with BP's signal", title="alignment", ylim=(-1.05, 1.05))
         ax.legend()
     fig.suptitle(title)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
 
 
 def plot_compare(results: dict[str, dict[str, Any]], out: Path, n_hidden: int, dataset: str) -> list[Path]:
@@ -295,7 +304,7 @@ def plot_compare(results: dict[str, dict[str, Any]], out: Path, n_hidden: int, d
     ax.set(xlabel="epoch", ylabel="test accuracy", title=f"test accuracy on {dataset}")
     ax.legend()
     files.append(out / "accuracy.png")
-    fig.savefig(files[-1], dpi=100)
+    save_figure(fig, files[-1])
     for k in range(n_hidden):
         fig = Figure(figsize=(6, 4), layout="constrained")
         ax = fig.subplots()
@@ -310,5 +319,5 @@ def plot_compare(results: dict[str, dict[str, Any]], out: Path, n_hidden: int, d
         )
         ax.legend()
         files.append(out / f"alignment_h{k + 1}.png")
-        fig.savefig(files[-1], dpi=100)
+        save_figure(fig, files[-1])
     return files
