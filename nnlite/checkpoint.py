@@ -77,11 +77,19 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write(path, json.dumps(json_clean(obj), indent=1).encode())
 
 
-def save(net: Sequential, path: str | os.PathLike, *, rule: Rule | None = None) -> None:
+def save(
+    net: Sequential,
+    path: str | os.PathLike,
+    *,
+    rule: Rule | None = None,
+    extra: dict[str, np.ndarray] | None = None,
+) -> None:
     """Save ``net`` (architecture and every parameter and buffer) to an ``.npz`` file, atomically.
 
     With ``rule``, its state is saved too (:meth:`nnlite.rules.Rule.state`: FA's and KP's ``B_k``, frSF's and
     brSF's magnitudes and brSF's generator), with its repr, so that training can resume exactly.
+    ``extra`` arrays are stored as ``extra.<name>`` beside them, in the same atomic write (:func:`nnlite.fit`
+    keeps its training state there); :func:`load` ignores them.
 
     The file is written to a temporary file in the same directory and renamed into place, so a crash never
     leaves half a checkpoint. No pickle: the architecture is stored as JSON text.
@@ -92,6 +100,8 @@ def save(net: Sequential, path: str | os.PathLike, *, rule: Rule | None = None) 
         rule.setup(net)
         spec["rule"] = repr(rule)
         arrays.update({f"rule.{k}": v for k, v in rule.state().items()})
+    for k, v in (extra or {}).items():
+        arrays[f"extra.{k}"] = np.asarray(v)
     arrays["__spec__"] = np.array(json.dumps(spec))
     for i, layer in enumerate(net.layers):
         for k, v in (layer.params or {}).items():
