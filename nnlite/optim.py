@@ -10,20 +10,37 @@ per parameter array when the parameter, its gradient and its state are C-contigu
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
+from ._validation import finite_float
 from .kernels import dispatch
 
 #: One dict of arrays per layer with parameters (``net.params()``, a rule's gradients).
 Params = list[dict[str, np.ndarray]]
 
 
-def _check_pos(name, v, allow_zero=False):
-    v = float(v)
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+def _check_pos(name: str, v: Any, allow_zero: bool = False) -> float:
+    """``v`` as a Python float ``> 0`` (``>= 0`` with ``allow_zero``); TypeError for a non-number (bool included)."""
+    v = finite_float(v, name)
+    if v < 0 or (v == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'} and finite, got {v}")
     return v
+
+
+def _check_decay(name: str, v: Any) -> float:
+    """``v`` as a Python float in ``[0, 1)`` (a moving-average coefficient: Adam's betas, RMSprop's rho)."""
+    v = finite_float(v, name)
+    if not 0 <= v < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {v:g}")
+    return v
+
+
+def _check_bool(name: str, v: Any) -> bool:
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {v!r}")
+    return bool(v)
 
 
 class Optimizer:
@@ -64,9 +81,9 @@ class SGD(Optimizer):
         self.lr = _check_pos("lr", lr)
         self.momentum = _check_pos("momentum", momentum, allow_zero=True)
         self.weight_decay = _check_pos("weight_decay", weight_decay, allow_zero=True)
-        if nesterov and self.momentum == 0:
+        self.nesterov = _check_bool("nesterov", nesterov)
+        if self.nesterov and self.momentum == 0:
             raise ValueError("Nesterov momentum needs momentum > 0")
-        self.nesterov = bool(nesterov)
 
     def step(self, params: Params, grads: Params) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
@@ -92,9 +109,9 @@ class Adam(Optimizer):
     def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         super().__init__()
         self.lr = _check_pos("lr", lr)
-        b1, b2 = (float(b) for b in betas)
-        if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
+        b1, b2 = _check_decay("betas[0]", betas[0]), _check_decay("betas[1]", betas[1])
         self.betas, self.eps = (b1, b2), _check_pos("eps", eps)
 
     def step(self, params: Params, grads: Params) -> None:
@@ -121,9 +138,7 @@ class RMSprop(Optimizer):
     def __init__(self, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-8):
         super().__init__()
         self.lr = _check_pos("lr", lr)
-        self.rho = float(rho)
-        if not 0 <= self.rho < 1:
-            raise ValueError(f"rho must be in [0, 1), got {rho}")
+        self.rho = _check_decay("rho", rho)
         self.eps = _check_pos("eps", eps)
 
     def step(self, params: Params, grads: Params) -> None:
