@@ -136,6 +136,21 @@ class Sequential:
         -------
         out : ndarray, shape (N, *output_shape)
         caches : Caches
+
+        Raises
+        ------
+        TypeError
+            ``x`` is not a NumPy array of the network's dtype.
+        ValueError
+            ``x`` does not have the shape (N, *input_shape), or N is 0.
+
+        Notes
+        -----
+        NaN and inf are not looked for here (that would be a pass over every batch of training): they propagate
+        as NumPy's arithmetic does (max pooling included, as ``np.max``). In evaluation mode every layer works
+        sample by sample, so a NaN reaches the outputs of the samples that hold one and no others; in training
+        mode batch norm spreads it over the batch, and ``fit`` stops on the non-finite loss. :meth:`predict`
+        refuses non-finite input.
         """
         self._check_input(x)
         caches, outputs = [None] * len(self.layers), []
@@ -148,9 +163,37 @@ class Sequential:
         return h, Caches(caches, outputs, x.shape)
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Network outputs in evaluation mode, computed in batches; shape (N, C)."""
+        """Network outputs in evaluation mode, computed in batches.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, *input_shape), the network's dtype
+        batch_size : int
+            Samples per forward pass (a positive int).
+
+        Returns
+        -------
+        ndarray, shape (N, *output_shape)
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`forward`; also ValueError for NaN or inf in ``x`` (naming the first sample that holds one):
+            a prediction is an answer, and a NaN input would give a NaN answer silently. Each batch is checked
+            just before its forward pass.
+        """
         self._check_input(x)
-        outs = [self.forward(x[i : i + batch_size], train=False)[0] for i in range(0, x.shape[0], batch_size)]
+        batch_size = positive_int(batch_size, "batch_size")
+        outs = []
+        for i in range(0, x.shape[0], batch_size):
+            xb = x[i : i + batch_size]
+            finite = np.isfinite(xb).reshape(xb.shape[0], -1).all(axis=1)
+            if not finite.all():
+                first = i + int(np.argmin(finite))
+                raise ValueError(
+                    f"predict: x holds NaN or inf values (first in sample {first}); predictions need finite input"
+                )
+            outs.append(self.forward(xb, train=False)[0])
         return np.concatenate(outs, axis=0)
 
     def block_input_shape(self, k: int, n: int) -> tuple[int, ...]:
