@@ -63,6 +63,58 @@ class Optimizer:
 
     def _init_state(self, params, names):
         self.state = [{k: {n: np.zeros_like(v) for n in names} for k, v in p.items()} for p in params]
+        self._bind(params)
+
+    def _bind(self, params):
+        self._bound = [{k: id(v) for k, v in p.items()} for p in params]
+
+    def _check_bound(self, params):
+        """A stateful optimizer updates the arrays it was set up for: another network's would get its momenta."""
+        if self.state and [{k: id(v) for k, v in p.items()} for p in params] != getattr(self, "_bound", None):
+            raise ValueError(
+                f"this {type(self).__name__} holds state for another network's parameters; "
+                "use a new optimizer for each network"
+            )
+
+    # -- state, for checkpoints ------------------------------------------------------------------------------------
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The optimizer's state as flat arrays ``"<j>.<key>.<name>"`` (e.g. ``"0.W.v"``), plus ``"t"``."""
+        out = {f"{j}.{k}.{n}": a for j, d in enumerate(self.state) for k, s in d.items() for n, a in s.items()}
+        out["t"] = np.array(self.t, dtype=np.int64)
+        return out
+
+    def load_state_arrays(self, params: Params, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`state_arrays` for ``params`` (the parameters it will update from now on): every array must
+        have its parameter's shape and dtype; raises ValueError naming what differs."""
+        arrays = dict(arrays)
+        if "t" not in arrays:
+            raise ValueError("optimizer state lacks its step count 't'")
+        t = int(np.asarray(arrays.pop("t")))
+        state: list[dict[str, dict[str, np.ndarray]]] = [{k: {} for k in p} for p in params]
+        for name, a in arrays.items():
+            parts = name.split(".")
+            if (
+                len(parts) != 3
+                or not parts[0].isdigit()
+                or int(parts[0]) >= len(params)
+                or parts[1] not in params[int(parts[0])]
+            ):
+                raise ValueError(f"optimizer state {name!r} matches no parameter of this network")
+            p = params[int(parts[0])][parts[1]]
+            if a.shape != p.shape or a.dtype != p.dtype:
+                raise ValueError(
+                    f"optimizer state {name!r} is {a.dtype}{list(a.shape)}, its parameter is {p.dtype}{list(p.shape)}"
+                )
+            state[int(parts[0])][parts[1]][parts[2]] = np.array(a, copy=True)
+        if arrays:
+            names = {n for d in state for s in d.values() for n in s}
+            if any(set(s) != names for d in state for s in d.values()):
+                raise ValueError(f"optimizer state is incomplete: every parameter needs {sorted(names)}")
+            self.state = state
+        else:
+            self.state = []
+        self.t = t
+        self._bind(params)
 
     def step(self, params: Params, grads: Params) -> None:
         raise NotImplementedError
@@ -87,6 +139,7 @@ class SGD(Optimizer):
 
     def step(self, params: Params, grads: Params) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        self._check_bound(params)
         if mu and not self.state:
             self._init_state(params, ("v",))
         self.t += 1
@@ -116,6 +169,7 @@ class Adam(Optimizer):
 
     def step(self, params: Params, grads: Params) -> None:
         list(self._pairs(params, grads))
+        self._check_bound(params)
         if not self.state:
             self._init_state(params, ("m", "v"))
         self.t += 1
@@ -143,6 +197,7 @@ class RMSprop(Optimizer):
 
     def step(self, params: Params, grads: Params) -> None:
         list(self._pairs(params, grads))
+        self._check_bound(params)
         if not self.state:
             self._init_state(params, ("s",))
         self.t += 1
