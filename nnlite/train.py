@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import alignment as _alignment
+from . import training_state
 from ._validation import SeedLike, as_generator, check_inputs, check_labels, positive_int
 from .checkpoint import write_json
 from .data import batches
@@ -102,18 +103,22 @@ def fit(
     alignment_every: int | None = None,
     max_steps: int | None = None,
     callback: Callable[[History], None] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> History:
     """Train ``net`` with ``rule``.
 
     Parameters
     ----------
     net : Sequential
-    rule : BP, FA, DFA, IFA or LAFS
+    rule : Rule
+        BP, FA, DFA, IFA, LAFS, uSF, brSF, frSF, KP, DRTP or sDFA.
     loss : callable
         ``loss(out, y) -> (float, e)``, e.g. :func:`nnlite.softmax_cross_entropy`.
     optimizer : SGD, Adam or RMSprop
+        A new one per network (a stateful optimizer refuses another network's parameters).
     train : tuple (x, y)
-        x of shape (N, *net.input_shape) in the network's dtype, y integer labels of shape (N,).
+        x of shape (N, *net.input_shape) in the network's dtype, y integer labels of shape (N,), N >= 1.
     test : tuple (x, y), optional
     epochs, batch_size : int
     seed : int, Generator or None
@@ -124,45 +129,82 @@ def fit(
         Every this many steps, measure the alignment of ``rule`` against BP on the current batch
         (:func:`nnlite.alignment.measure`) and record it in ``History.alignment``.
     max_steps : int, optional
-        Stop after this many steps in all (the last epoch is then partial and is still recorded).
+        A positive integer: stop after this many steps in all (the last epoch is then partial and is still
+        recorded).
     callback : callable, optional
-        Called as ``callback(history)`` after each epoch has been recorded (e.g. to print a live table).
+        Called as ``callback(history)`` after each epoch has been recorded (and checkpointed).
+    checkpoint_dir : path, optional
+        At the end of every epoch, write ``<checkpoint_dir>/model.npz`` atomically: the network, the rule's state
+        and the training state (optimizer, generators, history; :mod:`nnlite.training_state`). The folder is
+        checked for writing before the first step. :func:`nnlite.load` reads the file as a model.
+    resume : bool
+        Continue from ``<checkpoint_dir>/model.npz`` (which must exist): ``net``, ``rule`` and ``optimizer`` must be
+        built as for the interrupted run (same architecture, rule and seeds, optimizer settings, loss, batch size
+        and training data; a difference is refused, naming it), and ``seed`` must be what it was. Training
+        continues after the last finished epoch, and the result is bit-identical to an uninterrupted run at the
+        same BLAS thread count. ``epochs`` may be larger than before, to train on.
 
     Returns
     -------
     History
+
+    Raises
+    ------
+    KeyboardInterrupt
+        Passed on as it comes; with ``checkpoint_dir``, the last finished epoch is in ``model.npz``.
 
     Notes
     -----
     One step: ``out, caches = net.forward(x)``; ``loss_value, e = loss(out, y)``;
     ``grads = rule.gradients(net, caches, e, y)``; ``optimizer.step(net.params(), grads)``;
     ``rule.after_step(net, grads)`` (KP's feedback update, brSF's redraw).
-    Training stops as soon as a loss is NaN or infinite, before that step's update; ``History.stopped`` says at
-    which epoch and step.
+    Training stops as soon as a loss is NaN or infinite, before that step's update, and the network is left
+    exactly as it was before that step (BatchNorm's running statistics and Dropout's generators included);
+    ``History.stopped`` says at which epoch and step.
+    A network with BatchNorm over features (after a Dense layer) cannot train on a batch of one sample: a
+    training set with ``N % batch_size == 1`` is refused before the first step (choose another batch size).
     """
     x, y = _check_split(net, train, "train")
     if test is not None:
         xt, yt = _check_split(net, test, "test")
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         positive_int(v, name)
-    if alignment_every is not None and (not isinstance(alignment_every, (int, np.integer)) or alignment_every < 1):
-        raise ValueError(f"alignment_every must be a positive integer or None, got {alignment_every!r}")
+    if max_steps is not None:
+        positive_int(max_steps, "max_steps")
+    if alignment_every is not None:
+        positive_int(alignment_every, "alignment_every")
+    if not isinstance(resume, (bool, np.bool_)):
+        raise TypeError(f"resume must be True or False, got {resume!r}")
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs the checkpoint_dir to resume from")
+    _check_batchnorm_batches(net, x.shape[0], batch_size)
     rng = as_generator(seed)
     hist = History(rule=getattr(rule, "name", type(rule).__name__.lower()))
     params = net.params()
-    step = 0
+    step, done = 0, 0
+    ckpt = None
+    if checkpoint_dir is not None:
+        ckpt = training_state.check_writable(checkpoint_dir) / training_state.CHECKPOINT_NAME
+        run_settings = training_state.settings(net, rule, loss, optimizer, batch_size, training_state.data_digest(x, y))
+        if resume:
+            saved, done, step = training_state.restore(ckpt, net, rule, optimizer, rng, run_settings)
+            hist = History(**saved)
+            if hist.stopped is not None or (max_steps is not None and step >= max_steps):
+                return hist
     steps_per_epoch = math.ceil(x.shape[0] / batch_size)
-    for epoch in range(1, epochs + 1):
+    for epoch in range(done + 1, epochs + 1):
         bar = _progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}", progress)
         t0 = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
         for xb, yb_ in batches(x, y, batch_size, shuffle=True, rng=rng):
             assert yb_ is not None
             yb = yb_
+            before = _training_mode_state(net)
             out, caches = net.forward(xb, train=True)
             out2 = out.reshape(out.shape[0], -1)
             lval, e = loss(out2, yb)
             if not math.isfinite(lval):
+                _restore_training_mode_state(net, before)
                 hist.stopped = {"epoch": epoch, "step": step + 1, "reason": f"loss is {lval}"}
                 break
             grads = rule.gradients(net, caches, e, yb)
@@ -193,11 +235,58 @@ def fit(
                 tl, ta = evaluate(net, loss, xt, yt)
                 hist.test_loss.append(tl)
                 hist.test_acc.append(ta)
-            if callback is not None:
-                callback(hist)
+        if ckpt is not None and (seen or hist.stopped is not None):
+            training_state.save(
+                ckpt, net, rule, optimizer, rng, hist, epoch=epoch, step=step, run_settings=run_settings
+            )
+        if seen and callback is not None:
+            callback(hist)
         if hist.stopped is not None or (max_steps is not None and step >= max_steps):
             break
     return hist
+
+
+def _training_mode_state(net):
+    """What a training-mode forward pass changes besides its output: buffers (BatchNorm's running statistics) and
+    the layers' generators (Dropout's); a few small vectors, copied at every step so that a NaN stop can undo it."""
+    bufs = [{k: v.copy() for k, v in layer.buffers.items()} for layer in net.layers if getattr(layer, "buffers", None)]
+    gens = [(g, g.bit_generator.state) for g in training_state.layer_generators(net).values()]
+    return bufs, gens
+
+
+def _restore_training_mode_state(net, state):
+    bufs, gens = state
+    for layer, saved in zip((l for l in net.layers if getattr(l, "buffers", None)), bufs):
+        for k, v in saved.items():
+            layer.buffers[k][...] = v
+    for g, s in gens:
+        g.bit_generator.state = s
+
+
+def _check_batchnorm_batches(net, n, batch_size):
+    """Refuse a training set whose last mini-batch would give a BatchNorm layer one value per feature."""
+    from .layers import BatchNorm
+
+    last = n % batch_size
+    if last == 0:
+        return
+    shape = tuple(net.input_shape)
+    for i, layer in enumerate(net.layers):
+        if isinstance(layer, BatchNorm) and last * math.prod(shape[1:]) < 2:
+            raise ValueError(
+                f"layer {i} ({layer!r}) cannot train on the last mini-batch of {n} samples in batches of "
+                f"{batch_size}: it holds {last} sample, one value per feature; choose a batch size that does not "
+                f"leave one sample over (e.g. {_batch_size_near(n, batch_size)})"
+            )
+        shape = tuple(layer.output_shape(shape))
+
+
+def _batch_size_near(n, batch_size):
+    for d in range(1, batch_size + 1):
+        for b in (batch_size + d, batch_size - d):
+            if 1 <= b and n % b != 1:
+                return b
+    return n
 
 
 def _check_split(net, split, name):
