@@ -63,9 +63,9 @@ def test_default_train_in_process(tmp_path, monkeypatch, capsys):
     saved = {}
     real_save = nnlite.checkpoint.save
 
-    def spy_save(net, path):
+    def spy_save(net, path, **kw):  # fit saves the network (with rule and training state) every epoch
         saved["net"] = net
-        real_save(net, path)
+        real_save(net, path, **kw)
 
     monkeypatch.setattr(nnlite.checkpoint, "save", spy_save)
     code, out, err = _run(["train"], capsys)

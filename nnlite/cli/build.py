@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -135,6 +138,12 @@ def build_net(args: argparse.Namespace, ds: data.Dataset, seeds: dict[str, int])
     act = activation_factory(args.activation)
     if args.model == "mlp":
         sizes = [ds.shape[0], *(hidden_of(args) or []), ds.n_classes]
+        _check_fits("--hidden", [(a, b) for a, b in itertools.pairwise(sizes)], np.dtype(dtype).itemsize)
+    else:
+        kw0 = cnn_settings(args)
+        c, k = [ds.shape[0], *kw0["channels"]], kw0["kernel_size"]
+        _check_fits("--channels", [(a * k * k, b) for a, b in itertools.pairwise(c)], np.dtype(dtype).itemsize)
+    if args.model == "mlp":
         net = mlp(
             sizes,
             activation=act,
@@ -164,6 +173,30 @@ def build_net(args: argparse.Namespace, ds: data.Dataset, seeds: dict[str, int])
         except ValueError as exc:
             raise CLIError(f"--bottleneck {k}:{n}: {exc}") from None
     return net
+
+
+def _check_fits(flag: str, shapes: list[tuple[int, int]], itemsize: int) -> None:
+    """Refuse layer sizes whose training could not fit in this machine's memory, before drawing a weight:
+    weights, gradients and optimizer state (3 copies), plus the float64 draw of the largest weight matrix."""
+    n = sum(a * b + b for a, b in shapes)
+    need = 3 * n * itemsize + 8 * max(a * b for a, b in shapes)
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover (not POSIX)
+        return
+    if need > have:
+        raise CLIError(
+            f"{flag}: {n:,} parameters need about {_bytes(need)} to train (weights, gradients, optimizer state), "
+            f"more than this machine's {_bytes(have)} of memory"
+        )
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
 
 
 def build_projection(args: argparse.Namespace, net: Sequential, rule: str, seed: int) -> projections.Projection | None:
@@ -303,9 +336,11 @@ def run_fit(
     test: Split,
     align_every: int | None,
     callback: Callable[[History], Any] | None = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
 ) -> History:
     """:func:`nnlite.fit` with the loss, optimizer, epochs, batches and batch order of ``args``, under the BLAS
-    thread limit of :func:`blas_threads`."""
+    thread limit of :func:`blas_threads` (``checkpoint_dir`` and ``resume`` are fit's)."""
     limit: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     threads = blas_threads(args, net)
     if threads is not None:
@@ -326,4 +361,6 @@ def run_fit(
             progress=not args.no_progress,
             alignment_every=align_every,
             callback=callback,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
         )

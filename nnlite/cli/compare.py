@@ -38,9 +38,11 @@ __all__ = ["cmd_compare"]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Run ``nnlite compare``; 0 on success, 1 when a rule's training stopped on a non-finite loss."""
+    """Run ``nnlite compare``; 0 on success, 1 when a rule's training stopped on a non-finite loss, 130 on Ctrl-C
+    (``compare.json`` then holds the rules that finished)."""
     rules = args.rules
     check_combination(args, rules)
+    out = out_dir(args)  # refused or unwritable before any data is loaded
     seeds = stream_seeds(args.seed)
     ds, train, test = load_data(args)
     if isinstance(args.lr, dict):
@@ -53,7 +55,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     net0 = build_net(args, ds, seeds)
     init_weights = [{k: v.copy() for k, v in p.items()} for p in net0.params()]
-    out = out_dir(args)
     cfg = run_config(args, ds, train, net0, seeds, {"lr": lrs, "out": str(out), "align_every": align_every})
     objs: dict[str, Any] = {}
     for r in rules:
@@ -71,7 +72,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for r in rules:
         net, rule = objs[r]
         print(f"\n[{r}] lr {lrs[r]:g}", flush=True)
-        hist = run_fit(args, net, rule, lrs[r], train, test, align_every)
+        try:
+            hist = run_fit(args, net, rule, lrs[r], train, test, align_every)
+        except KeyboardInterrupt:
+            kept = ", ".join(results) or "no rule"
+            print(f"\ninterrupted during {r}: {kept} finished, kept in {out / 'compare.json'}")
+            return 130
         print(epoch_table(hist, n_hidden, True))
         if hist.stopped:
             print(
@@ -86,6 +92,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "stopped": hist.stopped,
             "history": hist.to_dict(),
         }
+        # each rule is on disk as soon as it has finished (Ctrl-C during the next one keeps it)
+        write_compare(out / "compare.json", {**cfg, "finished": list(results)}, ALIGN_TAIL, results)
         del net, rule
         objs[r] = None  # free each network once trained
 
@@ -102,7 +110,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     print(table(header, rows))
 
-    write_compare(out / "compare.json", cfg, ALIGN_TAIL, results)
+    write_compare(out / "compare.json", {**cfg, "finished": list(results)}, ALIGN_TAIL, results)
     figs = plot_compare(results, out, n_hidden, args.dataset)
     print(f"wrote {out / 'compare.json'}, " + ", ".join(str(f) for f in figs))
     return 0 if all(res["stopped"] is None for res in results.values()) else 1

@@ -90,7 +90,11 @@ LR_HELP = ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
 EPILOG = f"""\
 defaults: an MLP {DEFAULT_HIDDEN} with tanh and He init on digits, softmax cross-entropy, SGD with momentum
 {DEFAULT_MOMENTUM}, batch {DEFAULT_BATCH_SIZE}, {DEFAULT_EPOCHS} epochs. Default learning rate by optimizer (the same
-for every rule): {LR_HELP}. Seeds: --seed S seeds three independent streams (initial weights, feedback matrices,
-batch order) derived with numpy's SeedSequence(S), so two runs with one seed are identical and `compare` starts
-every rule from the same initial weights and visits the batches in the same order.
+for every rule): {LR_HELP}.
+Seeds: --seed S seeds independent streams (initial weights, feedback matrices, batch order, bottleneck mask)
+derived with numpy's SeedSequence(S), so two runs with one seed are identical at one BLAS thread count (1 and 2
+threads sum in another order and differ in the last bits), and `compare` starts every rule from the same initial
+weights and visits the batches in the same order.
+Every epoch, --out receives history.json and model.npz (atomically); after Ctrl-C, `nnlite train --resume DIR`
+continues from the last finished epoch.
 Set NNLITE_TRACEBACK=1 to see the traceback of a library error."""

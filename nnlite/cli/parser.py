@@ -39,10 +39,12 @@ from .types import (
     hidden_sizes,
     learning_rates,
     nonnegative_float,
+    odd_positive_int,
     positive_float,
     positive_int,
     probability,
     rule_list,
+    seed_value,
     thread_count,
 )
 
@@ -100,7 +102,7 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--kernel-size",
         metavar="K",
-        type=positive_int,
+        type=odd_positive_int,
         default=None,
         help=f"cnn: odd kernel size of every convolution (default: nnlite.cnn's, {CNN_KERNEL_SIZE})",
     )
@@ -227,12 +229,27 @@ def _add_optimisation(p: argparse.ArgumentParser, *, compare: bool) -> None:
     )
     g.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
     g.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help=f"default {DEFAULT_BATCH_SIZE}")
-    g.add_argument("--seed", type=int, default=0, help="seed of every random stream (default 0)")
+    g.add_argument("--seed", type=seed_value, default=0, help="seed of every random stream, >= 0 (default 0)")
 
 
-def _add_output(p: argparse.ArgumentParser) -> None:
+def _add_output(p: argparse.ArgumentParser, *, compare: bool) -> None:
     g = p.add_argument_group("output")
-    g.add_argument("--out", metavar="DIR", default=None, help="output folder (default: runs/<timestamp>)")
+    g.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="output folder (default: runs/<timestamp>); refused when it holds files, unless --force"
+        + ("" if compare else " or --resume"),
+    )
+    g.add_argument("--force", action="store_true", help="write into a non-empty --out, replacing its files")
+    if not compare:
+        g.add_argument(
+            "--resume",
+            metavar="DIR",
+            default=None,
+            help="continue the interrupted run in DIR from its last finished epoch, with the flags it was "
+            "started with (--epochs N trains on to N epochs); the result is identical to an uninterrupted run",
+        )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument(
         "--threads",
@@ -251,7 +268,13 @@ def _add_common(p: argparse.ArgumentParser, *, compare: bool) -> None:
     _add_model(p)
     _add_feedback(p, compare=compare)
     _add_optimisation(p, compare=compare)
-    _add_output(p)
+    _add_output(p, compare=compare)
+
+
+def _version() -> str:
+    from nnlite import __version__
+
+    return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train neural networks with BP, FA, DFA, IFA and LAFS (hand-derived NumPy/Numba engine).",
         epilog="Run `nnlite COMMAND --help` for the options of a command.",
     )
+    parser.add_argument("--version", action="version", version=f"nnlite {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
 

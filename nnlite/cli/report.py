@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 import nnlite
-from nnlite import Sequential, checkpoint
+from nnlite import Sequential, checkpoint, training_state
 from nnlite.data import Dataset
 from nnlite.train import History
 
@@ -132,9 +132,25 @@ def final_test_acc(hist: History) -> float:
 
 
 def out_dir(args: argparse.Namespace) -> Path:
-    """``--out``, or a new ``runs/<timestamp>[-i]``; created."""
-    if args.out is not None:
+    """``--out`` (or ``--resume``'s folder), or a new ``runs/<timestamp>[-i]``; created and checked for writing
+    before anything is trained. A folder that holds files is refused (a usage error) unless ``--force`` or
+    ``--resume`` is given: an earlier run is never overwritten silently."""
+    from .build import CLIError
+
+    resume = getattr(args, "resume", None)
+    if resume is not None:
+        out = Path(resume)
+    elif args.out is not None:
+        if not str(args.out).strip():
+            raise CLIError("--out must name a folder (an empty --out would write into the current folder)")
         out = Path(args.out)
+        if out.is_dir() and any(out.iterdir()) and not args.force:
+            raise CLIError(
+                f"--out {out} already holds files (an earlier run?); choose another folder, --force to replace "
+                f"its files, or --resume {out} to continue it"
+                if args.command == "train"
+                else f"--out {out} already holds files (an earlier run?); choose another folder or --force"
+            )
     else:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / stamp
@@ -142,8 +158,7 @@ def out_dir(args: argparse.Namespace) -> Path:
         while out.exists():
             out = Path("runs") / f"{stamp}-{i}"
             i += 1
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return training_state.check_writable(out)  # ValueError (exit 1) naming the folder and the reason
 
 
 def run_config(

@@ -19,10 +19,12 @@ __all__ = [
     "hidden_sizes",
     "learning_rates",
     "nonnegative_float",
+    "odd_positive_int",
     "positive_float",
     "positive_int",
     "probability",
     "rule_list",
+    "seed_value",
     "thread_count",
 ]
 
@@ -159,6 +161,25 @@ def positive_int(text: str) -> int:
         v = 0
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def odd_positive_int(text: str) -> int:
+    """Parse an odd integer >= 1 (a kernel size that keeps the spatial size with padding k // 2)."""
+    v = positive_int(text)
+    if v % 2 == 0:
+        raise argparse.ArgumentTypeError(f"expected an odd positive integer, got {text!r}")
+    return v
+
+
+def seed_value(text: str) -> int:
+    """Parse ``--seed``: an integer >= 0 (numpy's SeedSequence refuses negative seeds)."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
     return v
 
 
