@@ -241,7 +241,19 @@ def _fwht_rows(x2):
         _large(y, n, b)
 
 
-def fwht(x: np.ndarray) -> np.ndarray:
+@numba.njit(cache=True, parallel=True)
+def _fwht_rows_parallel(x2, n_chunks):
+    # Rows are independent: contiguous slices of them, one per thread of Numba's pool (the same arithmetic per row).
+    rows = x2.shape[0]
+    for c in numba.prange(n_chunks):
+        _fwht_rows(x2[rows * c // n_chunks : rows * (c + 1) // n_chunks])
+
+
+#: Below this many elements a batch is transformed on one thread (a parallel region costs a few microseconds).
+PARALLEL_MIN_ELEMENTS = 1 << 15
+
+
+def fwht(x: np.ndarray, threads: int | None = None) -> np.ndarray:
     """Unnormalised fast Walsh–Hadamard transform over the last axis, in place.
 
     Parameters
@@ -260,6 +272,15 @@ def fwht(x: np.ndarray) -> np.ndarray:
         If ``x`` is not a float32/float64 ndarray.
     ValueError
         If ``x`` is 0-d, not C-contiguous, read-only, or its last axis is not a power of two.
+
+    Other Parameters
+    ----------------
+    threads : int, optional
+        Threads of Numba's pool to split the rows across (default 1: the calling thread only; at most
+        :func:`numba.get_num_threads` run at once). Batches under ``PARALLEL_MIN_ELEMENTS`` elements, or of one
+        row, run on the calling thread. Every row is computed by the same code whatever the thread count, so the
+        result does not depend on it. Opt-in because a parallel region waits for its slowest thread: on a
+        machine whose other cores are busy, that wait is a scheduler time slice (milliseconds).
 
     Notes
     -----
@@ -282,7 +303,14 @@ def fwht(x: np.ndarray) -> np.ndarray:
     n = x.shape[-1]
     if n < 1 or n & (n - 1):
         raise ValueError(f"the last axis of x must have a power-of-two length, got {n} (shape {x.shape})")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
     if x.size == 0:
         return x
-    _fwht_rows(x.reshape(-1, n))
+    x2 = x.reshape(-1, n)
+    t = min(1 if threads is None else int(threads), x2.shape[0])
+    if t > 1 and x.size >= PARALLEL_MIN_ELEMENTS and not numba.config.DISABLE_JIT:
+        _fwht_rows_parallel(x2, t)
+    else:
+        _fwht_rows(x2)
     return x
