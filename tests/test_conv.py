@@ -182,7 +182,10 @@ def test_conv2d_chunks_float32_threads_and_cache(chunk, monkeypatch):
     x = rng.standard_normal((7, 3, 6, 5)).astype(np.float32)
     R = rng.standard_normal((7, 5, 6, 5)).astype(np.float32)
     B, v = layer.new_feedback(rng), rng.standard_normal(x.shape).astype(np.float32)
-    whole = _conv_all(layer, x.astype(np.float64), R.astype(np.float64), B.astype(np.float64), v.astype(np.float64))
+    wide = Conv2d(3, 5, 3, 1, 1, dtype=np.float64)  # the float64 reference: the same weights, widened exactly
+    for k in layer.params:
+        wide.params[k][...] = layer.params[k]
+    whole = _conv_all(wide, x.astype(np.float64), R.astype(np.float64), B.astype(np.float64), v.astype(np.float64))
     layer.chunk = chunk
     seq = _conv_all(layer, x, R, B, v)
     for a, b in zip(seq, whole):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..kernels import dispatch
 from ..ops import activations as act
-from .base import Layer
+from .base import Layer, Passthrough, check_grad
 
 __all__ = [
     "ACTIVATIONS",
@@ -26,15 +26,16 @@ __all__ = [
 
 
 class _Activation(Layer):
+    """An elementwise activation whose cache is an array of the output's shape and dtype (its output or input)."""
+
     _fwd: Callable[[np.ndarray], tuple[np.ndarray, Any]]
     _bwd: Callable[[np.ndarray, Any], np.ndarray]
-    _fwd = staticmethod(act.identity_forward)
-    _bwd = staticmethod(act.identity_backward)
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         return self._fwd(x)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        check_grad(dout, cache.shape, cache.dtype, f"{type(self).__name__}.backward")
         return self._bwd(dout, cache), {}
 
 
@@ -66,8 +67,15 @@ class Abs(_Activation):
     _bwd = staticmethod(act.abs_backward)
 
 
-class Identity(_Activation):
-    """``x``."""
+class Identity(Layer):
+    """``x``. The cache keeps only the input's shape and dtype, what ``backward`` checks ``dout`` against."""
+
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
+        return x, Passthrough(x.shape, x.dtype)
+
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        check_grad(dout, cache.shape, cache.dtype, "Identity.backward")
+        return dout, {}
 
 
 class LeakyReLU(Layer):
@@ -83,6 +91,7 @@ class LeakyReLU(Layer):
         return act.leaky_relu_forward(x, self.slope)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        check_grad(dout, cache.shape, cache.dtype, "LeakyReLU.backward")
         return act.leaky_relu_backward(dout, cache, self.slope), {}
 
     def config(self) -> dict[str, Any]:

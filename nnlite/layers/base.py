@@ -5,6 +5,10 @@ where ``grads`` is a dict with the same keys as ``params`` (empty for a layer wi
 Weight layers (``Dense``, ``Conv2d``) take two more switches in ``backward``: ``feedback`` (a matrix used in place of
 ``W`` to compute ``dx``, for Feedback Alignment) and ``need_dx`` (skip the ``dx`` product).
 
+Every ``backward`` takes a ``dout`` of exactly the shape and dtype of the forward pass's output
+(:func:`nnlite.ops._checks.check_grad`, ``ValueError`` naming both shapes, ``TypeError`` both dtypes); the check
+reads shapes and dtypes only, never values.
+
 Every layer also has ``carry(v, cache)``: the layer's *linear* part applied forward to ``v``, used by IFA to carry a
 gradient forward through the network (weight layers apply ``W`` without bias; shape-changing layers such as pooling
 and flatten apply the same selection / averaging / reshape; activations are skipped and return ``v``).
@@ -14,13 +18,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._validation import as_generator, float_dtype
+from ..ops._checks import check_grad
 
-__all__ = ["INITS", "Layer", "WeightLayer", "fans_of", "init_weight"]
+__all__ = ["INITS", "Layer", "Passthrough", "WeightLayer", "check_grad", "fans_of", "init_weight"]
 
 INITS = ("he", "glorot", "lecun", "zeros", "uniform")
 
@@ -145,15 +150,27 @@ class WeightLayer(Layer):
         init = "lecun" if self.init == "zeros" else self.init
         return init_weight(self.W.shape, *self.fans, init, as_generator(rng), self.dtype)
 
+    def _output_shape_of(self, cache: Any) -> tuple[int, ...]:
+        """The shape (N, ...) of the forward output that ``cache`` belongs to."""
+        raise NotImplementedError
+
     def backward(
         self, dout: np.ndarray, cache: Any, *, feedback: np.ndarray | None = None, need_dx: bool = True
     ) -> tuple[Any, dict[str, np.ndarray]]:
         """``(dx, grads)`` by the subclass's op; ``dx`` is None when ``need_dx`` is False.
 
-        ``feedback`` (an array of ``W``'s shape) replaces ``W`` in the ``dx`` product (the FA family).
+        ``feedback`` (an array of ``W``'s shape and dtype) replaces ``W`` in the ``dx`` product (the FA family).
+        ``dout`` must have the forward output's shape and the layer's dtype (ValueError / TypeError naming both).
         """
-        if feedback is not None and feedback.shape != self.W.shape:
-            raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
+        who = f"{type(self).__name__}.backward"
+        check_grad(dout, self._output_shape_of(cache), self.dtype, who)
+        if feedback is not None:
+            if not isinstance(feedback, np.ndarray):
+                raise TypeError(f"{who}: feedback must be a numpy array, got {type(feedback).__name__}")
+            if feedback.shape != self.W.shape:
+                raise ValueError(f"feedback must have W's shape {self.W.shape}, got {feedback.shape}")
+            if feedback.dtype != self.dtype:
+                raise TypeError(f"{who}: feedback is {feedback.dtype}, but W is {self.dtype}")
         dx, dW, db = type(self)._backward_op(
             dout, cache, self.W, feedback=feedback, need_dx=need_dx, need_db="b" in self.params
         )
@@ -180,6 +197,14 @@ def check_init(init: str) -> str:
 def compact(pair: tuple[int, int]) -> int | list[int]:
     """A pair as one int when both are equal (for reprs and configs)."""
     return pair[0] if pair[0] == pair[1] else list(pair)
+
+
+class Passthrough(NamedTuple):
+    """The cache of a pass that keeps nothing but its input's shape and dtype (Identity, Flatten, dropout in
+    evaluation mode): what ``backward`` checks ``dout`` against."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
 
 
 def check_image(x: Any, layer: str, channels: int | None = None) -> None:

@@ -77,6 +77,10 @@ class Conv2d(WeightLayer):
         check_image(x, "Conv2d", self.c_in)
         return _conv_exec.conv2d_forward(x, self.W, self.b, self.stride, self.padding, chunk=self.chunk)
 
+    def _output_shape_of(self, cache: Any) -> tuple[int, ...]:
+        x = cache[0]
+        return (x.shape[0], *self.output_shape(x.shape[1:]))
+
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         """The convolution of ``v`` (N, C, H, W) with ``W``, same stride and padding, no bias."""
         check_image(v, "Conv2d.carry", self.c_in)

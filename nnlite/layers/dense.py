@@ -52,6 +52,9 @@ class Dense(WeightLayer):
             raise ValueError(f"Dense expects input of shape (N, {self.d_in}), got {x.shape}")
         return dense_forward(x, self.W, self.b)
 
+    def _output_shape_of(self, cache: Any) -> tuple[int, ...]:
+        return (cache.shape[0], self.d_out)
+
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         """``v @ W.T`` (no bias)."""
         return v @ self.W.T

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import SeedLike, as_generator
 from ..ops import dropout as _dropout
-from .base import Layer
+from .base import Layer, Passthrough, check_grad
 
 __all__ = ["Dropout"]
 
@@ -26,7 +26,9 @@ class Dropout(Layer):
 
     Notes
     -----
-    The mask is kept in the cache, so backward and ``carry`` (IFA) apply the same mask and scale.
+    The mask is kept in the cache, so backward and ``carry`` (IFA) apply the same mask and scale. When dropout is
+    the identity (evaluation mode, or ``p == 0``) the cache is the input's shape and dtype
+    (:class:`~nnlite.layers.base.Passthrough`) instead.
     """
 
     def __init__(self, p: float, seed: SeedLike = None) -> None:
@@ -44,13 +46,15 @@ class Dropout(Layer):
             raise TypeError(
                 f"Dropout expects a floating-point numpy array, got {getattr(x, 'dtype', type(x).__name__)}"
             )
-        return _dropout.dropout_forward(x, self.p, self.rng, train)
+        out, mask = _dropout.dropout_forward(x, self.p, self.rng, train)
+        return out, (Passthrough(x.shape, x.dtype) if mask is None else mask)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return _dropout.dropout_backward(dout, cache), {}
+        check_grad(dout, cache.shape, cache.dtype, "Dropout.backward")
+        return (_dropout.dropout_backward(dout, cache) if isinstance(cache, np.ndarray) else dout), {}
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
-        return v if cache is None else v * cache
+        return v * cache if isinstance(cache, np.ndarray) else v
 
     def config(self) -> dict[str, Any]:
         return {"p": self.p, "seed": None if self.seed is None else int(self.seed)}

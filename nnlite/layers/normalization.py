@@ -10,7 +10,7 @@ from numpy.typing import DTypeLike
 
 from .._validation import float_dtype, positive_int
 from ..ops import normalization as _bn
-from .base import Layer
+from .base import Layer, check_grad
 
 __all__ = ["BatchNorm"]
 
@@ -87,6 +87,7 @@ class BatchNorm(Layer):
         return out, cache
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        check_grad(dout, cache[0].shape, cache[0].dtype, "BatchNorm.backward")
         dx, dgamma, dbeta = _bn.batchnorm_backward(dout, cache)
         return dx, {"gamma": dgamma, "beta": dbeta}
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validation import as_pair
 from ..ops import pool as _pool
-from .base import Layer, check_image, check_sample_image, compact
+from .base import Layer, Passthrough, check_grad, check_image, check_sample_image, compact
 
 __all__ = ["AvgPool2d", "Flatten", "MaxPool2d"]
 
@@ -49,6 +49,7 @@ class MaxPool2d(_Pool2d):
         return _pool.maxpool2d_forward_op(x, *self.kernel_size, self.stride)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        check_grad(dout, *_pool.pool_output_of(cache), "MaxPool2d.backward")
         return _pool.maxpool2d_backward_op(dout, cache), {}
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
@@ -68,6 +69,7 @@ class AvgPool2d(_Pool2d):
         return _pool.avgpool2d_forward_op(x, *self.kernel_size, self.stride)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        check_grad(dout, *_pool.pool_output_of(cache), "AvgPool2d.backward")
         return _pool.avgpool2d_backward_op(dout, cache), {}
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
@@ -75,15 +77,21 @@ class AvgPool2d(_Pool2d):
 
 
 class Flatten(Layer):
-    """``(N, ...) -> (N, prod(...))`` (a reshape; a view when the input is contiguous). ``carry`` reshapes too."""
+    """``(N, ...) -> (N, prod(...))`` (a reshape; a view when the input is contiguous). ``carry`` reshapes too.
+
+    The cache is the input's shape and dtype (:class:`~nnlite.layers.base.Passthrough`): ``backward`` takes a
+    ``dout`` of exactly the output's shape (N, prod(...)), not any array with as many elements.
+    """
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         if not isinstance(x, np.ndarray) or x.ndim < 2:
             raise ValueError(f"Flatten expects an array of shape (N, ...), got {getattr(x, 'shape', type(x).__name__)}")
-        return x.reshape(x.shape[0], -1), x.shape
+        return x.reshape(x.shape[0], -1), Passthrough(x.shape, x.dtype)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return dout.reshape(cache), {}
+        shape = cache.shape
+        check_grad(dout, (shape[0], math.prod(shape[1:])), cache.dtype, "Flatten.backward")
+        return dout.reshape(shape), {}
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         return v.reshape(v.shape[0], -1)

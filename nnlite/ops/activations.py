@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_grad
+
 
 def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``y = tanh(x)``; cache ``y``."""
@@ -22,6 +24,7 @@ def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def tanh_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """``dx = dout * (1 - y**2)``."""
     y = cache
+    check_grad(dout, y.shape, y.dtype, "tanh_backward")
     return dout * (1 - y * y)
 
 
@@ -37,6 +40,7 @@ def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def sigmoid_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """``dx = dout * y * (1 - y)``."""
     y = cache
+    check_grad(dout, y.shape, y.dtype, "sigmoid_backward")
     return dout * (y * (1 - y))
 
 
@@ -49,6 +53,7 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """``dx = dout * [y > 0]``."""
     y = cache
+    check_grad(dout, y.shape, y.dtype, "relu_backward")
     return np.where(y > 0, dout, 0).astype(dout.dtype, copy=False)
 
 
@@ -62,6 +67,7 @@ def leaky_relu_forward(x: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndar
 def leaky_relu_backward(dout: np.ndarray, cache: np.ndarray, slope: float) -> np.ndarray:
     """``dx = dout`` where ``x > 0``, ``slope * dout`` elsewhere."""
     x = cache
+    check_grad(dout, x.shape, x.dtype, "leaky_relu_backward")
     slope = float(slope)
     return np.where(x > 0, dout, dout * slope).astype(dout.dtype, copy=False)
 
@@ -74,6 +80,7 @@ def abs_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def abs_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """``dx = dout * sign(x)`` (0 at 0)."""
     x = cache
+    check_grad(dout, x.shape, x.dtype, "abs_backward")
     return dout * np.sign(x)
 
 

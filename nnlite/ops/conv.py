@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import col2im, conv_output_shape, im2col
+from ._checks import check_grad
 
 __all__ = ["conv2d_backward", "conv2d_forward", "conv2d_output_shape"]
 
@@ -100,6 +101,8 @@ def conv2d_backward(
     """
     x, stride, padding, KH, KW = cache
     F = W.shape[0]
+    OH, OW = conv2d_output_shape(x.shape[2], x.shape[3], KH, KW, stride, padding)
+    check_grad(dout, (x.shape[0], F, OH, OW), np.result_type(x.dtype, W.dtype), "conv2d_backward")
     cols = im2col(np.ascontiguousarray(x), KH, KW, stride, padding)
     D2 = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, -1)  # (F, N*P)
     dW = (D2 @ cols.T).reshape(W.shape)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_grad
+
 
 def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Affine map ``a = x @ W.T + b``.
@@ -65,6 +67,7 @@ def dense_backward(
     ``dW = dout.T @ x``, ``db = sum_n dout[n]``, ``dx = dout @ W`` (or ``dout @ B`` with feedback ``B``).
     """
     x = cache
+    check_grad(dout, (x.shape[0], W.shape[0]), np.result_type(x.dtype, W.dtype), "dense_backward")
     dW = dout.T @ x
     db = None
     if need_db:

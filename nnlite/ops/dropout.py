@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_grad
+
 __all__ = ["dropout_mask", "dropout_forward", "dropout_backward"]
 
 
@@ -79,4 +81,7 @@ def dropout_forward(
 def dropout_backward(dout: np.ndarray, cache: np.ndarray | None) -> np.ndarray:
     """``dx = dout * m`` (the identity when the forward pass was)."""
     mask = cache
-    return dout if mask is None else dout * mask
+    if mask is None:
+        return dout
+    check_grad(dout, mask.shape, mask.dtype, "dropout_backward")
+    return dout * mask

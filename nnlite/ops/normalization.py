@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_grad
+
 __all__ = ["batchnorm_forward", "batchnorm_backward", "batchnorm_axes", "update_running"]
 
 
@@ -108,6 +110,7 @@ def batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
     In evaluation mode the statistics are constants and ``dx = gamma s g``.
     """
     xhat, inv_std, gamma, axes, _, _, train = cache
+    check_grad(dout, xhat.shape, xhat.dtype, "batchnorm_backward")
     bs = _bshape(dout.ndim, dout.shape[1])
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * xhat).sum(axis=axes)

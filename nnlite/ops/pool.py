@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
+from ._checks import check_grad
 
 __all__ = [
+    "pool_output_of",
     "maxpool2d_forward_op",
     "maxpool2d_backward_op",
     "maxpool2d_carry",
@@ -37,15 +39,21 @@ def maxpool2d_forward_op(
     -------
     out : ndarray, shape (N, C, OH, OW), x's dtype
     cache : tuple
-        ``(argmax, x_shape, kh, kw, stride)``; ``argmax`` (N, C, OH, OW) int64 holds the flat index
-        ``h*W + w`` of each window's winner in its ``(H, W)`` plane.
+        ``(argmax, x_shape, kh, kw, stride, out_shape, dtype)``; ``argmax`` (N, C, OH, OW) int64 holds the flat
+        index ``h*W + w`` of each window's winner in its ``(H, W)`` plane.
 
     Notes
     -----
     ``out[n, c, y, q] = max_{i<KH, j<KW} x[n, c, y*s + i, q*s + j]``.
     """
     out, argmax = maxpool2d_forward(np.ascontiguousarray(x), kh, kw, stride)
-    return out, (argmax, x.shape, kh, kw, stride)
+    return out, (argmax, x.shape, kh, kw, stride, out.shape, out.dtype)
+
+
+def pool_output_of(cache: tuple) -> tuple[tuple[int, ...], np.dtype]:
+    """``(shape, dtype)`` of the forward output a max or average pooling ``cache`` belongs to (what ``dout`` must
+    have)."""
+    return cache[-2], cache[-1]
 
 
 def maxpool2d_backward_op(dout: np.ndarray, cache: tuple) -> np.ndarray:
@@ -64,7 +72,8 @@ def maxpool2d_backward_op(dout: np.ndarray, cache: tuple) -> np.ndarray:
     -----
     ``dx[n, c, h, w] = sum_{(y, q): argmax[n, c, y, q] = h*W + w} dout[n, c, y, q]``.
     """
-    argmax, x_shape, kh, kw, stride = cache
+    argmax, x_shape, kh, kw, stride, out_shape, dtype = cache
+    check_grad(dout, out_shape, dtype, "maxpool2d_backward_op")
     return maxpool2d_backward(np.ascontiguousarray(dout), argmax, x_shape, kh, kw, stride)
 
 
@@ -85,7 +94,7 @@ def maxpool2d_carry(v: np.ndarray, cache: tuple) -> np.ndarray:
     ``out[n, c, y, q] = v[n, c, h, w]`` where ``h*W + w = argmax[n, c, y, q]``: the Jacobian of max pooling at
     the forward input (a selection matrix) applied to ``v``; the adjoint of :func:`maxpool2d_backward_op`.
     """
-    argmax, x_shape, _, _, _ = cache
+    argmax, x_shape = cache[:2]
     if tuple(v.shape) != tuple(x_shape):
         raise ValueError(f"v must have the forward input's shape {tuple(x_shape)}, got {v.shape}")
     N, C = v.shape[:2]
@@ -101,25 +110,26 @@ def avgpool2d_forward_op(
     Returns
     -------
     out : ndarray, shape (N, C, OH, OW)
-    cache : tuple ``(x_shape, kh, kw, stride)``
+    cache : tuple ``(x_shape, kh, kw, stride, out_shape, dtype)``
 
     Notes
     -----
     ``out[n, c, y, q] = (1/(KH KW)) sum_{i<KH, j<KW} x[n, c, y*s + i, q*s + j]``.
     """
     out = avgpool2d_forward(np.ascontiguousarray(x), kh, kw, stride)
-    return out, (x.shape, kh, kw, stride)
+    return out, (x.shape, kh, kw, stride, out.shape, out.dtype)
 
 
 def avgpool2d_backward_op(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """``dx[n, c, h, w] = (1/(KH KW)) sum over the windows containing (h, w) of dout[n, c, y, q]``."""
-    x_shape, kh, kw, stride = cache
+    x_shape, kh, kw, stride, out_shape, dtype = cache
+    check_grad(dout, out_shape, dtype, "avgpool2d_backward_op")
     return avgpool2d_backward(np.ascontiguousarray(dout), x_shape, kh, kw, stride)
 
 
 def avgpool2d_carry(v: np.ndarray, cache: tuple) -> np.ndarray:
     """Average pooling is linear: its carry is the same averaging of ``v`` (shape of the forward input)."""
-    x_shape, kh, kw, stride = cache
+    x_shape, kh, kw, stride = cache[:4]
     if tuple(v.shape) != tuple(x_shape):
         raise ValueError(f"v must have the forward input's shape {tuple(x_shape)}, got {v.shape}")
     return avgpool2d_forward(np.ascontiguousarray(v), kh, kw, stride)
