@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import finite_float
 from ..kernels import dispatch
 from ..ops import activations as act
-from .base import Layer, Passthrough, check_grad
+from .base import Layer, Passthrough, check_grad, check_input
 
 __all__ = [
     "ACTIVATIONS",
@@ -32,6 +33,7 @@ class _Activation(Layer):
     _bwd: Callable[[np.ndarray, Any], np.ndarray]
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
+        check_input(x, type(self).__name__)
         return self._fwd(x)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -71,6 +73,7 @@ class Identity(Layer):
     """``x``. The cache keeps only the input's shape and dtype, what ``backward`` checks ``dout`` against."""
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
+        check_input(x, "Identity")
         return x, Passthrough(x.shape, x.dtype)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -82,12 +85,10 @@ class LeakyReLU(Layer):
     """``x`` for ``x > 0``, ``slope * x`` otherwise; any slope (e.g. -0.5, Launay et al.'s best for DFA)."""
 
     def __init__(self, slope: float = 0.01) -> None:
-        slope = float(slope)
-        if not math.isfinite(slope):
-            raise ValueError(f"slope must be finite, got {slope}")
-        self.slope = slope
+        self.slope = finite_float(slope, "slope")
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
+        check_input(x, "LeakyReLU")
         return act.leaky_relu_forward(x, self.slope)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -5,9 +5,12 @@ where ``grads`` is a dict with the same keys as ``params`` (empty for a layer wi
 Weight layers (``Dense``, ``Conv2d``) take two more switches in ``backward``: ``feedback`` (a matrix used in place of
 ``W`` to compute ``dx``, for Feedback Alignment) and ``need_dx`` (skip the ``dx`` product).
 
-Every ``backward`` takes a ``dout`` of exactly the shape and dtype of the forward pass's output
-(:func:`nnlite.ops._checks.check_grad`, ``ValueError`` naming both shapes, ``TypeError`` both dtypes); the check
-reads shapes and dtypes only, never values.
+The contract at the layer API, the same for every layer (:func:`check_input`): ``forward`` takes a NumPy array of
+float32 or float64 — of the layer's own dtype for the layers that have one (Dense, Conv2d, BatchNorm) — and refuses
+anything else (lists, ints, bools, float16, complex, objects) with ``TypeError`` naming both dtypes; nothing is
+converted. ``backward`` takes a ``dout`` of exactly the shape and dtype of the forward pass's output
+(:func:`nnlite.ops._checks.check_grad`, ``ValueError`` naming both shapes, ``TypeError`` both dtypes). Both checks
+read shapes and dtypes only, never values.
 
 Every layer also has ``carry(v, cache)``: the layer's *linear* part applied forward to ``v``, used by IFA to carry a
 gradient forward through the network (weight layers apply ``W`` without bias; shape-changing layers such as pooling
@@ -22,10 +25,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validation import as_generator, float_dtype
+from .._validation import FLOAT_DTYPES, as_generator, float_dtype
 from ..ops._checks import check_grad
 
-__all__ = ["INITS", "Layer", "Passthrough", "WeightLayer", "check_grad", "fans_of", "init_weight"]
+__all__ = ["INITS", "Layer", "Passthrough", "WeightLayer", "check_grad", "check_input", "fans_of", "init_weight"]
 
 INITS = ("he", "glorot", "lecun", "zeros", "uniform")
 
@@ -207,11 +210,25 @@ class Passthrough(NamedTuple):
     dtype: np.dtype
 
 
-def check_image(x: Any, layer: str, channels: int | None = None) -> None:
+def check_input(x: Any, layer: str, dtype: np.dtype | None = None) -> None:
+    """The layer API's input contract: ``x`` is a NumPy array of float32 or float64, and of ``dtype`` when the
+    layer has one; else ``TypeError`` naming what was given and what is expected. Nothing is converted: a list
+    or an int array is the caller's to convert (``np.asarray(x, dtype=np.float32)``)."""
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{layer} expects a numpy array, got {type(x).__name__}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{layer} expects floating-point input, got {x.dtype}")
+        raise TypeError(
+            f"{layer} expects a numpy array of float32 or float64, got {type(x).__name__} "
+            f"(convert it first, e.g. np.asarray(x, dtype=np.float32))"
+        )
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{layer} expects float32 or float64 input, got {x.dtype}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(
+            f"{layer} is {np.dtype(dtype)} but its input is {x.dtype}; convert the input to {np.dtype(dtype)}"
+        )
+
+
+def check_image(x: Any, layer: str, channels: int | None = None, dtype: np.dtype | None = None) -> None:
+    check_input(x, layer, dtype)
     if x.ndim != 4 or (channels is not None and x.shape[1] != channels):
         c = "C" if channels is None else channels
         raise ValueError(f"{layer} expects input of shape (N, {c}, H, W), got {x.shape}")

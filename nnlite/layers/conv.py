@@ -74,7 +74,7 @@ class Conv2d(WeightLayer):
         return self.c_in * self.kernel_size[0] * self.kernel_size[1]
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
-        check_image(x, "Conv2d", self.c_in)
+        check_image(x, "Conv2d", self.c_in, self.dtype)
         return _conv_exec.conv2d_forward(x, self.W, self.b, self.stride, self.padding, chunk=self.chunk)
 
     def _output_shape_of(self, cache: Any) -> tuple[int, ...]:
@@ -83,7 +83,7 @@ class Conv2d(WeightLayer):
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         """The convolution of ``v`` (N, C, H, W) with ``W``, same stride and padding, no bias."""
-        check_image(v, "Conv2d.carry", self.c_in)
+        check_image(v, "Conv2d.carry", self.c_in, self.dtype)
         return _conv_exec.conv2d_forward(v, self.W, None, self.stride, self.padding, chunk=self.chunk)[0]
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:

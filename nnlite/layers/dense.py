@@ -10,7 +10,7 @@ from numpy.typing import DTypeLike
 from .._validation import SeedLike, positive_int
 from ..kernels import dispatch
 from ..ops.dense import dense_forward
-from .base import WeightLayer
+from .base import WeightLayer, check_input
 
 __all__ = ["Dense"]
 
@@ -48,6 +48,7 @@ class Dense(WeightLayer):
         self._init_params((self.d_out, self.d_in), init, bias, dtype, rng)
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
+        check_input(x, "Dense", self.dtype)
         if x.ndim != 2 or x.shape[1] != self.d_in:
             raise ValueError(f"Dense expects input of shape (N, {self.d_in}), got {x.shape}")
         return dense_forward(x, self.W, self.b)

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import SeedLike, as_generator
 from ..ops import dropout as _dropout
-from .base import Layer, Passthrough, check_grad
+from .base import Layer, Passthrough, check_grad, check_input
 
 __all__ = ["Dropout"]
 
@@ -42,10 +42,7 @@ class Dropout(Layer):
         self.rng = as_generator(seed)
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
-        if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-            raise TypeError(
-                f"Dropout expects a floating-point numpy array, got {getattr(x, 'dtype', type(x).__name__)}"
-            )
+        check_input(x, "Dropout")
         out, mask = _dropout.dropout_forward(x, self.p, self.rng, train)
         return out, (Passthrough(x.shape, x.dtype) if mask is None else mask)
 

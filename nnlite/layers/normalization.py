@@ -10,7 +10,7 @@ from numpy.typing import DTypeLike
 
 from .._validation import float_dtype, positive_int
 from ..ops import normalization as _bn
-from .base import Layer, check_grad
+from .base import Layer, check_grad, check_input
 
 __all__ = ["BatchNorm"]
 
@@ -64,10 +64,7 @@ class BatchNorm(Layer):
         self.buffers = {"running_mean": np.zeros(n, dtype=self.dtype), "running_var": np.ones(n, dtype=self.dtype)}
 
     def _check(self, x):
-        if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-            raise TypeError(
-                f"BatchNorm expects a floating-point numpy array, got {getattr(x, 'dtype', type(x).__name__)}"
-            )
+        check_input(x, "BatchNorm", self.dtype)
         if x.ndim not in (2, 4) or x.shape[1] != self.num_features:
             raise ValueError(
                 f"BatchNorm({self.num_features}) expects input of shape (N, {self.num_features}) or "

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validation import as_pair
 from ..ops import pool as _pool
-from .base import Layer, Passthrough, check_grad, check_image, check_sample_image, compact
+from .base import Layer, Passthrough, check_grad, check_image, check_input, check_sample_image, compact
 
 __all__ = ["AvgPool2d", "Flatten", "MaxPool2d"]
 
@@ -84,8 +84,9 @@ class Flatten(Layer):
     """
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
-        if not isinstance(x, np.ndarray) or x.ndim < 2:
-            raise ValueError(f"Flatten expects an array of shape (N, ...), got {getattr(x, 'shape', type(x).__name__)}")
+        check_input(x, "Flatten")
+        if x.ndim < 2:
+            raise ValueError(f"Flatten expects an array of shape (N, ...), got {x.shape}")
         return x.reshape(x.shape[0], -1), Passthrough(x.shape, x.dtype)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
