@@ -7,6 +7,9 @@ of their samples, the thread limits, and the description of the machine that goe
 - :func:`summary` is the statistics of one list of samples: median, quartiles, spread (interquartile range),
   min, max, n.
 - :func:`threads` limits BLAS (threadpoolctl), Numba and PyTorch to n threads.
+- :class:`Peer` is a candidate that runs in its own interpreter (a peer library at its own best: its thread pool
+  never competes with OpenBLAS's spinning threads), driven one call at a time so that it interleaves like any
+  other candidate; :func:`serve_peer` is its other end.
 - :func:`machine_info` / :func:`machine_header`: CPU model, vector extensions, core count, numpy's BLAS build and
   the threading of every loaded thread pool (threadpoolctl); :func:`meta` puts them in a result's ``meta`` block
   and :func:`write_json` writes a result (atomically, NaN as null).
@@ -16,9 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import importlib
+import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -174,6 +180,74 @@ def interleave(
             for st in out[nm].values():
                 st["loops"] = loops[nm]
     return out
+
+
+class Peer:
+    """A candidate built and timed in a child interpreter: ``target`` (``"module:function"``) is called there with
+    ``kwargs`` and must return a candidate; each call of the :class:`Peer` asks the child for one sample.
+
+    The child is started with ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and ``OPENBLAS_NUM_THREADS`` at ``threads``
+    (the peer sets its own pool too), in the checkout root. Before and after each sample the parent sleeps
+    ``settle`` seconds, untimed: OpenBLAS's idle threads spin for about 0.1 s after a call, and a peer's OpenMP
+    threads after theirs, so neither side's spinning falls on the other's timing. The timing itself is taken in
+    the child. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, target: str, kwargs: Mapping[str, Any], threads: int, *, settle: float = 0.2) -> None:
+        root = Path(__file__).resolve().parents[1]
+        env = dict(
+            os.environ, **{v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+        )
+        code = f"from benchmarks.harness import serve_peer; serve_peer({target!r}, {json.dumps(dict(kwargs))!r})"
+        self.settle = settle
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root, env=env
+        )
+        ready = self._read()
+        self.info = ready.get("info", {})
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the peer process ended (exit code {self.proc.wait()})")
+        return json.loads(line)
+
+    def __call__(self) -> Phases:
+        assert self.proc.stdin is not None
+        time.sleep(self.settle)
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        out = self._read()
+        time.sleep(self.settle)
+        return {k: float(v) for k, v in out.items()}
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+    def __enter__(self) -> Peer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve_peer(target: str, kwargs_json: str) -> None:
+    """The child side of :class:`Peer`: build the candidate, say ``ready`` (with the peer's thread pools), then
+    answer each ``run`` line with one sample's phases as JSON until standard input closes."""
+    mod, fn = target.split(":")
+    cand = getattr(importlib.import_module(mod), fn)(**json.loads(kwargs_json))
+    from threadpoolctl import threadpool_info
+
+    pools = [{k: p.get(k) for k in ("user_api", "internal_api", "num_threads")} for p in threadpool_info()]
+    print(json.dumps({"ready": True, "info": {"thread_pools": pools}}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
+        print(json.dumps(cand()), flush=True)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from nnlite import mlp, softmax_cross_entropy  # the dispatched loss, as fit() a
 from nnlite.kernels import dispatch
 from nnlite.optim import SGD
 
-from .harness import interleave, threads
+from .harness import Peer, interleave, threads
 
 RULES = ("bp", "fa", "dfa", "dfa_par", "ifa", "lafs")
 LR, MOMENTUM = 1e-3, 0.9
@@ -199,6 +199,27 @@ def torch_runner(sizes, x, y, threads):
     return run
 
 
+def torch_peer(width, depth, batch, threads, seed=0):
+    """The child side of the PyTorch peer (:class:`benchmarks.harness.Peer`): the same data as :func:`run_config`
+    draws from ``seed``, and :func:`torch_runner`'s step at ``threads`` threads, warmed up."""
+    rng = np.random.default_rng(seed)
+    sizes = sizes_of(width, depth)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch)
+    run = torch_runner(sizes, x, y, threads)
+    if run is None:
+        raise ImportError("torch is not importable in the peer process")
+    for _ in range(20):
+        run()
+    return run
+
+
+def torch_available():
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
 def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repeats=7, warmup=0.5, budget=None, seed=0):
     """Measure one (width, depth, batch, threads) configuration.
 
@@ -218,6 +239,7 @@ def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repe
         return mlp(sizes, "tanh", seed=seed), SGD(LR, momentum=MOMENTUM)
 
     cands = {}
+    stack = contextlib.ExitStack()  # the peer processes, closed when the configuration is measured
     for r in rules:
         net, opt = net_opt()
         cands[r] = nnlite_runner(net, make_rule(r), opt, x, y)
@@ -239,11 +261,16 @@ def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repe
                     return inner()
 
             cands["dfa_par:blas1"] = blas1
-        tr = torch_runner(sizes, x, y, n_threads)
-        if tr is not None:
-            cands["torch"] = tr
+        if torch_available():  # in its own process (its OpenMP pool must not compete with OpenBLAS's threads)
+            peer = Peer(
+                "benchmarks.step:torch_peer",
+                dict(width=width, depth=depth, batch=batch, threads=n_threads, seed=seed),
+                n_threads,
+            )
+            stack.enter_context(peer)
+            cands["torch"] = peer
             cands["gemm:torch"] = gemm_runner(gemm_shapes(sizes, batch, "torch"), rng)
-    with threads(n_threads):
+    with stack, threads(n_threads):
         res = interleave(cands, repeats, warmup, budget=budget)
     out = {"width": width, "depth": depth, "batch": batch, "threads": n_threads, "sizes": sizes, "results": {}}
     for nm, r in res.items():
