@@ -22,7 +22,7 @@ import numpy as np
 if TYPE_CHECKING:
     from ..network import Caches, Sequential
 
-__all__ = ["Grads", "Rule", "network_key", "reshape_output_error"]
+__all__ = ["Grads", "Rule", "check_error", "network_key", "reshape_output_error"]
 
 #: One dict of gradients per layer with parameters, matching ``net.params()``.
 Grads = list[dict[str, np.ndarray]]
@@ -40,6 +40,54 @@ def network_key(net: Sequential) -> tuple:
 def reshape_output_error(net: Sequential, e: np.ndarray) -> np.ndarray:
     """``e`` in the network's output shape (it is (N, C) for every builder here)."""
     shape = (e.shape[0], *net.block_shapes[-1])
+    return e if e.shape == shape else e.reshape(shape)
+
+
+def check_error(net: Sequential, caches: Caches, e: Any, y: Any = None) -> np.ndarray:
+    """Check the output error ``e`` (and the labels ``y``) against ``net`` and the batch of ``caches``; return
+    ``e`` in the network's output shape. Every rule calls it first, before any product.
+
+    Parameters
+    ----------
+    net : Sequential
+    caches : Caches
+        From ``net.forward(x, train=True)`` on a batch of N samples.
+    e : ndarray, shape (N, *output_shape) or (N, n_outputs), the network's dtype
+    y : ndarray of int, shape (N,), optional
+
+    Raises
+    ------
+    TypeError
+        ``e`` is not an array of the network's dtype, ``y`` not an integer array, or ``caches`` not a forward
+        pass's caches.
+    ValueError
+        ``e`` or ``y`` of another shape than the batch and the network's output (both shapes named), or caches
+        of another network.
+    """
+    block_outputs = getattr(caches, "block_outputs", None)
+    if block_outputs is None or not hasattr(caches, "input_shape"):
+        raise TypeError(f"caches must be the Caches of net.forward(x, train=True), got {type(caches).__name__}")
+    if len(caches) != len(net.layers) or len(block_outputs) != net.n_blocks:
+        raise ValueError(
+            f"caches hold {len(caches)} layers and {len(block_outputs)} blocks, but the network has "
+            f"{len(net.layers)} layers and {net.n_blocks} blocks: they come from another network"
+        )
+    N = caches.input_shape[0]
+    shape = (N, *net.block_shapes[-1])
+    if not isinstance(e, np.ndarray):
+        raise TypeError(f"e must be a numpy array, got {type(e).__name__}")
+    if e.shape != shape and e.shape != (N, net.n_outputs):
+        raise ValueError(
+            f"e has shape {e.shape}, but the network's output for this batch of {N} samples has shape {shape}"
+        )
+    if e.dtype != net.dtype:
+        raise TypeError(f"e is {e.dtype}, but the network is {net.dtype}")
+    if y is not None:
+        if not isinstance(y, np.ndarray) or y.dtype.kind not in "iu":
+            got = y.dtype if isinstance(y, np.ndarray) else type(y).__name__
+            raise TypeError(f"labels y must be an integer numpy array, got {got}")
+        if y.shape != (N,):
+            raise ValueError(f"labels y have shape {y.shape}, but the batch has {N} samples: expected ({N},)")
     return e if e.shape == shape else e.reshape(shape)
 
 
@@ -94,7 +142,8 @@ class Rule(abc.ABC):
         caches : Caches
             From ``net.forward(x, train=True)``.
         e : ndarray, shape (N, C)
-            The output error ``dL/d(logits)``.
+            The output error ``dL/d(logits)``, in the network's dtype; checked against the network's output and
+            the batch by :func:`check_error` (``ValueError`` naming both shapes).
         y : ndarray of int, shape (N,), optional
             Labels (rules with local errors need them).
 

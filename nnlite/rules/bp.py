@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .base import Grads, Rule, reshape_output_error
+from .base import Grads, Rule, check_error
 
 if TYPE_CHECKING:
     from ..network import Caches, Sequential
@@ -68,4 +68,4 @@ class BP(Rule):
     def gradients_and_signals(
         self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
     ) -> tuple[Grads, list[np.ndarray]]:
-        return chain(net, caches, reshape_output_error(net, e))
+        return chain(net, caches, check_error(net, caches, e, y))

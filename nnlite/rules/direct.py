@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._validation import SeedLike
-from .base import Grads, Rule, reshape_output_error
+from .base import Grads, Rule, check_error
 from .feedback import DirectFeedback
 
 if TYPE_CHECKING:
@@ -125,8 +125,8 @@ class DirectRule(Rule):
     ) -> tuple[Grads, list[np.ndarray]]:
         """``g_k = v @ B_k.T`` for every hidden block from one projection of ``v = projected(net, e, y)``; every
         block's update from its own signal (the output block's from ``e``), no ``dx`` product."""
+        e = check_error(net, caches, e, y)
         self.setup(net)
-        e = reshape_output_error(net, e)
         g = self.feedback.signals(self.projected(net, e, y))
         return self._updates(net, caches, [*g, e]), g
 

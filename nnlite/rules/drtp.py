@@ -34,8 +34,10 @@ class DRTP(DirectRule):
     def projected(self, net: Sequential, e: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         if y is None:
             raise ValueError("DRTP projects the targets: it needs the labels y")
-        N = e.shape[0]
-        t = np.zeros((N, net.n_outputs), dtype=e.dtype)
+        N, C = e.shape[0], net.n_outputs
+        if y.size and (int(y.min()) < 0 or int(y.max()) >= C):
+            raise ValueError(f"labels y must be in [0, {C}), got min {int(y.min())} and max {int(y.max())}")
+        t = np.zeros((N, C), dtype=e.dtype)
         t[np.arange(N), y] = -1.0 / N
         return t
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import SeedLike, as_generator
-from .base import Grads, Rule, reshape_output_error
+from .base import Grads, Rule, check_error
 from .bp import chain
 
 if TYPE_CHECKING:
@@ -44,8 +44,9 @@ class FeedbackChain(Rule):
     def gradients_and_signals(
         self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
     ) -> tuple[Grads, list[np.ndarray]]:
+        e = check_error(net, caches, e, y)
         self.setup(net)
-        return chain(net, caches, reshape_output_error(net, e), self.current_feedbacks(net))
+        return chain(net, caches, e, self.current_feedbacks(net))
 
     def weight_feedbacks(self, net: Sequential) -> list[np.ndarray | None] | None:
         self.setup(net)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._validation import SeedLike
-from .base import Grads, Rule, reshape_output_error
+from .base import Grads, Rule, check_error
 from .feedback import DirectFeedback
 
 if TYPE_CHECKING:
@@ -68,8 +68,8 @@ class IFA(Rule):
     def gradients_and_signals(
         self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
     ) -> tuple[Grads, list[np.ndarray]]:
+        e = check_error(net, caches, e, y)
         self.setup(net)
-        e = reshape_output_error(net, e)
         K = net.n_blocks
         g = self.feedback.signals(e)[0]
         per_block, signals = [], []

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .base import Grads, reshape_output_error
+from .base import Grads, check_error
 from .direct import DirectRule
 
 if TYPE_CHECKING:
@@ -46,17 +46,22 @@ class LAFS(DirectRule):
     def signals_from_errors(self, net: Sequential, caches: Caches, errors: list[np.ndarray]) -> list[np.ndarray]:
         """``g_k = e_k @ B_k.T`` for given local errors (one (N, C) array per hidden block)."""
         self.setup(net)
+        if len(errors) != len(self.feedback.sizes):
+            raise ValueError(f"got {len(errors)} local errors for {len(self.feedback.sizes)} hidden blocks")
+        errors = [check_error(net, caches, e_k) for e_k in errors]
         return [self.feedback.signal(self.feedback.project(e_k), k) for k, e_k in enumerate(errors)]
 
     def gradients_from_errors(self, net: Sequential, caches: Caches, e: np.ndarray, errors: list[np.ndarray]) -> Grads:
         """The update with chosen local errors; with every ``e_k = e`` this is exactly DFA's."""
+        e = check_error(net, caches, e)
         g = self.signals_from_errors(net, caches, errors)
-        return self._updates(net, caches, [*g, reshape_output_error(net, e)])
+        return self._updates(net, caches, [*g, e])
 
     def gradients_and_signals(
         self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
     ) -> tuple[Grads, list[np.ndarray]]:
+        e = check_error(net, caches, e, y)
         if y is None:
             raise ValueError("LAFS needs the labels y for its local errors")
         g = self.signals_from_errors(net, caches, self.local_errors(net, caches, y))
-        return self._updates(net, caches, [*g, reshape_output_error(net, e)]), g
+        return self._updates(net, caches, [*g, e]), g
