@@ -72,13 +72,21 @@ def _softmax_xent(z, labels, e, inv_n):
             if z[r, j] > m:
                 m = z[r, j]
         s = inv_n * 0
+        # a row whose maximum is +inf: z - m is 0 at its +inf entries (inf - inf would be NaN), -inf elsewhere
+        inf_row = m == math.inf
         for j in range(c):
-            t = math.exp(z[r, j] - m)
+            d = z[r, j] - m
+            if inf_row and z[r, j] == m:
+                d = s * 0
+            t = math.exp(d)
             e[r, j] = t
             s += t
         lab = labels[r]
         # -log softmax(z)[label] = log(s) - (z[label] - m)
-        total += math.log(s) - (z[r, lab] - m)
+        d = z[r, lab] - m
+        if inf_row and z[r, lab] == m:
+            d = s * 0
+        total += math.log(s) - d
         inv_s = (inv_n * 0 + 1) / s
         for j in range(c):
             e[r, j] = e[r, j] * inv_s * inv_n
@@ -238,7 +246,9 @@ def softmax_xent(z: np.ndarray, labels: np.ndarray, out: np.ndarray | None = Non
     Notes
     -----
     With ``m_n = max_c z_nc`` and ``s_n = sum_c exp(z_nc - m_n)``: ``-log softmax(z_n)[y_n] = log s_n -
-    (z_{n,y_n} - m_n)``; the per-row terms are summed in float64.
+    (z_{n,y_n} - m_n)``; the per-row terms are summed in float64. In a row whose maximum is +inf,
+    ``z_nc - m_n`` is taken as 0 at its +inf entries (the limit, as in the twin), so ``[inf, 0]`` gives the
+    softmax ``[1, 0]`` and a finite ``e``.
     """
     check_float_array(z, "z", ndim=2)
     if z.shape[0] == 0 or z.shape[1] == 0:

@@ -29,7 +29,8 @@ def _maxpool_fwd(x, kh, kw, sh, sw, out, argmax):
                     for i in range(kh):
                         for j in range(kw):
                             v = x[n, c, h0 + i, w0 + j]
-                            if v > best:
+                            # the first NaN wins and stays (np.max, np.argmax); else the first maximum
+                            if v > best or (v != v and best == best):
                                 best = v
                                 arg = (h0 + i) * W + w0 + j
                     out[n, c, oh, ow] = best
@@ -127,8 +128,9 @@ def maxpool2d_forward(
 
     Notes
     -----
-    ``out[n, c, oh, ow] = max_{i<KH, j<KW} x[n, c, oh*sh + i, ow*sw + j]``. NaN inputs give unspecified
-    winners.
+    ``out[n, c, oh, ow] = max_{i<KH, j<KW} x[n, c, oh*sh + i, ow*sw + j]``. A NaN anywhere in a window
+    propagates as in ``numpy.max``: the window's output is NaN and its winner the first NaN in row-major order
+    (``numpy.argmax``'s), so the backward pass routes the window's gradient to it.
     """
     check_float_array(x, "x", ndim=4)
     N, C, H, W = x.shape

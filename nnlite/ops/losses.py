@@ -4,6 +4,10 @@ the batch-mean loss (a Python float) and ``e = dL/d(logits)`` of shape (N, C), i
 Because the loss is a mean over the batch, ``e`` carries the factor ``1/N``; every rule's update is then on BP's
 scale. Labels are integer class indices of shape (N,); the targets are their one-hot codes.
 
+Infinite logits give the limit wherever it is finite: softmax of ``[inf, 0]`` is ``[1, 0]`` (the +inf entries
+of a row share it equally), its cross-entropy is 0 for the label at +inf and inf for another, the binary
+cross-entropy of ``+inf`` with target 1 (or ``-inf`` with target 0) is 0. NaN logits give NaN.
+
 ``softmax_cross_entropy`` here is the NumPy equation (and the twin of the fused kernel); the public
 ``nnlite.softmax_cross_entropy`` is :func:`nnlite.kernels.dispatch.softmax_cross_entropy`, the same function
 computed in one fused sweep when the logits allow.
@@ -38,17 +42,36 @@ def check_logits_and_labels(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y
 
 
+def _shifted(z: np.ndarray) -> np.ndarray:
+    """``z - max(z)`` per row (a new array), with the limit in the rows whose maximum is +inf: 0 at their +inf
+    entries, -inf elsewhere (``inf - inf`` would be NaN). The check for such rows reads the N row maxima only."""
+    m = z.max(axis=1, keepdims=True)
+    inf_rows = np.isposinf(m[:, 0])
+    if not inf_rows.any():
+        return z - m
+    with np.errstate(invalid="ignore"):
+        s = z - m
+    s[inf_rows] = np.where(np.isposinf(z[inf_rows]), 0.0, -np.inf)
+    return s
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of z, shape (N, C), stable (the row maximum is subtracted first)."""
-    p = z - z.max(axis=1, keepdims=True)
+    """Row-wise softmax of z, shape (N, C), stable (the row maximum is subtracted first).
+
+    Notes
+    -----
+    ``softmax(z)_c = exp(z_c - m) / sum_j exp(z_j - m)``, ``m = max_j z_j``. A row with +inf entries gets their
+    limit: ``1/k`` at each of its k +inf entries, 0 elsewhere (``[inf, 0] -> [1, 0]``).
+    """
+    p = _shifted(z)
     np.exp(p, out=p)
     p /= p.sum(axis=1, keepdims=True)
     return p
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax of z, shape (N, C), stable."""
-    s = z - z.max(axis=1, keepdims=True)
+    """Row-wise log-softmax of z, shape (N, C), stable (``-log k`` at the k +inf entries of a row, -inf elsewhere)."""
+    s = _shifted(z)
     s -= np.log(np.exp(s).sum(axis=1, keepdims=True))
     return s
 
@@ -77,14 +100,16 @@ def binary_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.n
     -----
     With ``t = onehot(y)`` and ``p = sigmoid(z)``:
     ``L = -(1/N) sum_n sum_c [t log p + (1 - t) log(1 - p)]`` and ``e = (p - t) / N``.
-    Computed as ``softplus(z) - t z`` so that large logits do not overflow.
+    Computed as ``softplus((1 - 2t) z)`` (``= softplus(z) - t z`` for ``t`` in {0, 1}) so that large logits do
+    not overflow and infinite ones give the limit: 0 for ``+inf`` with ``t = 1`` and ``-inf`` with ``t = 0``.
     """
     y = check_logits_and_labels(logits, y)
     n, c = logits.shape
     t = one_hot(y, c, logits.dtype)
-    # softplus(z) = max(z, 0) + log1p(exp(-|z|))
-    sp = np.maximum(logits, 0) + np.log1p(np.exp(-np.abs(logits)))
-    loss = float((sp - t * logits).sum()) / n
+    u = logits * (1 - 2 * t)  # -z where t = 1, z where t = 0: an exact sign flip, never 0 * inf
+    # softplus(u) = max(u, 0) + log1p(exp(-|u|))
+    sp = np.maximum(u, 0) + np.log1p(np.exp(-np.abs(u)))
+    loss = float(sp.sum()) / n
     p = np.tanh(logits * 0.5)
     p += 1
     p *= 0.5

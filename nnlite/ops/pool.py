@@ -44,7 +44,9 @@ def maxpool2d_forward_op(
 
     Notes
     -----
-    ``out[n, c, y, q] = max_{i<KH, j<KW} x[n, c, y*s + i, q*s + j]``.
+    ``out[n, c, y, q] = max_{i<KH, j<KW} x[n, c, y*s + i, q*s + j]``. A NaN anywhere in a window is that
+    window's maximum and winner (the first NaN, as ``np.max`` and ``np.argmax``), so NaN propagates and the
+    backward pass sends the window's gradient to it.
     """
     out, argmax = maxpool2d_forward(np.ascontiguousarray(x), kh, kw, stride)
     return out, (argmax, x.shape, kh, kw, stride, out.shape, out.dtype)
