@@ -2,7 +2,8 @@
 the batch-mean loss (a Python float) and ``e = dL/d(logits)`` of shape (N, C), in the logits' dtype.
 
 Because the loss is a mean over the batch, ``e`` carries the factor ``1/N``; every rule's update is then on BP's
-scale. Labels are integer class indices of shape (N,); the targets are their one-hot codes.
+scale. Labels are integer class indices of shape (N,); the targets are their one-hot codes. An empty batch (N = 0)
+has no mean and is refused with ``ValueError``.
 
 Infinite logits give the limit wherever it is finite: softmax of ``[inf, 0]`` is ``[1, 0]`` (the +inf entries
 of a row share it equally), its cross-entropy is 0 for the label at +inf and inf for another, the binary
@@ -27,11 +28,18 @@ def one_hot(y: np.ndarray, n_classes: int, dtype: DTypeLike = np.float32) -> np.
 
 
 def check_logits_and_labels(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Check ``logits`` (N, C) floating and ``y`` (N,) integer labels in [0, C); return ``y`` as an array."""
+    """Check ``logits`` (N, C) float32/float64 with N, C >= 1 and ``y`` (N,) integer labels in [0, C); return ``y``
+    as an array."""
+    if not isinstance(logits, np.ndarray):
+        raise TypeError(f"logits must be a numpy array, got {type(logits).__name__}")
     if logits.ndim != 2:
         raise ValueError(f"logits must have shape (N, C), got shape {logits.shape}")
-    if not np.issubdtype(logits.dtype, np.floating):
-        raise TypeError(f"logits must be floating point, got {logits.dtype}")
+    if logits.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"logits must be float32 or float64, got {logits.dtype}")
+    if logits.shape[0] == 0:
+        raise ValueError(f"empty batch: logits have shape {logits.shape}, and a mean over 0 samples is undefined")
+    if logits.shape[1] == 0:
+        raise ValueError(f"logits have shape {logits.shape}: no classes")
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != logits.shape[0]:
         raise ValueError(f"labels must have shape ({logits.shape[0]},), got {y.shape}")
