@@ -340,27 +340,47 @@ def run_fit(
     resume: bool = False,
 ) -> History:
     """:func:`nnlite.fit` with the loss, optimizer, epochs, batches and batch order of ``args``, under the BLAS
-    thread limit of :func:`blas_threads` (``checkpoint_dir`` and ``resume`` are fit's)."""
+    thread limit of :func:`blas_threads`; where ``--threads auto`` leaves it open (a large network), the limit is
+    measured at the start and after long epochs (:class:`nnlite.cli.threads.AutoThreads`). ``checkpoint_dir`` and
+    ``resume`` are fit's."""
+    from .threads import AutoThreads
+
     limit: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     threads = blas_threads(args, net)
+    auto = None
     if threads is not None:
         from threadpoolctl import threadpool_limits
 
         limit = threadpool_limits(limits=threads, user_api="blas")
+    elif args.threads == "auto":
+        auto = AutoThreads(net, train[0][: args.batch_size])
+
+    def each_epoch(hist: History) -> None:
+        if auto is not None:
+            auto.after_epoch(hist.seconds[-1], hist.epoch[-1])
+        if callback is not None:
+            callback(hist)
+
     with limit:
-        return fit(
-            net,
-            rule,
-            loss_of(args.loss),
-            build_optimizer(args, lr),
-            train,
-            test,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=stream_seeds(args.seed)["order"],
-            progress=not args.no_progress,
-            alignment_every=align_every,
-            callback=callback,
-            checkpoint_dir=checkpoint_dir,
-            resume=resume,
-        )
+        if auto is not None:
+            auto.start()
+        try:
+            return fit(
+                net,
+                rule,
+                loss_of(args.loss),
+                build_optimizer(args, lr),
+                train,
+                test,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=stream_seeds(args.seed)["order"],
+                progress=not args.no_progress,
+                alignment_every=align_every,
+                callback=each_epoch,
+                checkpoint_dir=checkpoint_dir,
+                resume=resume,
+            )
+        finally:
+            if auto is not None:
+                auto.stop()

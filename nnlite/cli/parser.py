@@ -258,8 +258,9 @@ def _add_output(p: argparse.ArgumentParser, *, compare: bool) -> None:
         default="auto",
         help=f"BLAS threads (threadpoolctl): a number, 0 for the BLAS default, or auto (default): one "
         f"thread for a small MLP (batch x largest weight matrix <= {SMALL_GEMM:,} multiply-adds, "
-        f"where more threads cannot pay for their synchronisation and stall badly on a busy "
-        f"machine), the BLAS default otherwise",
+        f"where more threads cannot pay for their synchronisation), otherwise the faster of 1 and the BLAS "
+        f"default, measured on the network's forward pass at the start and after every epoch of 2 s or more "
+        f"(a busy core makes threaded BLAS stall)",
     )
 
 
