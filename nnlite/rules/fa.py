@@ -74,7 +74,7 @@ class FA(FeedbackChain):
 
     def __init__(self, seed: SeedLike = None, feedbacks: list[np.ndarray | None] | None = None):
         self.seed = seed
-        self._given = None if feedbacks is None else list(feedbacks)
+        self._given = given_feedbacks(feedbacks)
         self._B: list[np.ndarray | None] = []
 
     def _setup(self, net: Sequential) -> None:
@@ -99,6 +99,22 @@ class FA(FeedbackChain):
         return f"{type(self).__name__}(seed={self.seed!r}{fb})"
 
 
+def given_feedbacks(feedbacks: object) -> list[np.ndarray | None] | None:
+    """``feedbacks`` as a list of arrays (``None`` allowed for block 0), or None; ``TypeError`` for anything else
+    (checked again against the network's weights at set-up, by :func:`initial_feedbacks`)."""
+    if feedbacks is None:
+        return None
+    if isinstance(feedbacks, (str, bytes, np.ndarray)) or not isinstance(feedbacks, (list, tuple)):
+        raise TypeError(
+            f"feedbacks must be a list with one entry per block (None for block 0, then arrays of W_k's shape), "
+            f"got {type(feedbacks).__name__}"
+        )
+    for k, B in enumerate(feedbacks):
+        if not (B is None or isinstance(B, np.ndarray)):
+            raise TypeError(f"feedback {k} must be a numpy array (or None for block 0), got {type(B).__name__}")
+    return list(feedbacks)
+
+
 def initial_feedbacks(
     net: Sequential, seed: SeedLike, given: list[np.ndarray | None] | None
 ) -> list[np.ndarray | None]:
@@ -115,6 +131,8 @@ def initial_feedbacks(
         B = given[k]
         if B is None or B.shape != shapes[k]:
             raise ValueError(f"feedback {k} must have shape {shapes[k]}, got {None if B is None else B.shape}")
+        if B.dtype != net.dtype:
+            raise TypeError(f"feedback {k} is {B.dtype}, but the network is {net.dtype}")
         out.append(B)
     return out
 

@@ -71,6 +71,15 @@ class DirectFeedback:
     ):
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        from ..projections import Projection
+
+        if projection is not None and not isinstance(projection, Projection):
+            # no string dispatch in the library: names become objects in the CLI (cli/build.py)
+            raise TypeError(
+                f"projection must be None (a Gaussian drawn from seed) or a Projection object, e.g. "
+                f"nnlite.projections.Gaussian(n_in, n_out), Fastfood, Sparse or OPU; got {type(projection).__name__} "
+                f"{projection!r}"
+            )
         self.projection = projection
         self.layout = layout
         self.seed = seed

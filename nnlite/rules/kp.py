@@ -10,7 +10,7 @@ import numpy as np
 from .._validation import SeedLike, finite_float
 from ..kernels import dispatch
 from .base import Grads
-from .fa import FeedbackChain, initial_feedbacks, load_matrices
+from .fa import FeedbackChain, given_feedbacks, initial_feedbacks, load_matrices
 
 if TYPE_CHECKING:
     from ..network import Sequential
@@ -50,7 +50,7 @@ class KP(FeedbackChain):
         self.lr = finite_float(lr, "lr", minimum=0.0, strict=True)
         self.weight_decay = finite_float(weight_decay, "weight_decay", minimum=0.0)
         self.seed = seed
-        self._given = None if feedbacks is None else list(feedbacks)
+        self._given = given_feedbacks(feedbacks)
         self._B: list[np.ndarray | None] = []
 
     def _setup(self, net: Sequential) -> None:
