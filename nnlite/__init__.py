@@ -3,7 +3,7 @@ without weight transport (FA, DFA, IFA, LAFS), with hand-derived backward passes
 
 from . import data, projections
 from .alignment import Alignment
-from .checkpoint import load, save
+from .checkpoint import CheckpointError, load, save
 from .kernels.dispatch import softmax_cross_entropy
 from .layers import (
     Abs,
@@ -67,6 +67,7 @@ __all__ = [
     "History",
     "save",
     "load",
+    "CheckpointError",
     "Alignment",
     "data",
     "projections",

@@ -1,7 +1,8 @@
 """Checkpoints (:func:`save`, :func:`load`) and the atomic writes that every file nnlite writes goes through.
 
 A checkpoint is an ``.npz`` archive: the architecture as JSON text under ``__spec__`` and every parameter and
-buffer as ``layer<i>.param.<name>`` / ``layer<i>.buffer.<name>``. No pickle is written or read.
+buffer as ``layer<i>.param.<name>`` / ``layer<i>.buffer.<name>``. No pickle is written or read. :func:`load`
+refuses every file that is not such an archive with one error, :class:`CheckpointError`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import io
 import json
 import math
 import os
+import stat
 import tempfile
+import zipfile
+import zlib
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +24,7 @@ if TYPE_CHECKING:
     from .network import Sequential
     from .rules.base import Rule
 
-__all__ = ["atomic_write", "json_clean", "load", "save", "write_json"]
+__all__ = ["FORMATS", "CheckpointError", "atomic_write", "json_clean", "load", "save", "write_json"]
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
@@ -113,77 +117,192 @@ def save(
     atomic_write(path, buf.getvalue())
 
 
+class CheckpointError(ValueError):
+    """A file that :func:`load` cannot read as an nnlite checkpoint: truncated, empty, not a zip archive, an
+    ``.npy`` file, a member missing, an array of another dtype or shape than the spec says, an unknown format.
+    The message names the file and what is wrong. A ``ValueError``, so code that caught those keeps working."""
+
+
+#: The ``"format"`` versions of the spec that :func:`load` reads.
+FORMATS = (1,)
+
+
 def load(path: str | os.PathLike, *, rule: Rule | None = None) -> Sequential:
-    """Load a network saved by :func:`save` (``allow_pickle=False``).
+    """Load a network saved by :func:`save`.
 
     With ``rule`` (a new rule of the saved kind, e.g. ``KP(lr, weight_decay)``), the saved rule state is
-    restored into it, bound to the loaded network; a checkpoint saved without a rule has nothing to restore
-    (``ValueError``), and a rule of another kind is refused.
+    restored into it, bound to the loaded network; a checkpoint saved without a rule has nothing to restore,
+    and a rule of another kind is refused.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing is at ``path``.
+    CheckpointError
+        (a ``ValueError``) The file is not a checkpoint that this nnlite wrote: a folder or special file, empty,
+        an ``.npy`` file, not a zip archive, truncated or corrupt, a member missing, an object (pickled) array
+        (nothing is ever unpickled), an array whose dtype differs from its layer's stated dtype or whose shape
+        differs from what the spec builds, NaN/inf parameters or a negative running variance, an unknown
+        ``"format"`` (:data:`FORMATS`), a malformed spec, or a rule state that does not fit. Every member's
+        ``.npy`` header is checked before its data is read.
     """
+    path = os.fspath(path)
+    _check_file(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _load(zf, path, rule)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise CheckpointError(f"{path}: not a readable .npz checkpoint: truncated or corrupt ({exc})") from None
+
+
+def _check_file(path: str) -> None:
+    st = os.stat(path)  # FileNotFoundError when nothing is there
+    if stat.S_ISDIR(st.st_mode):
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file")
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(f"{path} is not a regular file (a device, FIFO or socket); not reading it")
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if not head:
+        raise CheckpointError(f"{path} is empty (0 bytes), not a checkpoint")
+    if head == b"\x93NUMPY":
+        raise CheckpointError(f"{path} is an .npy file (one array), not an .npz checkpoint written by nnlite.save")
+    if not head.startswith(b"PK"):
+        raise CheckpointError(f"{path} is not an .npz checkpoint (not a zip archive: it starts with {head!r})")
+
+
+def _header(zf: zipfile.ZipFile, path: str, key: str) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) of member ``key`` from its ``.npy`` header, checked against the member's size."""
+    from .data.npz import member_header
+
+    if key + ".npy" not in zf.NameToInfo:
+        raise CheckpointError(f"{path}: the checkpoint lacks {key}; it is incomplete or not written by nnlite.save")
+    try:
+        return member_header(zf, path, key)
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
+def _read(zf: zipfile.ZipFile, path: str, key: str) -> np.ndarray:
+    """Member ``key`` (its header already checked), never unpickled."""
+    with zf.open(key + ".npy") as fp:
+        return np.lib.format.read_array(fp, allow_pickle=False)
+
+
+def _read_spec(zf: zipfile.ZipFile, path: str) -> dict:
+    shape, dtype = _header(zf, path, "__spec__")
+    if dtype.kind != "U" or shape != ():
+        raise CheckpointError(f"{path}: __spec__ must be one JSON string, got {dtype} of shape {shape}")
+    try:
+        spec = json.loads(str(_read(zf, path, "__spec__")))
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: __spec__ is not valid JSON ({exc})") from None
+    if not isinstance(spec, dict):
+        raise CheckpointError(f"{path}: __spec__ must be a JSON object, got {type(spec).__name__}")
+    fmt = spec.get("format")
+    if isinstance(fmt, bool) or fmt not in FORMATS:
+        raise CheckpointError(
+            f"{path}: checkpoint format {fmt!r} is not one this nnlite reads ({', '.join(map(str, FORMATS))}); "
+            "it was written by another version"
+        )
+    shape_in, layers = spec.get("input_shape"), spec.get("layers")
+    if not isinstance(shape_in, list) or not all(type(s) is int and s > 0 for s in shape_in):
+        raise CheckpointError(f"{path}: input_shape must be a list of positive ints, got {shape_in!r}")
+    if not isinstance(layers, list) or not layers:
+        raise CheckpointError(f"{path}: layers must be a non-empty list, got {type(layers).__name__}")
+    for i, ls in enumerate(layers):
+        if not (isinstance(ls, dict) and isinstance(ls.get("type"), str) and isinstance(ls.get("config"), dict)):
+            raise CheckpointError(f"{path}: layer {i} must be an object with a string 'type' and a 'config' object")
+    frozen = spec.get("frozen_units", {})
+    if not isinstance(frozen, dict) or not all(
+        k.isdigit() and isinstance(v, list) and all(type(u) is int for u in v) for k, v in frozen.items()
+    ):
+        raise CheckpointError(f"{path}: frozen_units must map block numbers to lists of unit indices")
+    if not isinstance(spec.get("rule", ""), str):
+        raise CheckpointError(f"{path}: rule must be a string (the rule's repr)")
+    return spec
+
+
+def _check_arrays(
+    zf: zipfile.ZipFile, path: str, spec: dict, classes: list[type[Layer]]
+) -> list[dict[str, tuple[int, ...]]]:
+    """Every array the spec's layers hold is in the archive with the shape the spec builds and the layer's stated
+    dtype, read from its ``.npy`` header; returns each layer's array shapes by name. Before any layer is built:
+    a spec cannot ask for more than the file holds."""
+    from ._validation import float_dtype
+
+    names = []
+    for i, (ls, cls) in enumerate(zip(spec["layers"], classes)):
+        what = f"{path}: layer {i} ({ls['type']})"
+        try:
+            shapes = cls.array_shapes(ls["config"])
+            dtype = float_dtype(ls["config"].get("dtype", "float32"), "dtype") if shapes else None
+        except (ValueError, TypeError) as exc:
+            raise CheckpointError(f"{what}: bad configuration: {exc}") from None
+        for name, shape in shapes.items():
+            stored, stored_dtype = _header(zf, path, f"layer{i}.{name}")
+            if stored != tuple(shape):
+                raise CheckpointError(
+                    f"{what} {name} has shape {stored} in the file, but its configuration needs {tuple(shape)}"
+                )
+            if stored_dtype != dtype:
+                raise CheckpointError(f"{what} {name} is {stored_dtype} in the file, but the layer is {dtype}")
+        names.append(shapes)
+    return names
+
+
+def _load(zf: zipfile.ZipFile, path: str, rule: Rule | None) -> Sequential:
     from . import layers as L
     from .network import Sequential
 
-    with np.load(path, allow_pickle=False) as f:
-        spec = json.loads(str(f["__spec__"]))
-        classes = []
-        for ls in spec["layers"]:
-            cls = getattr(L, ls["type"], None)
-            if cls is None or not isinstance(cls, type) or not issubclass(cls, L.Layer):
-                raise ValueError(f"{path}: unknown layer type {ls['type']!r} in the checkpoint")
-            classes.append(cls)
-        _check_arrays(path, spec, classes)  # before any layer is built: a spec cannot ask for more than the file holds
-        layers = []
-        for i, ls in enumerate(spec["layers"]):
-            layer = classes[i].from_config(ls["config"])
-            for k in list(layer.params or {}):
-                a = f[f"layer{i}.param.{k}"]
-                if a.shape != layer.params[k].shape:
-                    raise ValueError(
-                        f"{path}: layer {i} parameter {k} has shape {a.shape}, expected {layer.params[k].shape}"
-                    )
-                layer.params[k][...] = a
-            buffers: dict[str, np.ndarray] = getattr(layer, "buffers", {})
-            for k in list(buffers):
-                buffers[k][...] = f[f"layer{i}.buffer.{k}"]
-            layers.append(layer)
+    spec = _read_spec(zf, path)
+    classes = []
+    for ls in spec["layers"]:
+        cls = getattr(L, ls["type"], None)
+        if cls is None or not isinstance(cls, type) or not issubclass(cls, L.Layer):
+            raise CheckpointError(f"{path}: unknown layer type {ls['type']!r} in the checkpoint")
+        classes.append(cls)
+    arrays = _check_arrays(zf, path, spec, classes)
+    layers = []
+    for i, (ls, cls, names) in enumerate(zip(spec["layers"], classes, arrays)):
+        what = f"{path}: layer {i} ({ls['type']})"
+        try:
+            layer = cls.from_config(ls["config"])
+        except (ValueError, TypeError) as exc:
+            raise CheckpointError(f"{what}: bad configuration: {exc}") from None
+        for name in names:
+            kind, k = name.split(".", 1)
+            a = _read(zf, path, f"layer{i}.{name}")
+            n_bad = a.size - int(np.count_nonzero(np.isfinite(a)))
+            if n_bad:
+                raise CheckpointError(f"{what} {name} holds {n_bad} NaN/inf values; the network would predict NaN")
+            if k == "running_var" and (a < 0).any():
+                raise CheckpointError(f"{what} {name} holds negative variances")
+            (layer.params if kind == "param" else layer.buffers)[k][...] = a  # type: ignore[attr-defined]
+        layers.append(layer)
+    try:
         net = Sequential(layers, input_shape=tuple(spec["input_shape"]))
         for k, frozen in spec.get("frozen_units", {}).items():
             net.set_frozen_units(int(k), frozen)
-        if rule is not None:
-            if "rule" not in spec:
-                raise ValueError(f"{path}: the checkpoint holds no rule state to restore")
-            saved = str(spec["rule"]).split("(", 1)[0]
-            if saved != type(rule).__name__:
-                raise ValueError(f"{path}: the checkpoint holds the state of a {saved}, not of a {type(rule).__name__}")
-            rule.setup(net)
-            rule.load_state({k[len("rule.") :]: f[k] for k in f.files if k.startswith("rule.")})
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: the spec does not describe a network: {exc}") from None
+    if rule is not None:
+        if "rule" not in spec:
+            raise CheckpointError(f"{path}: the checkpoint holds no rule state to restore")
+        saved = spec["rule"].split("(", 1)[0]
+        if saved != type(rule).__name__:
+            raise CheckpointError(
+                f"{path}: the checkpoint holds the state of a {saved}, not of a {type(rule).__name__}"
+            )
+        rule.setup(net)
+        keys = [n.removesuffix(".npy") for n in zf.namelist() if n.startswith("rule.") and n.endswith(".npy")]
+        for key in keys:
+            _header(zf, path, key)  # no object arrays, sizes as the headers say
+        try:
+            rule.load_state({key[len("rule.") :]: _read(zf, path, key) for key in keys})
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CheckpointError(f"{path}: the {saved} state does not fit: {exc}") from None
     return net
-
-
-def _check_arrays(path: str | os.PathLike, spec: dict, classes: list[type[Layer]]) -> None:
-    """Every array the spec's layers will hold is in the archive with that shape, read from its .npy header
-    (checked against the member's size); raises ValueError naming the file, the layer and both shapes."""
-    import zipfile
-
-    from .data.npz import member_header
-
-    with zipfile.ZipFile(path) as zf:
-        names = set(zf.namelist())
-        for i, (ls, cls) in enumerate(zip(spec["layers"], classes)):
-            try:
-                shapes = cls.array_shapes(ls["config"])
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"{path}: layer {i} ({ls['type']}): bad configuration: {exc}") from None
-            for name, shape in shapes.items():
-                key = f"layer{i}.{name}"
-                if key + ".npy" not in names:
-                    raise ValueError(f"{path}: layer {i} ({ls['type']}) needs {key}, which the checkpoint lacks")
-                stored, _ = member_header(zf, str(path), key)
-                if stored != tuple(shape):
-                    raise ValueError(
-                        f"{path}: layer {i} ({ls['type']}) {name} has shape {stored} in the file, "
-                        f"but its configuration needs {tuple(shape)}"
-                    )
 
 
 def _spec(net: Sequential) -> dict:

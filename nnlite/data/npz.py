@@ -94,7 +94,10 @@ def _member_header(zf: zipfile.ZipFile, path: str, key: str) -> tuple[tuple[int,
             raise ValueError(f"{path}: {key} has an unreadable .npy header ({exc})") from None
         offset = fp.tell()
     if dtype.hasobject:
-        raise ValueError(f"{path}: {key} is an object array ({dtype}); expected a numeric array")
+        raise ValueError(
+            f"{path}: {key} is an object array ({dtype}), which only pickle could load (nnlite never unpickles); "
+            "expected a numeric array"
+        )
     expected = math.prod(shape) * dtype.itemsize
     if info.file_size - offset != expected:
         raise ValueError(

@@ -147,4 +147,6 @@ def load_matrices(target: list[np.ndarray | None], state: dict[str, np.ndarray],
             a = np.asarray(state[f"{prefix}{k}"])
             if a.shape != B.shape:
                 raise ValueError(f"{who} state {prefix}{k} has shape {a.shape}, expected {B.shape}")
+            if a.dtype != B.dtype:
+                raise ValueError(f"{who} state {prefix}{k} is {a.dtype}, expected {B.dtype}")
             target[k] = a.astype(B.dtype, copy=True)

@@ -148,6 +148,8 @@ class BRSF(FRSF):
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         state = dict(state)
+        if "rng" not in state:
+            raise ValueError(f"BRSF state must hold its generator 'rng', got {sorted(state)}")
         rng_state: Any = json.loads(str(state.pop("rng")))
         super().load_state(state)
         self._rng.bit_generator.state = rng_state
