@@ -4,6 +4,7 @@ the same from the source checkout).
 - ``step`` (the default: ``python -m benchmarks --quick`` is ``python -m benchmarks step --quick``): the training
   step per rule, sweeps, kernels vs twins, first step (:mod:`benchmarks.bench_step`);
 - ``conv``: Conv2d forward + backward vs its twin path and PyTorch (:mod:`benchmarks.bench_conv`);
+- ``cnn``: the ``cnn()`` training step vs the same network in PyTorch (:mod:`benchmarks.bench_cnn`);
 - ``fwht``: the Walsh-Hadamard kernel's throughput (:mod:`benchmarks.bench_fwht`);
 - ``projections``: the feedback projection back ends, time and memory (:mod:`benchmarks.bench_projections`).
 
@@ -18,6 +19,7 @@ import sys
 SUBCOMMANDS = {
     "step": "bench_step",
     "conv": "bench_conv",
+    "cnn": "bench_cnn",
     "fwht": "bench_fwht",
     "projections": "bench_projections",
 }

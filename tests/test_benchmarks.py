@@ -197,3 +197,24 @@ def test_projections_quick(tmp_path):
     for r in res["rows"]:
         _timing_ok(r["time"])
         assert r["time"]["loops"] >= 1 and r["speedup_vs_gaussian"] > 0 and r["nbytes"] > 0
+
+
+def test_a_peer_runs_in_its_own_process_at_the_thread_count_asked():
+    from benchmarks.harness import Peer
+
+    with Peer("benchmarks.bench_cnn:nnlite_step", {"batch": 2}, 1) as peer:
+        blas = [p for p in peer.info["thread_pools"] if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)
+        a, b = peer(), peer()
+        assert set(a) == {"forward", "backward", "update", "step"} and all(v > 0 for v in a.values())
+        assert a != b  # two samples, each timed in the child
+    assert peer.proc.poll() == 0
+
+
+def test_cnn_quick(tmp_path):
+    out = tmp_path / "cnn.json"
+    assert main(["cnn", "--quick", "--no-torch", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    (run,) = res["runs"]
+    assert run["threads"] == 1 and set(run["results"]) == {"nnlite"}
+    assert run["results"]["nnlite"]["step"]["n"] == 3
