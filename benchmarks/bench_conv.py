@@ -16,9 +16,10 @@ Shapes (float32, 5x5 kernels, padding 2, stride 1): 128x3x32x32 -> 64 filters an
 
 Each path runs at 1 and 2 threads (:func:`benchmarks.harness.threads`). nnlite and the twin are interleaved by
 :func:`benchmarks.harness.interleave` after a busy warm-up, so that the load of a shared machine falls on both
-alike. PyTorch runs in a child process started right after, on the same data (seeded): in the same process its
-OpenMP threads, still spinning after each call, starved OpenBLAS's 2 threads (nnlite 2.5 s instead of 0.2 s per
-call here, even with OMP_WAIT_POLICY=PASSIVE). Medians and interquartile spreads are reported, and the ratios
+alike. PyTorch runs in its own process (:class:`benchmarks.harness.Peer`), interleaved with them sample by sample,
+on the same data (seeded, its result checked against nnlite's): in the same process its OpenMP threads, still
+spinning after each call, starved OpenBLAS's 2 threads (nnlite 2.5 s instead of 0.2 s per call here, even with
+OMP_WAIT_POLICY=PASSIVE). Medians and interquartile spreads are reported, and the ratios
 nnlite/torch and twin/nnlite. A breakdown of the nnlite path (im2col, each GEMM, transposes, col2im; per chunk,
 one BLAS thread, summed over the batch's chunks) says where the time goes, and the bytes the forward pass caches
 for the backward one (``x``) are printed next to those of the full-batch columns the unchunked path used to keep.
@@ -27,11 +28,8 @@ for the backward one (``x``) are printed next to those of the full-batch columns
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +38,7 @@ from nnlite.kernels import col2im, im2col
 from nnlite.kernels import conv_exec as conv_ops
 from nnlite.kernels import reference as twin
 
-from .harness import interleave, machine_header, meta, threads, timed, write_json
+from .harness import Peer, interleave, machine_header, meta, threads, timed, write_json
 
 SHAPES = [(128, 3, 32, 32, 64), (128, 64, 16, 16, 64)]
 QUICK_SHAPES = [(8, 3, 16, 16, 8), (8, 8, 8, 8, 8)]
@@ -133,8 +131,9 @@ def _timings(fns, repeats, warmup, settle=0.0):
     return {k: v["t"] for k, v in res.items()}
 
 
-def torch_child(N, C, H, W, F, threads, repeats, warmup):
-    """Run in a child process: the timing of torch's conv2d forward + autograd backward."""
+def torch_conv(N, C, H, W, F, threads):
+    """The child side of the PyTorch peer (:class:`benchmarks.harness.Peer`): torch's conv2d forward + autograd
+    backward on the same seeded data as :func:`make_paths`, checked against nnlite's result first."""
     import torch
 
     torch.set_num_threads(threads)
@@ -156,18 +155,9 @@ def torch_child(N, C, H, W, F, threads, repeats, warmup):
     for a, t in zip(mine, path()):
         t = t.numpy()
         assert np.abs(a - t).max() <= 1e-3 * max(1.0, np.abs(t).max()), "nnlite and torch disagree"
-    return _timings({"torch": path}, repeats, warmup)["torch"]
-
-
-def run_torch(shape, threads, repeats, warmup):
-    """:func:`torch_child` in a child interpreter started in the checkout root (where ``benchmarks`` is)."""
-    code = (
-        "import json; from benchmarks.bench_conv import torch_child; "
-        f"print(json.dumps(torch_child(*{list(shape)!r}, {threads}, {repeats}, {warmup})))"
-    )
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    for _ in range(3):
+        path()
+    return timed(path)
 
 
 def _parser():
@@ -222,12 +212,17 @@ def main(argv=None):
             f"{memory['full_cols_bytes'] / 1e6:.1f} MB"
         )
         for th in thread_counts:
-            with threads(th):
-                s = _timings(paths, repeats, warmup, args.settle)
+            cands = {k: timed(f) for k, f in paths.items()}
+            with contextlib.ExitStack() as stack:
+                if torch is not None:  # in its own process, interleaved with nnlite sample by sample
+                    cands["torch"] = stack.enter_context(
+                        Peer("benchmarks.bench_conv:torch_conv", dict(N=N, C=C, H=H, W=W, F=F, threads=th), th)
+                    )
+                with threads(th):
+                    res = interleave(cands, repeats, warmup, settle=args.settle)
+            s = {k: v["t"] for k, v in res.items()}
             with threads(1):
                 p = _timings(parts, repeats, 0.0)
-            if torch is not None:
-                s["torch"] = run_torch((N, C, H, W, F), th, repeats, warmup)
             row = {"shape": [N, C, H, W, F], "threads": th, "paths": s, "nnlite_parts": p, "memory": memory}
             med = {k: v["median"] for k, v in s.items()}
             line = f"{N}x{C}x{H}x{W} -> {F}, {th} thread(s): " + ", ".join(f"{k} {_ms(v)}" for k, v in s.items())
