@@ -86,9 +86,12 @@ def read_cifar_batch(data: bytes, name: str = "<batch>", binary: bool = False) -
             desc = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
             raise ValueError(f"{name}: expected data of uint8 (N, 3072), got {desc}")
         try:
-            y = np.asarray(d[b"labels"], dtype=np.int64)
+            y = np.asarray(d[b"labels"])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name}: labels are not a list of integers ({exc})") from exc
+        if y.size and y.dtype.kind not in "iu":  # floats would be truncated (1.7 -> 1), bools and strings are no labels
+            raise ValueError(f"{name}: labels must be integers, got {y.dtype} (e.g. {y.ravel()[:3].tolist()})")
+        y = y.astype(np.int64)
         if y.ndim != 1 or len(y) != len(x):
             raise ValueError(f"{name}: {len(x)} images but labels of shape {y.shape}")
         x = np.ascontiguousarray(x)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .._validation import as_generator, check_inputs
+from .._validation import FLOAT_DTYPES, as_generator, check_inputs
 from .cifar import _load_cifar_folder
 from .download import _find_or_download
 from .idx import _load_idx_folder
@@ -108,9 +108,9 @@ def load(
     standardize : bool
         If True, subtract the training mean and divide by the training standard deviation (floored at
         ``STD_FLOOR``), the same statistics for train and test: per feature when ``flatten=True``, per channel
-        (over N, H, W) when ``flatten=False``.
+        (over N, H, W) when ``flatten=False``. An empty training split is refused (``ValueError``).
     dtype : float dtype
-        float32 (default) or float64.
+        float32 (default) or float64 (the dtypes the layers take); anything else is a ``TypeError``.
     flatten : bool
         True: x is (N, D). False: x is (N, C_in, H, W), i.e. (N, 1, 8, 8), (N, 1, 28, 28) or (N, 3, 32, 32)
         (an own file's x stored as (N, D) stays (N, D), standardised per feature).
@@ -144,8 +144,8 @@ def load(
             "or a path to an .npz file of your own"
         )
     dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"dtype must be a floating-point type such as float32 or float64, got {dtype}")
+    if dtype not in FLOAT_DTYPES:  # float16 too: the layers take float32 and float64 only
+        raise TypeError(f"dtype must be a floating-point type nnlite computes in, float32 or float64, got {dtype}")
 
     if own:
         source = os.fspath(name)
@@ -204,6 +204,10 @@ def _to_float(x: np.ndarray, sample_shape: tuple[int, ...], scale: float, dtype:
 def _standardize(
     x_train: np.ndarray, x_test: np.ndarray, per_channel: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if x_train.shape[0] == 0:  # a mean over no samples is NaN, and so would every standardised test value be
+        raise ValueError(
+            f"standardize=True needs training data, but the training split is empty (x_train {x_train.shape})"
+        )
     axes = (0, 2, 3) if per_channel else (0,)
     mean = x_train.mean(axis=axes, keepdims=True, dtype=np.float64)
     std = x_train.std(axis=axes, keepdims=True, dtype=np.float64)
