@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,10 @@ __all__ = [
     "check_labels",
     "finite_float",
     "float_dtype",
+    "new_file_mode",
     "positive_int",
     "probability",
+    "replaceable_path",
 ]
 
 #: The floating-point dtypes nnlite computes in.
@@ -206,3 +209,27 @@ def check_labels(y: Any, n_classes: int, n: int | None = None, *, name: str = "l
     if lo < 0:
         raise ValueError(f"{name} must be in [0, {n_classes}), got min {lo}")
     return y
+
+
+def replaceable_path(path: str | os.PathLike) -> str:
+    """The path a write that replaces ``path`` goes to: ``path`` itself, or a symbolic link's target (a link is
+    written through and stays). Only a regular file (or nothing) may be replaced: a folder, a FIFO, a device or a
+    socket at ``path`` raises ``ValueError`` naming it, so that no write of nnlite's ever replaces ``/dev/null``.
+    Every file nnlite writes or downloads goes through this check."""
+    path = os.fspath(path)
+    if os.path.islink(path):
+        path = os.path.realpath(path)
+    if os.path.lexists(path) and not os.path.isfile(path):
+        kind = "a folder" if os.path.isdir(path) else "not a regular file (a device, FIFO or socket)"
+        raise ValueError(f"{path} is {kind}; nnlite replaces only regular files")
+    return path
+
+
+def new_file_mode(path: str | os.PathLike) -> int:
+    """The permission bits a file written to ``path`` gets: the existing file's, or what the umask leaves of
+    ``0o666`` for a new file (a temporary file from ``mkstemp`` is ``0o600`` until it is given these)."""
+    if os.path.exists(path):
+        return os.stat(path).st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

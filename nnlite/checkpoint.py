@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._validation import new_file_mode, replaceable_path
+
 if TYPE_CHECKING:
     from .layers import Layer
     from .network import Sequential
@@ -35,20 +37,10 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     at ``path`` is refused with ``ValueError``, and a symbolic link is written through (its target is replaced, the
     link stays). The new file gets the old file's permissions, or the umask's for a new file.
     """
-    path = os.fspath(path)
-    if os.path.islink(path):
-        path = os.path.realpath(path)
-    if os.path.lexists(path) and not os.path.isfile(path):
-        kind = "a folder" if os.path.isdir(path) else "not a regular file (a device, FIFO or socket)"
-        raise ValueError(f"{path} is {kind}; nnlite replaces only regular files")
+    path = replaceable_path(path)
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
-    if os.path.exists(path):
-        mode = os.stat(path).st_mode & 0o7777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+    mode = new_file_mode(path)
     fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:

@@ -117,7 +117,7 @@ def _cifar_members(folder: Path) -> tuple[Path, bool, list[bytes], list[str]]:
     """(path, is_binary, [batch bytes], [batch names]) for the first CIFAR layout present in folder."""
     for layout in _CIFAR_LAYOUTS:
         p = folder / layout
-        if not p.exists():
+        if not (p.is_dir() or p.is_file()):  # a FIFO or device under a layout's name is not read (it could block)
             continue
         binary = "bin" in layout
         wanted = [b + (".bin" if binary else "") for b in _CIFAR_TRAIN + _CIFAR_TEST]

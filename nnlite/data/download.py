@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._validation import new_file_mode, replaceable_path
 from .locate import DataNotFoundError, _download_dir, _find, _not_found_help, data_dirs
 from .sources import _SOURCES
 
@@ -64,7 +65,10 @@ def download_file(
         Mirrors, tried in order until one answers (any scheme urllib opens, including ``file://``).
     dest : path
         Final location. The bytes go to a temporary file in the same folder, which is renamed to ``dest``
-        (``os.replace``) only once the whole file is in and its hash matches.
+        (``os.replace``) only once the whole file is in and its hash matches. As for every file nnlite writes
+        (:func:`nnlite._validation.replaceable_path`), only a regular file is replaced: a folder, FIFO, device or
+        socket at ``dest`` raises ``ValueError`` before anything is fetched, and a symbolic link is written
+        through. The file gets the old file's permissions, or the umask's.
     sha256 : str
         Expected SHA-256, lowercase hex.
     timeout : float
@@ -86,14 +90,16 @@ def download_file(
     urls = [urls] if isinstance(urls, str) else list(urls)
     if not urls:
         raise ValueError("download_file needs at least one URL")
-    dest = Path(dest)
+    dest = Path(replaceable_path(dest))
     dest.parent.mkdir(parents=True, exist_ok=True)
+    mode = new_file_mode(dest)
     errors = []
     for url in urls:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
         try:
             digest = hashlib.sha256()
             with os.fdopen(fd, "wb") as out:
+                os.fchmod(out.fileno(), mode)
                 with _urlopen(url, timeout=timeout) as response:
                     while True:
                         chunk = response.read(_CHUNK)

@@ -67,7 +67,8 @@ def _idx_file(folder: Path, stem: str) -> Path | None:
 def _has_dataset(name: str, folder: Path) -> bool:
     if name in ("mnist", "fashion-mnist"):
         return all(_idx_file(folder, stem) is not None for stem in _IDX_FILES)
-    return any((folder / layout).exists() for layout in _CIFAR_LAYOUTS)
+    # a folder or a regular file: a FIFO or device under a layout's name is not a copy (reading it could block)
+    return any((folder / layout).is_dir() or (folder / layout).is_file() for layout in _CIFAR_LAYOUTS)
 
 
 def _find(name: str, dirs: Sequence[Path]) -> Path | None:
