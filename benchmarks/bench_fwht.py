@@ -24,6 +24,7 @@ for n = 2^16 the 2 x 32 MiB float32 arrays exceed the L3 cache, so those timings
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 from pathlib import Path
@@ -32,7 +33,7 @@ import numpy as np
 
 from nnlite.kernels import fwht, reference
 
-from .harness import interleave, machine_header, meta, timed, write_json
+from .harness import Peer, interleave, machine_header, meta, timed, write_json
 
 BASELINE = Path(__file__).resolve().parent / "baselines" / "fwht_v1.json"
 V1 = "v1 (stored)"
@@ -54,6 +55,21 @@ def _check(pristine, fht_cpu):
     return {"vs_peer_rel": float(np.abs(y - ref).max() / (np.abs(ref).max() + 1e-300))}
 
 
+def fht_peer(rows, n, dtype, threads):
+    """The child side of the fht-cpu peer at ``threads`` threads (:class:`benchmarks.harness.Peer`): its OpenMP
+    threads spin after each call, so at more than one thread it is timed in its own process."""
+    import fht_cpu
+
+    pristine = np.random.default_rng(n).standard_normal((rows, n)).astype(dtype)
+    x = pristine.copy()
+    run = timed(
+        functools.partial(fht_cpu.fht, x, num_threads=threads), before=functools.partial(np.copyto, x, pristine)
+    )
+    for _ in range(5):
+        run()
+    return run
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks fwht", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -67,6 +83,12 @@ def _parser():
     parser.add_argument("--twin-max-log2n", type=int, default=12)
     parser.add_argument("--dtypes", default=None, help="default float32,float64 (--quick: float32)")
     parser.add_argument("--fht-threads", action="store_true", help="add fht_cpu with all threads (see above)")
+    parser.add_argument(
+        "--threads",
+        default="1",
+        help="comma-separated thread counts (default 1): at T > 1, nnlite's fwht(x, threads=T) against fht_cpu "
+        "with num_threads=T in its own process, interleaved",
+    )
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     return parser
 
@@ -88,9 +110,15 @@ def main(argv=None):
         peers["fht_cpu 1t"] = lambda a: fht_cpu.fht(a, num_threads=1)
         if args.fht_threads:
             peers["fht_cpu all"] = lambda a: fht_cpu.fht(a, num_threads=-1)
+    multi = [int(t) for t in args.threads.split(",") if int(t) > 1]
+    for t in multi:
+        peers[f"nnlite {t}t"] = functools.partial(lambda a, t: fwht(a, threads=t), t=t)
+        if fht_cpu is not None:
+            peers[f"fht_cpu {t}t"] = None  # a Peer per size, built below
     baseline = load_baseline()
     names = [*peers, V1]
     ratio_names = ["new/v1"] + (["new/fht1t"] if fht_cpu is not None else [])
+    ratio_names += [f"new/fht{t}t" for t in multi if fht_cpu is not None]
 
     info = meta(quick=quick, repeats=repeats, rows=args.rows)
     print(machine_header(info["machine"]))
@@ -113,10 +141,17 @@ def main(argv=None):
             pristine = rng.standard_normal((args.rows, n)).astype(dtype)
             x = pristine.copy()
             ops = n * p * args.rows
-            fns = {k: f for k, f in peers.items() if k != "numpy twin" or p <= args.twin_max_log2n}
+            fns = {k: f for k, f in peers.items() if f is not None and (k != "numpy twin" or p <= args.twin_max_log2n)}
             refill = functools.partial(np.copyto, x, pristine)
             cands = {k: timed(functools.partial(f, x), before=refill) for k, f in fns.items()}
-            times = interleave(cands, repeats, warmup * len(cands))
+            with contextlib.ExitStack() as stack:
+                for t in multi if fht_cpu is not None else ():
+                    cands[f"fht_cpu {t}t"] = stack.enter_context(
+                        Peer(
+                            "benchmarks.bench_fwht:fht_peer", dict(rows=args.rows, n=n, dtype=str(dtype), threads=t), t
+                        )
+                    )
+                times = interleave(cands, repeats, warmup * len(cands))
             row = {"dtype": str(dtype), "n": n, "rows": args.rows}
             cells = []
             for name in peers:
@@ -133,6 +168,8 @@ def main(argv=None):
             row["new/v1"] = row["nnlite"]["gops_median"] / v1 if v1 else None
             if fht_cpu is not None:
                 row["new/fht1t"] = row["nnlite"]["gops_median"] / row["fht_cpu 1t"]["gops_median"]
+                for t in multi:
+                    row[f"new/fht{t}t"] = row[f"nnlite {t}t"]["gops_median"] / row[f"fht_cpu {t}t"]["gops_median"]
             row["check"] = _check(pristine, fht_cpu)
             results.append(row)
             ratios = " ".join(f"{row[r]:10.2f}" if row[r] is not None else f"{'-':>10}" for r in ratio_names)
