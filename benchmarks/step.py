@@ -255,9 +255,9 @@ def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repe
             inner = nnlite_runner(net, make_rule("dfa_par"), opt, x, y)
 
             def blas1(inner=inner):
-                from threadpoolctl import threadpool_limits
+                from nnlite._threads import blas_limit
 
-                with threadpool_limits(1, user_api="blas"):
+                with blas_limit(1):
                     return inner()
 
             cands["dfa_par:blas1"] = blas1

@@ -39,7 +39,7 @@ def calibrate(
 ) -> tuple[int, dict[str, Any]]:
     """The faster BLAS thread count for ``net.forward(x, train=False)``: 1, or ``many`` (default: the BLAS
     default) when its median time is below ``MARGIN`` times one thread's. Returns the count and the medians."""
-    from threadpoolctl import threadpool_limits
+    from nnlite._threads import blas_limit
 
     many = _blas_default() if many is None else int(many)
     if many <= 1:
@@ -47,7 +47,7 @@ def calibrate(
     samples: dict[int, list[float]] = {1: [], many: []}
     for r in range(rounds + 1):
         for n in (1, many) if r % 2 else (many, 1):
-            with threadpool_limits(limits=n, user_api="blas"):
+            with blas_limit(n):
                 t0 = time.perf_counter()
                 net.forward(x, train=False)
                 dt = time.perf_counter() - t0

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._validation import SeedLike
+from .._validation import SeedLike, as_bool
 from .base import Grads, Rule, check_error
 from .feedback import DirectFeedback
 
@@ -72,7 +72,7 @@ class DirectRule(Rule):
     ):
         self.feedback = DirectFeedback(projection, layout, seed, normalize)
         self._projection_arg = projection
-        self.parallel = bool(parallel)
+        self.parallel = as_bool(parallel, "parallel")
         self._pool: ThreadPoolExecutor | None = None
 
     # -- the feedback object's view ----------------------------------------------------------------------------
@@ -139,14 +139,14 @@ class DirectRule(Rule):
             return net.backward_block(k, g[k], caches, need_dx=False)[1]
 
         if self.parallel and K > 1:
-            from threadpoolctl import threadpool_limits
+            from .._threads import blas_limit
 
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=min(K, os.cpu_count() or 1))
                 weakref.finalize(self, self._pool.shutdown, wait=False)
             # The workers are the parallelism: each runs single-threaded BLAS, or the two levels of threads
             # oversubscribe the cores.
-            with threadpool_limits(limits=1, user_api="blas"):
+            with blas_limit(1):
                 per_block = list(self._pool.map(block, range(K)))
         else:
             per_block = [block(k) for k in range(K)]
