@@ -139,11 +139,13 @@ def restore(
     try:
         with np.load(path, allow_pickle=False) as f:
             if "extra.train.state" not in f.files:
-                raise ValueError(f"{path} is a model checkpoint without training state; it cannot be resumed")
+                raise checkpoint.CheckpointError(
+                    f"{path} is a model checkpoint without training state; it cannot be resumed"
+                )
             state = json.loads(str(f["extra.train.state"]))
             opt_arrays = {k[len("extra.optimizer.") :]: f[k] for k in f.files if k.startswith("extra.optimizer.")}
     except (OSError, EOFError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is not a readable nnlite checkpoint: {exc}") from None
+        raise checkpoint.CheckpointError(f"{path} is not a readable nnlite checkpoint: {exc}") from None
     if state.get("format") != _FORMAT:
         raise ValueError(f"{path}: training state format {state.get('format')!r} is not {_FORMAT}")
     old = state["settings"]
