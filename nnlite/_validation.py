@@ -19,6 +19,7 @@ __all__ = [
     "FLOAT_DTYPES",
     "SeedLike",
     "as_generator",
+    "as_bool",
     "as_pair",
     "check_inputs",
     "check_labels",
@@ -61,6 +62,14 @@ def as_generator(seed: SeedLike) -> np.random.Generator:
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
         return np.random.default_rng(None if seed is None else int(seed))
     raise TypeError(f"seed must be None, an int or a numpy.random.Generator, got {type(seed).__name__}")
+
+
+def as_bool(value: Any, name: str) -> bool:
+    """``value`` as a Python bool; ``TypeError`` for anything but True/False (a string such as ``"no"`` is truthy,
+    so it would silently mean True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:

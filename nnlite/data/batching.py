@@ -70,6 +70,9 @@ def batches(
         ``batch_size`` < 1, or x and y of different lengths (raised here, not at the first ``next``).
     """
     batch_size = positive_int(batch_size, "batch_size")
+    for a, name in ((x, "x"), (y, "y")):
+        if a is not None and (not isinstance(a, np.ndarray) or a.ndim < 1):
+            raise TypeError(f"{name} must be a numpy array of shape (N, ...), got {type(a).__name__}")
     n = len(x)
     if y is not None and len(y) != n:
         raise ValueError(f"x has {n} samples but y has {len(y)}")

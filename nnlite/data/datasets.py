@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .._validation import FLOAT_DTYPES, as_generator, check_inputs
+from .._validation import FLOAT_DTYPES, as_bool, as_generator, check_inputs
 from .cifar import _load_cifar_folder
 from .download import _find_or_download
 from .idx import _load_idx_folder
@@ -143,6 +143,9 @@ def load(
             f"unknown data set {name!r}; known data sets: {', '.join(KNOWN_DATASETS)}, "
             "or a path to an .npz file of your own"
         )
+    download, standardize, flatten = (
+        as_bool(v, n) for v, n in ((download, "download"), (standardize, "standardize"), (flatten, "flatten"))
+    )
     dtype = np.dtype(dtype)
     if dtype not in FLOAT_DTYPES:  # float16 too: the layers take float32 and float64 only
         raise TypeError(f"dtype must be a floating-point type nnlite computes in, float32 or float64, got {dtype}")

@@ -57,7 +57,10 @@ class Dense(WeightLayer):
         return (cache.shape[0], self.d_out)
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
-        """``v @ W.T`` (no bias)."""
+        """``v @ W.T`` (no bias); ``v`` of shape (N, D_in) and the layer's dtype."""
+        check_input(v, "Dense.carry", self.dtype)
+        if v.ndim != 2 or v.shape[1] != self.d_in:
+            raise ValueError(f"Dense.carry expects v of shape (N, {self.d_in}), got {v.shape}")
         return v @ self.W.T
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:

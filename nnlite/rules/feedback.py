@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._validation import SeedLike
+from .._validation import SeedLike, as_bool
 
 if TYPE_CHECKING:
     from ..network import Sequential
@@ -83,7 +83,7 @@ class DirectFeedback:
         self.projection = projection
         self.layout = layout
         self.seed = seed
-        self.normalize = bool(normalize)
+        self.normalize = as_bool(normalize, "normalize")
         self.sizes: list[int] = []
         self.offsets: list[int] = []
         self.scales: list[float] = []
