@@ -25,6 +25,7 @@ NOTEBOOKS = [
     "01_rules_side_by_side.ipynb",
     "02_alignment.ipynb",
     "03_dfa_as_noisy_lafs.ipynb",
+    "04_projections_and_the_opu.ipynb",
 ]
 HELPER = NB_DIR / "_setup.py"
 MAX_BYTES = 1_500_000
