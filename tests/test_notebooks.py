@@ -26,6 +26,7 @@ NOTEBOOKS = [
     "02_alignment.ipynb",
     "03_dfa_as_noisy_lafs.ipynb",
     "04_projections_and_the_opu.ipynb",
+    "05_backward_pass_cost.ipynb",
 ]
 HELPER = NB_DIR / "_setup.py"
 MAX_BYTES = 1_500_000
