@@ -27,6 +27,7 @@ NOTEBOOKS = [
     "03_dfa_as_noisy_lafs.ipynb",
     "04_projections_and_the_opu.ipynb",
     "05_backward_pass_cost.ipynb",
+    "06_convolutions_and_the_bottleneck.ipynb",
 ]
 HELPER = NB_DIR / "_setup.py"
 MAX_BYTES = 1_500_000
