@@ -28,6 +28,7 @@ NOTEBOOKS = [
     "04_projections_and_the_opu.ipynb",
     "05_backward_pass_cost.ipynb",
     "06_convolutions_and_the_bottleneck.ipynb",
+    "07_rule_zoo.ipynb",
 ]
 HELPER = NB_DIR / "_setup.py"
 MAX_BYTES = 1_500_000
