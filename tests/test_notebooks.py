@@ -263,11 +263,12 @@ def kernel_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module", params=NOTEBOOKS)
 def executed(request, kernel_dir, tmp_path_factory):
-    """(name, the notebook executed afresh, seconds, where it was written)."""
+    """(name, the notebook executed afresh, seconds, where it was written, the error that stopped it or None)."""
     import nbformat
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     name = request.param
     nb = nbformat.read(NB_DIR / name, as_version=4)
@@ -285,17 +286,24 @@ def executed(request, kernel_dir, tmp_path_factory):
         resources={"metadata": {"path": str(NB_DIR)}},
     )
     out = tmp_path_factory.mktemp("executed") / name
+    error = None
     try:
         client.execute(cleanup_kc=True)  # the kernel manager is ours, so nbclient would leave the kernel running
+    except CellExecutionError as exc:  # a cell raised: an in-cell assertion of a claim, or any error
+        lines = re.sub(r"\x1b\[[0-9;]*m", "", exc.traceback).strip().splitlines()
+        error = f"{exc.ename}: {exc.evalue}\n" + "\n".join(lines[-12:])
+    except CellTimeoutError as exc:
+        error = f"over the {TIME_BOUND} s bound: {exc}"
     finally:
         nbformat.write(nb, out)
-    return name, nb, time.monotonic() - t0, out
+    return name, nb, time.monotonic() - t0, out, error
 
 
 def test_notebook_executes_top_to_bottom_within_the_time_bound(executed):
-    # nbclient raises on the first cell that raises (an in-cell assertion of a claim, or any error) and on a cell
-    # that outlives the bound; the fixture's error is this test's failure.
-    name, nb, seconds, out = executed
+    # nbclient stops at the first cell that raises (an in-cell assertion of a claim, or any error) and at a cell
+    # that outlives the bound.
+    name, nb, seconds, out, error = executed
+    assert error is None, f"{name} failed (executed copy: {out}):\n{error}"
     assert seconds <= TIME_BOUND, f"{name} took {seconds:.0f} s, over the {TIME_BOUND} s bound"
     errors = [o for c in code_cells(nb) for o in c["outputs"] if o["output_type"] == "error"]
     assert not errors, f"{name}: {errors[0]['ename']}: {errors[0]['evalue']} (executed copy: {out})"
@@ -303,7 +311,8 @@ def test_notebook_executes_top_to_bottom_within_the_time_bound(executed):
 
 
 def test_committed_key_numbers_match_a_fresh_execution(executed):
-    name, nb, _, out = executed
+    name, nb, _, out, error = executed
+    assert error is None, f"{name} did not run to the end, so its key numbers cannot be compared:\n{error}"
     fresh, committed = key_numbers(nb), key_numbers(load(name))
     assert fresh.keys() == committed.keys(), (
         f"{name}: key numbers differ in name: committed only {sorted(committed.keys() - fresh.keys())}, "
