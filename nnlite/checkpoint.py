@@ -259,7 +259,7 @@ def _load(zf: zipfile.ZipFile, path: str, rule: Rule | None) -> Sequential:
     for i, (ls, cls, names) in enumerate(zip(spec["layers"], classes, arrays)):
         what = f"{path}: layer {i} ({ls['type']})"
         try:
-            layer = cls.from_config(ls["config"])
+            layer = _build_undrawn(cls, ls["config"])
         except (ValueError, TypeError) as exc:
             raise CheckpointError(f"{what}: bad configuration: {exc}") from None
         for name in names:
@@ -295,6 +295,19 @@ def _load(zf: zipfile.ZipFile, path: str, rule: Rule | None) -> Sequential:
         except (ValueError, TypeError, KeyError) as exc:
             raise CheckpointError(f"{path}: the {saved} state does not fit: {exc}") from None
     return net
+
+
+def _build_undrawn(cls: type[Layer], config: dict[str, Any]) -> Layer:
+    """``cls.from_config(config)`` without drawing random weights that the file's arrays replace at once: a weight
+    layer is built with ``init="zeros"`` (lazily zeroed pages) and then given back its own scheme's name."""
+    if not isinstance(config, dict) or "init" not in config:
+        return cls.from_config(config)
+    from .layers.base import check_init
+
+    check_init(config["init"])
+    layer = cls.from_config({**config, "init": "zeros"})
+    layer.init = config["init"]  # type: ignore[attr-defined]
+    return layer
 
 
 def _spec(net: Sequential) -> dict:

@@ -101,3 +101,22 @@ def test_save_keeps_the_old_mode_and_honours_the_umask(tmp_path):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o640  # an overwrite keeps the file's mode
     finally:
         os.umask(old)
+
+
+def test_load_draws_no_weights_it_then_overwrites(tmp_path, monkeypatch):
+    import nnlite.layers.base as base
+
+    net = nn.Sequential([nn.Dense(20, 30, init="glorot"), nn.Tanh(), nn.Dense(30, 5, init="lecun")])
+    nn.save(net, tmp_path / "m.npz")
+    drawn = []
+    real = base.init_weight
+
+    def spy(shape, fan_in, fan_out, init, *a, **k):
+        drawn.append(init)
+        return real(shape, fan_in, fan_out, init, *a, **k)
+
+    monkeypatch.setattr(base, "init_weight", spy)
+    loaded = nn.load(tmp_path / "m.npz")
+    assert drawn and set(drawn) == {"zeros"}
+    assert [loaded.layers[i].init for i in (0, 2)] == ["glorot", "lecun"]  # the scheme is kept for new_feedback
+    np.testing.assert_array_equal(loaded.layers[0].params["W"], net.layers[0].params["W"])
