@@ -19,6 +19,7 @@ __all__ = [
     "FLOAT_DTYPES",
     "SeedLike",
     "as_generator",
+    "check_seed",
     "as_bool",
     "as_pair",
     "check_inputs",
@@ -70,6 +71,18 @@ def as_bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def check_seed(seed: SeedLike) -> SeedLike:
+    """``seed`` unchanged if :func:`as_generator` would accept it (nothing is drawn, a Generator is not advanced);
+    the same TypeError/ValueError otherwise. For constructors that keep a seed to use later."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    if _is_int(seed):
+        if int(seed) < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        return seed
+    raise TypeError(f"seed must be None, an int or a numpy.random.Generator, got {type(seed).__name__}")
 
 
 def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import SeedLike, as_generator, positive_int
+from ._validation import SeedLike, as_bool, as_generator, positive_int
 from .layers import Dense, Layer, WeightLayer
 
 
@@ -65,7 +65,9 @@ class Sequential:
             if not isinstance(first, Dense) or starts[0] != 0:
                 raise ValueError("input_shape is required unless the network starts with a Dense layer")
             input_shape = (first.d_in,)
-        self.input_shape = tuple(int(s) for s in input_shape)
+        if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, (tuple, list)):
+            raise TypeError(f"input_shape must be a tuple of positive ints, got {input_shape!r}")
+        self.input_shape = tuple(positive_int(s, "input_shape entries") for s in input_shape)
         shapes, shape = [], self.input_shape
         for layer in layers:
             shape = layer.output_shape(shape)
@@ -91,9 +93,17 @@ class Sequential:
     def n_outputs(self) -> int:
         return int(math.prod(self.block_shapes[-1]))
 
+    def _block(self, k: Any, *, hidden: bool = False) -> int:
+        """``k`` as a block index (``hidden``: a hidden block, not the output one); ValueError naming the range."""
+        top = self.n_blocks - 1 if hidden else self.n_blocks
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 0 <= k < top:
+            what = "a hidden block" if hidden else "a block"
+            raise ValueError(f"k must name {what} in [0, {top}), got {k!r}")
+        return int(k)
+
     def weight_layer(self, k: int) -> WeightLayer:
         """The weight layer (Dense or Conv2d) that starts block k."""
-        layer = self.layers[self.blocks[k][0]]
+        layer = self.layers[self.blocks[self._block(k)][0]]
         assert isinstance(layer, WeightLayer)
         return layer
 
@@ -153,6 +163,7 @@ class Sequential:
         refuses non-finite input.
         """
         self._check_input(x)
+        train = as_bool(train, "train")
         caches, outputs = [None] * len(self.layers), []
         ends = {e - 1 for _, e in self.blocks}
         h = x
@@ -198,7 +209,7 @@ class Sequential:
 
     def block_input_shape(self, k: int, n: int) -> tuple[int, ...]:
         """Shape (N, ...) of block k's input for a batch of n."""
-        s, _ = self.blocks[k]
+        s, _ = self.blocks[self._block(k)]
         return (n,) + (self.layer_shapes[s - 1] if s > 0 else self.input_shape)
 
     def backward_block(
@@ -225,7 +236,7 @@ class Sequential:
         delta : ndarray
             ``dL/da``: the gradient at the weight layer's output (IFA carries it forward).
         """
-        s, e = self.blocks[k]
+        s, e = self.blocks[self._block(k)]
         mask = self._unit_masks.get(k)
         if mask is not None:  # the bottleneck: frozen units get no gradient, under every rule
             g = g * mask
@@ -271,8 +282,7 @@ class Sequential:
         constant throughout training … but will still let information flow in the forward pass"); nnlite freezes
         whole units, so that the bottleneck size is a number of neurons, as on their Fig. 4's axis.
         """
-        if not 0 <= int(k) < self.n_blocks - 1 or isinstance(k, bool):
-            raise ValueError(f"k must name a hidden block in [0, {self.n_blocks - 1}), got {k!r}")
+        k = self._block(k, hidden=True)
         units = self.block_shapes[k][0]
         trainable = positive_int(trainable, "trainable", minimum=0)
         if trainable > units:
@@ -284,6 +294,7 @@ class Sequential:
 
     def set_frozen_units(self, k: int, frozen: Iterable[int]) -> None:
         """Freeze exactly the units ``frozen`` of hidden block k (an empty list unfreezes the block)."""
+        k = self._block(k, hidden=True)
         units = self.block_shapes[k][0]
         idx = np.unique(np.asarray(list(frozen), dtype=np.int64))
         if idx.size and (idx[0] < 0 or idx[-1] >= units):
@@ -304,7 +315,7 @@ class Sequential:
     def carry_block(self, k: int, v: np.ndarray, caches: Caches, *, include_weight: bool = True) -> np.ndarray:
         """Carry ``v`` forward through block k's linear parts (IFA): the weight layer without bias (when
         ``include_weight``), then the shape-changing layers, skipping activations."""
-        s, e = self.blocks[k]
+        s, e = self.blocks[self._block(k)]
         if include_weight:
             v = self.layers[s].carry(v, caches[s])
         for i in range(s + 1, e):

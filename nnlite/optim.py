@@ -51,14 +51,26 @@ class Optimizer:
         self.t = 0
 
     def _pairs(self, params, grads):
+        if not isinstance(grads, (list, tuple)) or not isinstance(params, (list, tuple)):
+            raise TypeError(
+                f"params and grads must be lists of dicts of arrays, got {type(params).__name__} and "
+                f"{type(grads).__name__}"
+            )
         if len(params) != len(grads):
             raise ValueError(f"got {len(grads)} gradient dicts for {len(params)} parameter dicts")
-        for p, g in zip(params, grads):
+        for j, (p, g) in enumerate(zip(params, grads)):
+            if not isinstance(g, dict):
+                raise TypeError(f"gradients[{j}] must be a dict of arrays like params[{j}], got {type(g).__name__}")
             if p.keys() != g.keys():
                 raise ValueError(f"gradient keys {sorted(g)} do not match parameter keys {sorted(p)}")
             for k in p:
-                if g[k].shape != p[k].shape:
-                    raise ValueError(f"gradient {k!r} has shape {g[k].shape}, parameter has {p[k].shape}")
+                gk = g[k]
+                if not isinstance(gk, np.ndarray):
+                    raise TypeError(f"gradient {k!r} must be a numpy array, got {type(gk).__name__}")
+                if gk.shape != p[k].shape:
+                    raise ValueError(f"gradient {k!r} has shape {gk.shape}, parameter has {p[k].shape}")
+                if gk.dtype != p[k].dtype:
+                    raise TypeError(f"gradient {k!r} is {gk.dtype}, its parameter is {p[k].dtype}")
                 yield p, g, k
 
     def _init_state(self, params, names):
@@ -139,11 +151,11 @@ class SGD(Optimizer):
 
     def step(self, params: Params, grads: Params) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        list(self._pairs(params, grads))  # everything checked before anything changes
         self._check_bound(params)
         if mu and not self.state:
             self._init_state(params, ("v",))
         self.t += 1
-        list(self._pairs(params, grads))
         for j, (p, g) in enumerate(zip(params, grads)):
             for k in p:
                 v = self.state[j][k]["v"] if mu else None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._validation import SeedLike, as_generator
+from .._validation import SeedLike, as_generator, check_seed
 from .base import Grads, Rule, check_error
 from .bp import chain
 
@@ -73,7 +73,7 @@ class FA(FeedbackChain):
     name = "fa"
 
     def __init__(self, seed: SeedLike = None, feedbacks: list[np.ndarray | None] | None = None):
-        self.seed = seed
+        self.seed = check_seed(seed)
         self._given = given_feedbacks(feedbacks)
         self._B: list[np.ndarray | None] = []
 

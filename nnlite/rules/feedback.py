@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._validation import SeedLike, as_bool
+from .._validation import SeedLike, as_bool, check_seed
 
 if TYPE_CHECKING:
     from ..network import Sequential
@@ -82,7 +82,7 @@ class DirectFeedback:
             )
         self.projection = projection
         self.layout = layout
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.normalize = as_bool(normalize, "normalize")
         self.sizes: list[int] = []
         self.offsets: list[int] = []

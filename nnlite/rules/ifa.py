@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._validation import SeedLike
+from .._validation import SeedLike, check_seed
 from .base import Grads, Rule, check_error
 from .feedback import DirectFeedback
 
@@ -54,7 +54,7 @@ class IFA(Rule):
     def __init__(self, projection: Projection | None = None, seed: SeedLike = None, *, normalize: bool = True):
         self.feedback = DirectFeedback(projection, "unified", seed, normalize)
         self._projection_arg = projection
-        self.seed = seed
+        self.seed = check_seed(seed)
 
     @property
     def projection(self) -> Projection | None:

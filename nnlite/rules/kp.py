@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._validation import SeedLike, finite_float
+from .._validation import SeedLike, check_seed, finite_float
 from ..kernels import dispatch
 from .base import Grads
 from .fa import FeedbackChain, given_feedbacks, initial_feedbacks, load_matrices
@@ -49,7 +49,7 @@ class KP(FeedbackChain):
     ):
         self.lr = finite_float(lr, "lr", minimum=0.0, strict=True)
         self.weight_decay = finite_float(weight_decay, "weight_decay", minimum=0.0)
-        self.seed = seed
+        self.seed = check_seed(seed)
         self._given = given_feedbacks(feedbacks)
         self._B: list[np.ndarray | None] = []
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._validation import SeedLike, as_generator, finite_float
+from .._validation import SeedLike, as_generator, check_seed, finite_float
 from .base import Grads
 from .fa import FeedbackChain, fans, initial_feedbacks, load_matrices
 
@@ -89,7 +89,7 @@ class FRSF(FeedbackChain):
     name = "frsf"
 
     def __init__(self, seed: SeedLike = None):
-        self.seed = seed
+        self.seed = check_seed(seed)
         self._M: list[np.ndarray | None] = []
 
     def _setup(self, net: Sequential) -> None:
