@@ -443,3 +443,19 @@ def test_network_flags_and_shapes_are_checked():
 def test_rule_seeds_are_checked_at_construction(make, bad):
     with pytest.raises((TypeError, ValueError), match="seed must be"):
         make(bad)
+
+
+def test_the_conv_executor_refuses_a_dout_of_another_shape():
+    from nnlite.kernels import conv_exec
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 6, 6)).astype(np.float32)
+    W = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    out, cache = conv_exec.conv2d_forward(x, W, None, stride=1, padding=1)
+    dout = rng.standard_normal((5, 4, 6, 6)).astype(np.float32)
+    with pytest.raises(
+        ValueError, match=r"dout has shape \(5, 4, 6, 6\), but the forward pass's output has shape \(3, 4, 6, 6\)"
+    ):
+        conv_exec.conv2d_backward(dout, cache, W)
+    dx, dW, db = conv_exec.conv2d_backward(dout[:3], cache, W)
+    assert dx.shape == x.shape and dW.shape == W.shape

@@ -231,6 +231,12 @@ def conv2d_backward(
     x, stride, padding, KH, KW, nc = cache
     F = W.shape[0]
     N, C = x.shape[:2]
+    OH, OW = (x.shape[2] + 2 * padding - KH) // stride + 1, (x.shape[3] + 2 * padding - KW) // stride + 1
+    if getattr(dout, "shape", None) != (N, F, OH, OW):  # the chunked loop would slice a larger dout silently
+        raise ValueError(
+            f"conv2d_backward: dout has shape {getattr(dout, 'shape', type(dout).__name__)}, but the forward "
+            f"pass's output has shape {(N, F, OH, OW)}"
+        )
     dout = np.ascontiguousarray(dout)
     P = dout.shape[2] * dout.shape[3]
     CK = C * KH * KW
