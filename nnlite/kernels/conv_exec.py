@@ -231,7 +231,8 @@ def conv2d_backward(
     x, stride, padding, KH, KW, nc = cache
     F = W.shape[0]
     N, C = x.shape[:2]
-    OH, OW = (x.shape[2] + 2 * padding - KH) // stride + 1, (x.shape[3] + 2 * padding - KW) // stride + 1
+    (sh, sw), (ph, pw) = (p if isinstance(p, tuple) else (p, p) for p in (stride, padding))
+    OH, OW = (x.shape[2] + 2 * ph - KH) // sh + 1, (x.shape[3] + 2 * pw - KW) // sw + 1
     if getattr(dout, "shape", None) != (N, F, OH, OW):  # the chunked loop would slice a larger dout silently
         raise ValueError(
             f"conv2d_backward: dout has shape {getattr(dout, 'shape', type(dout).__name__)}, but the forward "
