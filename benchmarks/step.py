@@ -225,9 +225,9 @@ def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repe
 
     Returns a dict with the configuration, each rule's phases, GEMM FLOPs, the isolated GEMM time of its exact
     products (``gemm``), the fraction of that GEMM peak its step reaches, and with ``peers`` PyTorch's step,
-    nnlite's step with fused kernels off (``<rule>:numpy``), the per-step time inside fit (``bp:fit``), and
-    DFA parallel with single-threaded BLAS (``dfa_par:blas1``, at 2 threads). Every nnlite candidate trains its own
-    network and optimizer, all built from ``seed``.
+    nnlite's step with fused kernels off (``<rule>:numpy``) and the per-step time inside fit (``bp:fit``).
+    ``dfa_par`` is ``DFA(parallel=True)``: at T threads, T workers with one BLAS thread each. Every nnlite
+    candidate trains its own network and optimizer, all built from ``seed``.
     """
     rng = np.random.default_rng(seed)
     sizes = sizes_of(width, depth)
@@ -250,17 +250,6 @@ def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repe
                 net, opt = net_opt()
                 cands[r + ":numpy"] = nnlite_runner(net, make_rule(r), opt, x, y, fused=False)
         cands["bp:fit"] = fit_runner(net_opt()[0], make_rule("bp"), x, y)
-        if n_threads > 1 and "dfa_par" in rules:
-            net, opt = net_opt()
-            inner = nnlite_runner(net, make_rule("dfa_par"), opt, x, y)
-
-            def blas1(inner=inner):
-                from nnlite._threads import blas_limit
-
-                with blas_limit(1):
-                    return inner()
-
-            cands["dfa_par:blas1"] = blas1
         if torch_available():  # in its own process (its OpenMP pool must not compete with OpenBLAS's threads)
             peer = Peer(
                 "benchmarks.step:torch_peer",
@@ -298,8 +287,6 @@ def main_config_ratios(cfg):
         out["dfa_over_bp"] = med["dfa"] / med["bp"]
     if "bp" in med and "dfa_par" in med:
         out["dfa_par_over_dfa"] = med["dfa_par"] / med["dfa"]
-    if "dfa_par:blas1" in med:
-        out["dfa_par_blas1_over_dfa"] = med["dfa_par:blas1"] / med["dfa"]
     if "torch" in med and "bp" in med:
         out["bp_over_torch"] = med["bp"] / med["torch"]
         out["torch_gemm_fraction"] = r["torch"].get("gemm_fraction", math.nan)

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["blas_limit", "controller"]
+__all__ = ["blas_limit", "blas_threads_now", "controller"]
 
 _CONTROLLER: Any = None
 
@@ -31,3 +31,9 @@ def blas_limit(n: int) -> Iterator[None]:
     """Limit the BLAS libraries to ``n`` threads inside the block (restored on exit)."""
     with controller().limit(limits=n, user_api="blas"):
         yield
+
+
+def blas_threads_now() -> int:
+    """The BLAS thread count in force now (the largest over the loaded BLAS libraries; 1 when none): about 1 µs."""
+    libs = [lib for lib in controller().lib_controllers if lib.user_api == "blas"]
+    return max((lib.num_threads for lib in libs), default=1)

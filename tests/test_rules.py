@@ -171,9 +171,16 @@ def test_direct_rules_skip_dx_products():
     assert sorted(calls) == [False, True, True]
 
 
-def test_dfa_parallel_equals_sequential():
+@pytest.mark.parametrize("blas", [1, 2])
+def test_dfa_parallel_equals_sequential(blas):
+    from threadpoolctl import threadpool_limits
+
     net, x, y, caches, e = _setup(0, [6, 9, 8, 7, 4], "tanh", n=5)
-    a = nn.DFA(seed=1, parallel=True).gradients(net, caches, e, y)
+    with threadpool_limits(limits=blas, user_api="blas"):
+        rule = nn.DFA(seed=1, parallel=True)
+        a = rule.gradients(net, caches, e, y)
+        # the BLAS thread count is the budget: one thread means the blocks in turn, no pool
+        assert (rule._pool is None) == (blas == 1) and rule._pool_size == (0 if blas == 1 else 2)
     _assert_same_grads(a, nn.DFA(seed=1).gradients(net, caches, e, y), tol=0)
 
 
@@ -345,11 +352,14 @@ def test_a_rule_bound_to_one_network_refuses_another(make):
 
 
 def test_parallel_dfa_shuts_its_pool_down():
+    from threadpoolctl import threadpool_limits
+
     rule = nn.DFA(seed=0, parallel=True)
     net = nn.mlp([5, 4, 4, 3], seed=0)
     out, caches = net.forward(np.zeros((2, 5), np.float32))
     _, e = nn.softmax_cross_entropy(out, np.array([0, 1]))
-    rule.gradients(net, caches, e)
+    with threadpool_limits(limits=2, user_api="blas"):
+        rule.gradients(net, caches, e)
     pool = rule._pool
     assert pool is not None
     rule.close()

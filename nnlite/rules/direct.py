@@ -3,7 +3,6 @@ vector to every hidden block, and block updates that do not depend on each other
 
 from __future__ import annotations
 
-import os
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -57,8 +56,10 @@ class DirectRule(Rule):
         Launay et al.'s feedback normalisation (default) or unit-variance ``B_k`` (their "no norm" row); see
         :class:`~nnlite.rules.feedback.DirectFeedback`.
     parallel : bool
-        Compute the blocks' updates concurrently in threads, one BLAS thread each (they do not depend on each
-        other; BLAS releases the GIL). See the README's cost figures for when this pays on a CPU.
+        Compute the blocks' updates concurrently (they do not depend on each other; BLAS releases the GIL):
+        as many worker threads as BLAS has threads at the time of the step, each with one BLAS thread, instead
+        of one block after the other with all the BLAS threads. With one BLAS thread it changes nothing. See the
+        README's cost figures for when this pays on a CPU.
     """
 
     def __init__(
@@ -74,6 +75,7 @@ class DirectRule(Rule):
         self._projection_arg = projection
         self.parallel = as_bool(parallel, "parallel")
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
 
     # -- the feedback object's view ----------------------------------------------------------------------------
     @property
@@ -138,14 +140,18 @@ class DirectRule(Rule):
         def block(k: int) -> Grads:
             return net.backward_block(k, g[k], caches, need_dx=False)[1]
 
+        workers = 1
         if self.parallel and K > 1:
-            from .._threads import blas_limit
+            from .._threads import blas_limit, blas_threads_now
 
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=min(K, os.cpu_count() or 1))
+            workers = min(K, blas_threads_now())
+        if workers > 1:
+            # The BLAS thread count is the budget: that many workers, each running single-threaded BLAS (two
+            # levels of threads would oversubscribe the cores); with one BLAS thread the blocks run in turn.
+            if self._pool is None or self._pool_size != workers:
+                self.close()
+                self._pool, self._pool_size = ThreadPoolExecutor(max_workers=workers), workers
                 weakref.finalize(self, self._pool.shutdown, wait=False)
-            # The workers are the parallelism: each runs single-threaded BLAS, or the two levels of threads
-            # oversubscribe the cores.
             with blas_limit(1):
                 per_block = list(self._pool.map(block, range(K)))
         else:
