@@ -391,3 +391,23 @@ def test_feedback_without_normalisation_has_unit_variance_entries(layout):
     _, e = nn.softmax_cross_entropy(out, np.array([0, 1, 2]))
     g = ifa.signals(net, caches, e)[0]
     np.testing.assert_allclose(g, e @ nn.DFA(seed=2, normalize=False).feedback_matrix(net, 0).T, rtol=1e-5, atol=1e-7)
+
+
+def test_parallel_dfa_times_both_ways_then_keeps_the_faster():
+    from threadpoolctl import threadpool_limits
+
+    net, x, y, caches, e = _setup(0, [6, 9, 8, 7, 4], "tanh", n=5)
+    rule = nn.DFA(seed=1, parallel=True)
+    ref = nn.DFA(seed=1).gradients(net, caches, e, y)
+    with threadpool_limits(limits=2, user_api="blas"):
+        for _ in range(2 * rule.TRIALS):
+            _assert_same_grads(rule.gradients(net, caches, e, y), ref, tol=0)
+        trial = rule._trials[2]
+        assert len(trial[True]) == len(trial[False]) == rule.TRIALS  # alternated, both ways timed
+        rule._trials[2] = {True: [1.0] * rule.TRIALS, False: [2.0] * rule.TRIALS}
+        assert rule._choose_parallel(2) is True
+        rule._trials[2] = {True: [3.0] * rule.TRIALS, False: [2.0] * rule.TRIALS}
+        assert rule._choose_parallel(2) is False
+        _assert_same_grads(rule.gradients(net, caches, e, y), ref, tol=0)
+        assert len(rule._trials[2][False]) == rule.TRIALS  # settled: no more timing
+    rule.close()
