@@ -1,5 +1,6 @@
-"""``--threads auto``'s choice follows what it measures (a stand-in network whose forward pass is slow at the
-thread count under test), re-checks only after long epochs, and leaves the BLAS limits as it found them."""
+"""``--threads auto``'s choice follows what it measures (a stand-in step that is slow at the thread count under
+test, and a stand-in /proc/stat), decides again only after long epochs, leaves the BLAS limits as it found them,
+and times copies: the run's network, rule and optimizer do not change."""
 
 import time
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import nnlite as nn
 from nnlite.cli import threads as T
 
 
@@ -14,18 +16,16 @@ def _blas_threads():
     return max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
 
 
-class Net:
-    """forward() sleeps ``slow`` seconds at the thread count ``slow_at`` and ``fast`` otherwise."""
+class Step:
+    """step() sleeps ``slow`` seconds at the thread count ``slow_at`` and ``fast`` otherwise."""
 
     def __init__(self, slow_at):
         self.slow_at, self.calls = slow_at, []
 
-    def forward(self, x, train=True):
-        assert train is False  # calibration must not change BatchNorm statistics or Dropout's generator
+    def __call__(self):
         n = _blas_threads()
         self.calls.append(n)
-        time.sleep(0.015 if n == self.slow_at else 0.004)
-        return x, None
+        time.sleep(0.006 if n == self.slow_at else 0.002)
 
 
 @pytest.fixture
@@ -35,29 +35,72 @@ def two_threads():
 
 
 def test_a_stalling_second_thread_means_one_thread(two_threads):
-    n, info = T.calibrate(Net(slow_at=2), np.zeros((4, 3), np.float32), rounds=5)
-    assert n == 1 and info["threads"][2] > info["threads"][1]
+    n, med = T.calibrate(Step(slow_at=2), 2, rounds=3, steps=2)
+    assert n == 1 and med[2] > med[1]
 
 
 def test_a_faster_second_thread_is_kept(two_threads):
-    net = Net(slow_at=1)
-    n, _ = T.calibrate(net, np.zeros((4, 3), np.float32), rounds=5)
-    assert n == 2 and net.calls.count(1) == net.calls.count(2) == 6  # alternating, warm-up round included
+    step = Step(slow_at=1)
+    n, _ = T.calibrate(step, 2, rounds=3, steps=2)
+    assert n == 2 and step.calls.count(1) == step.calls.count(2) == 8  # alternating, warm-up round included
 
 
-def test_auto_threads_rechecks_after_long_epochs_only_and_restores(two_threads, capsys):
-    net = Net(slow_at=2)
-    auto = T.AutoThreads(net, np.zeros((4, 3), np.float32))
+def test_idle_cores_reads_proc_stat(monkeypatch):
+    lines = iter(["cpu  100 0 100 800 0 0 0 0 0 0\n", "cpu  200 0 100 900 0 0 0 0 0 0\n"])
+    monkeypatch.setattr(T, "open", lambda *a, **k: __import__("io").StringIO(next(lines)), raising=False)
+    monkeypatch.setattr(T.os, "cpu_count", lambda: 2)
+    # 200 jiffies passed on 2 cores, 100 of them idle: one core busy, one idle
+    assert T.idle_cores(window=0) == pytest.approx(1.0)
+
+
+def test_a_busy_core_means_one_thread_without_measuring(two_threads, monkeypatch, capsys):
+    monkeypatch.setattr(T, "idle_cores", lambda window=0.1: 1.0)
+    made = []
+    auto = T.AutoThreads(lambda: made.append(1) or Step(slow_at=1))
+    auto.start()
+    assert auto.threads == 1 and _blas_threads() == 1 and made == []
+    assert "threads auto (start): 1 BLAS thread (1.0 idle cores)" in capsys.readouterr().out
+    auto.stop()
+    assert _blas_threads() == 2
+
+
+def test_auto_threads_decides_again_after_long_epochs_only(two_threads, monkeypatch, capsys):
+    monkeypatch.setattr(T, "idle_cores", lambda window=0.1: 2.0)
+    step = Step(slow_at=2)
+    auto = T.AutoThreads(lambda: step)
     auto.start()
     assert auto.threads == 1 and _blas_threads() == 1
-    calls = len(net.calls)
+    calls = len(step.calls)
     auto.after_epoch(T.RECHECK_SECONDS / 10, 1)
-    assert len(net.calls) == calls  # a short epoch: no measurement
-    net.slow_at = 1  # the machine became quiet
+    assert len(step.calls) == calls  # a short epoch: nothing measured
+    step.slow_at = 1  # the machine became quiet
     auto.after_epoch(T.RECHECK_SECONDS, 2)
     assert auto.threads == 2 and _blas_threads() == 2
     assert [h["chosen"] for h in auto.history] == [1, 2]
-    out = capsys.readouterr().out
-    assert "threads auto (start): 1 BLAS thread" in out and "threads auto (after epoch 2): 2 BLAS threads" in out
+    assert "threads auto (after epoch 2): 2 BLAS threads" in capsys.readouterr().out
     auto.stop()
     assert _blas_threads() == 2
+
+
+def test_the_timed_steps_change_nothing_of_the_run(digits):
+    net = nn.mlp([64, 16, 10], seed=0, dropout=0.2, batch_norm=True)
+    rule, opt = nn.rules.KP(0.01, 0.0, seed=1), nn.optim.Adam(1e-3)
+    x, y = digits.x_train[:64], digits.y_train[:64]
+    nn.fit(net, rule, nn.softmax_cross_entropy, opt, (x, y), batch_size=32, progress=False, seed=0)
+    before = (
+        [{k: v.copy() for k, v in d.items()} for d in net.params()],
+        {k: v.copy() for k, v in rule.state().items()},
+    )
+    state = ({k: v.copy() for k, v in opt.state_arrays().items()}, net.layers[1].rng.bit_generator.state)
+    step = T.copied_step(net, rule, opt, nn.softmax_cross_entropy, x[:32], y[:32])
+    for _ in range(3):
+        step()
+    for a, b in zip(before[0], net.params()):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    for k, v in before[1].items():
+        np.testing.assert_array_equal(rule.state()[k], v)
+    for k, v in state[0].items():
+        np.testing.assert_array_equal(opt.state_arrays()[k], v)
+    assert net.layers[1].rng.bit_generator.state == state[1]
+    nn.fit(net, rule, nn.softmax_cross_entropy, opt, (x, y), batch_size=32, progress=False, seed=0)  # still bound

@@ -343,17 +343,19 @@ def run_fit(
     thread limit of :func:`blas_threads`; where ``--threads auto`` leaves it open (a large network), the limit is
     measured at the start and after long epochs (:class:`nnlite.cli.threads.AutoThreads`). ``checkpoint_dir`` and
     ``resume`` are fit's."""
-    from .threads import AutoThreads
+    from .threads import AutoThreads, copied_step
 
     limit: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     threads = blas_threads(args, net)
+    optimizer = build_optimizer(args, lr)
     auto = None
     if threads is not None:
         from threadpoolctl import threadpool_limits
 
         limit = threadpool_limits(limits=threads, user_api="blas")
     elif args.threads == "auto":
-        auto = AutoThreads(net, train[0][: args.batch_size])
+        xb, yb = train[0][: args.batch_size], train[1][: args.batch_size]
+        auto = AutoThreads(lambda: copied_step(net, rule, optimizer, loss_of(args.loss), xb, yb))
 
     def each_epoch(hist: History) -> None:
         if auto is not None:
@@ -369,7 +371,7 @@ def run_fit(
                 net,
                 rule,
                 loss_of(args.loss),
-                build_optimizer(args, lr),
+                optimizer,
                 train,
                 test,
                 epochs=args.epochs,

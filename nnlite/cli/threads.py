@@ -1,28 +1,36 @@
-"""``--threads auto``: the BLAS thread count chosen by measuring, at the start of training and again after long
-epochs, instead of assuming the machine is quiet.
+"""``--threads auto``: the BLAS thread count chosen from what the machine is doing, at the start of training and
+again after long epochs, instead of assuming the machine is quiet.
 
 A threaded BLAS call is as slow as its slowest thread: with every core free, two threads halve a large GEMM, but
 with one core busy (another job, a second run) the second thread waits for a scheduler time slice, and a 256x2
-MLP's epoch was measured 3.8 times slower at 2 threads than at 1. So :class:`AutoThreads` times the network's
-forward pass (evaluation mode: nothing in the network changes) on one mini-batch at 1 thread and at the BLAS
-default, alternately, and keeps the default only when it is clearly faster; it measures again after every epoch
-that lasted at least :data:`RECHECK_SECONDS` (the cost, a few forward passes, stays under a percent of such an
-epoch), so a machine that becomes busy or quiet mid-run is followed.
+MLP's epoch was measured 3.8 times slower at 2 threads than at 1. Timing a few forward passes does not see this
+(measured: 0.27 ms at 2 threads against 0.35 ms at 1 with a core busy, while the epochs took 0.97-1.99 s against
+0.26 s), so :class:`AutoThreads` decides in two steps:
+
+1. **Idle cores** (:func:`idle_cores`, from ``/proc/stat`` over 0.1 s, our own process idle meanwhile): never more
+   threads than cores nobody else is using (at least one).
+2. **Training steps** (:func:`calibrate`): where more than one thread is allowed, real training steps on a copy of
+   the network, rule and optimizer (so nothing of the run changes), in rounds alternating 1 thread and the
+   allowed count, and the larger count is kept only when its median round is clearly faster.
+
+It decides again after every epoch that lasted at least :data:`RECHECK_SECONDS` (the check costs a few dozen
+steps, a few percent of such an epoch), so a machine that becomes busy or quiet mid-run is followed.
 """
 
 from __future__ import annotations
 
+import copy
+import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from nnlite import Sequential
+__all__ = ["MARGIN", "RECHECK_SECONDS", "AutoThreads", "calibrate", "idle_cores"]
 
-__all__ = ["RECHECK_SECONDS", "AutoThreads", "calibrate"]
-
-#: Measure again after an epoch that lasted at least this long.
-RECHECK_SECONDS = 2.0
+#: Decide again after an epoch that lasted at least this long.
+RECHECK_SECONDS = 5.0
 #: More threads are kept only when they are at least this much faster (else one thread: never worse on a busy machine).
 MARGIN = 0.9
 
@@ -34,66 +42,116 @@ def _blas_default() -> int:
     return max(counts) if counts else 1
 
 
-def calibrate(
-    net: Sequential, x: np.ndarray, *, many: int | None = None, rounds: int = 7
-) -> tuple[int, dict[str, Any]]:
-    """The faster BLAS thread count for ``net.forward(x, train=False)``: 1, or ``many`` (default: the BLAS
-    default) when its median time is below ``MARGIN`` times one thread's. Returns the count and the medians."""
+def _cpu_jiffies() -> tuple[int, int] | None:
+    try:
+        with open("/proc/stat") as f:
+            v = [int(t) for t in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return sum(v), v[3] + v[4]  # all, idle + iowait
+
+
+def idle_cores(window: float = 0.1) -> float | None:
+    """Cores left idle by every other process during ``window`` seconds (this process sleeps meanwhile), from
+    ``/proc/stat``; None where it cannot be read (not Linux)."""
+    a = _cpu_jiffies()
+    time.sleep(window)
+    b = _cpu_jiffies()
+    if a is None or b is None or b[0] <= a[0]:
+        return None
+    n = os.cpu_count() or 1
+    return n * (b[1] - a[1]) / (b[0] - a[0])
+
+
+def calibrate(step: Callable[[], Any], many: int, *, rounds: int = 3, steps: int = 6) -> tuple[int, dict[int, float]]:
+    """The faster BLAS thread count for ``step()`` (one training step): 1, or ``many`` when its median round of
+    ``steps`` calls is below ``MARGIN`` times one thread's. Rounds alternate (after one warm-up round each)."""
     from nnlite._threads import blas_limit
 
-    many = _blas_default() if many is None else int(many)
     if many <= 1:
-        return 1, {"threads": {1: None}}
+        return 1, {}
     samples: dict[int, list[float]] = {1: [], many: []}
     for r in range(rounds + 1):
         for n in (1, many) if r % 2 else (many, 1):
             with blas_limit(n):
                 t0 = time.perf_counter()
-                net.forward(x, train=False)
-                dt = time.perf_counter() - t0
+                for _ in range(steps):
+                    step()
+                dt = (time.perf_counter() - t0) / steps
             if r:  # the first round warms up (first calls allocate, wake threads)
                 samples[n].append(dt)
     med = {n: float(np.median(v)) for n, v in samples.items()}
-    choice = many if med[many] < MARGIN * med[1] else 1
-    return choice, {"threads": med}
+    return (many if med[many] < MARGIN * med[1] else 1), med
 
 
 class AutoThreads:
-    """The BLAS limit of ``--threads auto`` during one ``fit``: :meth:`start` calibrates and applies it,
-    :meth:`after_epoch` re-checks after a long epoch, :meth:`stop` restores the BLAS default."""
+    """The BLAS limit of ``--threads auto`` during one ``fit``: :meth:`start` decides and applies it,
+    :meth:`after_epoch` decides again after a long epoch, :meth:`stop` restores the BLAS default.
 
-    def __init__(self, net: Sequential, x: np.ndarray, *, report: bool = True) -> None:
-        self.net, self.x, self.report = net, x, report
+    ``make_step()`` returns a function running one training step on copies of the run's objects (see
+    :func:`copied_step`)."""
+
+    def __init__(self, make_step: Callable[[], Callable[[], Any]], *, report: bool = True) -> None:
+        self.make_step, self.report = make_step, report
         self.threads: int | None = None
         self.history: list[dict[str, Any]] = []
         self._limiter: Any = None
 
     def _apply(self, n: int) -> None:
-        from threadpoolctl import threadpool_limits
+        from nnlite._threads import controller
 
         if self._limiter is not None:
             self._limiter.restore_original_limits()
-        self._limiter = threadpool_limits(limits=n, user_api="blas")
+        self._limiter = controller().limit(limits=n, user_api="blas")
         self.threads = n
 
-    def _measure(self, when: str) -> None:
-        self.stop()  # measure from the BLAS default
-        n, info = calibrate(self.net, self.x)
-        self.history.append({"when": when, "chosen": n, "median_seconds": info["threads"]})
+    def _decide(self, when: str) -> None:
+        self.stop()  # decide from the BLAS default
+        default = _blas_default()
+        idle = idle_cores()
+        allowed = default if idle is None else max(1, min(default, int(idle + 0.25)))
+        med: dict[int, float] = {}
+        n = 1
+        if allowed > 1:
+            n, med = calibrate(self.make_step(), allowed)
+        self.history.append({"when": when, "chosen": n, "idle_cores": idle, "median_seconds": med})
         changed = n != self.threads
         self._apply(n)
         if self.report and (when == "start" or changed):
-            times = ", ".join(f"{k} thread{'s' * (k > 1)} {v * 1e3:.2f} ms" for k, v in info["threads"].items() if v)
-            print(f"threads auto ({when}): {n} BLAS thread{'s' * (n > 1)} (forward pass: {times})", flush=True)
+            why = f"{idle:.1f} idle cores" if idle is not None else "idle cores unknown"
+            if med:
+                why += "; a training step: " + ", ".join(
+                    f"{k} thread{'s' * (k > 1)} {v * 1e3:.2f} ms" for k, v in med.items()
+                )
+            print(f"threads auto ({when}): {n} BLAS thread{'s' * (n > 1)} ({why})", flush=True)
 
     def start(self) -> None:
-        self._measure("start")
+        self._decide("start")
 
     def after_epoch(self, seconds: float, epoch: int) -> None:
         if seconds >= RECHECK_SECONDS:
-            self._measure(f"after epoch {epoch}")
+            self._decide(f"after epoch {epoch}")
 
     def stop(self) -> None:
         if self._limiter is not None:
             self._limiter.restore_original_limits()
             self._limiter = None
+
+
+def copied_step(net: Any, rule: Any, optimizer: Any, loss: Callable[..., Any], x: np.ndarray, y: np.ndarray):
+    """A function running one training step (forward, loss, rule, update) on copies of ``net``, ``rule`` and
+    ``optimizer``, on the batch ``(x, y)``: timing it changes nothing of the run."""
+    net, rule = copy.deepcopy(net), copy.deepcopy(rule)
+    optimizer = copy.copy(optimizer)  # the same settings, with its own state for the copied parameters
+    optimizer.state, optimizer.t = [], 0
+    optimizer.__dict__.pop("_bound", None)
+    params = net.params()
+
+    def step() -> None:
+        out, caches = net.forward(x, train=True)
+        _, e = loss(out.reshape(out.shape[0], -1), y)
+        grads = rule.gradients(net, caches, e, y)
+        optimizer.step(params, grads)
+        rule.after_step(net, grads)
+
+    return step
