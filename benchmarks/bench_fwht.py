@@ -146,12 +146,14 @@ def main(argv=None):
             cands = {k: timed(functools.partial(f, x), before=refill) for k, f in fns.items()}
             with contextlib.ExitStack() as stack:
                 for t in multi if fht_cpu is not None else ():
-                    cands[f"fht_cpu {t}t"] = stack.enter_context(
-                        Peer(
-                            "benchmarks.bench_fwht:fht_peer", dict(rows=args.rows, n=n, dtype=str(dtype), threads=t), t
-                        )
-                    )
-                times = interleave(cands, repeats, warmup * len(cands))
+                    # settle=0: nothing here uses OpenBLAS, and on this VM a core left idle for 0.1 s takes
+                    # ~7 ms to wake (measured), which would fall on whichever 2-thread call came next
+                    kw = dict(rows=args.rows, n=n, dtype=str(dtype), threads=t)
+                    peer = Peer("benchmarks.bench_fwht:fht_peer", kw, t, settle=0.0)
+                    cands[f"fht_cpu {t}t"] = stack.enter_context(peer)
+                # a sample is the mean of back-to-back calls lasting >= 20 ms: a multi-threaded call right after
+                # another contender pays for waking its threads (0.26 ms after a 10 ms gap here), once per sample
+                times = interleave(cands, repeats, warmup * len(cands), min_sample=0.02)
             row = {"dtype": str(dtype), "n": n, "rows": args.rows}
             cells = []
             for name in peers:

@@ -124,7 +124,10 @@ def timed(fn: Callable[[], Any], before: Callable[[], Any] | None = None) -> Can
 
 
 def _call(cand: Candidate, loops: int) -> Phases:
-    """``cand``'s phases, averaged over ``loops`` calls."""
+    """``cand``'s phases, averaged over ``loops`` calls (a :class:`Peer` makes them back to back in its process)."""
+    call_many = getattr(cand, "call_many", None)
+    if call_many is not None:
+        return call_many(loops)
     total = cand()
     for _ in range(loops - 1):
         for ph, v in cand().items():
@@ -214,9 +217,13 @@ class Peer:
         return json.loads(line)
 
     def __call__(self) -> Phases:
+        return self.call_many(1)
+
+    def call_many(self, loops: int) -> Phases:
+        """One sample: the phases averaged over ``loops`` back-to-back calls in the child."""
         assert self.proc.stdin is not None
         time.sleep(self.settle)
-        self.proc.stdin.write("run\n")
+        self.proc.stdin.write(f"run {int(loops)}\n")
         self.proc.stdin.flush()
         out = self._read()
         time.sleep(self.settle)
@@ -237,7 +244,8 @@ class Peer:
 
 def serve_peer(target: str, kwargs_json: str) -> None:
     """The child side of :class:`Peer`: build the candidate, say ``ready`` (with the peer's thread pools), then
-    answer each ``run`` line with one sample's phases as JSON until standard input closes."""
+    answer each ``run [N]`` line with one sample's phases (averaged over N calls) as JSON until standard input
+    closes."""
     mod, fn = target.split(":")
     cand = getattr(importlib.import_module(mod), fn)(**json.loads(kwargs_json))
     from threadpoolctl import threadpool_info
@@ -245,9 +253,15 @@ def serve_peer(target: str, kwargs_json: str) -> None:
     pools = [{k: p.get(k) for k in ("user_api", "internal_api", "num_threads")} for p in threadpool_info()]
     print(json.dumps({"ready": True, "info": {"thread_pools": pools}}), flush=True)
     for line in sys.stdin:
-        if line.strip() != "run":
+        words = line.split()
+        if not words or words[0] != "run":
             break
-        print(json.dumps(cand()), flush=True)
+        loops = int(words[1]) if len(words) > 1 else 1
+        total = cand()
+        for _ in range(loops - 1):
+            for ph, v in cand().items():
+                total[ph] += v
+        print(json.dumps({ph: v / loops for ph, v in total.items()}), flush=True)
 
 
 @contextlib.contextmanager
