@@ -491,3 +491,24 @@ def test_fwht_refuses_read_only():
     x.flags.writeable = False
     with pytest.raises(ValueError, match="writeable"):
         K.fwht(x)
+
+
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([np.float32, np.float64]),
+    st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(2, 9), st.integers(2, 9)),
+)
+def test_maxpool_2x2_fast_path_equals_the_general_kernel(seed, dtype, shape):
+    # the cnn's 2x2/stride-2 pooling has its own kernel: same winners (first NaN, else first maximum), same values
+    from nnlite.kernels import pool as P
+
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array([np.nan, 0.5, -1.0, 2.0], dtype=dtype), size=shape)  # NaNs and ties everywhere
+    x = np.where(rng.random(shape) < 0.5, rng.standard_normal(shape).astype(dtype), x)
+    N, C, H, W = shape
+    o1 = np.empty((N, C, (H - 2) // 2 + 1, (W - 2) // 2 + 1), dtype)
+    a1 = np.empty(o1.shape, np.int64)
+    P._maxpool_fwd(x, 2, 2, 2, 2, o1, a1)  # the general loop
+    out, arg = K.maxpool2d_forward(x, 2, 2)  # takes the fast path
+    np.testing.assert_array_equal(out, o1)
+    np.testing.assert_array_equal(arg, a1)

@@ -37,6 +37,39 @@ def _maxpool_fwd(x, kh, kw, sh, sw, out, argmax):
                     argmax[n, c, oh, ow] = arg
 
 
+@numba.njit(cache=True, inline="always")
+def _pick(v, k, best, arg):
+    # the running winner after seeing v at flat index k: the first NaN wins and stays, else the first maximum;
+    # written as selects (no branch), so the loop over a row of windows vectorises
+    take = (v > best) | ((v != v) & (best == best))
+    return (v if take else best), (k if take else arg)
+
+
+@numba.njit(cache=True)
+def _maxpool2x2_fwd(x, out, argmax):
+    # 2x2 windows, stride 2 (the cnn's pooling): the four candidates of a window in row-major order, as
+    # _maxpool_fwd takes them, over contiguous input rows
+    N, C, H, W = x.shape
+    OH = out.shape[2]
+    OW = out.shape[3]
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                r0 = x[n, c, 2 * oh]
+                r1 = x[n, c, 2 * oh + 1]
+                o = out[n, c, oh]
+                a = argmax[n, c, oh]
+                k0 = 2 * oh * W
+                for ow in range(OW):
+                    j = 2 * ow
+                    best, arg = r0[j], k0 + j
+                    best, arg = _pick(r0[j + 1], k0 + j + 1, best, arg)
+                    best, arg = _pick(r1[j], k0 + W + j, best, arg)
+                    best, arg = _pick(r1[j + 1], k0 + W + j + 1, best, arg)
+                    o[ow] = best
+                    a[ow] = arg
+
+
 @numba.njit(cache=True)
 def _maxpool_bwd(dout, argmax, dx):
     N, C, H, W = dx.shape
@@ -137,7 +170,10 @@ def maxpool2d_forward(
     kh, kw, sh, sw, OH, OW = _pool_geometry(H, W, kh, kw, stride)
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
-    _maxpool_fwd(x, kh, kw, sh, sw, out, argmax)
+    if (kh, kw, sh, sw) == (2, 2, 2, 2) and x.flags.c_contiguous:
+        _maxpool2x2_fwd(x, out, argmax)
+    else:
+        _maxpool_fwd(x, kh, kw, sh, sw, out, argmax)
     return out, argmax
 
 
