@@ -123,7 +123,7 @@ def plot(sweeps, path):
     import io
 
     from matplotlib.figure import Figure
-    from matplotlib.ticker import NullFormatter, NullLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
     from nnlite.checkpoint import atomic_write
 
@@ -155,6 +155,9 @@ def plot(sweeps, path):
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 1, 2, 5 per decade, as plain numbers
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8, ncol=2)
     buf = io.BytesIO()
