@@ -61,8 +61,9 @@ class DirectRule(Rule):
         as many worker threads as BLAS has threads at the time of the step, each with one BLAS thread, instead
         of one block after the other with all the BLAS threads, but only where that is faster: the first
         ``2 * TRIALS`` backward passes at a thread count alternate between the two ways, timed, and the faster
-        median is kept from then on. With one BLAS thread it changes nothing. The gradients are the same bits
-        either way. On the 2-core machines measured (README, "Measured") the sequential way won every time.
+        median is kept from then on (the parallel one only when at least 10 % faster). With one BLAS thread it
+        changes nothing. The gradients are the same bits either way. On the 2-core machines measured (README,
+        "Measured") the sequential way won every time.
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class DirectRule(Rule):
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self._trials: dict[int, dict[bool, list[float]]] = {}
+        self._settled: dict[int, bool] = {}
 
     # -- the feedback object's view ----------------------------------------------------------------------------
     @property
@@ -163,20 +165,26 @@ class DirectRule(Rule):
         else:
             t0 = time.perf_counter()
             per_block = [block(k) for k in range(K)]
-            if workers > 1:
+            if workers > 1 and workers not in self._settled:
                 self._record(workers, False, time.perf_counter() - t0)
         return [gr for b in per_block for gr in b]
 
     #: Backward passes timed each way (alternately) before ``parallel=True`` settles on the faster.
-    TRIALS = 4
+    TRIALS = 5
+    #: The parallel way is kept only when its median is at least this much lower (small blocks time noisily).
+    MARGIN = 0.9
 
     def _choose_parallel(self, workers: int) -> bool:
         """Whether this step runs the blocks in parallel: alternately while both ways are being timed (per BLAS
         thread count and network), then the way whose median was lower."""
+        settled = self._settled.get(workers)
+        if settled is not None:
+            return settled
         trial = self._trials.setdefault(workers, {True: [], False: []})
         if len(trial[True]) < self.TRIALS or len(trial[False]) < self.TRIALS:
             return len(trial[True]) <= len(trial[False])
-        return bool(np.median(trial[True]) < np.median(trial[False]))
+        self._settled[workers] = bool(np.median(trial[True]) < self.MARGIN * np.median(trial[False]))
+        return self._settled[workers]
 
     def _record(self, workers: int, parallel: bool, seconds: float) -> None:
         trial = self._trials.setdefault(workers, {True: [], False: []})
