@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from .harness import Peer, interleave, machine_header, meta, threads, write_json
+from .step import LR, MOMENTUM, torch_step_phases
 
-LR, MOMENTUM = 1e-3, 0.9
 CHANNELS, KERNEL = (32, 32, 64), 3
 
 
@@ -64,21 +64,7 @@ def torch_step(batch, threads, seed=0):
         layers += [torch.nn.Conv2d(c_in, c, KERNEL, padding=KERNEL // 2), torch.nn.Tanh(), torch.nn.MaxPool2d(2)]
         c_in = c
     model = torch.nn.Sequential(*layers, torch.nn.Flatten(), torch.nn.Linear(c_in * 3 * 3, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    lossf = torch.nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-
-    def run():
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = lossf(model(xt), yt)
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        opt.step()
-        t3 = time.perf_counter()
-        return {"forward": t1 - t0, "backward": t2 - t1, "update": t3 - t2, "step": t3 - t0}
-
+    run = torch_step_phases(model, x, y)  # the step suite's timing of a PyTorch step (same optimizer, loss)
     for _ in range(5):
         run()
     return run

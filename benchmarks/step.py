@@ -180,7 +180,14 @@ def torch_runner(sizes, x, y, threads):
         layers.append(torch.nn.Linear(sizes[k], sizes[k + 1]))
         if k < len(sizes) - 2:
             layers.append(torch.nn.Tanh())
-    model = torch.nn.Sequential(*layers)
+    return torch_step_phases(torch.nn.Sequential(*layers), x, y)
+
+
+def torch_step_phases(model, x, y):
+    """A candidate timing one PyTorch training step of ``model`` on ``(x, y)``: cross-entropy, SGD with momentum,
+    split into forward (with the loss), backward and update like nnlite's."""
+    import torch
+
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     lossf = torch.nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
