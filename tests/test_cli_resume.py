@@ -35,11 +35,14 @@ def test_sigint_then_resume_equals_an_uninterrupted_run(tmp_path):
     full, cut = tmp_path / "full", tmp_path / "cut"
     subprocess.run(_nnlite("train", *ARGS, "--epochs", "5", "--out", str(full)), check=True, capture_output=True)
 
+    # SIGINT back to its default in the child: a runner that starts the tests in the background (nohup ... &)
+    # hands them SIGINT ignored, and Python then installs no KeyboardInterrupt handler
     proc = subprocess.Popen(
         _nnlite("train", *ARGS, "--epochs", "5", "--out", str(cut)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while _epochs_done(cut / "history.json") < 2 and proc.poll() is None and time.monotonic() < deadline:

@@ -138,7 +138,9 @@ class AutoThreads:
             self._limiter = None
 
 
-def copied_step(net: Any, rule: Any, optimizer: Any, loss: Callable[..., Any], x: np.ndarray, y: np.ndarray):
+def copied_step(
+    net: Any, rule: Any, optimizer: Any, loss: Callable[..., Any], x: np.ndarray, y: np.ndarray
+) -> Callable[[], None]:
     """A function running one training step (forward, loss, rule, update) on copies of ``net``, ``rule`` and
     ``optimizer``, on the batch ``(x, y)``: timing it changes nothing of the run."""
     net, rule = copy.deepcopy(net), copy.deepcopy(rule)
