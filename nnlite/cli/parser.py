@@ -30,6 +30,7 @@ from .defaults import (
     SMALL_GEMM,
 )
 from .sweep import add_sweep_commands
+from .threads import RECHECK_SECONDS
 from .types import __all__ as _TYPES
 from .types import (
     activation_name,
@@ -258,9 +259,9 @@ def _add_output(p: argparse.ArgumentParser, *, compare: bool) -> None:
         default="auto",
         help=f"BLAS threads (threadpoolctl): a number, 0 for the BLAS default, or auto (default): one "
         f"thread for a small MLP (batch x largest weight matrix <= {SMALL_GEMM:,} multiply-adds, "
-        f"where more threads cannot pay for their synchronisation), otherwise the faster of 1 and the BLAS "
-        f"default, measured on the network's forward pass at the start and after every epoch of 2 s or more "
-        f"(a busy core makes threaded BLAS stall)",
+        f"where more threads cannot pay for their synchronisation), otherwise no more threads than idle cores "
+        f"and, of 1 and that, the faster on timed training steps, decided at the start and after every epoch "
+        f"of {RECHECK_SECONDS:g} s or more (a busy core makes threaded BLAS stall)",
     )
 
 
