@@ -241,29 +241,12 @@ def _fwht_rows(x2):
         _large(y, n, b)
 
 
-@numba.njit(cache=True)
-def _fwht_row_range(x2, lo, hi):
-    # Rows lo..hi-1, each taken as x2[r] (a C-contiguous row: a 2-D slice x2[lo:hi] would be typed with any
-    # layout, and its strided loops do not vectorise: 2.6x slower per row at n = 2^16).
-    n = x2.shape[1]
-    if n < _LANES:
-        for r in range(lo, hi):
-            _large(x2[r], n, 1)
-        return
-    b = min(n, _BLOCK_BYTES // x2.itemsize)
-    for r in range(lo, hi):
-        y = x2[r]
-        for s in range(0, n, b):
-            _block(y[s : s + b], b)
-        _large(y, n, b)
-
-
 @numba.njit(cache=True, parallel=True)
 def _fwht_rows_parallel(x2, n_chunks):
     # Rows are independent: contiguous ranges of them, one per thread of Numba's pool (the same code per row).
     rows = x2.shape[0]
     for c in numba.prange(n_chunks):
-        _fwht_row_range(x2, rows * c // n_chunks, rows * (c + 1) // n_chunks)
+        _fwht_rows(x2[rows * c // n_chunks : rows * (c + 1) // n_chunks])
 
 
 #: Below this many elements a batch is transformed on one thread (a parallel region costs a few microseconds).
