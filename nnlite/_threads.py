@@ -1,8 +1,9 @@
 """BLAS thread limits that are cheap enough to set at every step.
 
-``threadpoolctl.threadpool_limits`` inspects every loaded library each time it is entered (0.5 ms here, 4 % of a
-DFA step); a :class:`threadpoolctl.ThreadpoolController` made once and reused sets a limit in 16 µs. The
-controller knows the libraries loaded when it was made (numpy's BLAS is loaded with nnlite).
+``threadpoolctl.threadpool_limits`` inspects every loaded library each time it is entered, which costs a visible
+fraction of a training step; a :class:`threadpoolctl.ThreadpoolController` made once and reused only sets the
+limit (docs/design.md §7 has the figures). The controller knows the libraries loaded when it was made (numpy's BLAS
+is loaded with nnlite).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def blas_limit(n: int) -> Iterator[None]:
 
 
 def blas_threads_now() -> int:
-    """The BLAS thread count in force now (the largest over the loaded BLAS libraries; 1 when none): about 1 µs."""
+    """The BLAS thread count in force now (the largest over the loaded BLAS libraries; 1 when none); cheap enough
+    to ask at every step."""
     libs = [lib for lib in controller().lib_controllers if lib.user_api == "blas"]
     return max((lib.num_threads for lib in libs), default=1)

@@ -2,10 +2,10 @@
 again after long epochs, instead of assuming the machine is quiet.
 
 A threaded BLAS call is as slow as its slowest thread: with every core free, two threads halve a large GEMM, but
-with one core busy (another job, a second run) the second thread waits for a scheduler time slice, and a 256x2
-MLP's epoch was measured 3.8 times slower at 2 threads than at 1. Timing a few forward passes does not see this
-(measured: 0.27 ms at 2 threads against 0.35 ms at 1 with a core busy, while the epochs took 0.97-1.99 s against
-0.26 s), so :class:`AutoThreads` decides in two steps:
+with one core busy (another job, a second run) the second thread waits for a scheduler time slice, and a whole
+epoch can take several times longer at 2 threads than at 1. Timing a few forward passes does not see this (they
+stay faster at 2 threads while the epochs are far slower; README, "Measured", has the figures), so
+:class:`AutoThreads` decides in two steps:
 
 1. **Idle cores** (:func:`idle_cores`, from ``/proc/stat`` over 0.1 s, our own process idle meanwhile): never more
    threads than cores nobody else is using (at least one).
@@ -13,8 +13,8 @@ MLP's epoch was measured 3.8 times slower at 2 threads than at 1. Timing a few f
    the network, rule and optimizer (so nothing of the run changes), in rounds alternating 1 thread and the
    allowed count, and the larger count is kept only when its median round is clearly faster.
 
-It decides again after every epoch that lasted at least :data:`RECHECK_SECONDS` (the check costs a few dozen
-steps, a few percent of such an epoch), so a machine that becomes busy or quiet mid-run is followed.
+It decides again after every epoch that lasted at least :data:`RECHECK_SECONDS` (the check is 0.1 s of idle-core
+reading and at most 48 steps on the copy), so a machine that becomes busy or quiet mid-run is followed.
 """
 
 from __future__ import annotations
