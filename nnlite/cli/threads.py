@@ -35,13 +35,6 @@ RECHECK_SECONDS = 5.0
 MARGIN = 0.9
 
 
-def _blas_default() -> int:
-    from threadpoolctl import threadpool_info
-
-    counts = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
-    return max(counts) if counts else 1
-
-
 def _cpu_jiffies() -> tuple[int, int] | None:
     try:
         with open("/proc/stat") as f:
@@ -106,8 +99,10 @@ class AutoThreads:
         self.threads = n
 
     def _decide(self, when: str) -> None:
+        from nnlite._threads import blas_threads_now
+
         self.stop()  # decide from the BLAS default
-        default = _blas_default()
+        default = blas_threads_now()
         idle = idle_cores()
         allowed = default if idle is None else max(1, min(default, int(idle + 0.25)))
         med: dict[int, float] = {}
