@@ -6,7 +6,8 @@ the same from the source checkout).
 - ``conv``: Conv2d forward + backward vs its twin path and PyTorch (:mod:`benchmarks.bench_conv`);
 - ``cnn``: the ``cnn()`` training step vs the same network in PyTorch (:mod:`benchmarks.bench_cnn`);
 - ``fwht``: the Walsh-Hadamard kernel's throughput (:mod:`benchmarks.bench_fwht`);
-- ``projections``: the feedback projection back ends, time and memory (:mod:`benchmarks.bench_projections`).
+- ``projections``: the feedback projection back ends, time and memory (:mod:`benchmarks.bench_projections`);
+- ``bombs``: peak memory of crafted hostile files read by nnlite (:mod:`benchmarks.bench_bombs`).
 
 Every one times through :mod:`benchmarks.harness` and records the machine in its table header and its JSON.
 """
@@ -22,6 +23,7 @@ SUBCOMMANDS = {
     "cnn": "bench_cnn",
     "fwht": "bench_fwht",
     "projections": "bench_projections",
+    "bombs": "bench_bombs",
 }
 
 

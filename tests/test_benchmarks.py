@@ -218,3 +218,13 @@ def test_cnn_quick(tmp_path):
     (run,) = res["runs"]
     assert run["threads"] == 1 and set(run["results"]) == {"nnlite"}
     assert run["results"]["nnlite"]["step"]["n"] == 3
+
+
+def test_bombs_quick(tmp_path):
+    out = tmp_path / "bombs.json"
+    assert main(["bombs", "--size-mb", "4", "--out", str(out)]) == 0
+    bombs = json.loads(out.read_text())["bombs"]
+    assert sorted(bombs) == ["checkpoint", "cifar", "idx"]
+    for kind, r in bombs.items():  # each refused, in the fresh interpreter, by the nnlite of this checkout
+        assert r["result"].split(":")[0] in ("ValueError", "CheckpointError"), (kind, r["result"])
+        assert r["nnlite"].endswith("nnlite/__init__.py")
