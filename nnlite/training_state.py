@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .rules.base import Rule
     from .train import History
 
-__all__ = ["CHECKPOINT_NAME", "check_writable", "data_digest", "restore", "save"]
+__all__ = ["CHECKPOINT_NAME", "check_writable", "data_digest", "read_history", "restore", "save"]
 
 #: The file :func:`nnlite.fit` writes in its ``checkpoint_dir``.
 CHECKPOINT_NAME = "model.npz"
@@ -117,6 +117,18 @@ def save(
     extra = {"train.state": np.array(json.dumps(checkpoint.json_clean(state)))}
     extra.update({f"optimizer.{k}": v for k, v in optimizer.state_arrays().items()})
     checkpoint.save(net, path, rule=rule, extra=extra)
+
+
+def read_history(path: str | os.PathLike) -> dict | None:
+    """The history stored in the checkpoint at ``path`` (a :class:`~nnlite.train.History` as a dict), or None when
+    there is no checkpoint with training state there."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "extra.train.state" not in f.files:
+                return None
+            return json.loads(str(f["extra.train.state"]))["history"]
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
 
 
 def restore(

@@ -173,3 +173,25 @@ def test_version(capsys):
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"nnlite {nnlite.__version__}"
+
+
+def test_ctrl_c_between_the_checkpoint_and_history_json_reports_the_checkpoint(tmp_path, monkeypatch, capsys):
+    # Ctrl-C after fit wrote model.npz for epoch 2 but before the CLI wrote history.json for it: the message and
+    # history.json must say what --resume will continue from (the checkpoint), not the epoch before.
+    import nnlite.cli.report as report
+
+    real, calls = report.write_history, []
+
+    def interrupted_once(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:  # the configuration, epoch 1, then epoch 2's write is where Ctrl-C lands
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(report, "write_history", interrupted_once)
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "4", "--no-progress", "--out", str(out)]) == 130
+    assert "interrupted: epochs up to 2 kept in" in capsys.readouterr().out
+    assert json.loads((out / "history.json").read_text())["history"]["epoch"] == [1, 2]
+    _, state = _arrays(out / "model.npz")
+    assert state["epoch"] == 2

@@ -9,7 +9,6 @@ with the flags the run was started with, and gives the same result as an uninter
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -102,11 +101,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     n_hidden = len(net.feedback_sizes)
     print()
     printer = report.live_epoch_printer(n_hidden, bool(args.align_every))
-    kept: dict[str, Any] = {}
 
     def each_epoch(hist: History) -> None:
         report.write_history(out / "history.json", cfg, hist)
-        kept["history"] = copy.deepcopy(hist.to_dict())
         printer(hist)
 
     if resume:
@@ -116,8 +113,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             args, net, rule, lr, train, test, args.align_every, callback=each_epoch, checkpoint_dir=out, resume=resume
         )
     except KeyboardInterrupt:
-        done = History(**kept["history"]) if kept else None
+        # What resumes is model.npz; Ctrl-C may fall between its write and history.json's, so the history of the
+        # checkpoint is the one reported and written back beside it.
+        saved = training_state.read_history(out / training_state.CHECKPOINT_NAME)
+        done = History(**saved) if saved is not None else None
         if done is not None and done.epoch:
+            report.write_history(out / "history.json", cfg, done)
             report.plot_history(done, out / "curves.png", n_hidden, f"{rule_name} on {args.dataset}")
         last = f"epochs up to {done.epoch[-1]}" if done is not None and done.epoch else "no finished epoch"
         print(
