@@ -6,12 +6,15 @@ Shapes (float32, 5x5 kernels, padding 2, stride 1): 128x3x32x32 -> 64 filters an
 (``--quick``: 8x3x16x16 -> 8 and 8x8x8x8 -> 8, one thread, 3 repeats: a smoke run).
 
 - ``nnlite``: :func:`nnlite.kernels.conv_exec.conv2d_forward` + :func:`~nnlite.kernels.conv_exec.conv2d_backward`
-  (what :class:`nnlite.Conv2d` runs: Numba im2col/col2im of :mod:`nnlite.kernels` + three OpenBLAS GEMMs per
-  chunk of samples, chunks sized by :func:`~nnlite.kernels.conv_exec.conv2d_chunk_size`; at T threads, the chunks
-  are dealt to T threads of one-thread BLAS);
-- ``chunk=k`` / ``chunk=full`` (``--chunks``): the same with k samples per chunk / the whole batch as one chunk;
-- ``twin``: the same two functions with the NumPy twins of im2col/col2im (:mod:`nnlite.kernels.reference`)
-  swapped in, so the GEMMs are identical and only the unfolding differs;
+  with ``algorithm="auto"``, what :class:`nnlite.Conv2d` runs: the FFT convolution of
+  :mod:`nnlite.kernels.conv_fft` where :func:`~nnlite.kernels.conv_exec.conv2d_algorithm` picks it (64 -> 64),
+  else im2col (3 -> 64): Numba im2col/col2im of :mod:`nnlite.kernels` + three OpenBLAS GEMMs per chunk of
+  samples, chunks sized by :func:`~nnlite.kernels.conv_exec.conv2d_chunk_size`. At T threads both cut the batch
+  over T threads of one-thread BLAS;
+- ``im2col`` (where ``nnlite`` is the FFT): the im2col path on the same shape;
+- ``chunk=k`` / ``chunk=full`` (``--chunks``): im2col with k samples per chunk / the whole batch as one chunk;
+- ``twin``: im2col with the NumPy twins of im2col/col2im (:mod:`nnlite.kernels.reference`) swapped in, so the
+  GEMMs are identical and only the unfolding differs;
 - ``torch`` (when importable, an optional peer, never a dependency): ``F.conv2d`` + autograd ``backward``.
 
 Each path runs at 1 and 2 threads (:func:`benchmarks.harness.threads`). nnlite and the twin are interleaved by
@@ -20,9 +23,10 @@ alike. PyTorch runs in its own process (:class:`benchmarks.harness.Peer`), inter
 on the same data (seeded, its result checked against nnlite's): in the same process its OpenMP threads, still
 spinning after each call, starved OpenBLAS's 2 threads (nnlite 2.5 s instead of 0.2 s per call here, even with
 OMP_WAIT_POLICY=PASSIVE). Medians and interquartile spreads are reported, and the ratios
-nnlite/torch and twin/nnlite. A breakdown of the nnlite path (im2col, each GEMM, transposes, col2im; per chunk,
-one BLAS thread, summed over the batch's chunks) says where the time goes, and the bytes the forward pass caches
-for the backward one (``x``) are printed next to those of the full-batch columns the unchunked path used to keep.
+nnlite/torch, nnlite/im2col and twin/nnlite. A breakdown of the im2col path (im2col, each GEMM, transposes,
+col2im; per chunk, one BLAS thread, summed over the batch's chunks) says where its time goes, and the bytes the
+forward pass caches for the backward one are printed: im2col's (``x``) next to those of the full-batch columns
+the unchunked path used to keep, and the FFT's (the input's spectra).
 """
 
 from __future__ import annotations
@@ -70,21 +74,24 @@ def make_paths(N, C, H, W, F, chunks=()):
     out, cache = conv_ops.conv2d_forward(x, Wt, b, 1, PAD)
     dout = rng.standard_normal(out.shape).astype(np.float32)
 
-    def nnlite_path(chunk=None):
-        _, cache = conv_ops.conv2d_forward(x, Wt, b, 1, PAD, chunk=chunk)
+    def nnlite_path(chunk=None, algorithm="auto"):
+        _, cache = conv_ops.conv2d_forward(x, Wt, b, 1, PAD, chunk=chunk, algorithm=algorithm)
         return conv_ops.conv2d_backward(dout, cache, Wt)
 
     def twin_path():
         saved = conv_ops.im2col, conv_ops.col2im
         conv_ops.im2col, conv_ops.col2im = _twin_im2col, _twin_col2im
         try:
-            return nnlite_path()
+            return nnlite_path(algorithm="im2col")
         finally:
             conv_ops.im2col, conv_ops.col2im = saved
 
+    algorithm = conv_ops.conv2d_algorithm(C, H, W, F, K, K, 1, PAD)
     paths = {"nnlite": nnlite_path, "twin": twin_path}
+    if algorithm == "fft":  # what auto runs is the FFT: time im2col beside it
+        paths["im2col"] = lambda: nnlite_path(algorithm="im2col")
     for c in chunks:
-        paths[f"chunk={c}"] = lambda c=c: nnlite_path(N if c == "full" else int(c))
+        paths[f"chunk={c}"] = lambda c=c: nnlite_path(N if c == "full" else int(c), algorithm="im2col")
 
     # the parts of the default path, chunk by chunk as one thread runs them (buffers reused, like the op)
     P, CK = H * W, C * K * K
@@ -117,9 +124,12 @@ def make_paths(N, C, H, W, F, chunks=()):
         "gemm dcols": each(lambda n0: np.matmul(W2.T, D2, out=cbuf)),
         "col2im": each(lambda n0: col2im(cbuf, (nc, C, H, W), K, K, 1, PAD, out=dx[n0 : n0 + nc])),
     }
+    fft_cache = conv_ops.conv2d_forward(x, Wt, b, 1, PAD, algorithm="fft")[1]
     memory = {
+        "algorithm": algorithm,
         "chunk": nc,
         "cache_bytes": int(sum(v.nbytes for v in cache if isinstance(v, np.ndarray))),
+        "fft_cache_bytes": int(sum(X.nbytes for _, _, X in fft_cache.parts)),
         "full_cols_bytes": CK * N * P * 4,
     }
     return paths, parts, memory
@@ -207,9 +217,10 @@ def main(argv=None):
     for N, C, H, W, F in QUICK_SHAPES if quick else SHAPES:
         paths, parts, memory = make_paths(N, C, H, W, F, chunks)
         print(
-            f"{N}x{C}x{H}x{W} -> {F}: {memory['chunk']} samples per chunk; the forward cache holds "
-            f"{memory['cache_bytes'] / 1e6:.1f} MB (x), the full-batch columns would be "
-            f"{memory['full_cols_bytes'] / 1e6:.1f} MB"
+            f"{N}x{C}x{H}x{W} -> {F}: nnlite (Conv2d's 'auto') runs {memory['algorithm']}; im2col: "
+            f"{memory['chunk']} samples per chunk, the forward cache holds {memory['cache_bytes'] / 1e6:.1f} MB "
+            f"(x; the full-batch columns would be {memory['full_cols_bytes'] / 1e6:.1f} MB); FFT: the cache holds "
+            f"{memory['fft_cache_bytes'] / 1e6:.1f} MB (the input's spectra)"
         )
         for th in thread_counts:
             cands = {k: timed(f) for k, f in paths.items()}
@@ -227,12 +238,15 @@ def main(argv=None):
             med = {k: v["median"] for k, v in s.items()}
             line = f"{N}x{C}x{H}x{W} -> {F}, {th} thread(s): " + ", ".join(f"{k} {_ms(v)}" for k, v in s.items())
             line += f" | twin/nnlite {med['twin'] / med['nnlite']:.2f}"
+            if "im2col" in med:
+                row["nnlite_over_im2col"] = med["nnlite"] / med["im2col"]
+                line += f" | nnlite/im2col {row['nnlite_over_im2col']:.2f}"
             if "torch" in med:
                 row["nnlite_over_torch"] = med["nnlite"] / med["torch"]
                 line += f" | nnlite/torch {row['nnlite_over_torch']:.2f}"
             print(line)
             print(
-                "    nnlite parts (1 thread): "
+                "    im2col parts (1 thread): "
                 + ", ".join(f"{k} {v['median'] * 1e3:.1f}" for k, v in p.items())
                 + f" (sum {sum(v['median'] for v in p.values()) * 1e3:.0f} ms)"
             )

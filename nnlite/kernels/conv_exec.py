@@ -27,7 +27,9 @@ operation; with several, only the order in which ``dW`` and ``db`` add up the sa
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -35,7 +37,23 @@ import numpy as np
 from ._checks import conv_output_shape
 from .conv import col2im, im2col
 
-__all__ = ["CHUNK_BYTES", "conv2d_backward", "conv2d_chunk_size", "conv2d_forward"]
+__all__ = ["ALGORITHMS", "CHUNK_BYTES", "conv2d_algorithm", "conv2d_backward", "conv2d_chunk_size", "conv2d_forward"]
+
+#: The convolution algorithms: "im2col" (this module's chunks), "fft" (:mod:`nnlite.kernels.conv_fft`, stride 1
+#: only) and "auto", which asks :func:`conv2d_algorithm`.
+ALGORITHMS = ("auto", "im2col", "fft")
+
+#: The cost model behind :func:`conv2d_algorithm`, seconds per 1e9 units, fitted (non-negative least squares on
+#: relative error) to 88 shapes timed at one thread (C 1-128, F 32-64, 3x3 and 5x5 kernels, 7-32 pixels wide;
+#: docs/design.md §9 has the sweep and its command). im2col: the three GEMMs per (sample, position, tap, C, F),
+#: the unfold and col2im per (sample, position, tap, C), the output's reordering per (sample, position, F).
+#: FFT: the three complex GEMMs per (sample, frequency, C, F), the transforms per (sample, channel of C + F,
+#: grid point x log2 of the grid).
+IM2COL_COST = (0.058, 1.2, 2.35)
+FFT_COST = (0.48, 1.37)
+#: "auto" takes the FFT only when the model gives it this fraction of im2col's time or less: near the line the
+#: model's error (up to 30 % on the sweep) decides, and im2col is the reference algorithm.
+FFT_MARGIN = 0.9
 
 #: Target size in bytes of one chunk's columns ``cols_c`` (C*KH*KW x n_c*P): about one core's L2 (the README's
 #: convolution figures show the measured effect of the chunk size; ``python -m benchmarks conv --chunks``).
@@ -47,6 +65,38 @@ def conv2d_chunk_size(C: int, KH: int, KW: int, P: int, itemsize: int, target_by
     ``target_bytes`` (default :data:`CHUNK_BYTES`), at least one."""
     target = CHUNK_BYTES if target_bytes is None else int(target_bytes)
     return max(1, target // max(1, C * KH * KW * P * itemsize))
+
+
+def conv2d_algorithm(
+    C: int, H: int, W: int, F: int, KH: int, KW: int, stride=1, padding=0, dtype=np.float32, wdtype=None
+) -> str:
+    """The algorithm, "fft" or "im2col", that is faster for this convolution by the cost model :data:`IM2COL_COST` /
+    :data:`FFT_COST` (the batch size cancels out). The FFT is considered for stride 1 and one dtype only."""
+    (sh, sw), (ph, pw) = (p if isinstance(p, tuple) else (p, p) for p in (stride, padding))
+    if (sh, sw) != (1, 1) or (wdtype is not None and np.dtype(wdtype) != np.dtype(dtype)):
+        return "im2col"
+    from .conv_fft import fft_grid
+
+    OH, OW = conv_output_shape(H, W, KH, KW, 1, (ph, pw))
+    L1, L2 = fft_grid(H, W, ph, pw)
+    P, KK, Q = OH * OW, KH * KW, L1 * (L2 // 2 + 1)
+    t_im2col = IM2COL_COST[0] * P * KK * C * F + IM2COL_COST[1] * P * KK * C + IM2COL_COST[2] * P * F
+    t_fft = FFT_COST[0] * Q * C * F + FFT_COST[1] * (C + F) * L1 * L2 * np.log2(L1 * L2)
+    return "fft" if t_fft <= FFT_MARGIN * t_im2col else "im2col"
+
+
+def _pick(algorithm, x, W, stride, padding) -> str:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    (sh, sw) = stride if isinstance(stride, tuple) else (stride, stride)
+    if algorithm == "fft" and (sh, sw) != (1, 1):
+        raise ValueError(f"the FFT convolution is for stride 1 only, got stride {stride!r}; use 'im2col' or 'auto'")
+    if algorithm == "fft" and x.dtype != W.dtype:
+        raise TypeError(f"the FFT convolution needs x and W of one dtype, got {x.dtype} and {W.dtype}")
+    if algorithm != "auto":
+        return algorithm
+    F, C, KH, KW = W.shape
+    return conv2d_algorithm(C, x.shape[2], x.shape[3], F, KH, KW, stride, padding, x.dtype, W.dtype)
 
 
 def _chunk(chunk, N, C, KH, KW, P, itemsize, workers):
@@ -87,6 +137,18 @@ def _workers(n):
     return max(1, min(int(threads), n, os.cpu_count() or 1))
 
 
+@contextlib.contextmanager
+def one_thread_blas(active: bool = True) -> Iterator[None]:
+    """One BLAS thread inside the block when ``active`` (for the work around a :func:`_run`: an OpenBLAS GEMM
+    with two threads just before the thread pool leaves its worker spinning for a while, on the core one of
+    the pool's threads needs; measured on the FFT convolution, one of the two slices ran 2x slower)."""
+    if not active:
+        yield
+        return
+    with _blas().limit(limits=1):
+        yield
+
+
 def _run(fn, groups):
     """``[fn(g) for g in groups]``; with several groups in a thread pool, each running one-thread BLAS.
 
@@ -119,8 +181,9 @@ def conv2d_forward(
     padding: int | tuple[int, int] = 0,
     *,
     chunk: int | None = None,
+    algorithm: str = "im2col",
 ) -> tuple[np.ndarray, tuple]:
-    """Convolution by im2col and one GEMM per chunk of samples.
+    """Convolution by im2col and one GEMM per chunk of samples (or by FFT, see ``algorithm``).
 
     Parameters
     ----------
@@ -132,6 +195,9 @@ def conv2d_forward(
         Zero padding on every side.
     chunk : int or None
         Samples per chunk (the last one may be smaller); None picks :func:`conv2d_chunk_size`.
+    algorithm : {"im2col", "fft", "auto"}
+        "fft" runs :func:`nnlite.kernels.conv_fft.conv2d_fft_forward` (stride 1, x and W of one dtype) and
+        returns its cache, which :func:`conv2d_backward` recognises; "auto" picks by :func:`conv2d_algorithm`.
 
     Returns
     -------
@@ -147,8 +213,12 @@ def conv2d_forward(
     ``out`` while the bias is added (with one sample per chunk the GEMM writes into ``out`` directly).
     With T > 1 BLAS threads (threadpoolctl), the chunks are dealt to T threads that each run one-thread BLAS.
     """
-    F, C, KH, KW = W.shape
     x = np.ascontiguousarray(x)
+    if _pick(algorithm, x, W, stride, padding) == "fft":
+        from .conv_fft import conv2d_fft_forward
+
+        return conv2d_fft_forward(x, W, b, padding)
+    F, C, KH, KW = W.shape
     N, _, H, Wd = x.shape
     OH, OW = conv_output_shape(H, Wd, KH, KW, stride, padding)
     P = OH * OW
@@ -226,8 +296,13 @@ def conv2d_backward(
     ``(cols_c @ D2_c.T).T`` rather than ``D2_c @ cols_c.T``: the same product, but OpenBLAS ran this
     orientation faster (the README's convolution section). With T threads, thread t sums its own chunks
     (every T-th one) and the T partial sums are added in
-    thread order.
+    thread order. A cache of the FFT path (:class:`nnlite.kernels.conv_fft.FFTCache`) is handed to
+    :func:`nnlite.kernels.conv_fft.conv2d_fft_backward`.
     """
+    from .conv_fft import FFTCache, conv2d_fft_backward
+
+    if isinstance(cache, FFTCache):
+        return conv2d_fft_backward(dout, cache, W, feedback=feedback, need_dx=need_dx, need_db=need_db)
     x, stride, padding, KH, KW, nc = cache
     F = W.shape[0]
     N, C = x.shape[:2]

@@ -21,6 +21,8 @@ __all__ = [
     "avgpool2d_backward",
     "fwht",
     "ternarize",
+    "to_spatial_major",
+    "from_spatial_major",
 ]
 
 
@@ -137,3 +139,15 @@ def ternarize(x: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     """Twin of :func:`nnlite.kernels.ternarize`."""
     t = x.dtype.type(threshold)
     return ((x > t).astype(np.int8) - (x < -t).astype(np.int8)).astype(np.int8)
+
+
+def to_spatial_major(x: np.ndarray) -> np.ndarray:
+    """Twin of :func:`nnlite.kernels.layout.to_spatial_major`: (N, C, H, W) -> (H, W, N, C)."""
+    return np.ascontiguousarray(x.transpose(2, 3, 0, 1))
+
+
+def from_spatial_major(y: np.ndarray, OH: int, OW: int, bias: np.ndarray | None = None) -> np.ndarray:
+    """Twin of :func:`nnlite.kernels.layout.from_spatial_major`: the (OH, OW) crop of (A, B, N, F) as
+    (N, F, OH, OW), plus the bias (zero when None, as the kernel adds it)."""
+    b = np.zeros(y.shape[3], dtype=y.dtype) if bias is None else bias
+    return np.ascontiguousarray(y[:OH, :OW].transpose(2, 3, 0, 1)) + b.reshape(1, -1, 1, 1)

@@ -16,7 +16,7 @@ __all__ = ["Conv2d"]
 
 
 class Conv2d(WeightLayer):
-    """2-D convolution (cross-correlation) by im2col and one GEMM.
+    """2-D convolution (cross-correlation) by im2col and one GEMM, or by FFT where that is faster.
 
     Parameters
     ----------
@@ -29,11 +29,20 @@ class Conv2d(WeightLayer):
         Zero padding on both sides of each spatial axis.
     init, bias, dtype, rng
         As for :class:`~nnlite.Dense`; the scheme draws with ``fan_in = C*KH*KW`` and ``fan_out = F*KH*KW``.
+    algorithm : {"auto", "im2col", "fft"}
+        How the products are computed (:mod:`nnlite.kernels.conv_exec`): "im2col", "fft" (stride 1 only,
+        :mod:`nnlite.kernels.conv_fft`) or "auto" (default), which takes the FFT where the cost model of
+        :func:`nnlite.kernels.conv_exec.conv2d_algorithm` finds it faster (large kernels and channel counts,
+        e.g. 64 -> 64 filters of 5x5) and im2col elsewhere (every 3x3 and strided convolution, few channels).
+        The two agree to float32 rounding. A speed setting, like ``chunk``: not saved in ``config()``.
 
     Attributes
     ----------
     params : dict
         ``"W"`` of shape (F, C, KH, KW) and, with a bias, ``"b"`` of shape (F,) (initialised to 0).
+    algorithm : str
+        As the argument; may be changed at any time (a backward pass follows the algorithm of its forward
+        pass's cache).
     chunk : int or None
         Samples per im2col chunk (None: sized by :func:`nnlite.kernels.conv_exec.conv2d_chunk_size` to keep a chunk's
         columns in cache). A speed setting only, not saved in ``config()``: every value gives the same
@@ -42,8 +51,9 @@ class Conv2d(WeightLayer):
     Notes
     -----
     ``out[n, f, y, q] = b[f] + sum_{c, i, j} W[f, c, i, j] xpad[n, c, y*sh + i, q*sw + j]``
-    (see :mod:`nnlite.ops.conv` for the backward pass). The forward cache keeps the input ``x``, not its
-    columns (each backward chunk unfolds its samples again).
+    (see :mod:`nnlite.ops.conv` for the backward pass). With im2col the forward cache keeps the input ``x``,
+    not its columns (each backward chunk unfolds its samples again); with the FFT it keeps the input's spectra
+    (about twice x's bytes, :mod:`nnlite.kernels.conv_fft`).
     """
 
     chunk = None
@@ -61,12 +71,18 @@ class Conv2d(WeightLayer):
         bias: bool = True,
         dtype: DTypeLike = np.float32,
         rng: SeedLike = None,
+        algorithm: str = "auto",
     ) -> None:
+        if algorithm not in _conv_exec.ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {_conv_exec.ALGORITHMS}, got {algorithm!r}")
+        self.algorithm = algorithm
         self.c_in, self.c_out = positive_int(c_in, "c_in"), positive_int(c_out, "c_out")
         check_init(init)
         self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
         self.stride = as_pair(stride, "stride", 1)
         self.padding = as_pair(padding, "padding", 0)
+        if algorithm == "fft" and self.stride != (1, 1):
+            raise ValueError(f"the FFT convolution is for stride 1 only, got stride {stride!r}")
         self._init_params((self.c_out, self.c_in, *self.kernel_size), init, bias, dtype, rng)
 
     @property
@@ -75,7 +91,9 @@ class Conv2d(WeightLayer):
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         check_image(x, "Conv2d", self.c_in, self.dtype)
-        return _conv_exec.conv2d_forward(x, self.W, self.b, self.stride, self.padding, chunk=self.chunk)
+        return _conv_exec.conv2d_forward(
+            x, self.W, self.b, self.stride, self.padding, chunk=self.chunk, algorithm=self.algorithm
+        )
 
     def _output_shape_of(self, cache: Any) -> tuple[int, ...]:
         x = cache[0]
@@ -84,7 +102,9 @@ class Conv2d(WeightLayer):
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         """The convolution of ``v`` (N, C, H, W) with ``W``, same stride and padding, no bias."""
         check_image(v, "Conv2d.carry", self.c_in, self.dtype)
-        return _conv_exec.conv2d_forward(v, self.W, None, self.stride, self.padding, chunk=self.chunk)[0]
+        return _conv_exec.conv2d_forward(
+            v, self.W, None, self.stride, self.padding, chunk=self.chunk, algorithm=self.algorithm
+        )[0]
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         C, H, W = check_sample_image(input_shape, "Conv2d", self.c_in)
