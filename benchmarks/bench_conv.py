@@ -1,6 +1,13 @@
 """Conv2d forward + backward (dW, db, dx): nnlite vs its NumPy twin path vs PyTorch's CPU conv2d.
 
     python -m benchmarks conv [--quick] [--repeats 9] [--threads 1,2] [--chunks 1,2,full] [--out results/conv.json]
+    python -m benchmarks conv --sweep [--out results/conv_sweep.json]
+
+``--sweep`` times im2col and the FFT on 88 shapes at one thread (batch 64; C 1-128, F 32-64, 3x3 and 5x5
+kernels, 7-32 pixels wide, "same" padding) and fits the cost model of
+:func:`nnlite.kernels.conv_exec.conv2d_algorithm` to them (non-negative least squares on relative error),
+printing the coefficients next to the ones nnlite ships and the shapes on which the shipped rule picks the
+slower algorithm.
 
 Shapes (float32, 5x5 kernels, padding 2, stride 1): 128x3x32x32 -> 64 filters and 128x64x16x16 -> 64 filters
 (``--quick``: 8x3x16x16 -> 8 and 8x8x8x8 -> 8, one thread, 3 repeats: a smoke run).
@@ -170,6 +177,65 @@ def torch_conv(N, C, H, W, F, threads):
     return timed(path)
 
 
+def sweep_shapes():
+    """(C, F, K, H) of the cost-model sweep: every combination whose C*F*H*H is at most the issue's shape's."""
+    import itertools
+
+    return [
+        (C, F, K, H)
+        for C, F, K, H in itertools.product([1, 8, 32, 64, 128], [32, 64], [3, 5], [7, 14, 16, 28, 32])
+        if C * F * H * H <= 64 * 64 * 16 * 16 * 1.1
+    ]
+
+
+def _features(C, F, K, H):
+    from nnlite.kernels.conv_fft import fft_grid
+
+    L1, L2 = fft_grid(H, H, K // 2, K // 2)
+    P, KK, Q = H * H, K * K, L1 * (L2 // 2 + 1)
+    im2col = np.array([P * KK * C * F, P * KK * C, P * F], dtype=np.float64) / 1e9
+    fft = np.array([Q * C * F, (C + F) * L1 * L2 * np.log2(L1 * L2)], dtype=np.float64) / 1e9
+    return im2col, fft
+
+
+def run_sweep(repeats=5, N=64, shapes=None):
+    """Time both algorithms per shape (interleaved, one thread) and fit the model; returns the JSON record."""
+    from scipy.optimize import nnls
+
+    rows = []
+    with threads(1):
+        for C, F, K, H in shapes or sweep_shapes():
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((N, C, H, H)).astype(np.float32)
+            Wt = (rng.standard_normal((F, C, K, K)) * 0.05).astype(np.float32)
+            d = rng.standard_normal((N, F, H, H)).astype(np.float32)
+
+            def path(alg, x=x, Wt=Wt, d=d, K=K):
+                cache = conv_ops.conv2d_forward(x, Wt, None, 1, K // 2, algorithm=alg)[1]
+                return conv_ops.conv2d_backward(d, cache, Wt)
+
+            t = _timings({a: (lambda a=a: path(a)) for a in ("im2col", "fft")}, repeats, 0.0)
+            row = {"C": C, "F": F, "K": K, "H": H, "im2col": t["im2col"]["median"], "fft": t["fft"]["median"]}
+            row["picked"] = conv_ops.conv2d_algorithm(C, H, H, F, K, K, 1, K // 2)
+            rows.append(row)
+            print(
+                f"  C {C:3d} F {F:3d} {K}x{K} {H:2d}x{H:<2d}: im2col {row['im2col'] * 1e3:6.1f} ms, fft "
+                f"{row['fft'] * 1e3:6.1f} ms, fft/im2col {row['fft'] / row['im2col']:.2f}, auto picks {row['picked']}"
+            )
+    fit = {}
+    for alg in ("im2col", "fft"):
+        A = np.array([_features(r["C"], r["F"], r["K"], r["H"])[alg == "fft"] * N / r[alg] for r in rows])
+        fit[alg] = [float(c) for c in nnls(A, np.ones(len(rows)))[0]]
+    slower = [r for r in rows if r[r["picked"]] > 1.05 * min(r["im2col"], r["fft"])]
+    return {
+        "rows": rows,
+        "fit": fit,
+        "shipped": {"im2col": list(conv_ops.IM2COL_COST), "fft": list(conv_ops.FFT_COST)},
+        "mispicked": len(slower),
+        "worst_loss": max((r[r["picked"]] / min(r["im2col"], r["fft"]) for r in rows), default=1.0),
+    }
+
+
 def _parser():
     ap = argparse.ArgumentParser(prog="python -m benchmarks conv", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="two small shapes, 1 thread, 3 repeats (a smoke run)")
@@ -187,6 +253,7 @@ def _parser():
         "threads, still spinning after its multi-threaded GEMMs, slowed the next path 81 -> 111 ms",
     )
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--sweep", action="store_true", help="fit the im2col/FFT cost model on 88 shapes (1 thread)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     return ap
 
@@ -197,6 +264,21 @@ def _ms(t):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if args.sweep:
+        res = {"meta": meta(sweep=True, repeats=args.repeats or 5, threads=[1])}
+        print(machine_header(res["meta"]["machine"]))
+        print("im2col vs FFT convolution, forward + backward, float32, batch 64, one thread:")
+        res.update(run_sweep(args.repeats or 5, shapes=sweep_shapes()[:4] if args.quick else None))
+        print(f"fitted (s per 1e9 units): im2col {res['fit']['im2col']}, fft {res['fit']['fft']}")
+        print(f"shipped:                  im2col {res['shipped']['im2col']}, fft {res['shipped']['fft']}")
+        print(
+            f"the shipped rule picks the slower algorithm (by > 5 %) on {res['mispicked']} of {len(res['rows'])} "
+            f"shapes; the worst costs {100 * (res['worst_loss'] - 1):.0f} %"
+        )
+        if args.out:
+            write_json(args.out, res)
+            print(f"wrote {args.out}")
+        return 0
     quick = args.quick
     repeats = args.repeats or (3 if quick else 9)
     warmup = args.warmup if args.warmup is not None else (0.05 if quick else 1.0)

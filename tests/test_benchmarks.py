@@ -164,6 +164,19 @@ def test_conv_quick(tmp_path):
             _timing_ok(t)
 
 
+def test_conv_sweep_quick_fits_the_cost_model(tmp_path):
+    out = tmp_path / "sweep.json"
+    assert main(["conv", "--sweep", "--quick", "--repeats", "1", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    _machine_ok(res["meta"]["machine"])
+    assert len(res["rows"]) == 4
+    for r in res["rows"]:
+        assert r["im2col"] > 0 and r["fft"] > 0 and r["picked"] in ("im2col", "fft")
+    assert len(res["fit"]["im2col"]) == 3 and len(res["fit"]["fft"]) == 2
+    assert all(c >= 0 for c in res["fit"]["im2col"] + res["fit"]["fft"])  # non-negative least squares
+    assert 0 <= res["mispicked"] <= 4 and res["worst_loss"] >= 1.0
+
+
 def test_fwht_quick_as_python_m_benchmarks(tmp_path):
     """Through the real entry point, ``python -m benchmarks fwht``, from the checkout."""
     out = tmp_path / "fwht.json"
