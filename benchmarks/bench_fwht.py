@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlite._threads import blas_limit
 from nnlite.kernels import fwht, reference
 
 from .harness import Peer, interleave, machine_header, meta, timed, write_json
@@ -89,6 +90,15 @@ def _parser():
         help="comma-separated thread counts (default 1): at T > 1, nnlite's fwht(x, threads=T) against fht_cpu "
         "with num_threads=T in its own process, interleaved",
     )
+    parser.add_argument(
+        "--min-sample", type=float, default=0.05, help="seconds of back-to-back calls per sample (default 0.05)"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.01,
+        help="seconds of untimed sleep after each sample when --threads has a count > 1 (default 0.01)",
+    )
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     return parser
 
@@ -105,7 +115,13 @@ def main(argv=None):
     except ImportError:
         fht_cpu = None
 
-    peers = {"nnlite": fwht, "numpy twin": reference.fwht}
+    def twin_1t(a):
+        # one BLAS thread: OpenBLAS's worker, spinning for ~0.1 s after a 2-thread product, took a core from the
+        # next 2-thread candidate (nnlite 2t and fht_cpu 2t at n <= 2^12 fell to 0.2-3 Gop/s from ~40)
+        with blas_limit(1):
+            return reference.fwht(a)
+
+    peers = {"nnlite": fwht, "numpy twin": twin_1t}
     if fht_cpu is not None:
         peers["fht_cpu 1t"] = lambda a: fht_cpu.fht(a, num_threads=1)
         if args.fht_threads:
@@ -146,14 +162,21 @@ def main(argv=None):
             cands = {k: timed(functools.partial(f, x), before=refill) for k, f in fns.items()}
             with contextlib.ExitStack() as stack:
                 for t in multi if fht_cpu is not None else ():
-                    # settle=0: nothing here uses OpenBLAS, and on this VM a core left idle for 0.1 s takes
-                    # ~7 ms to wake (measured), which would fall on whichever 2-thread call came next
                     kw = dict(rows=args.rows, n=n, dtype=str(dtype), threads=t)
-                    peer = Peer("benchmarks.bench_fwht:fht_peer", kw, t, settle=0.0)
+                    peer = Peer("benchmarks.bench_fwht:fht_peer", kw, t, settle=args.settle)
                     cands[f"fht_cpu {t}t"] = stack.enter_context(peer)
-                # a sample is the mean of back-to-back calls lasting >= 20 ms: a multi-threaded call right after
-                # another contender pays for waking its threads (0.26 ms after a 10 ms gap here), once per sample
-                times = interleave(cands, repeats, warmup * len(cands), min_sample=0.02)
+                # A sample is the mean of back-to-back calls lasting >= --min-sample, and --settle seconds of
+                # sleep follow each one: each side's threads, still spinning after its sample, took the cores
+                # from the other's next one (at n = 2^11, 2 threads: 1.4 and 25 Gop/s with no settle, against
+                # about 40 for each alone); a short settle lets them sleep, and a core idle that briefly wakes
+                # in 0.26 ms (7 ms after 0.1 s), paid once per sample.
+                times = interleave(
+                    cands,
+                    repeats,
+                    warmup * len(cands),
+                    min_sample=args.min_sample,
+                    settle=args.settle if multi else 0.0,
+                )
             row = {"dtype": str(dtype), "n": n, "rows": args.rows}
             cells = []
             for name in peers:

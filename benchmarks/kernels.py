@@ -54,6 +54,9 @@ def _cases(quick):
     mp_out, mp_arg = K.maxpool2d_forward(img, 2, 2)
     ap_out = K.avgpool2d_forward(img, 2, 2)
     h = rng.standard_normal((n, 1024 if quick else 4096)).astype(f)
+    x_fft = rng.standard_normal((n // 4 if quick else n, 16 if quick else 64, 16, 16)).astype(f)
+    grid = rng.standard_normal((16, 20, *x_fft.shape[:2])).astype(f)  # an FFT conv's 16 rows of its 20x20 grid
+    bias = rng.standard_normal(x_fft.shape[1]).astype(f)
     cases = {
         "tanh_grad": (f"({n}, {d})", lambda M: M.tanh_grad(dout, y)),
         "sigmoid_grad": (f"({n}, {d})", lambda M: M.sigmoid_grad(dout, y)),
@@ -71,6 +74,8 @@ def _cases(quick):
         "avgpool2d_backward": (f"{ap_out.shape}", lambda M: M.avgpool2d_backward(ap_out, img.shape, 2, 2)),
         "fwht": (f"{h.shape}", lambda M: M.fwht(h.copy())),
         "ternarize": (f"({n}, {d})", lambda M: M.ternarize(dout, 0.1)),
+        "to_spatial_major": (f"{x_fft.shape}", lambda M: M.to_spatial_major(x_fft)),
+        "from_spatial_major": (f"{grid.shape} -> 16x16", lambda M: M.from_spatial_major(grid, 16, 16, bias)),
     }
     return cases
 

@@ -8,6 +8,7 @@ on its first call.
 from ._checks import conv_output_shape
 from .conv import col2im, im2col
 from .hadamard import fwht
+from .layout import from_spatial_major, to_spatial_major
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .ternary import ternarize
 
@@ -21,4 +22,6 @@ __all__ = [
     "avgpool2d_backward",
     "fwht",
     "ternarize",
+    "to_spatial_major",
+    "from_spatial_major",
 ]
