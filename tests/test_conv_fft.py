@@ -155,3 +155,28 @@ def test_bad_algorithm_arguments_are_refused():
     _, cache = conv_exec.conv2d_forward(x, W, None, 1, 1, algorithm="fft")
     with pytest.raises(ValueError, match="dout has shape"):
         conv_exec.conv2d_backward(np.zeros((1, 2, 4, 4), np.float32), cache, W)
+
+
+def test_a_thread_limit_set_before_the_fft_loads_scipy_still_holds():
+    """``--threads 1`` limits the BLAS libraries loaded at the start; the FFT path then imports scipy.fft, which
+    loads scipy's own OpenBLAS at its default thread count. The convolution must still run one thread."""
+    code = """
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+import nnlite
+from nnlite.kernels import conv_exec
+n_libs = len(threadpool_info())
+threadpool_limits(limits=1, user_api="blas")  # what the CLI does at the start of a run
+layer = nnlite.Conv2d(8, 8, 5, padding=2, algorithm="fft", rng=0)
+out, cache = layer.forward(np.ones((4, 8, 6, 6), np.float32))
+layer.backward(np.ones_like(out), cache)
+assert len(threadpool_info()) > n_libs, "scipy.fft loaded no BLAS library: this test tests nothing"
+print(len(cache.parts), conv_exec._workers(128), conv_exec._POOL is None)
+"""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_NUM_THREADS")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["1", "1", "True"]

@@ -120,12 +120,13 @@ _POOL = None
 
 
 def _blas():
-    """threadpoolctl's controller of the loaded BLAS libraries (made once)."""
+    """The BLAS libraries of :func:`nnlite._threads.controller` (made once): those loaded when nnlite first asked,
+    before the FFT path loads scipy's own OpenBLAS (:mod:`nnlite.kernels.conv_fft`)."""
     global _BLAS
     if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
+        from .._threads import controller
 
-        _BLAS = ThreadpoolController().select(user_api="blas")
+        _BLAS = controller().select(user_api="blas")
     return _BLAS
 
 

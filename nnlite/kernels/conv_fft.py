@@ -37,8 +37,8 @@ import functools
 from typing import NamedTuple
 
 import numpy as np
-import scipy.fft as sfft
 
+from .._threads import controller
 from ._checks import conv_output_shape
 from .layout import from_spatial_major, to_spatial_major
 
@@ -56,8 +56,23 @@ class FFTCache(NamedTuple):
     parts: list  #: per batch slice ``(n0, n1, X)``, ``X`` the slice's (Q, n, C) input spectra
 
 
+def _scipy_fft():
+    """:mod:`scipy.fft`, imported on first use, after :func:`nnlite._threads.controller` has been made.
+
+    Importing it loads scipy's own OpenBLAS, a second BLAS library beside numpy's. Made first, nnlite's controller
+    holds the libraries loaded before (numpy's, which does nnlite's products), so the thread counts nnlite reads
+    and the limits it sets are numpy's BLAS's. Made after, it counted scipy's library too, at its default two
+    threads: under ``--threads 1`` (a limit set before the import) the convolutions ran two threads.
+    """
+    controller()
+    import scipy.fft
+
+    return scipy.fft
+
+
 def fft_grid(H: int, W: int, ph: int, pw: int) -> tuple[int, int]:
     """``(L1, L2)``: the transform sizes, at least the padded image's, rounded up to sizes pocketfft does fast."""
+    sfft = _scipy_fft()
     return sfft.next_fast_len(H + 2 * ph, real=True), sfft.next_fast_len(W + 2 * pw, real=True)
 
 
@@ -116,6 +131,7 @@ def _kernel_spectrum(K: np.ndarray, L1: int, L2: int, ph: int, pw: int, dtype, c
 def _spectrum(a: np.ndarray, L1: int, L2: int) -> np.ndarray:
     """The (Q, N, C) spectra of the images ``a`` (N, C, h, w) at the origin of the L1 x L2 grid."""
     N, C = a.shape[:2]
+    sfft = _scipy_fft()
     g = to_spatial_major(np.ascontiguousarray(a))
     s = sfft.rfft(g, n=L2, axis=1, workers=1)  # (h, K2, N, C)
     return sfft.fft(s, n=L1, axis=0, workers=1, overwrite_x=True).reshape(-1, N, C)
@@ -124,6 +140,7 @@ def _spectrum(a: np.ndarray, L1: int, L2: int) -> np.ndarray:
 def _image(S: np.ndarray, L1: int, L2: int, rows: int) -> np.ndarray:
     """The first ``rows`` rows, (rows, L2, A, B) real, of the grid whose half spectra are ``S`` (Q, A, B)."""
     _, A, B = S.shape
+    sfft = _scipy_fft()
     z = sfft.ifft(S.reshape(L1, L2 // 2 + 1, A, B), axis=0, workers=1, overwrite_x=True)
     return sfft.irfft(z[:rows], n=L2, axis=1, workers=1)
 
