@@ -13,7 +13,12 @@ from nnlite.cli import threads as T
 
 
 def _blas_threads():
-    return max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+    """The thread count of numpy's BLAS, the library that runs nnlite's products. scipy's bundled OpenBLAS, which
+    an earlier test may have loaded (the FFT convolution imports scipy.fft), is a second library nnlite neither
+    uses nor limits once it was loaded after nnlite's controller (nnlite._threads)."""
+    libs = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    mine = [p for p in libs if "numpy" in p["filepath"]] or libs
+    return max(p["num_threads"] for p in mine)
 
 
 class Step:
