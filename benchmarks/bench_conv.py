@@ -184,7 +184,7 @@ def sweep_shapes():
     return [
         (C, F, K, H)
         for C, F, K, H in itertools.product([1, 8, 32, 64, 128], [32, 64], [3, 5], [7, 14, 16, 28, 32])
-        if C * F * H * H <= 64 * 64 * 16 * 16 * 1.1
+        if C * F * H * H <= 128 * 64 * 16 * 16 * 1.1
     ]
 
 

@@ -44,11 +44,11 @@ __all__ = ["ALGORITHMS", "CHUNK_BYTES", "conv2d_algorithm", "conv2d_backward", "
 ALGORITHMS = ("auto", "im2col", "fft")
 
 #: The cost model behind :func:`conv2d_algorithm`, seconds per 1e9 units, fitted (non-negative least squares on
-#: relative error) to 88 shapes timed at one thread (C 1-128, F 32-64, 3x3 and 5x5 kernels, 7-32 pixels wide;
-#: docs/design.md §9 has the sweep and its command). im2col: the three GEMMs per (sample, position, tap, C, F),
-#: the unfold and col2im per (sample, position, tap, C), the output's reordering per (sample, position, F).
-#: FFT: the three complex GEMMs per (sample, frequency, C, F), the transforms per (sample, channel of C + F,
-#: grid point x log2 of the grid).
+#: relative error) to 88 shapes timed at one thread (C 1-128, F 32-64, 3x3 and 5x5 kernels, 7-32 pixels wide,
+#: C*F*H*W up to 1.1 x 128*64*16*16; ``python -m benchmarks conv --sweep`` reruns it, docs/design.md §7).
+#: im2col: the three GEMMs per (sample, position, tap, C, F), the unfold and col2im per (sample, position, tap,
+#: C), the output's reordering per (sample, position, F). FFT: the three complex GEMMs per (sample, frequency,
+#: C, F), the transforms per (sample, channel of C + F, grid point x log2 of the grid).
 IM2COL_COST = (0.058, 1.2, 2.35)
 FFT_COST = (0.48, 1.37)
 #: "auto" takes the FFT only when the model gives it this fraction of im2col's time or less: near the line the
