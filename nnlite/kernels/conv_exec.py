@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ._checks import conv_output_shape
 from .conv import col2im, im2col
@@ -68,7 +69,16 @@ def conv2d_chunk_size(C: int, KH: int, KW: int, P: int, itemsize: int, target_by
 
 
 def conv2d_algorithm(
-    C: int, H: int, W: int, F: int, KH: int, KW: int, stride=1, padding=0, dtype=np.float32, wdtype=None
+    C: int,
+    H: int,
+    W: int,
+    F: int,
+    KH: int,
+    KW: int,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dtype: DTypeLike = np.float32,
+    wdtype: DTypeLike | None = None,
 ) -> str:
     """The algorithm, "fft" or "im2col", that is faster for this convolution by the cost model :data:`IM2COL_COST` /
     :data:`FFT_COST` (the batch size cancels out). The FFT is considered for stride 1 and one dtype only."""
