@@ -26,7 +26,7 @@ from ._checks import as_pair, check_float_array, check_shape4, output_size
 __all__ = ["im2col", "col2im"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _im2col_same1(x, kh, kw, ph, pw, OH, cols):
     # Stride 1 and OW == W ("same" width): for one sample, row (c, i, j) of cols is the plane x[n, c]
     # read flat from offset (i - ph)*W + (j - pw), i.e. one contiguous copy of the valid output rows
@@ -77,7 +77,7 @@ def _im2col_same1(x, kh, kw, ph, pw, OH, cols):
                             col[q] = 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
     # Row-outer order: each row of cols (one kernel tap) is written front to back in one sweep.
     # Slices + range(0, m) indices keep every index provably >= 0, so the unit-stride copies vectorise.
@@ -114,7 +114,7 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
                                 d[t] = src[t * sw]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
     # Same sweep as _im2col, adding instead of copying; taps of one pixel are added in (i, j) order.
     N, C, H, W = dx.shape
