@@ -248,6 +248,7 @@ def serve_peer(target: str, kwargs_json: str) -> None:
     """The child side of :class:`Peer`: build the candidate, say ``ready`` (with the peer's thread pools), then
     answer each ``run [N]`` line with one sample's phases (averaged over N calls) as JSON until standard input
     closes."""
+    keep_heap()  # the parent's interleave() keeps nnlite's heap: the peer's is kept alike
     mod, fn = target.split(":")
     cand = getattr(importlib.import_module(mod), fn)(**json.loads(kwargs_json))
     from threadpoolctl import threadpool_info
