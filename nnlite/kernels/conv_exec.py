@@ -56,8 +56,8 @@ FFT_COST = (0.48, 1.37)
 #: model's error (up to 30 % on the sweep) decides, and im2col is the reference algorithm.
 FFT_MARGIN = 0.9
 
-#: Target size in bytes of one chunk's columns ``cols_c`` (C*KH*KW x n_c*P): about one core's L2 (the README's
-#: convolution figures show the measured effect of the chunk size; ``python -m benchmarks conv --chunks``).
+#: Target size in bytes of one chunk's columns ``cols_c`` (C*KH*KW x n_c*P): a few MB, near a core's L2 (docs/design.md
+#: §7 has what other sizes measured; ``python -m benchmarks conv --chunks`` times chunk counts).
 CHUNK_BYTES = 2 << 20
 
 
