@@ -15,6 +15,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .network import Sequential
     from .rules.base import Rule
 
-__all__ = ["FORMATS", "CheckpointError", "atomic_write", "json_clean", "load", "save", "write_json"]
+__all__ = ["FORMATS", "CheckpointError", "atomic_write", "json_clean", "load", "read_extra", "save", "write_json"]
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
@@ -145,6 +146,37 @@ def load(path: str | os.PathLike, *, rule: Rule | None = None) -> Sequential:
             return _load(zf, path, rule)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise CheckpointError(f"{path}: not a readable .npz checkpoint: truncated or corrupt ({exc})") from None
+
+
+def read_extra(
+    path: str | os.PathLike, accept: Callable[[str, tuple[int, ...], np.dtype], bool]
+) -> dict[str, np.ndarray]:
+    """The ``extra.<name>`` arrays that :func:`save` stored, as ``{name: array}``, the file checked as by :func:`load`.
+
+    Every member's ``.npy`` header is read and checked against the member's real size first; then
+    ``accept(name, shape, dtype)`` says whether to read it (True), skip it (False) or refuse the file (raise
+    ``ValueError``), so that the caller, who knows what sizes are sensible, decides before any data is read.
+    Raises ``FileNotFoundError`` or :class:`CheckpointError`.
+    """
+    path = os.fspath(path)
+    _check_file(path)
+    out: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            keys = [n[: -len(".npy")] for n in zf.namelist() if n.startswith("extra.") and n.endswith(".npy")]
+            wanted = []
+            for key in keys:
+                shape, dtype = _header(zf, path, key)
+                try:
+                    if accept(key[len("extra.") :], shape, dtype):
+                        wanted.append(key)
+                except ValueError as exc:
+                    raise CheckpointError(f"{path}: {exc}") from None
+            for key in wanted:
+                out[key[len("extra.") :]] = _read(zf, path, key)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise CheckpointError(f"{path}: not a readable .npz checkpoint: truncated or corrupt ({exc})") from None
+    return out
 
 
 def _check_file(path: str) -> None:

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +33,48 @@ __all__ = ["CHECKPOINT_NAME", "check_writable", "data_digest", "read_history", "
 #: The file :func:`nnlite.fit` writes in its ``checkpoint_dir``.
 CHECKPOINT_NAME = "model.npz"
 _FORMAT = 1
+#: The largest training state (JSON text: settings, generators, history) a checkpoint may claim before it is read.
+MAX_STATE_BYTES = 64 << 20
+
+
+def _check_state_header(shape: tuple[int, ...], dtype: np.dtype) -> None:
+    if shape != () or dtype.kind != "U":
+        raise ValueError(f"the training state must be one string, got shape {shape} of {dtype}")
+    if dtype.itemsize > MAX_STATE_BYTES:
+        raise ValueError(f"the training state claims {dtype.itemsize:,} bytes, more than {MAX_STATE_BYTES:,}")
+
+
+def _restore_accept(params: list) -> Any:
+    """``accept`` for :func:`nnlite.checkpoint.read_extra`: the training state, the step count and one array per
+    optimizer state of ``params``' shape and dtype; anything else is refused before it is read."""
+
+    def accept(name: str, shape: tuple[int, ...], dtype: np.dtype) -> bool:
+        if name == "train.state":
+            _check_state_header(shape, dtype)
+            return True
+        if not name.startswith("optimizer."):
+            return False
+        key = name[len("optimizer.") :]
+        if key == "t":
+            if shape != () or dtype.kind not in "iu":
+                raise ValueError(f"the optimizer's step count must be one integer, got shape {shape} of {dtype}")
+            return True
+        parts = key.split(".")
+        if (
+            len(parts) != 3
+            or not parts[0].isdigit()
+            or int(parts[0]) >= len(params)
+            or parts[1] not in params[int(parts[0])]
+        ):
+            raise ValueError(f"optimizer state {key!r} matches no parameter of this network")
+        p = params[int(parts[0])][parts[1]]
+        if shape != p.shape or dtype != p.dtype:
+            raise ValueError(
+                f"optimizer state {key!r} is {shape} of {dtype}, but its parameter is {p.shape} of {p.dtype}"
+            )
+        return True
+
+    return accept
 
 
 def check_writable(folder: str | os.PathLike) -> Path:
@@ -121,13 +162,18 @@ def save(
 
 def read_history(path: str | os.PathLike) -> dict | None:
     """The history stored in the checkpoint at ``path`` (a :class:`~nnlite.train.History` as a dict), or None when
-    there is no checkpoint with training state there."""
+    there is no readable checkpoint with training state there. Headers are checked before anything is read."""
+
+    def accept(name: str, shape: tuple[int, ...], dtype: np.dtype) -> bool:
+        if name != "train.state":
+            return False
+        _check_state_header(shape, dtype)
+        return True
+
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if "extra.train.state" not in f.files:
-                return None
-            return json.loads(str(f["extra.train.state"]))["history"]
-    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile):
+        extra = checkpoint.read_extra(path, accept)
+        return json.loads(str(extra["train.state"]))["history"] if "train.state" in extra else None
+    except (OSError, KeyError, ValueError, TypeError):
         return None
 
 
@@ -148,16 +194,14 @@ def restore(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint to resume from: {path} does not exist")
+    extra = checkpoint.read_extra(path, _restore_accept(net.params()))  # headers checked before reading
+    if "train.state" not in extra:
+        raise checkpoint.CheckpointError(f"{path} is a model checkpoint without training state; it cannot be resumed")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if "extra.train.state" not in f.files:
-                raise checkpoint.CheckpointError(
-                    f"{path} is a model checkpoint without training state; it cannot be resumed"
-                )
-            state = json.loads(str(f["extra.train.state"]))
-            opt_arrays = {k[len("extra.optimizer.") :]: f[k] for k in f.files if k.startswith("extra.optimizer.")}
-    except (OSError, EOFError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        state = json.loads(str(extra["train.state"]))
+    except json.JSONDecodeError as exc:
         raise checkpoint.CheckpointError(f"{path} is not a readable nnlite checkpoint: {exc}") from None
+    opt_arrays = {k[len("optimizer.") :]: a for k, a in extra.items() if k.startswith("optimizer.")}
     if state.get("format") != _FORMAT:
         raise ValueError(f"{path}: training state format {state.get('format')!r} is not {_FORMAT}")
     old = state["settings"]

@@ -118,3 +118,43 @@ def test_checkpoint_spec_bomb_is_refused_before_any_layer_is_built(tmp_path):
     peak, out = _peak_mb(f"nnlite.load({str(path)!r})")
     assert "has shape (3, 4) in the file, but its configuration needs (60000, 60000)" in out, out
     assert peak < LIMIT_MB, out
+
+
+def test_resume_refuses_a_training_state_bomb_before_reading_it(tmp_path):
+    # a 0.3 MB model.npz whose extra.optimizer member inflates to 300 MB: restore() used to np.load every
+    # extra.optimizer.* member before checking anything
+    import zipfile
+
+    import nnlite as nn
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            import numpy as np
+            import nnlite as nn
+            rng = np.random.default_rng(0)
+            x, y = rng.standard_normal((64, 4)).astype(np.float32), rng.integers(0, 2, 64)
+            nn.fit(nn.mlp([4, 3, 2], seed=0), nn.BP(), nn.softmax_cross_entropy, nn.SGD(0.1, momentum=0.9), (x, y),
+                   epochs=1, batch_size=32, seed=0, progress=False, checkpoint_dir={str(tmp_path / "run")!r},
+                   resume=RESUME)
+            """
+        )
+    )
+    code = f"RESUME = {{}}; exec(open({str(script)!r}).read())"
+    _peak_mb(code.format("False"))  # a real checkpoint with training state
+    path = tmp_path / "run" / "model.npz"
+    n = 300 << 20
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (n // 4,)})
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("extra.optimizer.7.W.v.npy", "w", force_zip64=True) as fp:
+            fp.write(header.getvalue())
+            for _ in range(n >> 20):
+                fp.write(bytes(1 << 20))
+    assert path.stat().st_size < 1_000_000
+    peak, out = _peak_mb(code.format("True"))
+    assert "optimizer state '7.W.v' matches no parameter of this network" in out, out
+    assert peak < LIMIT_MB, out
+    assert nn.training_state.read_history(path) is not None  # the Ctrl-C report still reads the history
