@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .._threads import blas_limit, blas_threads_now
 from ._checks import conv_output_shape
 from .conv import col2im, im2col
 
@@ -125,38 +126,26 @@ def _chunk(chunk, N, C, KH, KW, P, itemsize, workers):
     return -(-N // n_chunks)
 
 
-_BLAS = None
 _POOL = None
 
 
-def _blas():
-    """The BLAS libraries of :func:`nnlite._threads.controller` (made once): those loaded when nnlite first asked,
-    before the FFT path loads scipy's own OpenBLAS (:mod:`nnlite.kernels.conv_fft`)."""
-    global _BLAS
-    if _BLAS is None:
-        from .._threads import controller
-
-        _BLAS = controller().select(user_api="blas")
-    return _BLAS
-
-
 def _workers(n):
-    """Threads to spread ``n`` chunks over: the BLAS thread count (threadpoolctl), at most ``n`` and the CPUs."""
+    """Threads to spread ``n`` chunks over: the BLAS thread count in force (:func:`nnlite._threads.blas_threads_now`),
+    at most ``n`` and the CPUs."""
     if n < 2:
         return 1
-    threads = max((i.get("num_threads") or 1 for i in _blas().info()), default=1)
-    return max(1, min(int(threads), n, os.cpu_count() or 1))
+    return max(1, min(blas_threads_now(), n, os.cpu_count() or 1))
 
 
 @contextlib.contextmanager
 def one_thread_blas(active: bool = True) -> Iterator[None]:
-    """One BLAS thread inside the block when ``active`` (for the work around a :func:`_run`: an OpenBLAS GEMM
-    with two threads just before the thread pool leaves its worker spinning for a while, on the core one of
-    the pool's threads needs; measured on the FFT convolution, one of the two slices ran 2x slower)."""
+    """One BLAS thread inside the block when ``active``: for the work around a :func:`_run`, since a 2-thread
+    OpenBLAS GEMM just before the pool leaves its worker spinning on a core one of the pool's threads needs
+    (docs/design.md §7, the FFT convolution)."""
     if not active:
         yield
         return
-    with _blas().limit(limits=1):
+    with blas_limit(1):
         yield
 
 
@@ -172,7 +161,7 @@ def _run(fn, groups):
         return [fn(groups[0])]
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="nnlite-conv")
-    with _blas().limit(limits=1):
+    with blas_limit(1):
         return list(_POOL.map(fn, groups))
 
 

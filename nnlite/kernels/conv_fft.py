@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._threads import controller
-from ._checks import conv_output_shape
+from ._checks import as_pair, conv_output_shape
 from .layout import from_spatial_major, to_spatial_major
 
 __all__ = ["FFTCache", "conv2d_fft_backward", "conv2d_fft_forward", "fft_grid"]
@@ -74,10 +74,6 @@ def fft_grid(H: int, W: int, ph: int, pw: int) -> tuple[int, int]:
     """``(L1, L2)``: the transform sizes, at least the padded image's, rounded up to sizes pocketfft does fast."""
     sfft = _scipy_fft()
     return sfft.next_fast_len(H + 2 * ph, real=True), sfft.next_fast_len(W + 2 * pw, real=True)
-
-
-def _pair(v) -> tuple[int, int]:
-    return (int(v[0]), int(v[1])) if isinstance(v, tuple) else (int(v), int(v))
 
 
 @functools.lru_cache(maxsize=64)
@@ -178,7 +174,7 @@ def conv2d_fft_forward(
 
     F, C, KH, KW = W.shape
     N, _, H, Wd = x.shape
-    ph, pw = _pair(padding)
+    ph, pw = as_pair(padding, "padding", 0)
     OH, OW = conv_output_shape(H, Wd, KH, KW, 1, (ph, pw))
     dtype = x.dtype
     L1, L2 = fft_grid(H, Wd, ph, pw)
