@@ -149,7 +149,7 @@ def interleave(
     A busy warm-up runs whole rounds for at least ``warmup`` seconds (at least one round; no sleep: an idle CPU and
     idle BLAS threads slow the call that follows). Then ``repeats`` rounds are timed (fewer if ``budget`` seconds
     would be exceeded, but at least 3), the order rotating each round. With ``min_sample``, one sample of a
-    candidate is the mean of as many calls as last at least that long (from its warm-up time per call);
+    candidate is the mean of as many calls as last at least that long (from its fastest warm-up call's own time);
     ``settle`` seconds of untimed sleep follow every timed sample (lets spinning BLAS threads go to sleep before
     the next candidate). Calls :func:`keep_heap` first.
     """
@@ -260,11 +260,7 @@ def serve_peer(target: str, kwargs_json: str) -> None:
         if not words or words[0] != "run":
             break
         loops = int(words[1]) if len(words) > 1 else 1
-        total = cand()
-        for _ in range(loops - 1):
-            for ph, v in cand().items():
-                total[ph] += v
-        print(json.dumps({ph: v / loops for ph, v in total.items()}), flush=True)
+        print(json.dumps(_call(cand, loops)), flush=True)
 
 
 @contextlib.contextmanager
