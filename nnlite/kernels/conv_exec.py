@@ -54,7 +54,7 @@ ALGORITHMS = ("auto", "im2col", "fft")
 IM2COL_COST = (0.058, 1.2, 2.35)
 FFT_COST = (0.48, 1.37)
 #: "auto" takes the FFT only when the model gives it this fraction of im2col's time or less: near the line the
-#: model's error (up to 30 % on the sweep) decides, and im2col is the reference algorithm.
+#: model's error decides (docs/design.md §7 has its mis-picks), and im2col is the reference algorithm.
 FFT_MARGIN = 0.9
 
 #: Target size in bytes of one chunk's columns ``cols_c`` (C*KH*KW x n_c*P): a few MB, near a core's L2 (docs/design.md

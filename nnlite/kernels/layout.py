@@ -1,10 +1,9 @@
 """Layout moves of the FFT convolution (:mod:`nnlite.kernels.conv_fft`): NCHW images to the spatial-first
 (H, W, N, C) layout its transforms run on, and back, cropping and adding the bias on the way.
 
-Both are transposes of an (N*C, H*W) matrix. NumPy's strided copy of such a transpose ran at a third of the
-memory bandwidth (6 ms for 8 MB at 128x64x16x16, the README's convolution section); these loops read one sample's
-(C, H*W) plane while writing its (H*W, C) rows, both within cache. Each has its twin in
-:mod:`nnlite.kernels.reference`.
+Both are transposes of an (N*C, H*W) matrix. These loops read one sample's (C, H*W) plane while writing its
+(H*W, C) rows, both within cache, where NumPy's strided copy of the whole transpose was slower (the kernel suite,
+``python -m benchmarks step --only kernels``, times each against its twin in :mod:`nnlite.kernels.reference`).
 """
 
 from __future__ import annotations
