@@ -254,6 +254,15 @@ def conv2d_forward(
     return out, (x, stride, padding, KH, KW, nc)
 
 
+def check_dout_shape(dout: object, shape: tuple[int, ...]) -> None:
+    """ValueError unless ``dout`` has the forward output's ``shape`` (both backward paths check it first)."""
+    if getattr(dout, "shape", None) != shape:
+        raise ValueError(
+            f"conv2d_backward: dout has shape {getattr(dout, 'shape', type(dout).__name__)}, but the forward "
+            f"pass's output has shape {shape}"
+        )
+
+
 def conv2d_backward(
     dout: np.ndarray,
     cache: tuple,
@@ -308,11 +317,7 @@ def conv2d_backward(
     N, C = x.shape[:2]
     (sh, sw), (ph, pw) = (p if isinstance(p, tuple) else (p, p) for p in (stride, padding))
     OH, OW = (x.shape[2] + 2 * ph - KH) // sh + 1, (x.shape[3] + 2 * pw - KW) // sw + 1
-    if getattr(dout, "shape", None) != (N, F, OH, OW):  # the chunked loop would slice a larger dout silently
-        raise ValueError(
-            f"conv2d_backward: dout has shape {getattr(dout, 'shape', type(dout).__name__)}, but the forward "
-            f"pass's output has shape {(N, F, OH, OW)}"
-        )
+    check_dout_shape(dout, (N, F, OH, OW))  # the chunked loop would slice a larger dout silently
     dout = np.ascontiguousarray(dout)
     P = dout.shape[2] * dout.shape[3]
     CK = C * KH * KW

@@ -205,17 +205,13 @@ def conv2d_fft_backward(
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """Gradients of :func:`conv2d_fft_forward` (the arguments and results of
     :func:`nnlite.kernels.conv_exec.conv2d_backward`)."""
-    from .conv_exec import _run, one_thread_blas
+    from .conv_exec import _run, check_dout_shape, one_thread_blas
 
     x, _, (ph, pw), KH, KW, parts = cache
     F = W.shape[0]
     N, C, H, Wd = x.shape
     OH, OW = H + 2 * ph - KH + 1, Wd + 2 * pw - KW + 1
-    if getattr(dout, "shape", None) != (N, F, OH, OW):
-        raise ValueError(
-            f"conv2d_backward: dout has shape {getattr(dout, 'shape', type(dout).__name__)}, but the forward "
-            f"pass's output has shape {(N, F, OH, OW)}"
-        )
+    check_dout_shape(dout, (N, F, OH, OW))
     dtype = x.dtype
     L1, L2 = fft_grid(H, Wd, ph, pw)
     dx = np.empty((N, C, H, Wd), dtype=dtype) if need_dx else None
