@@ -43,6 +43,20 @@ def _check_bool(name: str, v: Any) -> bool:
     return bool(v)
 
 
+def state_parameter(params: Params, name: str) -> np.ndarray:
+    """The parameter that the optimizer state array ``name`` (``"<j>.<key>.<state>"``, as
+    :meth:`Optimizer.state_arrays` names it) belongs to; ValueError when it names none of ``params``."""
+    parts = name.split(".")
+    if (
+        len(parts) != 3
+        or not parts[0].isdigit()
+        or int(parts[0]) >= len(params)
+        or parts[1] not in params[int(parts[0])]
+    ):
+        raise ValueError(f"optimizer state {name!r} matches no parameter of this network")
+    return params[int(parts[0])][parts[1]]
+
+
 class Optimizer:
     """Base class: ``step(params, grads)`` updates ``params`` in place; ``state`` is allocated on the first step."""
 
@@ -104,15 +118,8 @@ class Optimizer:
         t = int(np.asarray(arrays.pop("t")))
         state: list[dict[str, dict[str, np.ndarray]]] = [{k: {} for k in p} for p in params]
         for name, a in arrays.items():
+            p = state_parameter(params, name)
             parts = name.split(".")
-            if (
-                len(parts) != 3
-                or not parts[0].isdigit()
-                or int(parts[0]) >= len(params)
-                or parts[1] not in params[int(parts[0])]
-            ):
-                raise ValueError(f"optimizer state {name!r} matches no parameter of this network")
-            p = params[int(parts[0])][parts[1]]
             if a.shape != p.shape or a.dtype != p.dtype:
                 raise ValueError(
                     f"optimizer state {name!r} is {a.dtype}{list(a.shape)}, its parameter is {p.dtype}{list(p.shape)}"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import checkpoint
+from .optim import state_parameter
 
 if TYPE_CHECKING:
     from .network import Sequential
@@ -59,15 +60,7 @@ def _restore_accept(params: list) -> Any:
             if shape != () or dtype.kind not in "iu":
                 raise ValueError(f"the optimizer's step count must be one integer, got shape {shape} of {dtype}")
             return True
-        parts = key.split(".")
-        if (
-            len(parts) != 3
-            or not parts[0].isdigit()
-            or int(parts[0]) >= len(params)
-            or parts[1] not in params[int(parts[0])]
-        ):
-            raise ValueError(f"optimizer state {key!r} matches no parameter of this network")
-        p = params[int(parts[0])][parts[1]]
+        p = state_parameter(params, key)
         if shape != p.shape or dtype != p.dtype:
             raise ValueError(
                 f"optimizer state {key!r} is {shape} of {dtype}, but its parameter is {p.shape} of {p.dtype}"
