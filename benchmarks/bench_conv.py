@@ -198,8 +198,9 @@ def _features(C, F, K, H):
     return im2col, fft
 
 
-def run_sweep(repeats=5, N=64, shapes=None):
-    """Time both algorithms per shape (interleaved, one thread) and fit the model; returns the JSON record."""
+def run_sweep(repeats=5, N=64, shapes=None, on_row=None):
+    """Time both algorithms per shape (interleaved, one thread) and fit the model; returns the JSON record.
+    ``on_row(rows)``, when given, is called with the rows so far after each shape (to keep them if interrupted)."""
     from scipy.optimize import nnls
 
     rows = []
@@ -218,6 +219,8 @@ def run_sweep(repeats=5, N=64, shapes=None):
             row = {"C": C, "F": F, "K": K, "H": H, "im2col": t["im2col"]["median"], "fft": t["fft"]["median"]}
             row["picked"] = conv_ops.conv2d_algorithm(C, H, H, F, K, K, 1, K // 2)
             rows.append(row)
+            if on_row is not None:
+                on_row(rows)
             print(
                 f"  C {C:3d} F {F:3d} {K}x{K} {H:2d}x{H:<2d}: im2col {row['im2col'] * 1e3:6.1f} ms, fft "
                 f"{row['fft'] * 1e3:6.1f} ms, fft/im2col {row['fft'] / row['im2col']:.2f}, auto picks {row['picked']}"
@@ -268,7 +271,12 @@ def main(argv=None):
         res = {"meta": meta(sweep=True, repeats=args.repeats or 5, threads=[1])}
         print(machine_header(res["meta"]["machine"]))
         print("im2col vs FFT convolution, forward + backward, float32, batch 64, one thread:")
-        res.update(run_sweep(args.repeats or 5, shapes=sweep_shapes()[:4] if args.quick else None))
+
+        def keep(rows):  # an interrupted sweep keeps the shapes it timed (written atomically, marked partial)
+            if args.out:
+                write_json(args.out, {**res, "rows": rows, "partial": True})
+
+        res.update(run_sweep(args.repeats or 5, shapes=sweep_shapes()[:4] if args.quick else None, on_row=keep))
         print(f"fitted (s per 1e9 units): im2col {res['fit']['im2col']}, fft {res['fit']['fft']}")
         print(f"shipped:                  im2col {res['shipped']['im2col']}, fft {res['shipped']['fft']}")
         print(

@@ -241,3 +241,23 @@ def test_bombs_quick(tmp_path):
     for kind, r in bombs.items():  # each refused, in the fresh interpreter, by the nnlite of this checkout
         assert r["result"].split(":")[0] in ("ValueError", "CheckpointError"), (kind, r["result"])
         assert r["nnlite"].endswith("nnlite/__init__.py")
+
+
+def test_an_interrupted_conv_sweep_keeps_the_shapes_it_timed(tmp_path, monkeypatch):
+    from benchmarks import bench_conv
+
+    real, calls = bench_conv._timings, []
+
+    def timings(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(bench_conv, "_timings", timings)
+    out = tmp_path / "sweep.json"
+    with pytest.raises(KeyboardInterrupt):
+        main(["conv", "--sweep", "--quick", "--repeats", "1", "--out", str(out)])
+    res = json.loads(out.read_text())
+    assert res["partial"] is True and [r["C"] for r in res["rows"]] == [1, 1]
+    assert all(r["im2col"] > 0 and r["fft"] > 0 for r in res["rows"])
