@@ -9,12 +9,19 @@ is loaded with nnlite).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-__all__ = ["blas_limit", "blas_threads_now", "controller"]
+__all__ = ["blas_limit", "blas_threads_now", "controller", "parallel_map"]
 
 _CONTROLLER: Any = None
+_POOL: ThreadPoolExecutor | None = None
+_LOCAL = threading.local()
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def controller() -> Any:
@@ -39,3 +46,34 @@ def blas_threads_now() -> int:
     to ask at every step."""
     libs = [lib for lib in controller().lib_controllers if lib.user_api == "blas"]
     return max((lib.num_threads for lib in libs), default=1)
+
+
+def _as_worker(fn: Callable[[_T], _R], item: _T) -> _R:
+    _LOCAL.busy = True
+    try:
+        return fn(item)
+    finally:
+        _LOCAL.busy = False
+
+
+def parallel_map(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """``[fn(item) for item in items]``, the items run on as many threads: the caller runs the first, the
+    process's one pool the others.
+
+    The caller sets the BLAS limit the items need (one thread each, :func:`blas_limit`; the limit is process-wide).
+    Called from inside an item (nested: a sharded training step's convolution), it runs the items one after
+    another in the calling thread, so the threads never exceed the items of the outermost call. An item's
+    exception is raised here once every item has finished (none is left running).
+    """
+    if len(items) < 2 or getattr(_LOCAL, "busy", False):
+        return [fn(item) for item in items]
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="nnlite")
+    futures = [_POOL.submit(_as_worker, fn, item) for item in items[1:]]
+    try:
+        first = _as_worker(fn, items[0])
+    finally:
+        for f in futures:  # wait for all, so that no item outlives the call (they share the caller's buffers)
+            f.exception()
+    return [first, *(f.result() for f in futures)]

@@ -171,7 +171,7 @@ layer = nnlite.Conv2d(8, 8, 5, padding=2, algorithm="fft", rng=0)
 out, cache = layer.forward(np.ones((4, 8, 6, 6), np.float32))
 layer.backward(np.ones_like(out), cache)
 assert len(threadpool_info()) > n_libs, "scipy.fft loaded no BLAS library: this test tests nothing"
-print(len(cache.parts), conv_exec._workers(128), conv_exec._POOL is None)
+print(len(cache.parts), conv_exec._workers(128), nnlite._threads._POOL is None)
 """
     import subprocess
     import sys

@@ -30,12 +30,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .._threads import blas_limit, blas_threads_now
+from .._threads import blas_limit, blas_threads_now, parallel_map
 from ._checks import conv_output_shape
 from .conv import col2im, im2col
 
@@ -126,9 +125,6 @@ def _chunk(chunk, N, C, KH, KW, P, itemsize, workers):
     return -(-N // n_chunks)
 
 
-_POOL = None
-
-
 def _workers(n):
     """Threads to spread ``n`` chunks over: the BLAS thread count in force (:func:`nnlite._threads.blas_threads_now`),
     at most ``n`` and the CPUs."""
@@ -156,13 +152,10 @@ def _run(fn, groups):
     loaded 2-core machine, two OpenBLAS threads per small GEMM stalled at every GEMM's barrier (2-thread
     chunked conv 3-10x slower than 1 thread); whole groups of chunks per thread do not.
     """
-    global _POOL
     if len(groups) == 1:
         return [fn(groups[0])]
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="nnlite-conv")
     with blas_limit(1):
-        return list(_POOL.map(fn, groups))
+        return parallel_map(fn, groups)
 
 
 def _groups(N, nc, workers):

@@ -42,27 +42,27 @@ __all__ = [
 
 
 # -- jitted bodies (flat, C-contiguous arrays) ---------------------------------------------------------------------
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _tanh_grad(dout, y, out, one):
     for i in range(out.size):
         yi = y[i]
         out[i] = dout[i] * (one - yi * yi)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _sigmoid_grad(dout, y, out, one):
     for i in range(out.size):
         yi = y[i]
         out[i] = dout[i] * (yi * (one - yi))
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _relu_grad(dout, y, out, zero):
     for i in range(out.size):
         out[i] = dout[i] if y[i] > zero else zero
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _softmax_xent(z, labels, e, inv_n):
     n, c = z.shape
     total = 0.0
@@ -94,7 +94,7 @@ def _softmax_xent(z, labels, e, inv_n):
     return total
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _column_sums(x, out):
     n, d = x.shape
     for j in range(d):
@@ -104,13 +104,13 @@ def _column_sums(x, out):
             out[j] += x[r, j]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _sgd_plain(p, g, lr, wd):
     for i in range(p.size):
         p[i] -= lr * (g[i] + wd * p[i])
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _sgd_momentum(p, v, g, lr, mu, wd, nesterov):
     if nesterov:
         for i in range(p.size):
@@ -125,7 +125,7 @@ def _sgd_momentum(p, v, g, lr, mu, wd, nesterov):
             p[i] -= lr * vi
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _adam(p, m, v, g, lr_t, b1, b2, c1, c2, eps):
     for i in range(p.size):
         gi = g[i]
@@ -136,7 +136,7 @@ def _adam(p, m, v, g, lr_t, b1, b2, c1, c2, eps):
         p[i] -= lr_t * mi / (np.sqrt(vi) + eps)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _rmsprop(p, s, g, lr, rho, c, eps):
     for i in range(p.size):
         gi = g[i]
