@@ -138,14 +138,15 @@ def nnlite_runner(net, rule, opt, x, y, fused=True):
     def run():
         ctx = contextlib.nullcontext() if fused else numpy_path()
         with ctx:
-            t0 = time.perf_counter()
-            out, caches = net.forward(x, train=True)
-            _, e = softmax_cross_entropy(out, y)
-            t1 = time.perf_counter()
-            grads = rule.gradients(net, caches, e, y)
-            t2 = time.perf_counter()
-            opt.step(params, grads)
-            t3 = time.perf_counter()
+            with net.sharded_step(x.shape[0]) as shards:  # as fit() runs a step
+                t0 = time.perf_counter()
+                out, caches = net.forward(x, train=True, shards=shards)
+                _, e = softmax_cross_entropy(out, y)
+                t1 = time.perf_counter()
+                grads = rule.gradients(net, caches, e, y)
+                t2 = time.perf_counter()
+                opt.step(params, grads)
+                t3 = time.perf_counter()
         return {"forward": t1 - t0, "backward": t2 - t1, "update": t3 - t2, "step": t3 - t0}
 
     return run

@@ -155,9 +155,11 @@ def fit(
 
     Notes
     -----
-    One step: ``out, caches = net.forward(x)``; ``loss_value, e = loss(out, y)``;
+    One step: ``out, caches = net.forward(x, shards=shards)``; ``loss_value, e = loss(out, y)``;
     ``grads = rule.gradients(net, caches, e, y)``; ``optimizer.step(net.params(), grads)``;
-    ``rule.after_step(net, grads)`` (KP's feedback update, brSF's redraw).
+    ``rule.after_step(net, grads)`` (KP's feedback update, brSF's redraw), all inside
+    ``net.sharded_step(len(x))``, which yields ``shards`` (:meth:`nnlite.Sequential.auto_shards`: a conv net's
+    batch runs as one row shard per BLAS thread in force, on one-thread BLAS each).
     Training stops as soon as a loss is NaN or infinite, before that step's update, and the network is left
     exactly as it was before that step (BatchNorm's running statistics and Dropout's generators included);
     ``History.stopped`` says at which epoch and step.
@@ -200,19 +202,20 @@ def fit(
             assert yb_ is not None
             yb = yb_
             before = _training_mode_state(net)
-            out, caches = net.forward(xb, train=True)
-            out2 = out.reshape(out.shape[0], -1)
-            lval, e = loss(out2, yb)
-            if not math.isfinite(lval):
-                _restore_training_mode_state(net, before)
-                hist.stopped = {"epoch": epoch, "step": step + 1, "reason": f"loss is {lval}"}
-                break
-            grads = rule.gradients(net, caches, e, yb)
-            if alignment_every and step % alignment_every == 0:
-                a = _alignment.measure(net, rule, caches, e, yb)
-                hist.alignment.append({"epoch": epoch, "step": step, **a.to_dict()})
-            optimizer.step(params, grads)
-            rule.after_step(net, grads)
+            with net.sharded_step(xb.shape[0]) as shards:
+                out, caches = net.forward(xb, train=True, shards=shards)
+                out2 = out.reshape(out.shape[0], -1)
+                lval, e = loss(out2, yb)
+                if not math.isfinite(lval):
+                    _restore_training_mode_state(net, before)
+                    hist.stopped = {"epoch": epoch, "step": step + 1, "reason": f"loss is {lval}"}
+                    break
+                grads = rule.gradients(net, caches, e, yb)
+                if alignment_every and step % alignment_every == 0:
+                    a = _alignment.measure(net, rule, caches, e, yb)
+                    hist.alignment.append({"epoch": epoch, "step": step, **a.to_dict()})
+                optimizer.step(params, grads)
+                rule.after_step(net, grads)
             step += 1
             n = xb.shape[0]
             loss_sum += lval * n

@@ -144,11 +144,12 @@ def copied_step(
     optimizer.__dict__.pop("_bound", None)
     params = net.params()
 
-    def step() -> None:
-        out, caches = net.forward(x, train=True)
-        _, e = loss(out.reshape(out.shape[0], -1), y)
-        grads = rule.gradients(net, caches, e, y)
-        optimizer.step(params, grads)
-        rule.after_step(net, grads)
+    def step() -> None:  # fit()'s step
+        with net.sharded_step(x.shape[0]) as shards:
+            out, caches = net.forward(x, train=True, shards=shards)
+            _, e = loss(out.reshape(out.shape[0], -1), y)
+            grads = rule.gradients(net, caches, e, y)
+            optimizer.step(params, grads)
+            rule.after_step(net, grads)
 
     return step

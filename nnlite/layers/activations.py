@@ -29,6 +29,8 @@ __all__ = [
 class _Activation(Layer):
     """An elementwise activation whose cache is an array of the output's shape and dtype (its output or input)."""
 
+    rows_independent = True
+
     _fwd: Callable[[np.ndarray], tuple[np.ndarray, Any]]
     _bwd: Callable[[np.ndarray, Any], np.ndarray]
 
@@ -72,6 +74,8 @@ class Abs(_Activation):
 class Identity(Layer):
     """``x``. The cache keeps only the input's shape and dtype, what ``backward`` checks ``dout`` against."""
 
+    rows_independent = True
+
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         check_input(x, "Identity")
         return x, Passthrough(x.shape, x.dtype)
@@ -83,6 +87,8 @@ class Identity(Layer):
 
 class LeakyReLU(Layer):
     """``x`` for ``x > 0``, ``slope * x`` otherwise; any slope (e.g. -0.5, Launay et al.'s best for DFA)."""
+
+    rows_independent = True
 
     def __init__(self, slope: float = 0.01) -> None:
         self.slope = finite_float(slope, "slope")

@@ -74,6 +74,11 @@ class Layer:
 
     #: True for the layers that start a block (Dense, Conv2d).
     is_weight = False
+    #: True when a sample's output, and its gradients' share, depend on that sample's rows alone, in training as in
+    #: evaluation, with no state changed by the pass: a network of such layers may run a batch as row shards on
+    #: several threads (:meth:`nnlite.Sequential.forward`'s ``shards``). False by default (BatchNorm's batch
+    #: statistics, Dropout's draws, and any layer that does not say).
+    rows_independent = False
     #: The trainable arrays by name (empty for a layer without parameters); optimizers update them in place.
     params: dict[str, np.ndarray]
 

@@ -56,6 +56,8 @@ class Conv2d(WeightLayer):
     (about twice x's bytes, :mod:`nnlite.kernels.conv_fft`).
     """
 
+    rows_independent = True
+
     chunk = None
     _backward_op = staticmethod(_conv_exec.conv2d_backward)
 

@@ -32,6 +32,8 @@ class Dense(WeightLayer):
         ``"W"`` of shape (D_out, D_in) and, with a bias, ``"b"`` of shape (D_out,) (initialised to 0).
     """
 
+    rows_independent = True
+
     _backward_op = staticmethod(dispatch.dense_backward)
 
     def __init__(

@@ -15,6 +15,8 @@ __all__ = ["AvgPool2d", "Flatten", "MaxPool2d"]
 
 
 class _Pool2d(Layer):
+    rows_independent = True
+
     _name = "Pool2d"
 
     def __init__(self, kernel_size, stride=None):
@@ -82,6 +84,8 @@ class Flatten(Layer):
     The cache is the input's shape and dtype (:class:`~nnlite.layers.base.Passthrough`): ``backward`` takes a
     ``dout`` of exactly the output's shape (N, prod(...)), not any array with as many elements.
     """
+
+    rows_independent = True
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         check_input(x, "Flatten")

@@ -47,7 +47,7 @@ def chain(
         if k < K - 1:
             signals[k] = g
         fb = None if feedbacks is None else feedbacks[k]
-        dx, grads, _ = net.backward_block(k, g, caches, feedback=fb, need_dx=(k > 0))
+        dx, grads, _ = net.backward_block(k, g, caches, feedback=fb, need_dx=(k > 0), need_delta=False)
         per_block[k] = grads
         if dx is not None:
             g = dx

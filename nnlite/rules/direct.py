@@ -144,10 +144,10 @@ class DirectRule(Rule):
         K = net.n_blocks
 
         def block(k: int) -> Grads:
-            return net.backward_block(k, g[k], caches, need_dx=False)[1]
+            return net.backward_block(k, g[k], caches, need_dx=False, need_delta=False)[1]
 
         workers = 1
-        if self.parallel and K > 1:
+        if self.parallel and K > 1 and getattr(caches, "shards", None) is None:  # shards already use the cores
             from .._threads import blas_limit, blas_threads_now
 
             workers = min(K, blas_threads_now())

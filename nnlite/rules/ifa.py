@@ -75,12 +75,14 @@ class IFA(Rule):
         per_block, signals = [], []
         for k in range(K - 1):
             signals.append(g)
-            _, grads, delta = net.backward_block(k, g, caches, need_dx=False)
+            carry = k + 1 < K - 1
+            _, grads, delta = net.backward_block(k, g, caches, need_dx=False, need_delta=carry)
             per_block.append(grads)
-            if k + 1 < K - 1:
+            if carry:
+                assert delta is not None
                 v = net.carry_block(k, delta, caches, include_weight=False)
                 g = net.carry_block(k + 1, v, caches, include_weight=True)
-        per_block.append(net.backward_block(K - 1, e, caches, need_dx=False)[1])
+        per_block.append(net.backward_block(K - 1, e, caches, need_dx=False, need_delta=False)[1])
         return [gr for b in per_block for gr in b], signals
 
     def _repr_args(self) -> dict[str, Any]:

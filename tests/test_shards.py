@@ -1,0 +1,221 @@
+"""Sharded training steps (``Sequential.forward(shards=...)``): the same outputs and gradients as the whole batch,
+under every rule, the policy that picks them, the one-thread BLAS around them, and the thread map under them."""
+
+import itertools
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import seeds
+
+import nnlite as nn
+from nnlite._threads import blas_limit, blas_threads_now, parallel_map
+
+RULES = {
+    "bp": lambda: nn.BP(),
+    "fa": lambda: nn.FA(seed=1),
+    "dfa": lambda: nn.DFA(seed=1),
+    "ifa": lambda: nn.IFA(seed=1),
+    "lafs": lambda: nn.LAFS(seed=1),
+    "kp": lambda: nn.KP(0.1, 0.01, seed=1),
+    "drtp": lambda: nn.DRTP(seed=1),
+    "sdfa": lambda: nn.SDFA(seed=1),
+    "usf": lambda: nn.USF(),
+}
+
+
+def _net(kind, seed):
+    if kind == "mlp":
+        return nn.mlp([7, 9, 8, 4], dtype=np.float64, seed=seed), (7,)
+    return nn.cnn((2, 9, 9), 4, channels=(3, 5), kernel_size=3, dtype=np.float64, seed=seed), (2, 9, 9)
+
+
+def _step(net, rule, x, y, shards):
+    out, caches = net.forward(x, shards=shards)
+    _, e = nn.softmax_cross_entropy(out.reshape(len(x), -1), y)
+    return out, caches, rule.gradients(net, caches, e, y)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    kind=st.sampled_from(["mlp", "cnn"]),
+    rule=st.sampled_from(sorted(RULES)),
+    n=st.integers(2, 13),
+    shards=st.integers(2, 5),
+    seed=seeds(),
+)
+def test_sharded_step_gives_the_whole_batch_gradients(kind, rule, n, shards, seed):
+    net, shape = _net(kind, seed % 1000)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, *shape))
+    y = rng.integers(0, 4, n)
+    out1, c1, g1 = _step(net, RULES[rule](), x, y, 1)
+    out2, c2, g2 = _step(net, RULES[rule](), x, y, shards)
+    assert c1.shards is None and len(c2.shards) == min(shards, n)
+    bounds = [(a, z) for a, z, _ in c2.shards]  # contiguous rows, near-equal sizes
+    assert bounds[0][0] == 0 and bounds[-1][1] == n and all(p[1] == q[0] for p, q in itertools.pairwise(bounds))
+    assert max(z - a for a, z in bounds) - min(z - a for a, z in bounds) <= 1
+    np.testing.assert_allclose(out2, out1, rtol=1e-12, atol=1e-14)
+    for k in range(net.n_blocks):
+        np.testing.assert_allclose(c2.block_outputs[k], c1.block_outputs[k], rtol=1e-12, atol=1e-14)
+    assert len(g2) == len(g1)
+    for a, b in zip(g1, g2):
+        assert a.keys() == b.keys()
+        for name in a:
+            assert b[name].dtype == a[name].dtype
+            np.testing.assert_allclose(b[name], a[name], rtol=1e-10, atol=1e-13)
+
+
+def test_sharded_float32_stays_float32():
+    net = nn.cnn((1, 8, 8), 3, channels=(4,), kernel_size=3, seed=0)
+    x = np.random.default_rng(0).standard_normal((6, 1, 8, 8)).astype(np.float32)
+    out, caches, grads = _step(net, nn.BP(), x, np.arange(6) % 3, 2)
+    assert out.dtype == np.float32 and all(g.dtype == np.float32 for d in grads for g in d.values())
+
+
+def test_sharding_refuses_layers_that_couple_rows():
+    for extra in (nn.BatchNorm(5), nn.Dropout(0.5, seed=0)):
+        net = nn.Sequential([nn.Dense(3, 5, rng=0), extra, nn.Tanh(), nn.Dense(5, 2, rng=1)])
+        assert not net.shardable and net.auto_shards(128, 2) == 1
+        with pytest.raises(ValueError, match=rf"shards=2 needs layers .*{type(extra).__name__}"):
+            net.forward(np.zeros((4, 3), np.float32), shards=2)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "2"])
+def test_bad_shards_are_refused(bad):
+    net = nn.mlp([3, 4, 2], seed=0)
+    with pytest.raises((TypeError, ValueError), match="shards"):
+        net.forward(np.zeros((4, 3), np.float32), shards=bad)
+
+
+def test_sharded_backward_refuses_a_signal_of_another_batch():
+    net = nn.mlp([3, 4, 2], seed=0)
+    _, caches = net.forward(np.zeros((6, 3), np.float32), shards=2)
+    with pytest.raises(ValueError, match=r"g has shape \(7, 2\), but block 1's output for this batch has shape"):
+        net.backward_block(1, np.zeros((7, 2), np.float32), caches)
+    with pytest.raises(ValueError, match="carry_block: v has shape"):
+        net.carry_block(1, np.zeros((7, 4), np.float32), caches)
+
+
+def test_need_delta_false_leaves_delta_out_only_when_sharded():
+    net = nn.mlp([3, 4, 2], seed=0)
+    x = np.ones((4, 3), np.float32)
+    g = np.ones((4, 2), np.float32)
+    for shards, want_none in ((1, False), (2, True)):
+        _, caches = net.forward(x, shards=shards)
+        assert (net.backward_block(1, g, caches, need_delta=False)[2] is None) == want_none
+        np.testing.assert_allclose(net.backward_block(1, g, caches)[2], g)
+
+
+def test_auto_shards_policy():
+    mlp = nn.mlp([784, 32, 10], seed=0)
+    conv = nn.cnn((1, 12, 12), 10, channels=(4,), kernel_size=3, seed=0)
+    assert mlp.auto_shards(128, 2) == 1  # dense: threaded BLAS
+    assert conv.auto_shards(128, 2) == 2 and conv.auto_shards(128, 1) == 1
+    assert conv.auto_shards(2 * nn.network.MIN_SHARD_ROWS - 1, 2) == 1  # too few rows for two shards
+    assert conv.auto_shards(128, 3) == 3
+
+
+def test_sharded_step_holds_blas_at_one_thread():
+    conv = nn.cnn((1, 12, 12), 10, channels=(4,), kernel_size=3, seed=0)
+    with blas_limit(2):
+        with conv.sharded_step(64) as shards:
+            assert shards == 2 and blas_threads_now() == 1
+        assert blas_threads_now() == 2
+        with conv.sharded_step(8) as shards:  # too small: the whole batch, BLAS as it was
+            assert shards == 1 and blas_threads_now() == 2
+
+
+def _fit(threads, seen=None):
+    net = nn.cnn((1, 8, 8), 3, channels=(4,), kernel_size=3, dtype=np.float64, seed=0)
+    if seen is not None:
+        forward = net.forward
+
+        def recording(x, train=True, *, shards=1):
+            seen.append((len(x), shards))
+            return forward(x, train, shards=shards)
+
+        net.forward = recording
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((80, 1, 8, 8)), rng.integers(0, 3, 80)
+    with blas_limit(threads):
+        hist = nn.fit(
+            net,
+            nn.BP(),
+            nn.softmax_cross_entropy,
+            nn.SGD(0.05, momentum=0.9),
+            data,
+            epochs=2,
+            batch_size=48,
+            seed=0,
+            progress=False,
+        )
+    return net, hist
+
+
+def test_fit_runs_a_conv_net_in_shards_at_two_threads():
+    seen = []
+    net2, h2 = _fit(2, seen)
+    assert seen == [(48, 2), (32, 2)] * 2  # every training step sharded, the last batch of 32 too
+    net1, h1 = _fit(1)
+    np.testing.assert_allclose(h2.train_loss, h1.train_loss, rtol=1e-12)
+    for a, b in zip(net1.params(), net2.params()):
+        for name in a:
+            np.testing.assert_allclose(b[name], a[name], rtol=1e-10, atol=1e-13)
+
+
+def test_parallel_dfa_leaves_the_cores_to_the_shards():
+    net = nn.cnn((1, 8, 8), 3, channels=(4, 4), kernel_size=3, seed=0)
+    x = np.random.default_rng(0).standard_normal((8, 1, 8, 8)).astype(np.float32)
+    rule = nn.DFA(seed=1, parallel=True)
+    with blas_limit(2):
+        out, caches = net.forward(x, shards=2)
+        _, e = nn.softmax_cross_entropy(out.reshape(8, -1), np.arange(8) % 3)
+        rule.gradients(net, caches, e)
+        assert rule._pool is None  # no second level of threads under the shards
+        _, whole = net.forward(x)
+        rule.gradients(net, whole, e)
+        assert rule._pool is not None
+    rule.close()
+
+
+def test_parallel_map_keeps_order_and_runs_nested_calls_inline():
+    where = {}
+
+    def inner(i):
+        where[("inner", i)] = threading.get_ident()
+        return i * 10
+
+    def outer(i):
+        where[("outer", i)] = threading.get_ident()
+        return [i, parallel_map(inner, [i, i + 1])]
+
+    assert parallel_map(outer, [0, 2, 4]) == [[0, [0, 10]], [2, [20, 30]], [4, [40, 50]]]
+    assert where[("outer", 0)] == threading.get_ident()  # the caller runs the first item
+    assert len({where[("outer", i)] for i in (0, 2, 4)}) >= 2  # the others ran on the pool
+    for i in (0, 2, 4):  # nested: in the outer item's own thread, no new threads
+        assert where[("inner", i)] == where[("inner", i + 1)] == where[("outer", i)]
+
+
+def test_parallel_map_raises_after_every_item_finished():
+    done = []
+    gate = threading.Event()
+
+    def item(i):
+        if i == 0:
+            raise RuntimeError("item 0 failed")
+        gate.wait(5)
+        done.append(i)
+        return i
+
+    def release():
+        gate.set()
+
+    timer = threading.Timer(0.2, release)
+    timer.start()
+    with pytest.raises(RuntimeError, match="item 0 failed"):
+        parallel_map(item, [0, 1])
+    assert done == [1]  # the other item was not left running
+    timer.cancel()
