@@ -9,7 +9,14 @@ from ._checks import conv_output_shape
 from .conv import col2im, im2col
 from .hadamard import fwht
 from .layout import from_spatial_major, to_spatial_major
-from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
+from .pool import (
+    avgpool2d_backward,
+    avgpool2d_forward,
+    maxpool2d_backward,
+    maxpool2d_forward,
+    maxpool2x2_backward,
+    maxpool2x2_forward,
+)
 from .ternary import ternarize
 
 __all__ = [
@@ -18,6 +25,8 @@ __all__ = [
     "col2im",
     "maxpool2d_forward",
     "maxpool2d_backward",
+    "maxpool2x2_forward",
+    "maxpool2x2_backward",
     "avgpool2d_forward",
     "avgpool2d_backward",
     "fwht",

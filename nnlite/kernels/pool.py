@@ -10,10 +10,17 @@ import numpy as np
 
 from ._checks import as_pair, check_float_array, check_shape4, output_size
 
-__all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward"]
+__all__ = [
+    "maxpool2d_forward",
+    "maxpool2d_backward",
+    "maxpool2x2_forward",
+    "maxpool2x2_backward",
+    "avgpool2d_forward",
+    "avgpool2d_backward",
+]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _maxpool_fwd(x, kh, kw, sh, sw, out, argmax):
     N, C, H, W = x.shape
     OH = out.shape[2]
@@ -45,7 +52,7 @@ def _pick(v, k, best, arg):
     return (v if take else best), (k if take else arg)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _maxpool2x2_fwd(x, out, argmax):
     # 2x2 windows, stride 2 (the cnn's pooling): the four candidates of a window in row-major order, as
     # _maxpool_fwd takes them, over contiguous input rows
@@ -70,7 +77,53 @@ def _maxpool2x2_fwd(x, out, argmax):
                     a[ow] = arg
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
+def _max2x2_fwd(x, out, code):
+    # as _maxpool2x2_fwd, with the winner's place in its window (0..3, row-major) instead of its flat index:
+    # an int64 per window cost more than the maxima themselves (docs/design.md §7)
+    N, C, H, W = x.shape
+    OH = out.shape[2]
+    OW = out.shape[3]
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                r0 = x[n, c, 2 * oh]
+                r1 = x[n, c, 2 * oh + 1]
+                o = out[n, c, oh]
+                a = code[n, c, oh]
+                for ow in range(OW):
+                    j = 2 * ow
+                    best, arg = r0[j], np.uint8(0)
+                    best, arg = _pick(r0[j + 1], np.uint8(1), best, arg)
+                    best, arg = _pick(r1[j], np.uint8(2), best, arg)
+                    best, arg = _pick(r1[j + 1], np.uint8(3), best, arg)
+                    o[ow] = best
+                    a[ow] = arg
+
+
+@numba.njit(cache=True, nogil=True)
+def _max2x2_bwd(dout, code, dx):
+    # dx zeroed by the caller; one store per window, at its winner
+    N, C, H, W = dx.shape
+    OH = dout.shape[2]
+    OW = dout.shape[3]
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                g = dout[n, c, oh]
+                a = code[n, c, oh]
+                d0 = dx[n, c, 2 * oh]
+                d1 = dx[n, c, 2 * oh + 1]
+                for ow in range(OW):
+                    k = a[ow]
+                    j = 2 * ow + (k & 1)
+                    if k < 2:
+                        d0[j] = g[ow]
+                    else:
+                        d1[j] = g[ow]
+
+
+@numba.njit(cache=True, nogil=True)
 def _maxpool_bwd(dout, argmax, dx):
     N, C, H, W = dx.shape
     OH = dout.shape[2]
@@ -84,7 +137,7 @@ def _maxpool_bwd(dout, argmax, dx):
                     dx[n, c, h, k - h * W] += dout[n, c, oh, ow]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _avgpool_fwd(x, kh, kw, sh, sw, out):
     N, C, H, W = x.shape
     OH = out.shape[2]
@@ -103,7 +156,7 @@ def _avgpool_fwd(x, kh, kw, sh, sw, out):
                     out[n, c, oh, ow] = s / area
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _avgpool_bwd(dout, kh, kw, sh, sw, dx):
     N, C, H, W = dx.shape
     OH = dout.shape[2]
@@ -222,6 +275,66 @@ def maxpool2d_backward(
         )
     dx = np.zeros((N, C, H, W), dtype=dout.dtype)
     _maxpool_bwd(dout, argmax, dx)
+    return dx
+
+
+def maxpool2x2_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Max pooling over 2x2 windows at stride 2 (the common case), with each winner's place in its window.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), float32 or float64, H and W >= 2
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, H // 2, W // 2), dtype of ``x``
+        ``maxpool2d_forward(x, 2, 2)[0]``, NaN and ties alike.
+    code : ndarray, shape of ``out``, uint8
+        The winner's place in its window, row-major: 0 ``(2y, 2q)``, 1 ``(2y, 2q+1)``, 2 ``(2y+1, 2q)``,
+        3 ``(2y+1, 2q+1)``; the winner :func:`maxpool2d_forward` picks (its flat index is
+        ``(2y + code // 2) * W + 2q + code % 2``).
+
+    Notes
+    -----
+    One byte per window instead of :func:`maxpool2d_forward`'s int64 index: writing the index cost more than
+    the maxima (docs/design.md §7).
+    """
+    check_float_array(x, "x", ndim=4)
+    N, C, H, W = x.shape
+    output_size(H, 2, 2, 0, "H")
+    output_size(W, 2, 2, 0, "W")
+    out = np.empty((N, C, H // 2, W // 2), dtype=x.dtype)
+    code = np.empty(out.shape, dtype=np.uint8)
+    _max2x2_fwd(np.ascontiguousarray(x), out, code)
+    return out, code
+
+
+def maxpool2x2_backward(dout: np.ndarray, code: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
+    """Gradient of :func:`maxpool2x2_forward`: each window's gradient goes to its winner.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, C, H // 2, W // 2), float32 or float64
+    code : ndarray, uint8, shape of ``dout``
+        As returned by :func:`maxpool2x2_forward`.
+    x_shape : (N, C, H, W)
+
+    Returns
+    -------
+    dx : ndarray, shape ``x_shape``, dtype of ``dout``
+        ``maxpool2d_backward(dout, argmax, x_shape, 2, 2)`` with the forward pass's ``argmax``.
+    """
+    N, C, H, W = check_shape4(x_shape, "x_shape")
+    _check_dout(dout, (N, C, H, W), H // 2, W // 2)
+    if not isinstance(code, np.ndarray) or code.dtype != np.uint8 or code.shape != dout.shape:
+        raise TypeError(
+            f"code must be the uint8 array of maxpool2x2_forward, of shape {dout.shape}, got "
+            f"{getattr(code, 'dtype', type(code).__name__)} {getattr(code, 'shape', '')}"
+        )
+    if code.size and code.max() > 3:
+        raise ValueError(f"code entries must lie in [0, 3], got up to {code.max()}")
+    dx = np.zeros((N, C, H, W), dtype=dout.dtype)
+    _max2x2_bwd(np.ascontiguousarray(dout), np.ascontiguousarray(code), dx)
     return dx
 
 

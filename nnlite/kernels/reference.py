@@ -17,6 +17,8 @@ __all__ = [
     "col2im",
     "maxpool2d_forward",
     "maxpool2d_backward",
+    "maxpool2x2_forward",
+    "maxpool2x2_backward",
     "avgpool2d_forward",
     "avgpool2d_backward",
     "fwht",
@@ -102,6 +104,23 @@ def maxpool2d_backward(
     rows = np.repeat(np.arange(N * C), argmax[0, 0].size) if argmax.size else np.zeros(0, np.int64)
     np.add.at(dx, (rows, argmax.reshape(-1)), dout.reshape(-1))
     return dx.reshape(N, C, H, W)
+
+
+def maxpool2x2_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Twin of :func:`nnlite.kernels.maxpool2x2_forward`: :func:`maxpool2d_forward` at 2x2/stride 2, the winner
+    as its place in the window (``2 * row + column``)."""
+    out, argmax = maxpool2d_forward(x, 2, 2)
+    W = x.shape[3]
+    return out, (2 * (argmax // W % 2) + argmax % W % 2).astype(np.uint8)
+
+
+def maxpool2x2_backward(dout: np.ndarray, code: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
+    """Twin of :func:`nnlite.kernels.maxpool2x2_backward`: :func:`maxpool2d_backward` with the winners' flat
+    indices rebuilt from their places."""
+    OH, OW = code.shape[2:]
+    k = code.astype(np.int64)
+    argmax = (2 * np.arange(OH)[:, None] + k // 2) * x_shape[3] + 2 * np.arange(OW)[None, :] + k % 2
+    return maxpool2d_backward(dout, argmax, x_shape, 2, 2)
 
 
 def avgpool2d_forward(x: np.ndarray, kh: int, kw: int, stride: int | tuple[int, int] | None = None) -> np.ndarray:

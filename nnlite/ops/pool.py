@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
+from ..kernels import (
+    avgpool2d_backward,
+    avgpool2d_forward,
+    maxpool2d_backward,
+    maxpool2d_forward,
+    maxpool2x2_backward,
+    maxpool2x2_forward,
+)
 from ._checks import check_grad
 
 __all__ = [
@@ -39,8 +46,10 @@ def maxpool2d_forward_op(
     -------
     out : ndarray, shape (N, C, OH, OW), x's dtype
     cache : tuple
-        ``(argmax, x_shape, kh, kw, stride, out_shape, dtype)``; ``argmax`` (N, C, OH, OW) int64 holds the flat
-        index ``h*W + w`` of each window's winner in its ``(H, W)`` plane.
+        ``(winners, x_shape, kh, kw, stride, out_shape, dtype)``; ``winners`` (N, C, OH, OW) is int64, the flat
+        index ``h*W + w`` of each window's winner in its ``(H, W)`` plane, or, for 2x2 windows at stride 2,
+        uint8, the winner's place in its window (:func:`nnlite.kernels.maxpool2x2_forward`: one byte instead of
+        eight, and a kernel four times faster).
 
     Notes
     -----
@@ -48,8 +57,21 @@ def maxpool2d_forward_op(
     window's maximum and winner (the first NaN, as ``np.max`` and ``np.argmax``), so NaN propagates and the
     backward pass sends the window's gradient to it.
     """
-    out, argmax = maxpool2d_forward(np.ascontiguousarray(x), kh, kw, stride)
-    return out, (argmax, x.shape, kh, kw, stride, out.shape, out.dtype)
+    if (kh, kw) == (2, 2) and stride in (None, 2, (2, 2)):
+        out, winners = maxpool2x2_forward(x)
+    else:
+        out, winners = maxpool2d_forward(np.ascontiguousarray(x), kh, kw, stride)
+    return out, (winners, x.shape, kh, kw, stride, out.shape, out.dtype)
+
+
+def _flat_winners(cache: tuple) -> np.ndarray:
+    """The cache's winners as flat indices ``h*W + w`` (int64), whichever kernel wrote them."""
+    winners, x_shape = cache[:2]
+    if winners.dtype != np.uint8:
+        return winners
+    OH, OW = winners.shape[2:]
+    k = winners.astype(np.int64)
+    return (2 * np.arange(OH)[:, None] + k // 2) * x_shape[3] + 2 * np.arange(OW)[None, :] + k % 2
 
 
 def pool_output_of(cache: tuple) -> tuple[tuple[int, ...], np.dtype]:
@@ -74,9 +96,11 @@ def maxpool2d_backward_op(dout: np.ndarray, cache: tuple) -> np.ndarray:
     -----
     ``dx[n, c, h, w] = sum_{(y, q): argmax[n, c, y, q] = h*W + w} dout[n, c, y, q]``.
     """
-    argmax, x_shape, kh, kw, stride, out_shape, dtype = cache
+    winners, x_shape, kh, kw, stride, out_shape, dtype = cache
     check_grad(dout, out_shape, dtype, "maxpool2d_backward_op")
-    return maxpool2d_backward(np.ascontiguousarray(dout), argmax, x_shape, kh, kw, stride)
+    if winners.dtype == np.uint8:
+        return maxpool2x2_backward(dout, winners, x_shape)
+    return maxpool2d_backward(np.ascontiguousarray(dout), winners, x_shape, kh, kw, stride)
 
 
 def maxpool2d_carry(v: np.ndarray, cache: tuple) -> np.ndarray:
@@ -96,7 +120,8 @@ def maxpool2d_carry(v: np.ndarray, cache: tuple) -> np.ndarray:
     ``out[n, c, y, q] = v[n, c, h, w]`` where ``h*W + w = argmax[n, c, y, q]``: the Jacobian of max pooling at
     the forward input (a selection matrix) applied to ``v``; the adjoint of :func:`maxpool2d_backward_op`.
     """
-    argmax, x_shape = cache[:2]
+    x_shape = cache[1]
+    argmax = _flat_winners(cache)
     if tuple(v.shape) != tuple(x_shape):
         raise ValueError(f"v must have the forward input's shape {tuple(x_shape)}, got {v.shape}")
     N, C = v.shape[:2]
