@@ -177,6 +177,11 @@ def torch_conv(N, C, H, W, F, threads):
     return timed(path)
 
 
+#: The sweep also times the direct loops on shapes with this many input channels or fewer (they are slow beyond:
+#: :data:`nnlite.kernels.conv_direct.DIRECT_CHANNELS` is where "auto" stops taking them).
+DIRECT_SWEEP_CHANNELS = 8
+
+
 def sweep_shapes():
     """(C, F, K, H) of the cost-model sweep: every combination whose C*F*H*H is at most the issue's shape's."""
     import itertools
@@ -199,7 +204,8 @@ def _features(C, F, K, H):
 
 
 def run_sweep(repeats=5, N=64, shapes=None, on_row=None):
-    """Time both algorithms per shape (interleaved, one thread) and fit the model; returns the JSON record.
+    """Time the algorithms per shape (interleaved, one thread; the direct loops on few channels only) and fit the
+    im2col/FFT model; returns the JSON record (``mispicked``: shapes where a timed algorithm beat auto's pick).
     ``on_row(rows)``, when given, is called with the rows so far after each shape (to keep them if interrupted)."""
     from scipy.optimize import nnls
 
@@ -215,27 +221,34 @@ def run_sweep(repeats=5, N=64, shapes=None, on_row=None):
                 cache = conv_ops.conv2d_forward(x, Wt, None, 1, K // 2, algorithm=alg)[1]
                 return conv_ops.conv2d_backward(d, cache, Wt)
 
-            t = _timings({a: (lambda a=a: path(a)) for a in ("im2col", "fft")}, repeats, 0.0)
-            row = {"C": C, "F": F, "K": K, "H": H, "im2col": t["im2col"]["median"], "fft": t["fft"]["median"]}
+            algs = ("im2col", "fft", "direct") if C <= DIRECT_SWEEP_CHANNELS else ("im2col", "fft")
+            t = _timings({a: (lambda a=a: path(a)) for a in algs}, repeats, 0.0)
+            row = {"C": C, "F": F, "K": K, "H": H, **{a: t[a]["median"] for a in algs}}
             row["picked"] = conv_ops.conv2d_algorithm(C, H, H, F, K, K, 1, K // 2)
             rows.append(row)
             if on_row is not None:
                 on_row(rows)
+            direct = f", direct {row['direct'] * 1e3:6.1f} ms" if "direct" in row else ""
             print(
                 f"  C {C:3d} F {F:3d} {K}x{K} {H:2d}x{H:<2d}: im2col {row['im2col'] * 1e3:6.1f} ms, fft "
-                f"{row['fft'] * 1e3:6.1f} ms, fft/im2col {row['fft'] / row['im2col']:.2f}, auto picks {row['picked']}"
+                f"{row['fft'] * 1e3:6.1f} ms{direct}, fft/im2col {row['fft'] / row['im2col']:.2f}, "
+                f"auto picks {row['picked']}"
             )
     fit = {}
     for alg in ("im2col", "fft"):
         A = np.array([_features(r["C"], r["F"], r["K"], r["H"])[alg == "fft"] * N / r[alg] for r in rows])
         fit[alg] = [float(c) for c in nnls(A, np.ones(len(rows)))[0]]
-    slower = [r for r in rows if r[r["picked"]] > 1.05 * min(r["im2col"], r["fft"])]
+
+    def best(r):
+        return min(r[a] for a in ("im2col", "fft", "direct") if a in r)
+
+    slower = [r for r in rows if r[r["picked"]] > 1.05 * best(r)]
     return {
         "rows": rows,
         "fit": fit,
         "shipped": {"im2col": list(conv_ops.IM2COL_COST), "fft": list(conv_ops.FFT_COST)},
         "mispicked": len(slower),
-        "worst_loss": max((r[r["picked"]] / min(r["im2col"], r["fft"]) for r in rows), default=1.0),
+        "worst_loss": max((r[r["picked"]] / best(r) for r in rows), default=1.0),
     }
 
 
@@ -270,7 +283,7 @@ def main(argv=None):
     if args.sweep:
         res = {"meta": meta(sweep=True, repeats=args.repeats or 5, threads=[1])}
         print(machine_header(res["meta"]["machine"]))
-        print("im2col vs FFT convolution, forward + backward, float32, batch 64, one thread:")
+        print("im2col vs FFT (vs direct, C <= 8) convolution, forward + backward, float32, batch 64, one thread:")
 
         def keep(rows):  # an interrupted sweep keeps the shapes it timed (written atomically, marked partial)
             if args.out:

@@ -130,8 +130,13 @@ def test_auto_takes_the_fft_where_the_model_finds_it_faster_only():
     assert pick(64, 16, 16, 64, 5, 5, 2, 2) == "im2col"  # strided: no FFT
     assert pick(64, 16, 16, 64, 5, 5, 1, 2, np.float32, np.float64) == "im2col"  # mixed dtypes
     assert pick(3, 32, 32, 64, 5, 5, 1, 2) == "im2col"  # 3 input channels: the transforms dominate
-    for C, H, F in [(1, 28, 32), (32, 14, 32), (32, 7, 64), (64, 16, 64)]:  # cnn()'s 3x3 blocks and more
+    for C, H, F in [(32, 14, 32), (32, 7, 64), (64, 16, 64), (4, 28, 32)]:  # cnn()'s 3x3 blocks and more
         assert pick(C, H, H, F, 3, 3, 1, 1) == "im2col"
+    for C in (1, 2, 3):  # a first 3x3 layer on grey or RGB images: the direct loops
+        assert pick(C, 28, 28, 32, 3, 3, 1, 1) == "direct"
+    assert pick(1, 28, 28, 32, 3, 3, 2, 1) == "im2col"  # strided: no direct loops
+    assert pick(1, 28, 28, 32, 3, 3, 1, 1, np.float32, np.float64) == "im2col"  # mixed dtypes
+    assert pick(1, 28, 28, 32, 5, 5, 1, 2) != "direct"  # 5x5: im2col was faster
     layer = Conv2d(64, 64, 5, padding=2, rng=0)
     assert layer.algorithm == "auto" and "algorithm" not in layer.config()
     x = np.zeros((2, 64, 16, 16), np.float32)

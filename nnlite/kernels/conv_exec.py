@@ -41,8 +41,9 @@ from .conv import col2im, im2col
 __all__ = ["ALGORITHMS", "CHUNK_BYTES", "conv2d_algorithm", "conv2d_backward", "conv2d_chunk_size", "conv2d_forward"]
 
 #: The convolution algorithms: "im2col" (this module's chunks), "fft" (:mod:`nnlite.kernels.conv_fft`, stride 1
-#: only) and "auto", which asks :func:`conv2d_algorithm`.
-ALGORITHMS = ("auto", "im2col", "fft")
+#: only), "direct" (:mod:`nnlite.kernels.conv_direct`, stride 1 only) and "auto", which asks
+#: :func:`conv2d_algorithm`.
+ALGORITHMS = ("auto", "im2col", "fft", "direct")
 
 #: The cost model behind :func:`conv2d_algorithm`, seconds per 1e9 units, fitted (non-negative least squares on
 #: relative error) to 88 shapes timed at one thread (C 1-128, F 32-64, 3x3 and 5x5 kernels, 7-32 pixels wide,
@@ -80,11 +81,17 @@ def conv2d_algorithm(
     dtype: DTypeLike = np.float32,
     wdtype: DTypeLike | None = None,
 ) -> str:
-    """The algorithm, "fft" or "im2col", that is faster for this convolution by the cost model :data:`IM2COL_COST` /
-    :data:`FFT_COST` (the batch size cancels out). The FFT is considered for stride 1 and one dtype only."""
+    """The algorithm that is faster for this convolution: "direct" for a 3x3 kernel on at most
+    :data:`nnlite.kernels.conv_direct.DIRECT_CHANNELS` input channels, else "fft" or "im2col" by the cost model
+    :data:`IM2COL_COST` / :data:`FFT_COST` (the batch size cancels out). "direct" and "fft" are considered for
+    stride 1 and one dtype only."""
+    from .conv_direct import DIRECT_CHANNELS
+
     (sh, sw), (ph, pw) = (p if isinstance(p, tuple) else (p, p) for p in (stride, padding))
     if (sh, sw) != (1, 1) or (wdtype is not None and np.dtype(wdtype) != np.dtype(dtype)):
         return "im2col"
+    if (KH, KW) == (3, 3) and C <= DIRECT_CHANNELS:
+        return "direct"
     from .conv_fft import fft_grid
 
     OH, OW = conv_output_shape(H, W, KH, KW, 1, (ph, pw))
@@ -99,14 +106,21 @@ def _pick(algorithm, x, W, stride, padding) -> str:
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     (sh, sw) = stride if isinstance(stride, tuple) else (stride, stride)
-    if algorithm == "fft" and (sh, sw) != (1, 1):
-        raise ValueError(f"the FFT convolution is for stride 1 only, got stride {stride!r}; use 'im2col' or 'auto'")
-    if algorithm == "fft" and x.dtype != W.dtype:
-        raise TypeError(f"the FFT convolution needs x and W of one dtype, got {x.dtype} and {W.dtype}")
+    what = {"fft": "FFT", "direct": "direct"}.get(algorithm)
+    if what and (sh, sw) != (1, 1):
+        raise ValueError(f"the {what} convolution is for stride 1 only, got stride {stride!r}; use 'im2col' or 'auto'")
+    if what and x.dtype != W.dtype:
+        raise TypeError(f"the {what} convolution needs x and W of one dtype, got {x.dtype} and {W.dtype}")
     if algorithm != "auto":
         return algorithm
     F, C, KH, KW = W.shape
     return conv2d_algorithm(C, x.shape[2], x.shape[3], F, KH, KW, stride, padding, x.dtype, W.dtype)
+
+
+def _check_chunk(chunk):
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer (samples per chunk) or None, got {chunk!r}")
+    return int(chunk)
 
 
 def _chunk(chunk, N, C, KH, KW, P, itemsize, workers):
@@ -114,10 +128,8 @@ def _chunk(chunk, N, C, KH, KW, P, itemsize, workers):
     groups over ``workers`` threads."""
     if chunk is None:
         nc = conv2d_chunk_size(C, KH, KW, P, itemsize)
-    elif isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
-        raise ValueError(f"chunk must be a positive integer (samples per chunk) or None, got {chunk!r}")
     else:
-        return max(1, min(int(chunk), N))
+        return max(1, min(_check_chunk(chunk), N))
     if N <= 1:
         return 1
     n_chunks = -(-N // min(nc, N))
@@ -188,9 +200,10 @@ def conv2d_forward(
         Zero padding on every side.
     chunk : int or None
         Samples per chunk (the last one may be smaller); None picks :func:`conv2d_chunk_size`.
-    algorithm : {"im2col", "fft", "auto"}
-        "fft" runs :func:`nnlite.kernels.conv_fft.conv2d_fft_forward` (stride 1, x and W of one dtype) and
-        returns its cache, which :func:`conv2d_backward` recognises; "auto" picks by :func:`conv2d_algorithm`.
+    algorithm : {"im2col", "fft", "direct", "auto"}
+        "fft" runs :func:`nnlite.kernels.conv_fft.conv2d_fft_forward` and "direct"
+        :func:`nnlite.kernels.conv_direct.conv2d_direct_forward` (both stride 1, x and W of one dtype), and
+        return their caches, which :func:`conv2d_backward` recognises; "auto" picks by :func:`conv2d_algorithm`.
 
     Returns
     -------
@@ -207,10 +220,17 @@ def conv2d_forward(
     With T > 1 BLAS threads (threadpoolctl), the chunks are dealt to T threads that each run one-thread BLAS.
     """
     x = np.ascontiguousarray(x)
-    if _pick(algorithm, x, W, stride, padding) == "fft":
+    if chunk is not None:  # checked whichever algorithm runs (only im2col's chunks use it)
+        _check_chunk(chunk)
+    picked = _pick(algorithm, x, W, stride, padding)
+    if picked == "fft":
         from .conv_fft import conv2d_fft_forward
 
         return conv2d_fft_forward(x, W, b, padding)
+    if picked == "direct":
+        from .conv_direct import conv2d_direct_forward
+
+        return conv2d_direct_forward(x, W, b, padding)
     F, C, KH, KW = W.shape
     N, _, H, Wd = x.shape
     OH, OW = conv_output_shape(H, Wd, KH, KW, stride, padding)
@@ -299,12 +319,16 @@ def conv2d_backward(
     orientation faster (the README's convolution section). With T threads, thread t sums its own chunks
     (every T-th one) and the T partial sums are added in
     thread order. A cache of the FFT path (:class:`nnlite.kernels.conv_fft.FFTCache`) is handed to
-    :func:`nnlite.kernels.conv_fft.conv2d_fft_backward`.
+    :func:`nnlite.kernels.conv_fft.conv2d_fft_backward`, one of the direct path
+    (:class:`nnlite.kernels.conv_direct.DirectCache`) to :func:`nnlite.kernels.conv_direct.conv2d_direct_backward`.
     """
+    from .conv_direct import DirectCache, conv2d_direct_backward
     from .conv_fft import FFTCache, conv2d_fft_backward
 
     if isinstance(cache, FFTCache):
         return conv2d_fft_backward(dout, cache, W, feedback=feedback, need_dx=need_dx, need_db=need_db)
+    if isinstance(cache, DirectCache):
+        return conv2d_direct_backward(dout, cache, W, feedback=feedback, need_dx=need_dx, need_db=need_db)
     x, stride, padding, KH, KW, nc = cache
     F = W.shape[0]
     N, C = x.shape[:2]

@@ -16,7 +16,7 @@ __all__ = ["Conv2d"]
 
 
 class Conv2d(WeightLayer):
-    """2-D convolution (cross-correlation) by im2col and one GEMM, or by FFT where that is faster.
+    """2-D convolution (cross-correlation) by im2col and one GEMM, or by FFT or direct loops where those are faster.
 
     Parameters
     ----------
@@ -29,12 +29,14 @@ class Conv2d(WeightLayer):
         Zero padding on both sides of each spatial axis.
     init, bias, dtype, rng
         As for :class:`~nnlite.Dense`; the scheme draws with ``fan_in = C*KH*KW`` and ``fan_out = F*KH*KW``.
-    algorithm : {"auto", "im2col", "fft"}
+    algorithm : {"auto", "im2col", "fft", "direct"}
         How the products are computed (:mod:`nnlite.kernels.conv_exec`): "im2col", "fft" (stride 1 only,
-        :mod:`nnlite.kernels.conv_fft`) or "auto" (default), which takes the FFT where the cost model of
-        :func:`nnlite.kernels.conv_exec.conv2d_algorithm` finds it faster (large kernels and channel counts,
-        e.g. 64 -> 64 filters of 5x5) and im2col elsewhere (every 3x3 and strided convolution, few channels).
-        The two agree to float32 rounding. A speed setting, like ``chunk``: not saved in ``config()``.
+        :mod:`nnlite.kernels.conv_fft`), "direct" (stride 1 only, :mod:`nnlite.kernels.conv_direct`) or "auto"
+        (default): direct loops for a stride-1 3x3 kernel on 1-3 input channels (a first layer on grey or RGB
+        images), the FFT where the cost model of :func:`nnlite.kernels.conv_exec.conv2d_algorithm` finds it
+        faster (large kernels and channel counts, e.g. 64 -> 64 filters of 5x5), im2col elsewhere (3x3 on more
+        channels, strided convolutions). They agree to float32 rounding. A speed setting, like ``chunk``: not
+        saved in ``config()``.
 
     Attributes
     ----------
@@ -52,8 +54,8 @@ class Conv2d(WeightLayer):
     -----
     ``out[n, f, y, q] = b[f] + sum_{c, i, j} W[f, c, i, j] xpad[n, c, y*sh + i, q*sw + j]``
     (see :mod:`nnlite.ops.conv` for the backward pass). With im2col the forward cache keeps the input ``x``,
-    not its columns (each backward chunk unfolds its samples again); with the FFT it keeps the input's spectra
-    (about twice x's bytes, :mod:`nnlite.kernels.conv_fft`).
+    not its columns (each backward chunk unfolds its samples again), and so do the direct loops; with the FFT it
+    keeps the input's spectra (about twice x's bytes, :mod:`nnlite.kernels.conv_fft`).
     """
 
     rows_independent = True
@@ -83,8 +85,9 @@ class Conv2d(WeightLayer):
         self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
         self.stride = as_pair(stride, "stride", 1)
         self.padding = as_pair(padding, "padding", 0)
-        if algorithm == "fft" and self.stride != (1, 1):
-            raise ValueError(f"the FFT convolution is for stride 1 only, got stride {stride!r}")
+        if algorithm in ("fft", "direct") and self.stride != (1, 1):
+            what = "FFT" if algorithm == "fft" else "direct"
+            raise ValueError(f"the {what} convolution is for stride 1 only, got stride {stride!r}")
         self._init_params((self.c_out, self.c_in, *self.kernel_size), init, bias, dtype, rng)
 
     @property
