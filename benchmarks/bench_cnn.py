@@ -1,12 +1,13 @@
 """The ``cnn()`` training step against the same network in PyTorch: ``python -m benchmarks cnn [--quick]
-[--threads 1,2] [--repeats 9] [--batch 128] [--out results/cnn.json]``.
+[--threads 1,2] [--repeats 9] [--batch 128] [--min-sample 0.25] [--out results/cnn.json]``.
 
 The network is :func:`nnlite.cnn`'s default on 1x28x28 images (three ``Conv2d 3x3 -> tanh -> MaxPool2d(2)``
 blocks with 32, 32, 64 filters, then ``Dense(576 -> 10)``), softmax cross-entropy, SGD with momentum 0.9, batch
 128, float32, trained with BP; PyTorch's twin has the same layers (``nn.Conv2d(padding=1)``, ``nn.Tanh``,
 ``nn.MaxPool2d(2)``, ``nn.Linear``). One step is forward, loss, backward and update, timed in three phases on both
 sides. PyTorch runs in its own process (:class:`benchmarks.harness.Peer`) at the same thread count, interleaved
-with nnlite's step sample by sample; medians of the repeats with their interquartile spreads.
+with nnlite's step sample by sample, a sample being the mean of back-to-back steps lasting ``--min-sample``
+seconds (a training loop's steady state); medians of the repeats with their interquartile spreads.
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ def _parser():
     p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,2; --quick 1)")
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default 9; --quick 3)")
     p.add_argument("--batch", type=int, default=None, help="batch size (default 128; --quick 16)")
+    p.add_argument(
+        "--min-sample",
+        type=float,
+        default=None,
+        help="a sample is the mean of back-to-back steps lasting at least this long, s (default 0.25; --quick 0): "
+        "nnlite's process sleeps while the peer runs, and a step after 0.2 s asleep ran 26 -> 55 ms at 2 threads "
+        "(the two woken threads shared one core for a while), which a training loop never pays",
+    )
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     return p
@@ -75,13 +84,18 @@ def main(argv=None):
     quick = args.quick
     repeats = args.repeats or (3 if quick else 9)
     batch = args.batch or (16 if quick else 128)
+    min_sample = args.min_sample if args.min_sample is not None else (0.0 if quick else 0.25)
     thread_counts = [int(t) for t in (args.threads or ("1" if quick else "1,2")).split(",")]
     with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
-    result = {"meta": meta(quick=quick, repeats=repeats, batch=batch, threads=thread_counts), "runs": []}
+    result = {
+        "meta": meta(quick=quick, repeats=repeats, batch=batch, threads=thread_counts, min_sample=min_sample),
+        "runs": [],
+    }
     print(machine_header(result["meta"]["machine"]))
     print(
         f"cnn() BP training step, batch {batch}, 1x28x28, float32 (channels {CHANNELS}, {KERNEL}x{KERNEL}); "
-        f"ms, median [q1-q3] of {repeats} interleaved repeats; PyTorch in its own process"
+        f"ms, median [q1-q3] of {repeats} interleaved repeats (each the mean of steps lasting >= {min_sample} s); "
+        "PyTorch in its own process"
     )
     for th in thread_counts:
         cands = {"nnlite": nnlite_step(batch)}
@@ -90,7 +104,7 @@ def main(argv=None):
             if peer is not None:
                 cands["torch"] = peer
             with threads(th):
-                res = interleave(cands, repeats, 0.2 if quick else 1.0)
+                res = interleave(cands, repeats, 0.2 if quick else 1.0, min_sample=min_sample)
         finally:
             if peer is not None:
                 peer.close()
