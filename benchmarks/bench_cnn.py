@@ -7,7 +7,8 @@ blocks with 32, 32, 64 filters, then ``Dense(576 -> 10)``), softmax cross-entrop
 ``nn.MaxPool2d(2)``, ``nn.Linear``). One step is forward, loss, backward and update, timed in three phases on both
 sides. PyTorch runs in its own process (:class:`benchmarks.harness.Peer`) at the same thread count, interleaved
 with nnlite's step sample by sample, a sample being the mean of back-to-back steps lasting ``--min-sample``
-seconds (a training loop's steady state); medians of the repeats with their interquartile spreads.
+seconds (a training loop's steady state) followed by ``--settle`` seconds asleep (so that neither side's
+spinning threads slow the other's next sample); medians of the repeats with their interquartile spreads.
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ def _parser():
         "nnlite's process sleeps while the peer runs, and a step after 0.2 s asleep ran 26 -> 55 ms at 2 threads "
         "(the two woken threads shared one core for a while), which a training loop never pays",
     )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        help="untimed sleep after each sample, s (default 0.3; --quick 0): the other side's threads stop spinning",
+    )
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     return p
@@ -85,16 +92,20 @@ def main(argv=None):
     repeats = args.repeats or (3 if quick else 9)
     batch = args.batch or (16 if quick else 128)
     min_sample = args.min_sample if args.min_sample is not None else (0.0 if quick else 0.25)
+    settle = args.settle if args.settle is not None else (0.0 if quick else 0.3)
     thread_counts = [int(t) for t in (args.threads or ("1" if quick else "1,2")).split(",")]
     with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
     result = {
-        "meta": meta(quick=quick, repeats=repeats, batch=batch, threads=thread_counts, min_sample=min_sample),
+        "meta": meta(
+            quick=quick, repeats=repeats, batch=batch, threads=thread_counts, min_sample=min_sample, settle=settle
+        ),
         "runs": [],
     }
     print(machine_header(result["meta"]["machine"]))
     print(
         f"cnn() BP training step, batch {batch}, 1x28x28, float32 (channels {CHANNELS}, {KERNEL}x{KERNEL}); "
-        f"ms, median [q1-q3] of {repeats} interleaved repeats (each the mean of steps lasting >= {min_sample} s); "
+        f"ms, median [q1-q3] of {repeats} interleaved repeats (each the mean of steps lasting >= {min_sample} s, "
+        f"then {settle} s asleep); "
         "PyTorch in its own process"
     )
     for th in thread_counts:
@@ -104,7 +115,7 @@ def main(argv=None):
             if peer is not None:
                 cands["torch"] = peer
             with threads(th):
-                res = interleave(cands, repeats, 0.2 if quick else 1.0, min_sample=min_sample)
+                res = interleave(cands, repeats, 0.2 if quick else 1.0, min_sample=min_sample, settle=settle)
         finally:
             if peer is not None:
                 peer.close()

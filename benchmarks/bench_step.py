@@ -209,6 +209,11 @@ def main(argv=None):
                 repeats=repeats if quick else 25,
                 warmup=warm,
                 budget=None if quick else 60,
+                # Each side at its best: a sample is back-to-back steps (steady state), and 0.3 s of sleep after
+                # each lets the last sample's spinning threads stop (OpenBLAS's spin ~0.1 s after a threaded GEMM
+                # slowed the PyTorch peer in the other process: its 2-thread step 10.6-22.4 ms without, 10.2 with)
+                min_sample=0.0 if quick else 0.2,
+                settle=0.0 if quick else 0.3,
             )
             cfg["ratios"] = S.main_config_ratios(cfg)
             result["main"].append(cfg)

@@ -228,7 +228,21 @@ def torch_available():
     return importlib.util.find_spec("torch") is not None
 
 
-def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repeats=7, warmup=0.5, budget=None, seed=0):
+def run_config(
+    width,
+    depth,
+    batch,
+    n_threads,
+    rules=RULES,
+    *,
+    peers=False,
+    repeats=7,
+    warmup=0.5,
+    budget=None,
+    seed=0,
+    min_sample=0.0,
+    settle=0.0,
+):
     """Measure one (width, depth, batch, threads) configuration.
 
     Returns a dict with the configuration, each rule's phases, GEMM FLOPs, the isolated GEMM time of its exact
@@ -268,7 +282,7 @@ def run_config(width, depth, batch, n_threads, rules=RULES, *, peers=False, repe
             cands["torch"] = peer
             cands["gemm:torch"] = gemm_runner(gemm_shapes(sizes, batch, "torch"), rng)
     with stack, threads(n_threads):
-        res = interleave(cands, repeats, warmup, budget=budget)
+        res = interleave(cands, repeats, warmup, budget=budget, min_sample=min_sample, settle=settle)
     out = {"width": width, "depth": depth, "batch": batch, "threads": n_threads, "sizes": sizes, "results": {}}
     for nm, r in res.items():
         if nm.startswith("gemm:"):
