@@ -11,20 +11,16 @@ backpropagation through its own layers, down to its weight layer.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._threads import blas_limit, blas_threads_now, parallel_map
+from . import shards as _shards
 from ._validation import SeedLike, as_bool, as_generator, positive_int
 from .layers import Dense, Layer, WeightLayer
-
-#: Fewest rows per shard that :func:`nnlite.fit` splits a training batch into (:meth:`Sequential.auto_shards`):
-#: below it a shard's products are too small for the threads' hand-off to pay.
-MIN_SHARD_ROWS = 16
+from .shards import MIN_SHARD_ROWS  # noqa: F401  (nnlite.network.MIN_SHARD_ROWS, where it was first documented)
 
 
 class Caches(list):
@@ -47,41 +43,6 @@ class Caches(list):
         self.block_outputs = block_outputs
         self.input_shape = input_shape
         self.shards = shards
-
-
-class _JoinedOutputs(Sequence):
-    """The block outputs of a sharded forward pass: block k's is the shards' joined along the rows, made on first
-    access (most rules never read a hidden block's output), then kept."""
-
-    def __init__(self, parts: list[Sequence[np.ndarray]], last: np.ndarray) -> None:
-        self._parts = parts
-        self._joined: list[np.ndarray | None] = [None] * (len(parts[0]) - 1) + [last]
-
-    def __len__(self) -> int:
-        return len(self._joined)
-
-    def __getitem__(self, k: Any) -> Any:
-        if isinstance(k, slice):
-            return [self[i] for i in range(len(self))[k]]
-        out = self._joined[k]
-        if out is None:
-            out = self._joined[k] = np.concatenate([p[k] for p in self._parts])
-        return out
-
-
-def _join(parts: list[Any]) -> Any:
-    """The shards' arrays joined along the rows (None when they are None)."""
-    return None if parts[0] is None else np.concatenate(parts)
-
-
-def _sum_grads(parts: list[list[dict[str, np.ndarray]]]) -> list[dict[str, np.ndarray]]:
-    """The shards' gradients added up, in shard order (into the first shard's arrays)."""
-    total = parts[0]
-    for other in parts[1:]:
-        for mine, theirs in zip(total, other):
-            for name, g in mine.items():
-                g += theirs[name]
-    return total
 
 
 class Sequential:
@@ -193,45 +154,16 @@ class Sequential:
     def auto_shards(self, n: int, threads: int) -> int:
         """The shards :func:`nnlite.fit` runs a training batch of ``n`` rows in with a budget of ``threads``
         BLAS threads: ``threads`` for a :attr:`shardable` network with a convolution, as long as each shard
-        keeps :data:`MIN_SHARD_ROWS` rows; else 1 (the whole batch, on threaded BLAS).
+        keeps :data:`MIN_SHARD_ROWS` rows; else 1 (the whole batch, on threaded BLAS). Why a convolution, with
+        both figures: docs/design.md §3 (a conv net's step is mostly work between many small products, a dense
+        net's a few large products that threaded BLAS splits well)."""
+        return _shards.auto_shards(self, n, threads)
 
-        Why a convolution: a conv net's step is mostly work between the products (im2col, col2im, pooling,
-        activations on large maps) that threaded BLAS leaves on one core, and its products are many small ones
-        that each end in a thread barrier; shards run all of it on every core with one hand-off per block. A
-        dense network's step is a few large products that threaded BLAS already splits well, and halving the
-        rows halves their arithmetic per weight read (docs/design.md §7 has both figures).
-        """
-        from .layers import Conv2d
-
-        if threads < 2 or not self.shardable or not any(isinstance(l, Conv2d) for l in self.layers):
-            return 1
-        return max(1, min(threads, n // MIN_SHARD_ROWS))
-
-    @contextlib.contextmanager
-    def sharded_step(self, n: int) -> Iterator[int]:
+    def sharded_step(self, n: int) -> contextlib.AbstractContextManager[int]:
         """Context of one training step on ``n`` rows: yields its :meth:`auto_shards` for the BLAS threads in
         force, and holds BLAS at one thread inside when that is more than 1 (a threaded product anywhere in the
         step, the rule's or the loss's, would leave an OpenBLAS thread spinning on a core a shard needs)."""
-        shards = self.auto_shards(n, blas_threads_now())
-        if shards == 1:
-            yield 1
-            return
-        with blas_limit(1):
-            yield shards
-
-    def _shard_bounds(self, n: int, shards: Any) -> list[tuple[int, int]] | None:
-        shards = positive_int(shards, "shards")
-        if shards == 1 or n < 2:
-            return None
-        if not self.shardable:
-            bad = next(l for l in self.layers if not l.rows_independent)
-            raise ValueError(
-                f"shards={shards} needs layers that treat the rows independently, but {bad!r} does not "
-                "(BatchNorm's statistics and Dropout's draws couple the rows): use shards=1"
-            )
-        shards = min(shards, n)
-        cuts = [n * j // shards for j in range(shards + 1)]
-        return list(itertools.pairwise(cuts))
+        return _shards.step(self, n)
 
     def forward(self, x: np.ndarray, train: bool = True, *, shards: int = 1) -> tuple[np.ndarray, Caches]:
         """Forward pass.
@@ -271,16 +203,10 @@ class Sequential:
         """
         self._check_input(x)
         train = as_bool(train, "train")
-        bounds = self._shard_bounds(x.shape[0], shards)
+        bounds = _shards.bounds(self, x.shape[0], shards)
         if bounds is None:
             return self._forward_rows(x, train)
-        with blas_limit(1):
-            parts = parallel_map(lambda b: self._forward_rows(x[b[0] : b[1]], train), bounds)
-        h = np.concatenate([p[0] for p in parts])
-        subs = [p[1] for p in parts]
-        per_layer = [tuple(sub[i] for sub in subs) for i in range(len(self.layers))]
-        outputs = _JoinedOutputs([sub.block_outputs for sub in subs], h)
-        return h, Caches(per_layer, outputs, x.shape, [(a, z, sub) for (a, z), sub in zip(bounds, subs)])
+        return _shards.forward(self, x, train, bounds)
 
     def _forward_rows(self, x: np.ndarray, train: bool) -> tuple[np.ndarray, Caches]:
         caches, outputs = [None] * len(self.layers), []
@@ -365,30 +291,9 @@ class Sequential:
             ``dL/da``: the gradient at the weight layer's output (IFA carries it forward).
         """
         k = self._block(k)
-        shards = getattr(caches, "shards", None)
-        if shards is not None:
-            self._check_shard_rows(g, caches, k, "g")
-
-            def shard(part: tuple[int, int, Caches]) -> tuple:
-                a, z, sub = part
-                return self._backward_block_rows(k, g[a:z], sub, feedback, need_dx)
-
-            with blas_limit(1):
-                parts = parallel_map(shard, shards)
-            dx = _join([p[0] for p in parts])
-            delta = _join([p[2] for p in parts]) if need_delta else None
-            return dx, _sum_grads([p[1] for p in parts]), delta
+        if getattr(caches, "shards", None) is not None:
+            return _shards.backward_block(self, k, g, caches, feedback, need_dx, need_delta)
         return self._backward_block_rows(k, g, caches, feedback, need_dx)
-
-    def _check_shard_rows(self, g: Any, caches: Caches, k: int, name: str) -> None:
-        """ValueError unless ``g`` has block k's output shape for the whole batch (a shard's slice of a larger
-        array would be taken silently)."""
-        shape = (caches.input_shape[0], *self.block_shapes[k])
-        if getattr(g, "shape", None) != shape:
-            raise ValueError(
-                f"backward_block: {name} has shape {getattr(g, 'shape', type(g).__name__)}, but block {k}'s output "
-                f"for this batch has shape {shape}"
-            )
 
     def _backward_block_rows(self, k, g, caches, feedback, need_dx):
         s, e = self.blocks[k]
@@ -471,20 +376,8 @@ class Sequential:
         """Carry ``v`` forward through block k's linear parts (IFA): the weight layer without bias (when
         ``include_weight``), then the shape-changing layers, skipping activations."""
         k = self._block(k)
-        shards = getattr(caches, "shards", None)
-        if shards is not None:
-            if not isinstance(v, np.ndarray) or v.shape[:1] != caches.input_shape[:1]:
-                raise ValueError(
-                    f"carry_block: v has shape {getattr(v, 'shape', type(v).__name__)}, but the sharded forward "
-                    f"pass had {caches.input_shape[0]} rows"
-                )
-
-            def shard(part: tuple[int, int, Caches]) -> np.ndarray:
-                a, z, sub = part
-                return self.carry_block(k, v[a:z], sub, include_weight=include_weight)
-
-            with blas_limit(1):
-                return np.concatenate(parallel_map(shard, shards))
+        if getattr(caches, "shards", None) is not None:
+            return _shards.carry_block(self, k, v, caches, include_weight)
         s, e = self.blocks[k]
         if include_weight:
             v = self.layers[s].carry(v, caches[s])
