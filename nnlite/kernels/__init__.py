@@ -16,6 +16,7 @@ from .pool import (
     maxpool2d_forward,
     maxpool2x2_backward,
     maxpool2x2_forward,
+    maxpool2x2_winners,
 )
 from .ternary import ternarize
 
@@ -27,6 +28,7 @@ __all__ = [
     "maxpool2d_backward",
     "maxpool2x2_forward",
     "maxpool2x2_backward",
+    "maxpool2x2_winners",
     "avgpool2d_forward",
     "avgpool2d_backward",
     "fwht",

@@ -15,6 +15,7 @@ __all__ = [
     "maxpool2d_backward",
     "maxpool2x2_forward",
     "maxpool2x2_backward",
+    "maxpool2x2_winners",
     "avgpool2d_forward",
     "avgpool2d_backward",
 ]
@@ -53,34 +54,10 @@ def _pick(v, k, best, arg):
 
 
 @numba.njit(cache=True, nogil=True)
-def _maxpool2x2_fwd(x, out, argmax):
-    # 2x2 windows, stride 2 (the cnn's pooling): the four candidates of a window in row-major order, as
-    # _maxpool_fwd takes them, over contiguous input rows
-    N, C, H, W = x.shape
-    OH = out.shape[2]
-    OW = out.shape[3]
-    for n in range(N):
-        for c in range(C):
-            for oh in range(OH):
-                r0 = x[n, c, 2 * oh]
-                r1 = x[n, c, 2 * oh + 1]
-                o = out[n, c, oh]
-                a = argmax[n, c, oh]
-                k0 = 2 * oh * W
-                for ow in range(OW):
-                    j = 2 * ow
-                    best, arg = r0[j], k0 + j
-                    best, arg = _pick(r0[j + 1], k0 + j + 1, best, arg)
-                    best, arg = _pick(r1[j], k0 + W + j, best, arg)
-                    best, arg = _pick(r1[j + 1], k0 + W + j + 1, best, arg)
-                    o[ow] = best
-                    a[ow] = arg
-
-
-@numba.njit(cache=True, nogil=True)
 def _max2x2_fwd(x, out, code):
-    # as _maxpool2x2_fwd, with the winner's place in its window (0..3, row-major) instead of its flat index:
-    # an int64 per window cost more than the maxima themselves (docs/design.md §7)
+    # 2x2 windows, stride 2 (the cnn's pooling): the four candidates of a window in row-major order, as
+    # _maxpool_fwd takes them, over contiguous input rows; the winner kept as its place in the window (0..3):
+    # an int64 flat index per window cost more than the maxima themselves (docs/design.md §7)
     N, C, H, W = x.shape
     OH = out.shape[2]
     OW = out.shape[3]
@@ -223,10 +200,10 @@ def maxpool2d_forward(
     kh, kw, sh, sw, OH, OW = _pool_geometry(H, W, kh, kw, stride)
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
-    if (kh, kw, sh, sw) == (2, 2, 2, 2) and x.flags.c_contiguous:
-        _maxpool2x2_fwd(x, out, argmax)
-    else:
-        _maxpool_fwd(x, kh, kw, sh, sw, out, argmax)
+    if (kh, kw, sh, sw) == (2, 2, 2, 2) and x.flags.c_contiguous:  # the one-byte kernel, indices from its codes
+        out, code = maxpool2x2_forward(x)
+        return out, maxpool2x2_winners(code, W)
+    _maxpool_fwd(x, kh, kw, sh, sw, out, argmax)
     return out, argmax
 
 
@@ -307,6 +284,14 @@ def maxpool2x2_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     code = np.empty(out.shape, dtype=np.uint8)
     _max2x2_fwd(np.ascontiguousarray(x), out, code)
     return out, code
+
+
+def maxpool2x2_winners(code: np.ndarray, width: int) -> np.ndarray:
+    """The flat indices ``h*W + w`` (int64, ``code``'s shape) of the winners that :func:`maxpool2x2_forward`'s
+    ``code`` names in planes ``width`` wide: :func:`maxpool2d_forward`'s ``argmax`` at 2x2/stride 2."""
+    OH, OW = code.shape[2:]
+    k = code.astype(np.int64)
+    return (2 * np.arange(OH)[:, None] + (k >> 1)) * width + 2 * np.arange(OW)[None, :] + (k & 1)
 
 
 def maxpool2x2_backward(dout: np.ndarray, code: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:

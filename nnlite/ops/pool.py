@@ -15,6 +15,7 @@ from ..kernels import (
     maxpool2d_forward,
     maxpool2x2_backward,
     maxpool2x2_forward,
+    maxpool2x2_winners,
 )
 from ._checks import check_grad
 
@@ -67,11 +68,7 @@ def maxpool2d_forward_op(
 def _flat_winners(cache: tuple) -> np.ndarray:
     """The cache's winners as flat indices ``h*W + w`` (int64), whichever kernel wrote them."""
     winners, x_shape = cache[:2]
-    if winners.dtype != np.uint8:
-        return winners
-    OH, OW = winners.shape[2:]
-    k = winners.astype(np.int64)
-    return (2 * np.arange(OH)[:, None] + k // 2) * x_shape[3] + 2 * np.arange(OW)[None, :] + k % 2
+    return maxpool2x2_winners(winners, x_shape[3]) if winners.dtype == np.uint8 else winners
 
 
 def pool_output_of(cache: tuple) -> tuple[tuple[int, ...], np.dtype]:
