@@ -42,17 +42,34 @@ class DirectCache(NamedTuple):
     KW: int
 
 
+@numba.njit(cache=True, inline="always")
+def _widen_into(src, dst):
+    # the (R, Q) plane src into the first R rows and Q columns of the wider plane dst (the rest left as it is)
+    R, Q = src.shape
+    for y in range(R):
+        drow = dst[y, :Q]
+        srow = src[y]
+        for q in range(Q):
+            drow[q] = srow[q]
+
+
+@numba.njit(cache=True, inline="always")
+def _crop_into(acc, width, dst):
+    # the (R, Q) plane dst from the flat plane acc of rows ``width`` wide (its spare columns dropped)
+    R, Q = dst.shape
+    for y in range(R):
+        drow = dst[y]
+        arow = acc[y * width : y * width + Q]
+        for q in range(Q):
+            drow[q] = arow[q]
+
+
 @numba.njit(cache=True, nogil=True)
 def _pad_into(src, top, left, dst):
     # dst[c] = src[c] placed at (top, left) of a zeroed plane (dst's planes may be larger than the image needs)
-    C, H, W = src.shape
     dst[:] = 0
-    for c in range(C):
-        for h in range(H):
-            drow = dst[c, top + h, left : left + W]
-            srow = src[c, h]
-            for w in range(W):
-                drow[w] = srow[w]
+    for c in range(src.shape[0]):
+        _widen_into(src[c], dst[c, top:, left:])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -61,7 +78,7 @@ def _forward(x, W, b, ph, pw, out):
     # spare), so that a tap is one run of L = OH*Wp contiguous elements at the offset i*Wp + j
     N, C, H, Wd = x.shape
     F, _, KH, KW = W.shape
-    OH, OW = out.shape[2], out.shape[3]
+    OH = out.shape[2]
     Hp, Wp = H + 2 * ph, Wd + 2 * pw
     L = OH * Wp
     xp = np.empty((C, Hp + 1, Wp), dtype=x.dtype)  # one spare row: the last tap's run reaches KW-1 past the plane
@@ -78,12 +95,7 @@ def _forward(x, W, b, ph, pw, out):
                         xs = xf[c, i * Wp + j : i * Wp + j + L]
                         for t in range(L):
                             acc[t] += w * xs[t]
-            o = out[n, f]
-            for y in range(OH):
-                orow = o[y]
-                arow = acc[y * Wp : y * Wp + OW]
-                for q in range(OW):
-                    orow[q] = arow[q]
+            _crop_into(acc, Wp, out[n, f])
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
@@ -92,7 +104,7 @@ def _grad_w(x, dout, ph, pw, dW, db):
     # output gradient laid out on the padded width with zeros in the spare columns (reassociated: vectorised)
     N, C, H, Wd = x.shape
     F, _, KH, KW = dW.shape
-    OH, OW = dout.shape[2], dout.shape[3]
+    OH = dout.shape[2]
     Hp, Wp = H + 2 * ph, Wd + 2 * pw
     L = OH * Wp
     xp = np.empty((C, Hp + 1, Wp), dtype=x.dtype)
@@ -102,12 +114,7 @@ def _grad_w(x, dout, ph, pw, dW, db):
         _pad_into(x[n], ph, pw, xp)
         xf = xp.reshape(C, (Hp + 1) * Wp)
         for f in range(F):
-            g = dout[n, f]
-            for y in range(OH):
-                erow = ge[y, :OW]
-                grow = g[y]
-                for q in range(OW):
-                    erow[q] = grow[q]
+            _widen_into(dout[n, f], ge)
             s = dout.dtype.type(0)
             for t in range(L):
                 s += gf[t]
@@ -127,7 +134,7 @@ def _forward3x3(x, W, b, ph, pw, out):
     # _forward for 3x3 kernels: the nine taps of a channel added in one pass (one store per element, not nine)
     N, C, H, Wd = x.shape
     F = W.shape[0]
-    OH, OW = out.shape[2], out.shape[3]
+    OH = out.shape[2]
     Hp, Wp = H + 2 * ph, Wd + 2 * pw
     L = OH * Wp
     xp = np.empty((C, Hp + 1, Wp), dtype=x.dtype)
@@ -162,12 +169,7 @@ def _forward3x3(x, W, b, ph, pw, out):
                         + w21 * r2[t + 1]
                         + w22 * r2[t + 2]
                     )
-            o = out[n, f]
-            for y in range(OH):
-                orow = o[y]
-                arow = acc[y * Wp : y * Wp + OW]
-                for q in range(OW):
-                    orow[q] = arow[q]
+            _crop_into(acc, Wp, out[n, f])
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
@@ -175,7 +177,7 @@ def _grad_w3x3(x, dout, ph, pw, dW, db):
     # _grad_w for 3x3 kernels: the nine dot products of a channel in one pass over the output gradient
     N, C, H, Wd = x.shape
     F = dW.shape[0]
-    OH, OW = dout.shape[2], dout.shape[3]
+    OH = dout.shape[2]
     Hp, Wp = H + 2 * ph, Wd + 2 * pw
     L = OH * Wp
     xp = np.empty((C, Hp + 1, Wp), dtype=x.dtype)
@@ -186,12 +188,7 @@ def _grad_w3x3(x, dout, ph, pw, dW, db):
         _pad_into(x[n], ph, pw, xp)
         xf = xp.reshape(C, (Hp + 1) * Wp)
         for f in range(F):
-            g = dout[n, f]
-            for y in range(OH):
-                erow = ge[y, :OW]
-                grow = g[y]
-                for q in range(OW):
-                    erow[q] = grow[q]
+            _widen_into(dout[n, f], ge)
             s = z
             for t in range(L):
                 s += gf[t]
@@ -255,12 +252,7 @@ def _grad_x(dout, K, ph, pw, dx):
                         ds = df[f, off : off + L]
                         for t in range(L):
                             acc[t] += k * ds[t]
-            d = dx[n, c]
-            for h in range(H):
-                drow = d[h]
-                arow = acc[h * Wq : h * Wq + Wd]
-                for w in range(Wd):
-                    drow[w] = arow[w]
+            _crop_into(acc, Wq, dx[n, c])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -305,12 +297,7 @@ def _grad_x3x3(dout, K, ph, pw, dx):
                         + k21 * r2[t + 1]
                         + k22 * r2[t]
                     )
-            d = dx[n, c]
-            for h in range(H):
-                drow = d[h]
-                arow = acc[h * Wq : h * Wq + Wd]
-                for w in range(Wd):
-                    drow[w] = arow[w]
+            _crop_into(acc, Wq, dx[n, c])
 
 
 def conv2d_direct_forward(
