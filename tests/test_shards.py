@@ -219,3 +219,49 @@ def test_parallel_map_raises_after_every_item_finished():
         parallel_map(item, [0, 1])
     assert done == [1]  # the other item was not left running
     timer.cancel()
+
+
+def test_an_interrupt_inside_a_sharded_step_keeps_the_finished_epoch(tmp_path):
+    """Ctrl-C lands in the caller's shard mid-step: the last finished epoch is on disk, BLAS is back at its
+    limit, no shard is left running, and the next sharded step works."""
+    from nnlite.training_state import read_history
+
+    net = nn.cnn((1, 8, 8), 3, channels=(4,), kernel_size=3, dtype=np.float64, seed=0)
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((64, 1, 8, 8)), rng.integers(0, 3, 64)
+    pool = net.layers[2]  # MaxPool2d: its backward runs once in each shard
+    backward = pool.backward
+    seen = {"main": 0, "worker": 0, "running": 0}
+
+    def interrupted(dout, cache):
+        who = "main" if threading.current_thread() is threading.main_thread() else "worker"
+        seen[who] += 1
+        if who == "main" and seen["main"] == 3:  # epoch 2's first step (2 steps of 32 rows per epoch)
+            raise KeyboardInterrupt
+        seen["running"] += 1
+        try:
+            return backward(dout, cache)
+        finally:
+            seen["running"] -= 1
+
+    pool.backward = interrupted
+    with blas_limit(2):
+        with pytest.raises(KeyboardInterrupt):
+            nn.fit(
+                net,
+                nn.BP(),
+                nn.softmax_cross_entropy,
+                nn.SGD(0.05),
+                data,
+                epochs=3,
+                batch_size=32,
+                seed=0,
+                progress=False,
+                checkpoint_dir=tmp_path,
+            )
+        assert seen["running"] == 0 and seen["worker"] == 3  # the other shard of the broken step finished too
+        assert blas_threads_now() == 2  # the step's one-thread BLAS limit was lifted
+        assert read_history(tmp_path / "model.npz")["epoch"] == [1]  # the finished epoch, not the broken one
+        pool.backward = backward
+        out, caches = nn.load(tmp_path / "model.npz").forward(data[0][:32], shards=2)  # the pool still serves
+    assert caches.shards is not None and out.shape == (32, 3)
