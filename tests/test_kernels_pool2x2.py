@@ -70,6 +70,8 @@ def test_maxpool2x2_refuses_what_it_cannot_pool():
         (lambda: K.maxpool2x2_backward(d, code[:, :, :1], x.shape), TypeError, "uint8 array"),
         (lambda: K.maxpool2x2_backward(d, np.full_like(code, 4), x.shape), ValueError, r"\[0, 3\], got up to 4"),
         (lambda: K.maxpool2x2_backward(d[:, :, :1], code, x.shape), ValueError, "dout must have shape"),
+        (lambda: K.maxpool2x2_winners(code.astype(np.int64), 4), TypeError, "uint8"),
+        (lambda: K.maxpool2x2_winners(code, 3), ValueError, "width must be an int of at least 2 \\* 2"),
     ]
     for call, exc, msg in cases:
         with pytest.raises(exc, match=msg):

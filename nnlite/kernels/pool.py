@@ -289,7 +289,13 @@ def maxpool2x2_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def maxpool2x2_winners(code: np.ndarray, width: int) -> np.ndarray:
     """The flat indices ``h*W + w`` (int64, ``code``'s shape) of the winners that :func:`maxpool2x2_forward`'s
     ``code`` names in planes ``width`` wide: :func:`maxpool2d_forward`'s ``argmax`` at 2x2/stride 2."""
+    if not isinstance(code, np.ndarray) or code.dtype != np.uint8 or code.ndim != 4:
+        raise TypeError(
+            f"code must be the 4-d uint8 array of maxpool2x2_forward, got {getattr(code, 'dtype', type(code).__name__)}"
+        )
     OH, OW = code.shape[2:]
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 2 * OW:
+        raise ValueError(f"width must be an int of at least 2 * {OW} (the windows' columns), got {width!r}")
     k = code.astype(np.int64)
     return (2 * np.arange(OH)[:, None] + (k >> 1)) * width + 2 * np.arange(OW)[None, :] + (k & 1)
 
