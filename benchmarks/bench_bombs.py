@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .harness import machine_header, meta, write_json
+from .harness import keep_partial, machine_header, meta, write_json
 
 _READ = {
     "idx": "nnlite.data.read_idx({path!r})",
@@ -115,6 +115,7 @@ def main(argv=None):
         for kind, path in make_bombs(Path(d), args.size_mb).items():
             r = measure(kind, path)
             result["bombs"][kind] = r
+            keep_partial(args.out, result)
             print(
                 f"{kind:10s} file {r['file_bytes'] / 1e6:6.2f} MB  extra peak {r['peak_mb']:8.1f} MB  "
                 f"{r['seconds']:6.2f} s  {r['result']}"

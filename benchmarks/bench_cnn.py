@@ -18,7 +18,7 @@ import importlib.util
 
 import numpy as np
 
-from .harness import Peer, interleave, machine_header, meta, threads, write_json
+from .harness import Peer, interleave, keep_partial, machine_header, meta, threads, write_json
 from .step import LR, MOMENTUM, nnlite_runner, torch_step_phases
 
 CHANNELS, KERNEL = (32, 32, 64), 3
@@ -127,6 +127,7 @@ def main(argv=None):
             row["nnlite_over_torch"] = res["nnlite"]["step"]["median"] / res["torch"]["step"]["median"]
             print(f"  nnlite/torch step: {row['nnlite_over_torch']:.2f}")
         result["runs"].append(row)
+        keep_partial(args.out, result)
     if args.out:
         write_json(args.out, result)
         print(f"wrote {args.out}")

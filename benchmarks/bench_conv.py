@@ -49,7 +49,7 @@ from nnlite.kernels import col2im, im2col
 from nnlite.kernels import conv_exec as conv_ops
 from nnlite.kernels import reference as twin
 
-from .harness import Peer, interleave, machine_header, meta, threads, timed, write_json
+from .harness import Peer, interleave, keep_partial, machine_header, meta, threads, timed, write_json
 
 SHAPES = [(128, 3, 32, 32, 64), (128, 64, 16, 16, 64)]
 QUICK_SHAPES = [(8, 3, 16, 16, 8), (8, 8, 8, 8, 8)]
@@ -286,8 +286,7 @@ def main(argv=None):
         print("im2col vs FFT (vs direct, C <= 8) convolution, forward + backward, float32, batch 64, one thread:")
 
         def keep(rows):  # an interrupted sweep keeps the shapes it timed (written atomically, marked partial)
-            if args.out:
-                write_json(args.out, {**res, "rows": rows, "partial": True})
+            keep_partial(args.out, {**res, "rows": rows})
 
         res.update(run_sweep(args.repeats or 5, shapes=sweep_shapes()[:4] if args.quick else None, on_row=keep))
         print(f"fitted (s per 1e9 units): im2col {res['fit']['im2col']}, fft {res['fit']['fft']}")
@@ -354,6 +353,7 @@ def main(argv=None):
                 + f" (sum {sum(v['median'] for v in p.values()) * 1e3:.0f} ms)"
             )
             results["runs"].append(row)
+            keep_partial(args.out, results)
     if args.out:
         write_json(args.out, results)
         print(f"wrote {args.out}")

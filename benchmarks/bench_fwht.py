@@ -34,7 +34,7 @@ import numpy as np
 from nnlite._threads import blas_limit
 from nnlite.kernels import fwht, reference
 
-from .harness import Peer, interleave, machine_header, meta, timed, write_json
+from .harness import Peer, interleave, keep_partial, machine_header, meta, timed, write_json
 
 BASELINE = Path(__file__).resolve().parent / "baselines" / "fwht_v1.json"
 V1 = "v1 (stored)"
@@ -197,6 +197,7 @@ def main(argv=None):
                     row[f"new/fht{t}t"] = row[f"nnlite {t}t"]["gops_median"] / row[f"fht_cpu {t}t"]["gops_median"]
             row["check"] = _check(pristine, fht_cpu)
             results.append(row)
+            keep_partial(args.json, {"meta": info, "baseline_v1": baseline, "results": results})
             ratios = " ".join(f"{row[r]:10.2f}" if row[r] is not None else f"{'-':>10}" for r in ratio_names)
             print(f"{n:>7} " + " ".join(cells) + " " + ratios, flush=True)
         c = results[-1]["check"]

@@ -26,7 +26,7 @@ import numpy as np
 from nnlite.projections import OPU, Fastfood, Gaussian, Sparse
 from nnlite.projections import fastfood as _ff_module
 
-from .harness import interleave, machine_header, meta, timed, write_json
+from .harness import interleave, keep_partial, machine_header, meta, timed, write_json
 
 N_IN = (10, 100, 1000)
 N_OUT = (2400, 65536)
@@ -134,6 +134,7 @@ def run(args):
                         "time": t,
                     }
                 )
+                keep_partial(args.out, {"meta": info, "batch": BATCH, "dtype": "float32", "rows": rows})
                 del p
 
     def get(name, n_in, n_out):

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from .harness import machine_header, meta, threads, write_json
+from .harness import keep_partial, machine_header, meta, threads, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHERS = "other benchmarks: python -m benchmarks {conv,fwht,projections} --help"
@@ -193,6 +193,7 @@ def main(argv=None):
         "first_step": {},
     }
     print(machine_header(result["meta"]["machine"]))
+    json_path = out_dir / ("steps_quick.json" if quick else "steps.json")
     rules = S.RULES
     if args.no_torch:
         S.torch_runner = lambda *a, **k: None
@@ -217,6 +218,7 @@ def main(argv=None):
             )
             cfg["ratios"] = S.main_config_ratios(cfg)
             result["main"].append(cfg)
+            keep_partial(json_path, result)
             print_config(cfg)
             sys.stdout.flush()
 
@@ -234,13 +236,13 @@ def main(argv=None):
                 "batch": [(800, 3, b) for b in (32, 128, 512)],
             }
         for key, shapes in plan.items():
-            cfgs = []
+            cfgs = result["sweeps"][key] = []
             for th in thread_counts:
                 for w, d, b in shapes:
                     # every configuration gets all its rounds: a 12 s budget left 3 at width 4096, and one
                     # disturbed round moved a median by 1.8x (DFA's 1-thread backward, 256 against 139 ms)
                     cfgs.append(S.run_config(w, d, b, th, rules, repeats=repeats, warmup=warm))
-            result["sweeps"][key] = cfgs
+                    keep_partial(json_path, result)
             print_sweep(key, cfgs)
             sys.stdout.flush()
 
@@ -249,6 +251,7 @@ def main(argv=None):
 
         with threads(1):
             result["kernels"] = run_kernels(quick=quick, repeats=5 if quick else 15, warmup=0.05 if quick else 0.2)
+        keep_partial(json_path, result)
         print_kernels(result["kernels"])
 
     if "first-step" in parts:
@@ -265,7 +268,6 @@ def main(argv=None):
             )
 
     result["meta"]["seconds"] = time.perf_counter() - t_start
-    json_path = out_dir / ("steps_quick.json" if quick else "steps.json")
     write_json(json_path, result)
     print(f"\nwrote {json_path}")
     if not args.no_plot and result["sweeps"]:

@@ -12,7 +12,8 @@ of their samples, the thread limits, and the description of the machine that goe
   other candidate; :func:`serve_peer` is its other end.
 - :func:`machine_info` / :func:`machine_header`: CPU model, vector extensions, core count, numpy's BLAS build and
   the threading of every loaded thread pool (threadpoolctl); :func:`meta` puts them in a result's ``meta`` block
-  and :func:`write_json` writes a result (atomically, NaN as null).
+  and :func:`write_json` writes a result (atomically, NaN as null); :func:`keep_partial` writes what an unfinished
+  run has finished so far, after each configuration, so that an interrupted run keeps it.
 """
 
 from __future__ import annotations
@@ -360,3 +361,11 @@ def write_json(path: str | os.PathLike, result: Any) -> None:
     from nnlite.checkpoint import write_json as _write
 
     _write(path, result)
+
+
+def keep_partial(path: str | os.PathLike | None, result: dict) -> None:
+    """Write what a suite has finished so far, marked ``"partial": true`` (atomically, :func:`write_json`), so that
+    an interrupted run keeps every configuration it finished; the suite's last write replaces it with the whole
+    result (no ``partial`` key). Nothing is written when ``path`` is None."""
+    if path:
+        write_json(path, {**result, "partial": True})

@@ -155,7 +155,7 @@ def test_conv_quick(tmp_path):
     assert main(["conv", "--quick", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     _machine_ok(res["meta"]["machine"])
-    assert len(res["runs"]) == 2
+    assert len(res["runs"]) == 2 and "partial" not in res
     for run in res["runs"]:
         assert {"nnlite", "twin"} <= set(run["paths"])
         if res["torch"]:  # the PyTorch peer, in its own child process
@@ -229,6 +229,7 @@ def test_cnn_quick(tmp_path):
     assert main(["cnn", "--quick", "--no-torch", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     (run,) = res["runs"]
+    assert "partial" not in res  # the finished run's last write replaced the partial ones
     assert run["threads"] == 1 and set(run["results"]) == {"nnlite"}
     assert run["results"]["nnlite"]["step"]["n"] == 3
 
@@ -261,3 +262,51 @@ def test_an_interrupted_conv_sweep_keeps_the_shapes_it_timed(tmp_path, monkeypat
     res = json.loads(out.read_text())
     assert res["partial"] is True and [r["C"] for r in res["rows"]] == [1, 1]
     assert all(r["im2col"] > 0 and r["fft"] > 0 for r in res["rows"])
+
+
+def _out(tmp_path, flag):
+    return [flag, str(tmp_path / "out.json")]
+
+
+# (argv, module, the function that starts one configuration, the output flag, the JSON key of the finished ones)
+INTERRUPTIBLE = {
+    "step": (
+        ["step", "--quick", "--only", "main", "--threads", "1,1", "--no-torch", "--no-plot"],
+        "bench_step",
+        None,  # benchmarks.step.run_config, patched below
+        None,  # --out is a folder
+        "main",
+    ),
+    "conv": (["conv", "--quick", "--no-torch"], "bench_conv", "make_paths", "--out", "runs"),
+    "cnn": (["cnn", "--quick", "--no-torch", "--threads", "1,1"], "bench_cnn", "interleave", "--out", "runs"),
+    "fwht": (["fwht", "--quick"], "bench_fwht", "interleave", "--json", "results"),
+    "projections": (["projections", "--quick", "--no-opu"], "bench_projections", "time_call", "--out", "rows"),
+    "bombs": (["bombs", "--size-mb", "2"], "bench_bombs", "measure", "--out", "bombs"),
+}
+
+
+@pytest.mark.parametrize("suite", sorted(INTERRUPTIBLE))
+def test_an_interrupted_suite_keeps_the_configurations_it_finished(suite, tmp_path, monkeypatch):
+    """Ctrl-C during the second configuration: the JSON on disk holds the first one, marked partial (the rule of the
+    house: an interrupted run keeps what it finished)."""
+    import importlib
+
+    argv, module, name, flag, finished = INTERRUPTIBLE[suite]
+    target = S if name is None else importlib.import_module(f"benchmarks.{module}")
+    name = name or "run_config"
+    real, calls = getattr(target, name), []
+
+    def second_call_interrupted(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(target, name, second_call_interrupted)
+    argv = argv + (_out(tmp_path, flag) if flag else ["--out", str(tmp_path)])
+    with pytest.raises(KeyboardInterrupt):
+        main(argv)
+    path = tmp_path / ("steps_quick.json" if flag is None else "out.json")
+    res = json.loads(path.read_text())
+    assert res["partial"] is True and len(res[finished]) == 1
+    _machine_ok(res["meta"]["machine"])
