@@ -7,7 +7,8 @@ What it measures (see benchmarks/step.py for the FLOP formulas and the harness):
    float32, at each thread count: every rule's step split into forward / backward / update, its GEMM FLOPs and the
    fraction of the GEMM peak of its own products (the same products timed alone, same thread count), PyTorch's
    step on the same MLP when torch is importable, nnlite with its fused kernels off (the NumPy path, "before"),
-   the per-step time inside ``fit``, and DFA ``parallel=True`` (T workers of one BLAS thread at T threads);
+   the per-step time inside ``fit``, and DFA ``parallel=True`` (T workers of one BLAS thread at T threads); the
+   ratios include each step's floor, its GEMMs alone plus its update phase (:func:`benchmarks.step.floor`);
 2. sweeps of width (256 ... 4096, depth 3), depth (1 ... 8, width 1024) and batch (32 ... 512) for every rule;
 3. every Numba kernel against its NumPy twin;
 4. import-plus-first-step time, cold (empty Numba cache) and warm.

@@ -300,11 +300,30 @@ def run_config(
     return out
 
 
+def floor(result):
+    """A step's floor: its GEMMs timed alone plus its update phase (seconds), or None without both.
+
+    Neither can hide behind the other: the GEMMs run on every thread there is, and the update (SGD momentum reads
+    ``p``, ``v`` and ``g`` and writes ``p`` and ``v``, five passes over the 1.9M parameters) is bound by memory
+    bandwidth, which a second thread does not widen. No work around the GEMMs brings a step below it.
+    """
+    if "gemm" not in result or "update" not in result:
+        return None
+    return result["gemm"]["median"] + result["update"]["median"]
+
+
 def main_config_ratios(cfg):
-    """The ratios of the issue's goals from one configuration's results."""
+    """The ratios of the issue's goals from one configuration's results, and the floors' (:func:`floor`)."""
     r = cfg["results"]
     med = {k: v["step"]["median"] for k, v in r.items()}
+    floors = {k: floor(v) for k, v in r.items()}
     out = {}
+    if floors.get("bp") and "torch" in med:
+        out["bp_floor_over_torch"] = floors["bp"] / med["torch"]
+    if floors.get("bp") and floors.get("dfa"):
+        out["dfa_floor_over_bp_floor"] = floors["dfa"] / floors["bp"]
+    if floors.get("bp"):
+        out["bp_gemm_fraction_at_floor"] = r["bp"]["gemm"]["median"] / floors["bp"]
     if "bp" in med and "dfa" in med:
         out["dfa_over_bp"] = med["dfa"] / med["bp"]
     if "bp" in med and "dfa_par" in med:

@@ -60,6 +60,10 @@ def test_quick_json_structure_and_values(quick):
                 _timing_ok(r[ph])
     for k in ("dfa_over_bp", "bp_gemm_fraction", "bp_fused_over_numpy", "fit_over_bare_bp"):
         assert cfg["ratios"][k] > 0
+    bp, dfa = cfg["results"]["bp"], cfg["results"]["dfa"]
+    floors = {k: r["gemm"]["median"] + r["update"]["median"] for k, r in (("bp", bp), ("dfa", dfa))}
+    assert cfg["ratios"]["dfa_floor_over_bp_floor"] == pytest.approx(floors["dfa"] / floors["bp"])
+    assert cfg["ratios"]["bp_gemm_fraction_at_floor"] == pytest.approx(bp["gemm"]["median"] / floors["bp"])
     for key in ("width", "depth", "batch"):
         cfgs = res["sweeps"][key]
         assert len(cfgs) == 2
