@@ -1,39 +1,60 @@
-"""DFA(parallel=True): the same gradients bit for bit, the BLAS thread count as its budget, its trial of both ways
-and its pool's shutdown."""
+"""DFA(parallel=True): the same gradients bit for bit, the BLAS thread count as its budget (the blocks dealt
+evenly to that many threads of nnlite's one pool, each on one BLAS thread), and its trial of both ways."""
 
-import numpy as np
+import threading
+
 import pytest
 from test_rules import _assert_same_grads, _setup
 
 import nnlite as nn
+from nnlite._threads import blas_threads_now
+from nnlite.rules.direct import block_groups
+
+
+def _record_threads(net, monkeypatch):
+    """Patch ``net.backward_block`` to note, per block, the thread that ran it and the BLAS threads in force."""
+    seen = {}
+    real = net.backward_block
+
+    def backward_block(k, *a, **kw):
+        seen[k] = (threading.current_thread().name, blas_threads_now())
+        return real(k, *a, **kw)
+
+    monkeypatch.setattr(net, "backward_block", backward_block)
+    return seen
 
 
 @pytest.mark.parametrize("blas", [1, 2])
-def test_dfa_parallel_equals_sequential(blas):
+def test_dfa_parallel_equals_sequential(blas, monkeypatch):
     from threadpoolctl import threadpool_limits
 
     net, x, y, caches, e = _setup(0, [6, 9, 8, 7, 4], "tanh", n=5)
+    seen = _record_threads(net, monkeypatch)
     with threadpool_limits(limits=blas, user_api="blas"):
         rule = nn.DFA(seed=1, parallel=True)
-        a = rule.gradients(net, caches, e, y)
-        # the BLAS thread count is the budget: one thread means the blocks in turn, no pool
-        assert (rule._pool is None) == (blas == 1) and rule._pool_size == (0 if blas == 1 else 2)
+        a = rule.gradients(net, caches, e, y)  # the first trial step takes the parallel way
+    # the BLAS thread count is the budget: one thread means the blocks in turn, in the caller, with its BLAS;
+    # two mean two threads (the caller and one of nnlite's pool), each block on one BLAS thread
+    names = {name for name, _ in seen.values()}
+    assert sorted(seen) == [0, 1, 2, 3]
+    if blas == 1:
+        assert names == {threading.current_thread().name}
+    else:
+        assert len(names) == 2 and threading.current_thread().name in names
+        assert all(name.startswith("nnlite") for name in names - {threading.current_thread().name})
+        assert {b for _, b in seen.values()} == {1}
+    monkeypatch.undo()
     _assert_same_grads(a, nn.DFA(seed=1).gradients(net, caches, e, y), tol=0)
 
 
-def test_parallel_dfa_shuts_its_pool_down():
-    from threadpoolctl import threadpool_limits
-
-    rule = nn.DFA(seed=0, parallel=True)
-    net = nn.mlp([5, 4, 4, 3], seed=0)
-    out, caches = net.forward(np.zeros((2, 5), np.float32))
-    _, e = nn.softmax_cross_entropy(out, np.array([0, 1]))
-    with threadpool_limits(limits=2, user_api="blas"):
-        rule.gradients(net, caches, e)
-    pool = rule._pool
-    assert pool is not None
-    rule.close()
-    assert rule._pool is None and pool._shutdown
+def test_block_groups_deal_the_work_evenly_and_keep_block_order():
+    net = nn.mlp([784, 800, 800, 800, 10], seed=0)  # three large blocks and a small one
+    assert block_groups(net, 2) == [[0, 1], [2, 3]]  # largest first (1, 2, 0, 3), each to the least loaded
+    assert block_groups(net, 1) == [[0, 1, 2, 3]]
+    assert block_groups(net, 8) == [[0], [1], [2], [3]]  # no more groups than blocks
+    cnn = nn.cnn((1, 28, 28), 10, seed=0)
+    groups = block_groups(cnn, 2)
+    assert sorted(k for g in groups for k in g) == list(range(cnn.n_blocks)) and all(g == sorted(g) for g in groups)
 
 
 def test_parallel_dfa_times_both_ways_then_keeps_the_faster():
@@ -55,4 +76,3 @@ def test_parallel_dfa_times_both_ways_then_keeps_the_faster():
         rule._settled.clear()
         _assert_same_grads(rule.gradients(net, caches, e, y), ref, tol=0)
         assert len(rule._trials[2][False]) == rule.TRIALS  # settled: no more timing
-    rule.close()

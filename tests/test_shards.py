@@ -166,19 +166,29 @@ def test_fit_runs_a_conv_net_in_shards_at_two_threads():
             np.testing.assert_allclose(b[name], a[name], rtol=1e-10, atol=1e-13)
 
 
-def test_parallel_dfa_leaves_the_cores_to_the_shards():
+def test_parallel_dfa_leaves_the_cores_to_the_shards(monkeypatch):
+    import threading
+
     net = nn.cnn((1, 8, 8), 3, channels=(4, 4), kernel_size=3, seed=0)
     x = np.random.default_rng(0).standard_normal((8, 1, 8, 8)).astype(np.float32)
     rule = nn.DFA(seed=1, parallel=True)
+    callers = []
+    real = net.backward_block
+
+    def backward_block(*a, **k):
+        callers.append(threading.current_thread())
+        return real(*a, **k)
+
+    monkeypatch.setattr(net, "backward_block", backward_block)
     with blas_limit(2):
         out, caches = net.forward(x, shards=2)
         _, e = nn.softmax_cross_entropy(out.reshape(8, -1), np.arange(8) % 3)
         rule.gradients(net, caches, e)
-        assert rule._pool is None  # no second level of threads under the shards
+        assert set(callers) == {threading.current_thread()}  # no second level of threads under the shards
+        callers.clear()
         _, whole = net.forward(x)
-        rule.gradients(net, whole, e)
-        assert rule._pool is not None
-    rule.close()
+        rule.gradients(net, whole, e)  # unsharded, the first trial takes the parallel way: two threads
+        assert len(set(callers)) == 2
 
 
 def test_parallel_map_keeps_order_and_runs_nested_calls_inline():

@@ -199,7 +199,7 @@ class Rule(abc.ABC):
 
     # -- resources and representation --------------------------------------------------------------------------
     def close(self) -> None:
-        """Release what the rule holds besides arrays (thread pools). The rule stays usable."""
+        """Release what the rule holds besides arrays (an OPU's device, say). The rule stays usable."""
 
     def _repr_args(self) -> dict[str, Any]:
         """The constructor's arguments, by name (default: the attributes named like the parameters)."""

@@ -4,8 +4,6 @@ vector to every hidden block, and block updates that do not depend on each other
 from __future__ import annotations
 
 import time
-import weakref
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +16,7 @@ if TYPE_CHECKING:
     from ..network import Caches, Sequential
     from ..projections.base import Projection
 
-__all__ = ["DirectRule", "local_errors", "local_losses"]
+__all__ = ["DirectRule", "block_groups", "local_errors", "local_losses"]
 
 
 def local_errors(fb: DirectFeedback, net: Sequential, caches: Caches, y: np.ndarray) -> list[np.ndarray]:
@@ -41,6 +39,24 @@ def local_losses(fb: DirectFeedback, net: Sequential, caches: Caches, y: np.ndar
     return [softmax_cross_entropy(fb.readout(k, caches.block_outputs[k]), y)[0] for k in range(len(fb.sizes))]
 
 
+def block_groups(net: Sequential, workers: int) -> list[list[int]]:
+    """The blocks dealt to ``workers`` threads so that their work is near-even: largest first, each to the least
+    loaded group (a block's work counted as its weight's size times its output positions). Each group is in block
+    order, the groups in order of their first block, and the deal depends only on the network, so a step's results do not depend on the threads."""
+    costs = []
+    for k in range(net.n_blocks):
+        shape = net.block_shapes[k]
+        positions = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+        costs.append(net.weight_layer(k).params["W"].size * positions)
+    groups: list[list[int]] = [[] for _ in range(max(1, min(workers, len(costs))))]
+    load = [0] * len(groups)
+    for k in sorted(range(len(costs)), key=lambda k: (-costs[k], k)):
+        j = load.index(min(load))
+        groups[j].append(k)
+        load[j] += costs[k]
+    return sorted(sorted(g) for g in groups)
+
+
 class DirectRule(Rule):
     """Base of the rules whose hidden signals are fixed random projections ``g_k = v @ B_k.T`` of one vector
     (DFA, LAFS, DRTP, sDFA): a subclass says which ``v`` (:meth:`projected`).
@@ -58,12 +74,13 @@ class DirectRule(Rule):
         :class:`~nnlite.rules.feedback.DirectFeedback`.
     parallel : bool
         Compute the blocks' updates concurrently (they do not depend on each other; BLAS releases the GIL):
-        as many worker threads as BLAS has threads at the time of the step, each with one BLAS thread, instead
-        of one block after the other with all the BLAS threads, but only where that is faster: the first
-        ``2 * TRIALS`` backward passes at a thread count alternate between the two ways, timed, and the faster
-        median is kept from then on (the parallel one only when at least 10 % faster). With one BLAS thread it
-        changes nothing. The gradients are the same bits either way. On the 2-core machines measured (README,
-        "Measured") the sequential way won every time.
+        the blocks dealt (:func:`block_groups`) to as many threads as BLAS has at the time of the step, each with
+        one BLAS thread, on nnlite's one thread pool (:func:`nnlite._threads.parallel_map`), instead of one block
+        after the other with all the BLAS threads, but only where that is faster: the first ``2 * TRIALS``
+        backward passes at a thread count alternate between the two ways, timed, and the faster median is kept
+        from then on (the parallel one only when at least 10 % faster). With one BLAS thread, or inside a sharded
+        step (whose shards already use the threads), it changes nothing. The gradients are the same bits either
+        way. README's cost section has the measured figures.
     """
 
     def __init__(
@@ -78,8 +95,6 @@ class DirectRule(Rule):
         self.feedback = DirectFeedback(projection, layout, seed, normalize)
         self._projection_arg = projection
         self.parallel = as_bool(parallel, "parallel")
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_size = 0
         self._trials: dict[int, dict[bool, list[float]]] = {}
         self._settled: dict[int, bool] = {}
 
@@ -148,20 +163,19 @@ class DirectRule(Rule):
 
         workers = 1
         if self.parallel and K > 1 and getattr(caches, "shards", None) is None:  # shards already use the cores
-            from .._threads import blas_limit, blas_threads_now
+            from .._threads import blas_limit, blas_threads_now, parallel_map
 
             workers = min(K, blas_threads_now())
         if workers > 1 and self._choose_parallel(workers):
-            # The BLAS thread count is the budget: that many workers, each running single-threaded BLAS (two
+            # The BLAS thread count is the budget: that many threads, each running single-threaded BLAS (two
             # levels of threads would oversubscribe the cores).
-            if self._pool is None or self._pool_size != workers:
-                self.close()
-                self._pool, self._pool_size = ThreadPoolExecutor(max_workers=workers), workers
-                weakref.finalize(self, self._pool.shutdown, wait=False)
+            groups = block_groups(net, workers)
             t0 = time.perf_counter()
             with blas_limit(1):
-                per_block = list(self._pool.map(block, range(K)))
+                done = parallel_map(lambda ks: [(k, block(k)) for k in ks], groups)
             self._record(workers, True, time.perf_counter() - t0)
+            by_block = dict(pair for part in done for pair in part)
+            per_block = [by_block[k] for k in range(K)]
         else:
             t0 = time.perf_counter()
             per_block = [block(k) for k in range(K)]
@@ -190,17 +204,6 @@ class DirectRule(Rule):
         trial = self._trials.setdefault(workers, {True: [], False: []})
         if len(trial[parallel]) < self.TRIALS:
             trial[parallel].append(seconds)
-
-    def close(self) -> None:
-        """Shut the thread pool of ``parallel=True`` down (a new one starts if the rule is used again)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["_pool"] = None
-        return d
 
     def _repr_args(self) -> dict[str, Any]:
         args = {"projection": self._projection_arg, "layout": self.layout, "seed": self.seed, "parallel": self.parallel}
