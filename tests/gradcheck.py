@@ -23,3 +23,23 @@ def rel_error(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0), 1e-12)
     return float(np.abs(a - b).max(initial=0.0) / scale)
+
+
+#: The relative error check_layer_gradients allows (float64 central differences).
+TOL = 1e-6
+
+
+def check_layer_gradients(layer, x, rng, train=True):
+    """Compare ``layer.backward`` with finite differences of ``sum(forward(x) * R)`` for x and every param."""
+    out, cache = layer.forward(x, train)
+    R = rng.standard_normal(out.shape)
+
+    def loss():
+        return float((layer.forward(x, train)[0] * R).sum())
+
+    dx, grads = layer.backward(R, cache)
+    assert rel_error(dx, numerical_gradient(loss, x)) < TOL
+    assert set(grads) == set(layer.params or {})
+    for name, p in (layer.params or {}).items():
+        assert grads[name].shape == p.shape
+        assert rel_error(grads[name], numerical_gradient(loss, p)) < TOL, name

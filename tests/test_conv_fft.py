@@ -7,9 +7,9 @@ The FFT computes the same sums in another order (through the frequency domain), 
 
 import numpy as np
 import pytest
+from gradcheck import check_layer_gradients
 from hypothesis import given
 from hypothesis import strategies as st
-from test_conv import check_layer_gradients
 
 from nnlite._threads import blas_limit
 from nnlite.kernels import conv_exec, conv_fft
