@@ -42,7 +42,8 @@ def local_losses(fb: DirectFeedback, net: Sequential, caches: Caches, y: np.ndar
 def block_groups(net: Sequential, workers: int) -> list[list[int]]:
     """The blocks dealt to ``workers`` threads so that their work is near-even: largest first, each to the least
     loaded group (a block's work counted as its weight's size times its output positions). Each group is in block
-    order, the groups in order of their first block, and the deal depends only on the network, so a step's results do not depend on the threads."""
+    order, the groups in order of their first block, and the deal depends only on the network (a step's results
+    do not depend on the threads)."""
     costs = []
     for k in range(net.n_blocks):
         shape = net.block_shapes[k]
