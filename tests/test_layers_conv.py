@@ -105,6 +105,9 @@ def _conv_all(layer, x, R, B, v):
     return [out, dx, dx_B, layer.carry(v, cache)] + [d[k] for d in (g, g_B, g_none) for k in sorted(d)]
 
 
+FLOATS = [np.float64, np.float32]
+
+
 @given(conv_cases(), st.integers(1, 5), st.data())
 def test_conv_executor_equals_the_ops_twin(case, N, data):
     # nnlite.kernels.conv_exec (chunks, threads, buffers) computes nnlite.ops.conv's full-batch maths
@@ -114,12 +117,18 @@ def test_conv_executor_equals_the_ops_twin(case, N, data):
     _, C, F, H, W, k, stride, padding, seed = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N, C, H, W))
-    Wt, b = rng.standard_normal((F, C, *k)), rng.standard_normal(F)
+    # a float32 bias is added after the product instead of as a tap (its dtype is not W's)
+    Wt, b = rng.standard_normal((F, C, *k)), rng.standard_normal(F).astype(data.draw(st.sampled_from(FLOATS)))
     B = rng.standard_normal(Wt.shape)
     chunk = data.draw(st.sampled_from([None, 1, N]))
-    out, cache = conv_exec.conv2d_forward(x, Wt, b, stride, padding, chunk=chunk)
+    saved = conv_exec.PER_SAMPLE_OUTPUTS  # 0: every forward per sample; 10**9: per chunk unless a chunk is one
+    conv_exec.PER_SAMPLE_OUTPUTS = data.draw(st.sampled_from([0, 10**9]))
+    try:
+        out, cache = conv_exec.conv2d_forward(x, Wt, b, stride, padding, chunk=chunk)
+    finally:
+        conv_exec.PER_SAMPLE_OUTPUTS = saved
     out_t, cache_t = conv_ops.conv2d_forward(x, Wt, b, stride, padding)
-    assert rel_error(out, out_t) < 1e-12
+    assert out.dtype == out_t.dtype == np.float64 and rel_error(out, out_t) < 1e-12
     dout = rng.standard_normal(out.shape)
     for fb in (None, B):
         got = conv_exec.conv2d_backward(dout, cache, Wt, feedback=fb)

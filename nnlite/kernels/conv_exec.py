@@ -7,29 +7,30 @@ Shapes: x (N, C, H, W), W (F, C, KH, KW), b (F,), out (N, F, OH, OW) with
 
 The patches of a chunk of ``n_c`` samples ``x_c`` are unfolded by :func:`nnlite.kernels.im2col` into ``cols_c``
 of shape (C*KH*KW, n_c*P) (rows ordered (C, KH, KW) like ``W``'s last three axes, columns ordered (n, OH, OW)),
-so that the forward pass, ``dW`` and the columns of ``dx`` are each one GEMM (BLAS) per chunk on plain 2-D
-matrices:
+so that the forward pass, ``dW`` and the columns of ``dx`` are GEMMs (BLAS) on plain 2-D matrices:
 
-    forward  out_c  = W2 @ cols_c               (F, C*KH*KW) @ (C*KH*KW, n_c*P) -> (F, n_c*P)
-    dW             += (cols_c @ D2_c.T).T        (C*KH*KW, n_c*P) @ (n_c*P, F)   -> (F, C*KH*KW)
+    forward  out_n  = [W2 | b] @ [cols_n ; 1]   (F, C*KH*KW + 1) @ (C*KH*KW + 1, P) -> (F, P), per sample n
+             out_c  = W2 @ cols_c               (F, C*KH*KW) @ (C*KH*KW, n_c*P) -> (F, n_c*P), or per chunk
+    dW             += (cols_c @ D2_c.T).T        (C*KH*KW, n_c*P) @ (n_c*P, F)   -> (F, C*KH*KW), per chunk
     dx     dcols_c  = W2.T @ D2_c,  dx_c = col2im(dcols_c)
 
-with ``W2 = W.reshape(F, -1)`` and ``D2_c`` the chunk's output gradient laid out as (F, n_c*P).
+with ``W2 = W.reshape(F, -1)``, ``cols_n`` sample n's P columns of ``cols_c`` and ``D2_c`` the chunk's output
+gradient laid out as (F, n_c*P). Per sample, the product lands in ``out[n]`` in its layout; per chunk, it is
+reordered from (F, n_c, P) to (n_c, F, P), one more pass, cheaper than many calls for small outputs.
 
 Why chunks: the full-batch ``cols`` is ``C*KH*KW / C`` times larger than ``x`` (25x for 5x5 kernels: 210 MB
 for 128x64x16x16). Written once and read by two GEMMs, it streamed from memory and paid first-touch page faults
 on every call. A chunk's columns (a few MB, see :func:`conv2d_chunk_size`) live in one buffer reused across the
 chunks of a call, stay in cache between the im2col and the GEMM that reads them, and are not kept: the cache
 holds ``x`` only and the backward pass unfolds each chunk again (one im2col more per step, for a cache 25x
-smaller). With one chunk (``chunk >= N``) the computation is the unchunked one, operation for
-operation; with several, only the order in which ``dW`` and ``db`` add up the samples differs.
+smaller). The chunks change only the order in which ``dW`` and ``db`` add up the samples; the bias as a tap
+changes where it joins each output's sum. Both are rounding-level differences from :mod:`nnlite.ops.conv`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -38,7 +39,15 @@ from .._threads import blas_limit, blas_threads_now, parallel_map
 from ._checks import conv_output_shape
 from .conv import col2im, im2col
 
-__all__ = ["ALGORITHMS", "CHUNK_BYTES", "conv2d_algorithm", "conv2d_backward", "conv2d_chunk_size", "conv2d_forward"]
+__all__ = [
+    "ALGORITHMS",
+    "CHUNK_BYTES",
+    "PER_SAMPLE_OUTPUTS",
+    "conv2d_algorithm",
+    "conv2d_backward",
+    "conv2d_chunk_size",
+    "conv2d_forward",
+]
 
 #: The convolution algorithms: "im2col" (this module's chunks), "fft" (:mod:`nnlite.kernels.conv_fft`, stride 1
 #: only), "direct" (:mod:`nnlite.kernels.conv_direct`, stride 1 only) and "auto", which asks
@@ -56,6 +65,10 @@ FFT_COST = (0.48, 1.37)
 #: "auto" takes the FFT only when the model gives it this fraction of im2col's time or less: near the line the
 #: model's error decides (docs/design.md §7 has its mis-picks), and im2col is the reference algorithm.
 FFT_MARGIN = 0.9
+
+#: The forward pass runs one product per sample when a sample's output has at least this many elements (F*P), else
+#: one per chunk (docs/design.md §7 has the timings either side of it).
+PER_SAMPLE_OUTPUTS = 16384
 
 #: Target size in bytes of one chunk's columns ``cols_c`` (C*KH*KW x n_c*P): a few MB, near a core's L2 (docs/design.md
 #: §7 has what other sizes measured; ``python -m benchmarks conv --chunks`` times chunk counts).
@@ -145,16 +158,11 @@ def _workers(n):
     return max(1, min(blas_threads_now(), n, os.cpu_count() or 1))
 
 
-@contextlib.contextmanager
-def one_thread_blas(active: bool = True) -> Iterator[None]:
+def one_thread_blas(active: bool = True) -> contextlib.AbstractContextManager:
     """One BLAS thread inside the block when ``active``: for the work around a :func:`_run`, since a 2-thread
     OpenBLAS GEMM just before the pool leaves its worker spinning on a core one of the pool's threads needs
     (docs/design.md §7, the FFT convolution)."""
-    if not active:
-        yield
-        return
-    with blas_limit(1):
-        yield
+    return blas_limit(1) if active else contextlib.nullcontext()
 
 
 def _run(fn, groups):
@@ -215,8 +223,7 @@ def conv2d_forward(
     Notes
     -----
     ``out[n, f, y, q] = b[f] + sum_{c, i, j} W[f, c, i, j] * xpad[n, c, y*stride + i, q*stride + j]``,
-    computed per chunk as ``W.reshape(F, -1) @ cols_c``, then transposed from (F, n_c, P) to (n_c, F, P) into
-    ``out`` while the bias is added (with one sample per chunk the GEMM writes into ``out`` directly).
+    computed as the module docstring says (the bias a last tap when ``b``, ``W`` and ``x`` share a dtype).
     With T > 1 BLAS threads (threadpoolctl), the chunks are dealt to T threads that each run one-thread BLAS.
     """
     x = np.ascontiguousarray(x)
@@ -241,27 +248,38 @@ def conv2d_forward(
     W2 = W.reshape(F, CK)
     dtype = np.result_type(W2.dtype, x.dtype)
     out = np.empty((N, F, OH, OW), dtype=dtype)
-    bias = None if b is None else b.reshape(1, F, 1)
+    per_sample = nc == 1 or F * P >= PER_SAMPLE_OUTPUTS
+    # per sample, the bias is one more tap: a column of W2 against a row of ones under the columns (when b, W and
+    # x share a dtype: the product then rounds as W2 @ cols + b would, up to the order of the sum's terms)
+    ones = per_sample and b is not None and b.dtype == W2.dtype == x.dtype
+    R = CK + 1 if ones else CK
+    Wa = np.concatenate([W2, b.reshape(F, 1)], axis=1) if ones and b is not None else W2
+    bias = None if b is None or ones else b.reshape(F, 1)
 
     def chunks(starts):
-        cbuf = np.empty(CK * nc * P, dtype=x.dtype)  # one chunk's columns, reused
-        abuf = np.empty(F * nc * P, dtype=dtype) if nc > 1 else None
+        cbuf = np.empty(R * nc * P, dtype=x.dtype)  # one chunk's columns (and the row of ones), reused
+        abuf = None if per_sample else np.empty(F * nc * P, dtype=dtype)
         for n0 in starts:
             m = min(nc, N - n0)
-            cols = im2col(x[n0 : n0 + m], KH, KW, stride, padding, out=cbuf[: CK * m * P].reshape(CK, m * P))
-            dst = out[n0 : n0 + m].reshape(m, F, P)
-            if m == 1:  # (F, P) is out[n0]'s layout: no transpose
-                np.matmul(W2, cols, out=dst[0])
-                if bias is not None:
-                    np.add(dst, bias, out=dst)
+            cols = cbuf[: R * m * P].reshape(R, m * P)
+            im2col(x[n0 : n0 + m], KH, KW, stride, padding, out=cols[:CK])
+            if ones:
+                cols[CK] = 1
+            if per_sample:  # each sample's (F, P) product straight into out[n0 + i], in its layout
+                for i in range(m):
+                    dst = out[n0 + i].reshape(F, P)
+                    np.matmul(Wa, cols[:, i * P : (i + 1) * P], out=dst)
+                    if bias is not None:
+                        np.add(dst, bias, out=dst)
                 continue
-            assert abuf is not None
+            assert abuf is not None  # one product for the chunk, reordered into out with the bias added
             a = np.matmul(W2, cols, out=abuf[: F * m * P].reshape(F, m * P))
             src = a.reshape(F, m, P).transpose(1, 0, 2)
+            dst3 = out[n0 : n0 + m].reshape(m, F, P)
             if bias is None:
-                dst[...] = src
+                dst3[...] = src
             else:
-                np.add(src, bias, out=dst)
+                np.add(src, bias, out=dst3)
 
     _run(chunks, _groups(N, nc, workers))
     return out, (x, stride, padding, KH, KW, nc)
@@ -315,12 +333,10 @@ def conv2d_backward(
     ``db[f] = sum_{n, y, q} dout[n, f, y, q]`` = ``sum_c D2_c.sum(axis=1)``;
     ``dx_c = col2im(K.reshape(F, -1).T @ D2_c)`` with ``K = W`` (BP) or ``K = feedback`` (FA): every input
     pixel collects ``K[f, c, i, j] * dout[n, f, y, q]`` from each output position whose window covers it.
-    ``(cols_c @ D2_c.T).T`` rather than ``D2_c @ cols_c.T``: the same product, but OpenBLAS ran this
-    orientation faster (the README's convolution section). With T threads, thread t sums its own chunks
-    (every T-th one) and the T partial sums are added in
-    thread order. A cache of the FFT path (:class:`nnlite.kernels.conv_fft.FFTCache`) is handed to
-    :func:`nnlite.kernels.conv_fft.conv2d_fft_backward`, one of the direct path
-    (:class:`nnlite.kernels.conv_direct.DirectCache`) to :func:`nnlite.kernels.conv_direct.conv2d_direct_backward`.
+    ``(cols_c @ D2_c.T).T``, not ``D2_c @ cols_c.T``: OpenBLAS ran this orientation faster (README). With T
+    threads, thread t sums every T-th chunk and the T partial sums are added in thread order. An FFT or direct
+    cache (:class:`~nnlite.kernels.conv_fft.FFTCache`, :class:`~nnlite.kernels.conv_direct.DirectCache`) is
+    handed to its own backward pass.
     """
     from .conv_direct import DirectCache, conv2d_direct_backward
     from .conv_fft import FFTCache, conv2d_fft_backward
