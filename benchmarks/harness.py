@@ -80,34 +80,16 @@ def summary(samples: Sequence[float]) -> Stats:
 
 
 # -- the heap -------------------------------------------------------------------------------------------------------
-_HEAP_KEPT = False
-
-
 def keep_heap() -> bool:
-    """Stop glibc from handing freed memory back to the OS (and from serving MB-sized arrays by fresh ``mmap``).
+    """:func:`nnlite.keep_freed_memory` in this process: every candidate, nnlite's and the peers' (each child calls
+    it too), runs with the heap settings that the ``nnlite`` command trains with.
 
-    Without it, a candidate that frees a lot (``bp:fit``, PyTorch) lets ``free`` trim the heap, and the next candidate
-    re-faults every page of its new arrays: measured 1238 minor page faults in each ``bp`` step (the candidate that
-    follows ``torch``/``gemm:torch``/``bp:fit`` in the round), +2.5 ms on its 9 ms backward (``dW`` and ``dx`` are
-    fresh 2.5 MB / 400 kB arrays), none in any other rule's step. A training loop that runs one rule alone reaches a
-    steady heap and never pays this. Process-wide and irreversible (every benchmark runs in its own process);
-    a no-op where glibc's ``mallopt`` is absent. Returns whether it took effect.
+    Without them, glibc hands freed memory back and the next step re-faults every page of its new arrays, on
+    both sides (docs/design.md §7 has the counts and times). Returns whether it took effect.
     """
-    global _HEAP_KEPT
-    if _HEAP_KEPT:
-        return True
-    try:
-        import ctypes
+    from nnlite.heap import keep_freed_memory
 
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    ok = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 and mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1
-    _HEAP_KEPT = bool(ok)
-    return _HEAP_KEPT
+    return keep_freed_memory()
 
 
 # -- interleaving ---------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from .layers import (
     Sigmoid,
     Tanh,
 )
+from .heap import keep_freed_memory
 from .models import cnn, mlp
 from .network import Sequential
 from .ops.losses import binary_cross_entropy, mean_squared_error
@@ -65,6 +66,7 @@ __all__ = [
     "mean_squared_error",
     "fit",
     "History",
+    "keep_freed_memory",
     "save",
     "load",
     "CheckpointError",

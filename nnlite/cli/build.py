@@ -342,9 +342,12 @@ def run_fit(
     """:func:`nnlite.fit` with the loss, optimizer, epochs, batches and batch order of ``args``, under the BLAS
     thread limit of :func:`blas_threads`; where ``--threads auto`` leaves it open (a large network), the limit is
     measured at the start and after long epochs (:class:`nnlite.cli.threads.AutoThreads`). ``checkpoint_dir`` and
-    ``resume`` are fit's."""
+    ``resume`` are fit's. The command keeps the memory a step frees for the next (:func:`nnlite.keep_freed_memory`).
+    """
+    from ..heap import keep_freed_memory
     from .threads import AutoThreads, copied_step
 
+    keep_freed_memory()
     limit: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     threads = blas_threads(args, net)
     optimizer = build_optimizer(args, lr)
