@@ -117,10 +117,19 @@ def make_paths(N, C, H, W, F, chunks=()):
     def unfold(n0):
         return im2col(x[n0 : n0 + nc], K, K, 1, PAD, out=cbuf)
 
-    parts = {
-        "im2col (x2)": each(lambda n0: (unfold(n0), unfold(n0))),  # forward, and again in the backward pass
-        "gemm forward": each(lambda n0: np.matmul(W2, cbuf, out=a)),
-        "to NCHW + bias": each(lambda n0: np.add(a.reshape(F, nc, P).transpose(1, 0, 2), b.reshape(1, F, 1), out=outb)),
+    parts = {"im2col (x2)": each(lambda n0: (unfold(n0), unfold(n0)))}  # forward, and again in the backward pass
+    if F * P >= conv_ops.PER_SAMPLE_OUTPUTS:  # the forward as the op runs it: per sample, the bias a tap
+        ones = np.ones((CK + 1, nc * P), np.float32)
+        Wa = np.concatenate([W2, b.reshape(F, 1)], axis=1)
+        parts["gemm forward (per sample)"] = each(
+            lambda n0: [np.matmul(Wa, ones[:, i * P : (i + 1) * P], out=outb[i]) for i in range(nc)]
+        )
+    else:
+        parts["gemm forward"] = each(lambda n0: np.matmul(W2, cbuf, out=a))
+        parts["to NCHW + bias"] = each(
+            lambda n0: np.add(a.reshape(F, nc, P).transpose(1, 0, 2), b.reshape(1, F, 1), out=outb)
+        )
+    parts |= {
         "dout to (F, n_c*P)": each(
             lambda n0: D2.reshape(F, nc, P).__setitem__(
                 Ellipsis, dout[n0 : n0 + nc].reshape(nc, F, P).transpose(1, 0, 2)
