@@ -4,6 +4,7 @@ without weight transport (FA, DFA, IFA, LAFS), with hand-derived backward passes
 from . import data, projections
 from .alignment import Alignment
 from .checkpoint import CheckpointError, load, save
+from .heap import keep_freed_memory
 from .kernels.dispatch import softmax_cross_entropy
 from .layers import (
     Abs,
@@ -20,7 +21,6 @@ from .layers import (
     Sigmoid,
     Tanh,
 )
-from .heap import keep_freed_memory
 from .models import cnn, mlp
 from .network import Sequential
 from .ops.losses import binary_cross_entropy, mean_squared_error
