@@ -10,6 +10,7 @@ per parameter array when the parameter, its gradient and its state are C-contigu
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -92,11 +93,25 @@ class Optimizer:
         self._bind(params)
 
     def _bind(self, params):
-        self._bound = [{k: id(v) for k, v in p.items()} for p in params]
+        # weak references, not ids: once a network is collected, another's new arrays may take its arrays' ids
+        self._bound = [{k: weakref.ref(v) for k, v in p.items()} for p in params]
+
+    def _is_bound(self, params) -> bool:
+        bound = getattr(self, "_bound", None)
+        if bound is None or len(bound) != len(params):
+            return False
+        return all(b.keys() == p.keys() and all(b[k]() is p[k] for k in p) for b, p in zip(bound, params))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # weak references do not pickle; an unpickled optimizer with state is bound to no network until
+        # load_state_arrays binds it (its parameters are not the arrays it was set up for anyway)
+        d = dict(self.__dict__)
+        d.pop("_bound", None)
+        return d
 
     def _check_bound(self, params):
         """A stateful optimizer updates the arrays it was set up for: another network's would get its momenta."""
-        if self.state and [{k: id(v) for k, v in p.items()} for p in params] != getattr(self, "_bound", None):
+        if self.state and not self._is_bound(params):
             raise ValueError(
                 f"this {type(self).__name__} holds state for another network's parameters; "
                 "use a new optimizer for each network"

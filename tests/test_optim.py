@@ -55,3 +55,42 @@ def test_optimizer_rejects_mismatched_grads():
         nn.SGD(-1)
     with pytest.raises(ValueError, match="Nesterov"):
         nn.SGD(0.1, nesterov=True)
+
+
+@pytest.mark.parametrize("make", [lambda: nn.SGD(0.1, momentum=0.9), lambda: nn.Adam(), lambda: nn.RMSprop()])
+def test_a_stateful_optimizer_refuses_new_arrays_that_took_its_arrays_ids(make):
+    """The optimizer remembers its parameters by weak reference, not by id: after a network is collected, a new
+    array often takes the freed object's address, and so its id (CPython reuses the slot at once), and an id check
+    would hand it the dead network's momenta."""
+    import gc
+
+    opt = make()
+    params = [{"W": np.zeros((2, 2), np.float32)}]
+    grads = [{"W": np.ones((2, 2), np.float32)}]
+    opt.step(params, grads)
+    old = id(params[0]["W"])
+    del params
+    gc.collect()
+    keep = []  # arrays that did not take the slot stay alive, so the next one can
+    while True:
+        W = np.zeros((2, 2), np.float32)
+        if id(W) == old:
+            break
+        keep.append(W)
+        assert len(keep) < 10_000, "no new array took the freed array's id"
+    with pytest.raises(ValueError, match="holds state for another network's parameters"):
+        opt.step([{"W": W}], grads)
+
+
+def test_an_unpickled_optimizer_keeps_its_state_and_binds_to_no_network():
+    import pickle
+
+    net = nn.mlp([4, 3], seed=0)
+    grads = [{k: np.ones_like(v) for k, v in p.items()} for p in net.params()]
+    opt = nn.SGD(0.1, momentum=0.9)
+    opt.step(net.params(), grads)
+    back = pickle.loads(pickle.dumps(opt))
+    assert back.t == 1 and np.array_equal(back.state[0]["W"]["v"], opt.state[0]["W"]["v"])
+    with pytest.raises(ValueError, match="holds state for another network's parameters"):
+        back.step(net.params(), grads)
+    opt.step(net.params(), grads)  # the original is still bound to its network
