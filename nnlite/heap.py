@@ -4,8 +4,8 @@ A training step allocates its activations and gradients and frees them at its en
 step. With glibc's default settings, blocks above its mmap threshold go back to the kernel when freed, and so does
 the top of the heap once more than the trim threshold is free there; the next step then takes every page again as
 a fresh page fault, zeroed by the kernel. :func:`keep_freed_memory` raises both thresholds so that the freed
-blocks stay in the process and the next step reuses them. Only the peak stays the same: the memory the process
-holds between steps no longer shrinks.
+blocks stay in the process and the next step reuses them. The peak memory is the same; what changes is that the
+process keeps it between steps instead of shrinking back.
 
 The settings are process-wide and last until the process ends (glibc cannot give them back), so nnlite never
 changes them behind a caller's back: the ``nnlite`` command and the sweep workers call this at start; a library
