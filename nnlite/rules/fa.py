@@ -4,7 +4,6 @@ through a matrix ``B_k`` of ``W_k``'s shape (sign symmetry, Kolen–Pollack)."""
 from __future__ import annotations
 
 import abc
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,14 +15,7 @@ from .bp import chain
 if TYPE_CHECKING:
     from ..network import Caches, Sequential
 
-__all__ = ["FA", "FeedbackChain", "fans"]
-
-
-def fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    """``(fan_in, fan_out)`` of a weight of ``shape``: ``(D_in, D_out)`` for (D_out, D_in), ``(C KH KW, F KH KW)``
-    for a convolution kernel (F, C, KH, KW)."""
-    receptive = math.prod(shape[2:])
-    return int(shape[1] * receptive), int(shape[0] * receptive)
+__all__ = ["FA", "FeedbackChain"]
 
 
 class FeedbackChain(Rule):

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._validation import SeedLike, as_generator, check_seed, finite_float
+from ..layers.base import fans_of
 from .base import Grads
-from .fa import FeedbackChain, fans, initial_feedbacks, load_matrices
+from .fa import FeedbackChain, initial_feedbacks, load_matrices
 
 if TYPE_CHECKING:
     from ..network import Sequential
@@ -56,7 +57,7 @@ class USF(FeedbackChain):
         self._s = []
         for k in range(net.n_blocks):
             if self.scale == "glorot":
-                fan_in, fan_out = fans(net.weight_layer(k).params["W"].shape)
+                fan_in, fan_out = fans_of(net.weight_layer(k).params["W"].shape)
                 self._s.append(math.sqrt(2.0 / (fan_in + fan_out)))
             else:
                 self._s.append(1.0 if self.scale is None else float(self.scale))
