@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnlite import backend as D
 from nnlite import optim
-from nnlite.backend import _switch
+from nnlite.kernels import dispatch as D
 from nnlite.kernels import fused as F
 from nnlite.ops import activations as act
 from nnlite.ops import losses, updates
@@ -164,7 +163,7 @@ def numpy_path(monkeypatch):
     """Force every op and optimizer onto its NumPy path."""
 
     def force():
-        monkeypatch.setattr(_switch, "_ENABLED", False)
+        monkeypatch.setattr(D, "_ENABLED", False)
 
     return force
 
