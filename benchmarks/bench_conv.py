@@ -5,18 +5,18 @@
 
 ``--sweep`` times im2col and the FFT on 88 shapes at one thread (batch 64; C 1-128, F 32-64, 3x3 and 5x5
 kernels, 7-32 pixels wide, "same" padding) and fits the cost model of
-:func:`nnlite.kernels.conv_exec.conv2d_algorithm` to them (non-negative least squares on relative error),
+:func:`nnlite.backend.conv.conv2d_algorithm` to them (non-negative least squares on relative error),
 printing the coefficients next to the ones nnlite ships and the shapes on which the shipped rule picks the
 slower algorithm.
 
 Shapes (float32, 5x5 kernels, padding 2, stride 1): 128x3x32x32 -> 64 filters and 128x64x16x16 -> 64 filters
 (``--quick``: 8x3x16x16 -> 8 and 8x8x8x8 -> 8, one thread, 3 repeats: a smoke run).
 
-- ``nnlite``: :func:`nnlite.kernels.conv_exec.conv2d_forward` + :func:`~nnlite.kernels.conv_exec.conv2d_backward`
+- ``nnlite``: :func:`nnlite.backend.conv.conv2d_forward` + :func:`~nnlite.backend.conv.conv2d_backward`
   with ``algorithm="auto"``, what :class:`nnlite.Conv2d` runs: the FFT convolution of
-  :mod:`nnlite.kernels.conv_fft` where :func:`~nnlite.kernels.conv_exec.conv2d_algorithm` picks it (64 -> 64),
+  :mod:`nnlite.backend.conv_fft` where :func:`~nnlite.backend.conv.conv2d_algorithm` picks it (64 -> 64),
   else im2col (3 -> 64): Numba im2col/col2im of :mod:`nnlite.kernels` + three OpenBLAS GEMMs per chunk of
-  samples, chunks sized by :func:`~nnlite.kernels.conv_exec.conv2d_chunk_size`. At T threads both cut the batch
+  samples, chunks sized by :func:`~nnlite.backend.conv.conv2d_chunk_size`. At T threads both cut the batch
   over T threads of one-thread BLAS;
 - ``im2col`` (where ``nnlite`` is the FFT): the im2col path on the same shape;
 - ``chunk=k`` / ``chunk=full`` (``--chunks``): im2col with k samples per chunk / the whole batch as one chunk;
@@ -45,8 +45,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlite.backend import conv as conv_ops
+from nnlite.backend import conv_im2col
 from nnlite.kernels import col2im, im2col
-from nnlite.kernels import conv_exec as conv_ops
 from nnlite.kernels import reference as twin
 
 from .harness import Peer, interleave, keep_partial, machine_header, meta, threads, timed, write_json
@@ -86,12 +87,12 @@ def make_paths(N, C, H, W, F, chunks=()):
         return conv_ops.conv2d_backward(dout, cache, Wt)
 
     def twin_path():
-        saved = conv_ops.im2col, conv_ops.col2im
-        conv_ops.im2col, conv_ops.col2im = _twin_im2col, _twin_col2im
+        saved = conv_im2col.im2col, conv_im2col.col2im
+        conv_im2col.im2col, conv_im2col.col2im = _twin_im2col, _twin_col2im
         try:
             return nnlite_path(algorithm="im2col")
         finally:
-            conv_ops.im2col, conv_ops.col2im = saved
+            conv_im2col.im2col, conv_im2col.col2im = saved
 
     algorithm = conv_ops.conv2d_algorithm(C, H, W, F, K, K, 1, PAD)
     paths = {"nnlite": nnlite_path, "twin": twin_path}
@@ -203,7 +204,7 @@ def sweep_shapes():
 
 
 def _features(C, F, K, H):
-    from nnlite.kernels.conv_fft import fft_grid
+    from nnlite.backend.conv_fft import fft_grid
 
     L1, L2 = fft_grid(H, H, K // 2, K // 2)
     P, KK, Q = H * H, K * K, L1 * (L2 // 2 + 1)

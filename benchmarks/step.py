@@ -24,8 +24,8 @@ import time
 import numpy as np
 
 import nnlite
+from nnlite import backend as dispatch
 from nnlite import mlp, softmax_cross_entropy  # the dispatched loss, as fit() and the CLI use it
-from nnlite.kernels import dispatch
 from nnlite.optim import SGD
 
 from .harness import Peer, interleave, threads

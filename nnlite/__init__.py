@@ -3,9 +3,9 @@ without weight transport (FA, DFA, IFA, LAFS), with hand-derived backward passes
 
 from . import data, projections
 from .alignment import Alignment
+from .backend import softmax_cross_entropy
 from .checkpoint import CheckpointError, load, save
 from .heap import keep_freed_memory
-from .kernels.dispatch import softmax_cross_entropy
 from .layers import (
     Abs,
     AvgPool2d,

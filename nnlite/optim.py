@@ -3,7 +3,7 @@
 ``params`` and ``grads`` are lists of dicts with matching keys (``net.params()`` and a rule's ``gradients``).
 State (momenta, moments) is allocated on the first step, in the parameters' dtype.
 
-The update equations are :mod:`nnlite.ops.updates`; :mod:`nnlite.kernels.dispatch` runs each as one fused pass
+The update equations are :mod:`nnlite.ops.updates`; :mod:`nnlite.backend` runs each as one fused pass
 per parameter array when the parameter, its gradient and its state are C-contiguous arrays of one dtype.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from . import backend as dispatch
 from ._validation import finite_float
-from .kernels import dispatch
 
 #: One dict of arrays per layer with parameters (``net.params()``, a rule's gradients).
 Params = list[dict[str, np.ndarray]]

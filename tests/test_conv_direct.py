@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from test_conv_fft import TOL, _data
 
 import nnlite as nn
-from nnlite._threads import blas_limit
-from nnlite.kernels import conv_direct, conv_exec
+from nnlite.backend import conv as conv_exec
+from nnlite.backend import conv_direct
 from nnlite.layers import Conv2d
 from nnlite.ops import conv as twin
+from nnlite.runtime.threads import blas_limit
 
 
 @st.composite

@@ -1,5 +1,5 @@
-"""The FFT convolution (nnlite.kernels.conv_fft) against its twin, the im2col maths of nnlite.ops.conv, and the
-choice between the two (nnlite.kernels.conv_exec.conv2d_algorithm, Conv2d(algorithm=...)).
+"""The FFT convolution (nnlite.backend.conv_fft) against its twin, the im2col maths of nnlite.ops.conv, and the
+choice between the two (nnlite.backend.conv.conv2d_algorithm, Conv2d(algorithm=...)).
 
 The FFT computes the same sums in another order (through the frequency domain), so the two agree to rounding:
 1e-10 of the result's scale in float64, 2e-5 in float32 (the twin's own float32 error is of that order).
@@ -11,10 +11,11 @@ from gradcheck import check_layer_gradients
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnlite._threads import blas_limit
-from nnlite.kernels import conv_exec, conv_fft
+from nnlite.backend import conv as conv_exec
+from nnlite.backend import conv_fft
 from nnlite.layers import Conv2d
 from nnlite.ops import conv as twin
+from nnlite.runtime.threads import blas_limit
 
 TOL = {np.float64: 1e-10, np.float32: 2e-5}
 
@@ -169,14 +170,14 @@ def test_a_thread_limit_set_before_the_fft_loads_scipy_still_holds():
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 import nnlite
-from nnlite.kernels import conv_exec
+from nnlite.backend import _split
 n_libs = len(threadpool_info())
 threadpool_limits(limits=1, user_api="blas")  # what the CLI does at the start of a run
 layer = nnlite.Conv2d(8, 8, 5, padding=2, algorithm="fft", rng=0)
 out, cache = layer.forward(np.ones((4, 8, 6, 6), np.float32))
 layer.backward(np.ones_like(out), cache)
 assert len(threadpool_info()) > n_libs, "scipy.fft loaded no BLAS library: this test tests nothing"
-print(len(cache.parts), conv_exec._workers(128), nnlite._threads._POOL is None)
+print(len(cache.parts), _split.workers(128), nnlite.runtime.threads._POOL is None)
 """
     import subprocess
     import sys

@@ -171,7 +171,7 @@ def test_rule_seeds_are_checked_at_construction(make, bad):
 
 
 def test_the_conv_executor_refuses_a_dout_of_another_shape():
-    from nnlite.kernels import conv_exec
+    from nnlite.backend import conv as conv_exec
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 2, 6, 6)).astype(np.float32)

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nnlite import backend as D
 from nnlite import optim
-from nnlite.kernels import dispatch as D
+from nnlite.backend import _switch
 from nnlite.kernels import fused as F
 from nnlite.ops import activations as act
 from nnlite.ops import losses, updates
@@ -163,7 +164,7 @@ def numpy_path(monkeypatch):
     """Force every op and optimizer onto its NumPy path."""
 
     def force():
-        monkeypatch.setattr(D, "_ENABLED", False)
+        monkeypatch.setattr(_switch, "_ENABLED", False)
 
     return force
 

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nnlite as nn
-from nnlite.kernels import dispatch, maxpool2d_backward, maxpool2d_forward
+from nnlite import backend as dispatch
+from nnlite.kernels import maxpool2d_backward, maxpool2d_forward
 from nnlite.kernels import reference as ref
 from nnlite.ops import losses
 

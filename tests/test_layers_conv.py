@@ -1,4 +1,4 @@
-"""The Conv2d layer (nnlite.layers.conv) and its executor (nnlite.kernels.conv_exec): forward against plain
+"""The Conv2d layer (nnlite.layers.conv) and its executor (nnlite.backend.conv): forward against plain
 loops, backward with feedback and without dx, IFA's carry, chunks and threads equal to one chunk, float32
 against float64.
 
@@ -110,8 +110,9 @@ FLOATS = [np.float64, np.float32]
 
 @given(conv_cases(), st.integers(1, 5), st.data())
 def test_conv_executor_equals_the_ops_twin(case, N, data):
-    # nnlite.kernels.conv_exec (chunks, threads, buffers) computes nnlite.ops.conv's full-batch maths
-    from nnlite.kernels import conv_exec
+    # nnlite.backend.conv (chunks, threads, buffers) computes nnlite.ops.conv's full-batch maths
+    from nnlite.backend import conv as conv_exec
+    from nnlite.backend import conv_im2col
     from nnlite.ops import conv as conv_ops
 
     _, C, F, H, W, k, stride, padding, seed = case
@@ -121,12 +122,12 @@ def test_conv_executor_equals_the_ops_twin(case, N, data):
     Wt, b = rng.standard_normal((F, C, *k)), rng.standard_normal(F).astype(data.draw(st.sampled_from(FLOATS)))
     B = rng.standard_normal(Wt.shape)
     chunk = data.draw(st.sampled_from([None, 1, N]))
-    saved = conv_exec.PER_SAMPLE_OUTPUTS  # 0: every forward per sample; 10**9: per chunk unless a chunk is one
-    conv_exec.PER_SAMPLE_OUTPUTS = data.draw(st.sampled_from([0, 10**9]))
+    saved = conv_im2col.PER_SAMPLE_OUTPUTS  # 0: every forward per sample; 10**9: per chunk unless a chunk is one
+    conv_im2col.PER_SAMPLE_OUTPUTS = data.draw(st.sampled_from([0, 10**9]))
     try:
         out, cache = conv_exec.conv2d_forward(x, Wt, b, stride, padding, chunk=chunk)
     finally:
-        conv_exec.PER_SAMPLE_OUTPUTS = saved
+        conv_im2col.PER_SAMPLE_OUTPUTS = saved
     out_t, cache_t = conv_ops.conv2d_forward(x, Wt, b, stride, padding)
     assert out.dtype == out_t.dtype == np.float64 and rel_error(out, out_t) < 1e-12
     dout = rng.standard_normal(out.shape)
@@ -163,7 +164,7 @@ def test_conv2d_chunks_equal_one_chunk(case, N, data):
 @pytest.mark.parametrize("chunk", [1, 2, 3, None])
 def test_conv2d_chunks_float32_threads_and_cache(chunk, monkeypatch):
     # N = 7: chunks of 3 are 3, 3, 1 (the last one takes the one-sample path), of 2 are 2, 2, 2, 1.
-    import nnlite.kernels.conv_exec as conv_ops
+    import nnlite.backend._split as split
 
     rng = np.random.default_rng(0)
     layer = Conv2d(3, 5, 3, 1, 1, rng=rng)
@@ -185,7 +186,7 @@ def test_conv2d_chunks_float32_threads_and_cache(chunk, monkeypatch):
     assert cache[0] is x
     assert sum(a.nbytes for a in cache if isinstance(a, np.ndarray)) == x.nbytes
     # chunks dealt to 2 threads (forced, whatever the CPU count): same values, and the same bits every time
-    monkeypatch.setattr(conv_ops, "_workers", lambda n: min(2, n))
+    monkeypatch.setattr(split, "workers", lambda n: min(2, n))
     threaded = _conv_all(layer, x, R, B, v)
     for a, b in zip(threaded, seq):
         assert a.dtype == np.float32
@@ -195,7 +196,7 @@ def test_conv2d_chunks_float32_threads_and_cache(chunk, monkeypatch):
 
 
 def test_conv2d_chunk_validation_and_size():
-    import nnlite.kernels.conv_exec as conv_ops
+    import nnlite.backend.conv as conv_ops
 
     layer = Conv2d(2, 3, 3, rng=0)
     x = np.zeros((2, 2, 4, 4), np.float32)

@@ -13,33 +13,18 @@ Here every output plane ``out[n, f]`` is built in place, tap by tap (docs/design
 ``q`` (contiguous: it vectorises)
 a plane of a few kB stays in L1 while its taps add up. The sums run in x's
 dtype, in another order than the GEMMs' (equal to :mod:`nnlite.ops.conv` within rounding, which the tests hold).
-The batch is split into one slice per BLAS thread (:func:`nnlite.kernels.conv_exec._run`), as the other paths.
+These are the loops and their checking wrappers for one slice of a batch; :mod:`nnlite.backend.conv_direct` splits
+the batch into one slice per BLAS thread and keeps the cache.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numba
 import numpy as np
 
-from ._checks import as_pair, conv_output_shape
+from ._checks import check_float_array
 
-__all__ = ["DIRECT_CHANNELS", "DirectCache", "conv2d_direct_backward", "conv2d_direct_forward"]
-
-#: "auto" takes the direct loops for stride-1 3x3 convolutions of one dtype with at most this many input
-#: channels (grey and RGB images; docs/design.md §7 has the timings behind it: with more channels, or other
-#: kernel sizes, im2col's GEMMs were as fast or faster).
-DIRECT_CHANNELS = 3
-
-
-class DirectCache(NamedTuple):
-    """The forward cache of the direct path: the input itself (not copied) and the padding."""
-
-    x: np.ndarray
-    padding: tuple[int, int]
-    KH: int
-    KW: int
+__all__ = ["direct_forward", "direct_grad_w", "direct_grad_x"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -300,77 +285,31 @@ def _grad_x3x3(dout, K, ph, pw, dx):
             _crop_into(acc, Wq, dx[n, c])
 
 
-def conv2d_direct_forward(
-    x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None, padding: int | tuple[int, int] = 0
-) -> tuple[np.ndarray, DirectCache]:
-    """Stride-1 convolution by direct loops (see the module docstring).
+def _check(arrays: dict, dtype: np.dtype) -> None:
+    for name, a in arrays.items():
+        check_float_array(a, name)
+        if a.dtype != dtype:
+            raise TypeError(f"{name} must be {dtype} like x, got {a.dtype}")
 
-    Parameters
-    ----------
-    x : ndarray, shape (N, C, H, W), C-contiguous
-    W : ndarray, shape (F, C, KH, KW), x's dtype
-    b : ndarray, shape (F,), or None
-    padding : int or (int, int)
 
-    Returns
-    -------
-    out : ndarray, shape (N, F, OH, OW), C-contiguous, x's dtype
-    cache : DirectCache
+def direct_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, ph: int, pw: int, out: np.ndarray) -> None:
+    """``out = conv(x, W) + b`` at stride 1 with zero padding ``(ph, pw)``, written into ``out``.
+
+    x (n, C, H, W), W (F, C, KH, KW), b (F,), out (n, F, H + 2ph - KH + 1, W + 2pw - KW + 1): C-contiguous, of
+    one dtype (checked); 3x3 kernels take the unrolled loop.
     """
-    from .conv_exec import _run
-    from .conv_fft import _slices
-
-    F, C, KH, KW = W.shape
-    N, _, H, Wd = x.shape
-    ph, pw = as_pair(padding, "padding", 0)
-    OH, OW = conv_output_shape(H, Wd, KH, KW, 1, (ph, pw))
-    out = np.empty((N, F, OH, OW), dtype=x.dtype)
-    bias = np.zeros(F, dtype=x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
-    Wc = np.ascontiguousarray(W)
-
-    def run(sl):
-        n0, n1 = sl
-        (_forward3x3 if (KH, KW) == (3, 3) else _forward)(x[n0:n1], Wc, bias, ph, pw, out[n0:n1])
-
-    _run(run, _slices(N))
-    return out, DirectCache(x, (ph, pw), KH, KW)
+    _check({"x": x, "W": W, "b": b, "out": out}, x.dtype)
+    (_forward3x3 if W.shape[2:] == (3, 3) else _forward)(x, W, b, ph, pw, out)
 
 
-def conv2d_direct_backward(
-    dout: np.ndarray,
-    cache: DirectCache,
-    W: np.ndarray,
-    *,
-    feedback: np.ndarray | None = None,
-    need_dx: bool = True,
-    need_db: bool = True,
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """Gradients of :func:`conv2d_direct_forward` (the arguments and results of
-    :func:`nnlite.kernels.conv_exec.conv2d_backward`)."""
-    from .conv_exec import _run, check_dout_shape
-    from .conv_fft import _slices
+def direct_grad_w(x: np.ndarray, dout: np.ndarray, ph: int, pw: int, dW: np.ndarray, db: np.ndarray) -> None:
+    """Add this slice's ``dW`` (F, C, KH, KW) and ``db`` (F,) into the zeroed ``dW`` and ``db`` (as
+    :func:`direct_forward`'s arrays)."""
+    _check({"x": x, "dout": dout, "dW": dW, "db": db}, x.dtype)
+    (_grad_w3x3 if dW.shape[2:] == (3, 3) else _grad_w)(x, dout, ph, pw, dW, db)
 
-    x, (ph, pw), KH, KW = cache
-    F = W.shape[0]
-    N, C, H, Wd = x.shape
-    OH, OW = H + 2 * ph - KH + 1, Wd + 2 * pw - KW + 1
-    check_dout_shape(dout, (N, F, OH, OW))
-    dout = np.ascontiguousarray(dout, dtype=x.dtype)
-    K = np.ascontiguousarray(W if feedback is None else feedback, dtype=x.dtype) if need_dx else None
-    dx = np.empty((N, C, H, Wd), dtype=x.dtype) if need_dx else None
 
-    def run(sl):
-        n0, n1 = sl
-        dW = np.zeros((F, C, KH, KW), dtype=x.dtype)
-        db = np.zeros(F, dtype=x.dtype)
-        (_grad_w3x3 if (KH, KW) == (3, 3) else _grad_w)(x[n0:n1], dout[n0:n1], ph, pw, dW, db)
-        if dx is not None:
-            (_grad_x3x3 if (KH, KW) == (3, 3) else _grad_x)(dout[n0:n1], K, ph, pw, dx[n0:n1])
-        return dW, db
-
-    parts = _run(run, _slices(N))
-    dW, db = parts[0]
-    for dW_k, db_k in parts[1:]:  # in slice order
-        dW += dW_k
-        db += db_k
-    return dx, dW, (db if need_db else None)
+def direct_grad_x(dout: np.ndarray, K: np.ndarray, ph: int, pw: int, dx: np.ndarray) -> None:
+    """``dx`` (n, C, H, W) of the slice: the full correlation of ``dout`` with the flipped kernel ``K``."""
+    _check({"dout": dout, "K": K, "dx": dx}, dout.dtype)
+    (_grad_x3x3 if K.shape[2:] == (3, 3) else _grad_x)(dout, K, ph, pw, dx)

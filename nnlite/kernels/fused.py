@@ -16,7 +16,7 @@ integer literal such as ``1 - y`` inside a jitted body would promote float32 to 
 every kernel uses NumPy's error model (a division by zero gives inf, as in NumPy): Python's error model checks each
 divisor and stops LLVM from vectorising the loop (Adam's update is ~6x slower with it).
 Every kernel has a NumPy twin in :mod:`nnlite.ops` (activations, dense, losses, updates);
-:mod:`nnlite.kernels.dispatch` picks one or the other. The jitted bodies only compute;
+:mod:`nnlite.backend` picks one or the other. The jitted bodies only compute;
 the public wrappers check shapes, dtypes and contiguity first.
 """
 

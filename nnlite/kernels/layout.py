@@ -1,4 +1,4 @@
-"""Layout moves of the FFT convolution (:mod:`nnlite.kernels.conv_fft`): NCHW images to the spatial-first
+"""Layout moves of the FFT convolution (:mod:`nnlite.backend.conv_fft`): NCHW images to the spatial-first
 (H, W, N, C) layout its transforms run on, and back, cropping and adding the bias on the way.
 
 Both are transposes of an (N*C, H*W) matrix. These loops read one sample's (C, H*W) plane while writing its

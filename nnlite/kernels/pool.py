@@ -8,6 +8,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..ops.pool import maxpool2x2_winners
 from ._checks import as_pair, check_float_array, check_shape4, output_size
 
 __all__ = [
@@ -284,20 +285,6 @@ def maxpool2x2_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     code = np.empty(out.shape, dtype=np.uint8)
     _max2x2_fwd(np.ascontiguousarray(x), out, code)
     return out, code
-
-
-def maxpool2x2_winners(code: np.ndarray, width: int) -> np.ndarray:
-    """The flat indices ``h*W + w`` (int64, ``code``'s shape) of the winners that :func:`maxpool2x2_forward`'s
-    ``code`` names in planes ``width`` wide: :func:`maxpool2d_forward`'s ``argmax`` at 2x2/stride 2."""
-    if not isinstance(code, np.ndarray) or code.dtype != np.uint8 or code.ndim != 4:
-        raise TypeError(
-            f"code must be the 4-d uint8 array of maxpool2x2_forward, got {getattr(code, 'dtype', type(code).__name__)}"
-        )
-    OH, OW = code.shape[2:]
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 2 * OW:
-        raise ValueError(f"width must be an int of at least 2 * {OW} (the windows' columns), got {width!r}")
-    k = code.astype(np.int64)
-    return (2 * np.arange(OH)[:, None] + (k >> 1)) * width + 2 * np.arange(OW)[None, :] + (k & 1)
 
 
 def maxpool2x2_backward(dout: np.ndarray, code: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:

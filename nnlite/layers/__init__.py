@@ -1,5 +1,5 @@
 """Layer classes by family: they hold parameters and call the pure functions of :mod:`nnlite.ops` (through
-:mod:`nnlite.kernels.dispatch` where a fused kernel exists). See :mod:`nnlite.layers.base` for the contract."""
+:mod:`nnlite.backend` where a fused kernel exists). See :mod:`nnlite.layers.base` for the contract."""
 
 from .activations import (
     ACTIVATIONS,

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from .._validation import finite_float
-from ..kernels import dispatch
 from ..ops import activations as act
 from .base import Layer, Passthrough, check_grad, check_input
 
@@ -47,21 +47,21 @@ class Tanh(_Activation):
     """``tanh(x)``."""
 
     _fwd = staticmethod(act.tanh_forward)
-    _bwd = staticmethod(dispatch.tanh_backward)
+    _bwd = staticmethod(backend.tanh_backward)
 
 
 class Sigmoid(_Activation):
     """Logistic sigmoid."""
 
     _fwd = staticmethod(act.sigmoid_forward)
-    _bwd = staticmethod(dispatch.sigmoid_backward)
+    _bwd = staticmethod(backend.sigmoid_backward)
 
 
 class ReLU(_Activation):
     """``max(x, 0)``."""
 
     _fwd = staticmethod(act.relu_forward)
-    _bwd = staticmethod(dispatch.relu_backward)
+    _bwd = staticmethod(backend.relu_backward)
 
 
 class Abs(_Activation):

@@ -1,4 +1,4 @@
-"""The 2-D convolution layer (the maths in :mod:`nnlite.ops.conv`, run by :mod:`nnlite.kernels.conv_exec`)."""
+"""The 2-D convolution layer (the maths in :mod:`nnlite.ops.conv`, run by :mod:`nnlite.backend.conv`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .._validation import SeedLike, as_pair, positive_int
-from ..kernels import conv_exec as _conv_exec
+from ..backend import conv as _backend
 from ..ops import conv as _conv
 from .base import WeightLayer, check_image, check_init, check_sample_image, compact
 
@@ -30,10 +30,10 @@ class Conv2d(WeightLayer):
     init, bias, dtype, rng
         As for :class:`~nnlite.Dense`; the scheme draws with ``fan_in = C*KH*KW`` and ``fan_out = F*KH*KW``.
     algorithm : {"auto", "im2col", "fft", "direct"}
-        How the products are computed (:mod:`nnlite.kernels.conv_exec`): "im2col", "fft" (stride 1 only,
-        :mod:`nnlite.kernels.conv_fft`), "direct" (stride 1 only, :mod:`nnlite.kernels.conv_direct`) or "auto"
+        How the products are computed (`nnlite.backend.conv`): "im2col", "fft" (stride 1 only,
+        :mod:`nnlite.backend.conv_fft`), "direct" (stride 1 only, :mod:`nnlite.backend.conv_direct`) or "auto"
         (default): direct loops for a stride-1 3x3 kernel on 1-3 input channels (a first layer on grey or RGB
-        images), the FFT where the cost model of :func:`nnlite.kernels.conv_exec.conv2d_algorithm` finds it
+        images), the FFT where the cost model of :func:`nnlite.backend.conv.conv2d_algorithm` finds it
         faster (large kernels and channel counts, e.g. 64 -> 64 filters of 5x5), im2col elsewhere (3x3 on more
         channels, strided convolutions). They agree to float32 rounding. A speed setting, like ``chunk``: not
         saved in ``config()``.
@@ -41,12 +41,13 @@ class Conv2d(WeightLayer):
     Attributes
     ----------
     params : dict
-        ``"W"`` of shape (F, C, KH, KW) and, with a bias, ``"b"`` of shape (F,) (initialised to 0).
+        ``"W"`` of shape (F, C, KH, KW) and, with a bias, ``"b"`` of shape (F,) (initialised to 0, or with
+        ``init="uniform"`` drawn like ``W``, PyTorch's default).
     algorithm : str
         As the argument; may be changed at any time (a backward pass follows the algorithm of its forward
         pass's cache).
     chunk : int or None
-        Samples per im2col chunk (None: sized by :func:`nnlite.kernels.conv_exec.conv2d_chunk_size` to keep a chunk's
+        Samples per im2col chunk (None: sized by :func:`nnlite.backend.conv.conv2d_chunk_size` to keep a chunk's
         columns in cache). A speed setting only, not saved in ``config()``: every value gives the same
         gradients up to the order of the sums over samples.
 
@@ -55,13 +56,13 @@ class Conv2d(WeightLayer):
     ``out[n, f, y, q] = b[f] + sum_{c, i, j} W[f, c, i, j] xpad[n, c, y*sh + i, q*sw + j]``
     (see :mod:`nnlite.ops.conv` for the backward pass). With im2col the forward cache keeps the input ``x``,
     not its columns (each backward chunk unfolds its samples again), and so do the direct loops; with the FFT it
-    keeps the input's spectra (about twice x's bytes, :mod:`nnlite.kernels.conv_fft`).
+    keeps the input's spectra (about twice x's bytes, :mod:`nnlite.backend.conv_fft`).
     """
 
     rows_independent = True
 
     chunk = None
-    _backward_op = staticmethod(_conv_exec.conv2d_backward)
+    _backward_op = staticmethod(_backend.conv2d_backward)
 
     def __init__(
         self,
@@ -77,8 +78,8 @@ class Conv2d(WeightLayer):
         rng: SeedLike = None,
         algorithm: str = "auto",
     ) -> None:
-        if algorithm not in _conv_exec.ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {_conv_exec.ALGORITHMS}, got {algorithm!r}")
+        if algorithm not in _backend.ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {_backend.ALGORITHMS}, got {algorithm!r}")
         self.algorithm = algorithm
         self.c_in, self.c_out = positive_int(c_in, "c_in"), positive_int(c_out, "c_out")
         check_init(init)
@@ -90,13 +91,9 @@ class Conv2d(WeightLayer):
             raise ValueError(f"the {what} convolution is for stride 1 only, got stride {stride!r}")
         self._init_params((self.c_out, self.c_in, *self.kernel_size), init, bias, dtype, rng)
 
-    @property
-    def fan_in(self) -> int:
-        return self.c_in * self.kernel_size[0] * self.kernel_size[1]
-
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         check_image(x, "Conv2d", self.c_in, self.dtype)
-        return _conv_exec.conv2d_forward(
+        return _backend.conv2d_forward(
             x, self.W, self.b, self.stride, self.padding, chunk=self.chunk, algorithm=self.algorithm
         )
 
@@ -107,7 +104,7 @@ class Conv2d(WeightLayer):
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         """The convolution of ``v`` (N, C, H, W) with ``W``, same stride and padding, no bias."""
         check_image(v, "Conv2d.carry", self.c_in, self.dtype)
-        return _conv_exec.conv2d_forward(
+        return _backend.conv2d_forward(
             v, self.W, None, self.stride, self.padding, chunk=self.chunk, algorithm=self.algorithm
         )[0]
 

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .. import backend
 from .._validation import SeedLike, positive_int
-from ..kernels import dispatch
 from ..ops.dense import dense_forward
 from .base import WeightLayer, check_input
 
@@ -29,12 +29,13 @@ class Dense(WeightLayer):
     Attributes
     ----------
     params : dict
-        ``"W"`` of shape (D_out, D_in) and, with a bias, ``"b"`` of shape (D_out,) (initialised to 0).
+        ``"W"`` of shape (D_out, D_in) and, with a bias, ``"b"`` of shape (D_out,) (initialised to 0, or with
+        ``init="uniform"`` drawn like ``W``, PyTorch's default).
     """
 
     rows_independent = True
 
-    _backward_op = staticmethod(dispatch.dense_backward)
+    _backward_op = staticmethod(backend.dense_backward)
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Pooling (:mod:`nnlite.ops.pool`) and flattening: the shape-changing layers."""
+"""Pooling (:mod:`nnlite.ops.pool`, run by :mod:`nnlite.backend.pool`) and flattening: the shape-changing layers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import as_pair
+from ..backend import pool as _backend
 from ..ops import pool as _pool
 from .base import Layer, Passthrough, check_grad, check_image, check_input, check_sample_image, compact
 
@@ -48,11 +49,11 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         check_image(x, self._name)
-        return _pool.maxpool2d_forward_op(x, *self.kernel_size, self.stride)
+        return _backend.maxpool2d_forward(x, *self.kernel_size, self.stride)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         check_grad(dout, *_pool.pool_output_of(cache), "MaxPool2d.backward")
-        return _pool.maxpool2d_backward_op(dout, cache), {}
+        return _backend.maxpool2d_backward(dout, cache), {}
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
         return _pool.maxpool2d_carry(v, cache)
@@ -68,14 +69,14 @@ class AvgPool2d(_Pool2d):
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
         check_image(x, self._name)
-        return _pool.avgpool2d_forward_op(x, *self.kernel_size, self.stride)
+        return _backend.avgpool2d_forward(x, *self.kernel_size, self.stride)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         check_grad(dout, *_pool.pool_output_of(cache), "AvgPool2d.backward")
-        return _pool.avgpool2d_backward_op(dout, cache), {}
+        return _backend.avgpool2d_backward(dout, cache), {}
 
     def carry(self, v: np.ndarray, cache: Any) -> np.ndarray:
-        return _pool.avgpool2d_carry(v, cache)
+        return _backend.avgpool2d_carry(v, cache)
 
 
 class Flatten(Layer):

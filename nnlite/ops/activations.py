@@ -5,7 +5,7 @@ and ReLU (``f'`` is a function of ``f``), the input for leaky ReLU (a negative s
 for the absolute value.
 
 These are the readable equations and the NumPy twins of the fused kernels (:mod:`nnlite.kernels.fused`); the
-layers call them through :mod:`nnlite.kernels.dispatch`, which picks the fused kernel when the arrays allow.
+layers call them through :mod:`nnlite.backend`, which picks the fused kernel when the arrays allow.
 """
 
 from __future__ import annotations

@@ -10,18 +10,20 @@ Shapes: x (N, C, H, W), W (F, C, KH, KW), b (F,), out (N, F, OH, OW) with
     dW            = D2 @ cols.T                     (F, N*P) @ (N*P, CK)
     dx            = col2im(K2.T @ D2)               K = W (BP) or the feedback kernel B (FA)
 
-This module is the readable maths and the twin of :mod:`nnlite.kernels.conv_exec`, which runs the same three
-GEMMs chunk by chunk and over threads (what :class:`nnlite.Conv2d` uses).
+This module is the readable maths, in NumPy only, and the twin of :mod:`nnlite.backend.conv`, which runs the same
+three GEMMs chunk by chunk and over threads with the Numba im2col (or by FFT, or direct loops), and runs this module
+when the fused kernels are off.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ..kernels import col2im, conv_output_shape, im2col
-from ._checks import check_grad
+from ._checks import as_pair, check_grad, conv_output_shape
 
-__all__ = ["conv2d_backward", "conv2d_forward", "conv2d_output_shape"]
+__all__ = ["ConvCache", "col2im", "conv2d_backward", "conv2d_forward", "conv2d_output_shape", "im2col"]
 
 
 def conv2d_output_shape(
@@ -29,6 +31,58 @@ def conv2d_output_shape(
 ) -> tuple[int, int]:
     """``(OH, OW)`` of a convolution; ValueError if the kernel does not fit the padded input."""
     return conv_output_shape(H, W, KH, KW, stride, padding)
+
+
+class ConvCache(NamedTuple):
+    """The forward cache of :func:`conv2d_forward`: the input and the geometry (no columns)."""
+
+    x: np.ndarray
+    stride: int | tuple[int, int]
+    padding: int | tuple[int, int]
+    KH: int
+    KW: int
+
+
+def im2col(
+    x: np.ndarray, kh: int, kw: int, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0
+) -> np.ndarray:
+    """``(C*KH*KW, N*OH*OW)`` columns of the padded windows of ``x`` (N, C, H, W), rows ordered (C, KH, KW),
+    columns (n, OH, OW); any layout (the twin of :func:`nnlite.kernels.im2col`)."""
+    N, C, H, W = x.shape
+    sh, sw = as_pair(stride, "stride", 1)
+    ph, pw = as_pair(padding, "padding", 0)
+    OH, OW = conv_output_shape(H, W, kh, kw, (sh, sw), (ph, pw))
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = np.empty((C, kh, kw, N, OH, OW), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[:, :, i : i + sh * (OH - 1) + 1 : sh, j : j + sw * (OW - 1) + 1 : sw]  # (N, C, OH, OW)
+            cols[:, i, j] = patch.transpose(1, 0, 2, 3)
+    return cols.reshape(C * kh * kw, N * OH * OW)
+
+
+def col2im(
+    cols: np.ndarray,
+    x_shape: tuple[int, ...],
+    kh: int,
+    kw: int,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+) -> np.ndarray:
+    """The adjoint of :func:`im2col`: scatter-add the columns back into (N, C, H, W), drop the padding (the twin of
+    :func:`nnlite.kernels.col2im`)."""
+    N, C, H, W = x_shape
+    sh, sw = as_pair(stride, "stride", 1)
+    ph, pw = as_pair(padding, "padding", 0)
+    OH, OW = conv_output_shape(H, W, kh, kw, (sh, sw), (ph, pw))
+    c6 = cols.reshape(C, kh, kw, N, OH, OW)
+    dxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i : i + sh * (OH - 1) + 1 : sh, j : j + sw * (OW - 1) + 1 : sw] += c6[:, i, j].transpose(
+                1, 0, 2, 3
+            )
+    return np.ascontiguousarray(dxp[:, :, ph : ph + H, pw : pw + W])
 
 
 def conv2d_forward(
@@ -50,7 +104,7 @@ def conv2d_forward(
     Returns
     -------
     out : ndarray, shape (N, F, OH, OW)
-    cache : tuple ``(x, stride, padding, KH, KW)``
+    cache : ConvCache ``(x, stride, padding, KH, KW)``
 
     Notes
     -----
@@ -59,11 +113,11 @@ def conv2d_forward(
     F, C, KH, KW = W.shape
     N, _, H, Wd = x.shape
     OH, OW = conv2d_output_shape(H, Wd, KH, KW, stride, padding)
-    cols = im2col(np.ascontiguousarray(x), KH, KW, stride, padding)  # (CK, N*P)
+    cols = im2col(x, KH, KW, stride, padding)  # (CK, N*P)
     out = (W.reshape(F, -1) @ cols).reshape(F, N, OH, OW).transpose(1, 0, 2, 3)
     if b is not None:
         out = out + b.reshape(1, F, 1, 1)
-    return np.ascontiguousarray(out), (x, stride, padding, KH, KW)
+    return np.ascontiguousarray(out), ConvCache(x, stride, padding, KH, KW)
 
 
 def conv2d_backward(
@@ -103,12 +157,12 @@ def conv2d_backward(
     F = W.shape[0]
     OH, OW = conv2d_output_shape(x.shape[2], x.shape[3], KH, KW, stride, padding)
     check_grad(dout, (x.shape[0], F, OH, OW), np.result_type(x.dtype, W.dtype), "conv2d_backward")
-    cols = im2col(np.ascontiguousarray(x), KH, KW, stride, padding)
+    cols = im2col(x, KH, KW, stride, padding)
     D2 = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, -1)  # (F, N*P)
     dW = (D2 @ cols.T).reshape(W.shape)
     db = D2.sum(axis=1) if need_db else None
     dx = None
     if need_dx:
         K2 = (W if feedback is None else feedback).reshape(F, -1)
-        dx = col2im(np.ascontiguousarray(K2.T @ D2), x.shape, KH, KW, stride, padding)
+        dx = col2im(K2.T @ D2, x.shape, KH, KW, stride, padding)
     return dx, dW, db

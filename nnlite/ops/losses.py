@@ -10,7 +10,7 @@ of a row share it equally), its cross-entropy is 0 for the label at +inf and inf
 cross-entropy of ``+inf`` with target 1 (or ``-inf`` with target 0) is 0. NaN logits give NaN.
 
 ``softmax_cross_entropy`` here is the NumPy equation (and the twin of the fused kernel); the public
-``nnlite.softmax_cross_entropy`` is :func:`nnlite.kernels.dispatch.softmax_cross_entropy`, the same function
+``nnlite.softmax_cross_entropy`` is :func:`nnlite.backend.softmax_cross_entropy`, the same function
 computed in one fused sweep when the logits allow.
 """
 

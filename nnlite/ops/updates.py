@@ -1,5 +1,5 @@
 """Optimizer updates of one parameter array, in place, as NumPy expressions (the twins of the fused kernels in
-:mod:`nnlite.kernels.fused`; :mod:`nnlite.optim` calls them through :mod:`nnlite.kernels.dispatch`).
+:mod:`nnlite.kernels.fused`; :mod:`nnlite.optim` calls them through :mod:`nnlite.backend`).
 
 Scalars are Python floats, so float32 arrays stay float32.
 """

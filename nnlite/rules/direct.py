@@ -25,7 +25,7 @@ def local_errors(fb: DirectFeedback, net: Sequential, caches: Caches, y: np.ndar
     ``e_k`` is the error of the softmax cross-entropy of the readout ``h_k @ B_k``, so it is computed by
     :func:`nnlite.softmax_cross_entropy` itself.
     """
-    from ..kernels.dispatch import softmax_cross_entropy
+    from ..backend import softmax_cross_entropy
 
     if y is None:
         raise ValueError("local errors need the labels y")
@@ -34,7 +34,7 @@ def local_errors(fb: DirectFeedback, net: Sequential, caches: Caches, y: np.ndar
 
 def local_losses(fb: DirectFeedback, net: Sequential, caches: Caches, y: np.ndarray) -> list[float]:
     """LAFS's local losses ``L_k = CE(softmax(h_k @ B_k), y)`` (batch means), one float per hidden block."""
-    from ..kernels.dispatch import softmax_cross_entropy
+    from ..backend import softmax_cross_entropy
 
     return [softmax_cross_entropy(fb.readout(k, caches.block_outputs[k]), y)[0] for k in range(len(fb.sizes))]
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import backend as dispatch
 from .._validation import SeedLike, check_seed, finite_float
-from ..kernels import dispatch
 from .base import Grads
 from .fa import FeedbackChain, given_feedbacks, initial_feedbacks, load_matrices
 

@@ -24,9 +24,9 @@ are small real GEMMs against a table of phases (:func:`_phases`), not transforms
 products are ``Q`` complex GEMMs each (stacked ``np.matmul``).
 
 Threads: with T BLAS threads the batch is cut into T slices, each run through the whole pipeline by one thread
-with one-thread BLAS and one-worker transforms (like :mod:`nnlite.kernels.conv_exec`'s chunks: one barrier per
-call, not one per GEMM or transform); ``dW`` adds the slices' spectra in slice order. Why and where this is faster
-than im2col, and the memory it keeps, are in docs/design.md §9; :func:`nnlite.kernels.conv_exec.conv2d_algorithm`
+with one-thread BLAS and one-worker transforms (like the chunks of :mod:`nnlite.backend.conv_im2col`: one barrier
+per call, not one per GEMM or transform); ``dW`` adds the slices' spectra in slice order. Why and where this is faster
+than im2col, and the memory it keeps, are in docs/design.md §9; :func:`nnlite.backend.conv.conv2d_algorithm`
 chooses. The forward cache keeps ``X`` (Q x N x C complex, about ``2 * L1*L2 / (H*W)`` times x's bytes), which
 the ``dW`` product needs, and nothing else.
 """
@@ -38,9 +38,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._threads import controller
-from ._checks import as_pair, conv_output_shape
-from .layout import from_spatial_major, to_spatial_major
+from ..kernels.layout import from_spatial_major, to_spatial_major
+from ..ops._checks import as_pair, conv_output_shape
+from ..runtime.threads import controller
+from ._split import check_dout_shape, one_thread_blas, run, slices
 
 __all__ = ["FFTCache", "conv2d_fft_backward", "conv2d_fft_forward", "fft_grid"]
 
@@ -57,7 +58,7 @@ class FFTCache(NamedTuple):
 
 
 def _scipy_fft():
-    """:mod:`scipy.fft`, imported on first use, after :func:`nnlite._threads.controller` has been made.
+    """:mod:`scipy.fft`, imported on first use, after :func:`nnlite.runtime.threads.controller` has been made.
 
     Importing it loads scipy's own OpenBLAS, a second BLAS library beside numpy's. Made first, nnlite's controller
     holds the libraries loaded before (numpy's, which does nnlite's products), so the thread counts nnlite reads
@@ -141,15 +142,6 @@ def _image(S: np.ndarray, L1: int, L2: int, rows: int) -> np.ndarray:
     return sfft.irfft(z[:rows], n=L2, axis=1, workers=1)
 
 
-def _slices(N: int) -> list[tuple[int, int]]:
-    """The batch cut into one slice per BLAS thread (at most N)."""
-    from .conv_exec import _workers
-
-    T = _workers(N)
-    edges = [N * k // T for k in range(T + 1)]
-    return [(edges[k], edges[k + 1]) for k in range(T)]
-
-
 def conv2d_fft_forward(
     x: np.ndarray,
     W: np.ndarray,
@@ -170,8 +162,6 @@ def conv2d_fft_forward(
     out : ndarray, shape (N, F, OH, OW), C-contiguous, x's dtype
     cache : FFTCache
     """
-    from .conv_exec import _run, one_thread_blas
-
     F, C, KH, KW = W.shape
     N, _, H, Wd = x.shape
     ph, pw = as_pair(padding, "padding", 0)
@@ -179,18 +169,18 @@ def conv2d_fft_forward(
     dtype = x.dtype
     L1, L2 = fft_grid(H, Wd, ph, pw)
     out = np.empty((N, F, OH, OW), dtype=dtype)
-    slices = _slices(N)
+    parts_of = slices(N)
 
-    def run(sl):
+    def work(sl):
         n0, n1 = sl
         X = _spectrum(x[n0:n1], L1, L2)
         y = _image(np.matmul(X, Wc), L1, L2, OH)
         from_spatial_major(y, OH, OW, b, out=out[n0:n1])
         return n0, n1, X
 
-    with one_thread_blas(len(slices) > 1):
+    with one_thread_blas(len(parts_of) > 1):
         Wc = _kernel_spectrum(W, L1, L2, ph, pw, dtype, conj=False)
-        parts = _run(run, slices)
+        parts = run(work, parts_of)
     return out, FFTCache(x, 1, (ph, pw), KH, KW, parts)
 
 
@@ -204,9 +194,7 @@ def conv2d_fft_backward(
     need_db: bool = True,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """Gradients of :func:`conv2d_fft_forward` (the arguments and results of
-    :func:`nnlite.kernels.conv_exec.conv2d_backward`)."""
-    from .conv_exec import _run, check_dout_shape, one_thread_blas
-
+    :func:`nnlite.backend.conv.conv2d_backward`)."""
     x, _, (ph, pw), KH, KW, parts = cache
     F = W.shape[0]
     N, C, H, Wd = x.shape
@@ -216,7 +204,7 @@ def conv2d_fft_backward(
     L1, L2 = fft_grid(H, Wd, ph, pw)
     dx = np.empty((N, C, H, Wd), dtype=dtype) if need_dx else None
 
-    def run(part):
+    def work(part):
         n0, n1, X = part
         D = _spectrum(dout[n0:n1], L1, L2)  # (Q, n, F)
         if dx is not None:
@@ -230,7 +218,7 @@ def conv2d_fft_backward(
     with one_thread_blas(len(parts) > 1):
         if need_dx:
             Kb = _kernel_spectrum(W if feedback is None else feedback, L1, L2, ph, pw, dtype, conj=True)
-        DWs = _run(run, parts)
+        DWs = run(work, parts)
         DW = DWs[0]
         for more in DWs[1:]:
             DW += more

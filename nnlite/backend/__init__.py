@@ -1,25 +1,26 @@
-"""The one place that decides between a fused Numba kernel and its NumPy twin in :mod:`nnlite.ops`.
+"""The one place that chooses, for every op, a Numba kernel of :mod:`nnlite.kernels` or its NumPy twin in
+:mod:`nnlite.ops`, and for a convolution im2col, FFT or direct loops.
 
-The ops are the readable equations; the kernels of :mod:`nnlite.kernels.fused` compute the same thing in one pass
-over memory. Each function here takes the fused kernel when every array is a C-contiguous float32/float64 array
-of one shape and dtype (:func:`can_fuse`), and the NumPy op otherwise (views, mixed dtypes, fused kernels turned
-off). Layers, losses and optimizers call these functions; the ops never branch on speed.
+The ops are the readable equations; the kernels compute the same things in fewer passes over memory. This module
+holds the elementwise choices: each function takes the fused kernel of :mod:`nnlite.kernels.fused` when every
+array is a C-contiguous float32/float64 array of one shape and dtype (:func:`can_fuse`), and the NumPy op otherwise
+(views, mixed dtypes, fused kernels turned off). :mod:`nnlite.backend.pool` chooses for pooling and
+:mod:`nnlite.backend.conv` for convolutions (and copies an input into the layout a kernel needs). Layers, losses and
+optimizers call the backend; the ops never branch on speed.
 
 ``with fused_kernels(False): ...`` runs everything on the NumPy path (the benchmarks' "NumPy" column, tests).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 
+from ..kernels import fused
 from ..ops import activations as act
 from ..ops import dense as _dense
 from ..ops import losses as _losses
 from ..ops import updates as _updates
-from . import fused
+from ._switch import can_fuse, fused_kernels, fused_on
 
 __all__ = [
     "adam_update",
@@ -27,6 +28,7 @@ __all__ = [
     "can_fuse",
     "dense_backward",
     "fused_kernels",
+    "fused_on",
     "relu_backward",
     "rmsprop_update",
     "sgd_update",
@@ -34,32 +36,6 @@ __all__ = [
     "softmax_cross_entropy",
     "tanh_backward",
 ]
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_ENABLED = True
-
-
-@contextlib.contextmanager
-def fused_kernels(enabled: bool) -> Iterator[None]:
-    """Turn the fused kernels on or off inside a ``with`` block (process-wide; restored on exit)."""
-    global _ENABLED
-    saved, _ENABLED = _ENABLED, bool(enabled)
-    try:
-        yield
-    finally:
-        _ENABLED = saved
-
-
-def can_fuse(*arrays: object) -> bool:
-    """True when fused kernels are on and every argument is a C-contiguous float32/float64 ndarray of the first
-    one's shape and dtype."""
-    a0 = arrays[0]
-    if not _ENABLED or not isinstance(a0, np.ndarray) or a0.dtype not in _FLOATS or not a0.flags.c_contiguous:
-        return False
-    for a in arrays[1:]:
-        if not isinstance(a, np.ndarray) or a.dtype != a0.dtype or a.shape != a0.shape or not a.flags.c_contiguous:
-            return False
-    return True
 
 
 # -- activations: dx = dout * f'(.) from the cached output ---------------------------------------------------------
