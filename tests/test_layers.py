@@ -70,3 +70,43 @@ def test_activation_factory_builds_new_layers_with_the_parsed_slope():
     assert activation_factory("leaky_relu")().slope == 0.01
     with pytest.raises(TypeError, match="not a Layer instance"):
         activation_factory(nn.Tanh())
+
+
+# -- "uniform": PyTorch's default for nn.Linear and nn.Conv2d, weights and biases ------------------------------------
+@pytest.mark.parametrize(
+    "make,fan_in",
+    [
+        (lambda seed: nn.Dense(400, 300, init="uniform", rng=seed), 400),
+        (lambda seed: nn.Conv2d(16, 300, 5, init="uniform", rng=seed), 16 * 25),
+    ],
+)
+def test_uniform_init_draws_weights_and_biases_like_pytorch(make, fan_in):
+    layer = make(0)
+    a = 1 / math.sqrt(fan_in)
+    W, b = layer.W, layer.b
+    assert W.dtype == b.dtype == np.float32
+    assert np.abs(W).max() <= np.float32(a) and np.abs(b).max() <= np.float32(a)
+    # U(-a, a) has variance a^2 / 3 = 1 / (3 fan_in); the sample variance's relative std is at most sqrt(2/(n-1))
+    assert abs(W.var() / (a * a / 3) - 1) < 5 * math.sqrt(2 / (W.size - 1))
+    assert np.count_nonzero(b) == b.size and abs(float(b.mean())) < 5 * a / math.sqrt(3 * b.size)
+    assert np.abs(b).max() > a / 2  # spread over the interval, not a scaled-down draw
+    again = make(0)  # same seed, same bits, the bias drawn after the weight from the same generator
+    np.testing.assert_array_equal(again.W, W)
+    np.testing.assert_array_equal(again.b, b)
+    assert not np.array_equal(make(1).b, b)
+
+
+def test_uniform_init_keeps_the_bias_after_a_checkpoint(tmp_path):
+    net = nn.mlp([5, 4, 3], init="uniform", seed=0)
+    assert all(np.count_nonzero(p["b"]) == p["b"].size for p in net.params())
+    nn.save(net, tmp_path / "m.npz")
+    back = nn.load(tmp_path / "m.npz")
+    for p, q in zip(net.params(), back.params()):
+        for k in p:
+            np.testing.assert_array_equal(p[k], q[k])
+    assert [layer.init for layer in back.layers if layer.is_weight] == ["uniform", "uniform"]
+
+
+def test_other_inits_keep_a_zero_bias():
+    for init in ("he", "glorot", "lecun", "zeros"):
+        assert not np.any(nn.Dense(4, 3, init=init, rng=0).b)

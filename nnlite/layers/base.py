@@ -28,7 +28,17 @@ import numpy as np
 from .._validation import FLOAT_DTYPES, as_generator, float_dtype
 from ..ops._checks import check_grad
 
-__all__ = ["INITS", "Layer", "Passthrough", "WeightLayer", "check_grad", "check_input", "fans_of", "init_weight"]
+__all__ = [
+    "INITS",
+    "Layer",
+    "Passthrough",
+    "WeightLayer",
+    "check_grad",
+    "check_input",
+    "fans_of",
+    "init_bias",
+    "init_weight",
+]
 
 INITS = ("he", "glorot", "lecun", "zeros", "uniform")
 
@@ -50,7 +60,8 @@ def init_weight(
     Notes
     -----
     he: ``N(0, 2/fan_in)``; lecun: ``N(0, 1/fan_in)``; glorot: ``U(-a, a)``, ``a = sqrt(6/(fan_in+fan_out))``;
-    uniform: ``U(-a, a)``, ``a = 1/sqrt(fan_in)``; zeros: all 0.
+    uniform: ``U(-a, a)``, ``a = 1/sqrt(fan_in)`` (PyTorch's default for ``nn.Linear`` and ``nn.Conv2d``, whose bias
+    :func:`init_bias` draws too); zeros: all 0.
     """
     if init == "he":
         w = rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
@@ -67,6 +78,16 @@ def init_weight(
     else:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     return np.ascontiguousarray(w, dtype=dtype)
+
+
+def init_bias(n: int, fan_in: int, init: str, rng: np.random.Generator, dtype: Any) -> np.ndarray:
+    """The initial bias (n,) of a weight layer drawn with ``init``: zeros, except for "uniform", PyTorch's default
+    for ``nn.Linear`` and ``nn.Conv2d``, ``U(-a, a)`` with ``a = 1/sqrt(fan_in)`` like the weight, drawn from
+    ``rng`` after it."""
+    if init == "uniform":
+        a = 1.0 / math.sqrt(fan_in)
+        return np.ascontiguousarray(rng.uniform(-a, a, size=n), dtype=dtype)
+    return np.zeros(n, dtype=dtype)
 
 
 class Layer:
@@ -145,13 +166,15 @@ class WeightLayer(Layer):
     dtype: np.dtype
 
     def _init_params(self, shape: tuple[int, ...], init: str, bias: bool, dtype: Any, rng: Any) -> None:
-        """Draw ``W`` of ``shape`` with the scheme ``init`` (fans from the shape) and a zero bias."""
+        """Draw ``W`` of ``shape`` with the scheme ``init`` (fans from the shape), then the bias
+        (:func:`init_bias`: zeros but for "uniform") from the same generator."""
         self.init = check_init(init)
         self.dtype = float_dtype(dtype)
-        W = init_weight(shape, *fans_of(shape), init, as_generator(rng), self.dtype)
-        self.params = {"W": W}
+        gen = as_generator(rng)
+        fan_in, fan_out = fans_of(shape)
+        self.params = {"W": init_weight(shape, fan_in, fan_out, init, gen, self.dtype)}
         if bias:
-            self.params["b"] = np.zeros(shape[0], dtype=self.dtype)
+            self.params["b"] = init_bias(shape[0], fan_in, init, gen, self.dtype)
 
     def new_feedback(self, rng: np.random.Generator | int | None) -> np.ndarray:
         """A fixed random array of ``W``'s shape, drawn with ``W``'s scheme (FA); "zeros" draws with "lecun"."""
