@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlite._threads import blas_limit
+from nnlite.runtime.threads import blas_limit
 from nnlite.kernels import fwht, reference
 
 from .harness import Peer, interleave, keep_partial, machine_header, meta, timed, write_json

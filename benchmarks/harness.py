@@ -87,7 +87,7 @@ def keep_heap() -> bool:
     Without them, glibc hands freed memory back and the next step re-faults every page of its new arrays, on
     both sides (docs/design.md §7 has the counts and times). Returns whether it took effect.
     """
-    from nnlite.heap import keep_freed_memory
+    from nnlite.runtime.heap import keep_freed_memory
 
     return keep_freed_memory()
 

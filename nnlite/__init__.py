@@ -5,7 +5,7 @@ from . import data, projections
 from .alignment import Alignment
 from .backend import softmax_cross_entropy
 from .checkpoint import CheckpointError, load, save
-from .heap import keep_freed_memory
+from .runtime.heap import keep_freed_memory
 from .layers import (
     Abs,
     AvgPool2d,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._threads import blas_limit, blas_threads_now, parallel_map
+from .runtime.threads import blas_limit, blas_threads_now, parallel_map
 from ._validation import positive_int
 
 if TYPE_CHECKING:

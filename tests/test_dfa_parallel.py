@@ -7,7 +7,7 @@ import pytest
 from test_rules import _assert_same_grads, _setup
 
 import nnlite as nn
-from nnlite._threads import blas_threads_now
+from nnlite.runtime.threads import blas_threads_now
 from nnlite.rules.direct import block_groups
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from strategies import seeds
 
 import nnlite as nn
-from nnlite._threads import blas_limit, blas_threads_now, parallel_map
+from nnlite.runtime.threads import blas_limit, blas_threads_now, parallel_map
 
 RULES = {
     "bp": lambda: nn.BP(),

@@ -344,7 +344,7 @@ def run_fit(
     measured at the start and after long epochs (:class:`nnlite.cli.threads.AutoThreads`). ``checkpoint_dir`` and
     ``resume`` are fit's. The command keeps the memory a step frees for the next (:func:`nnlite.keep_freed_memory`).
     """
-    from ..heap import keep_freed_memory
+    from ..runtime.heap import keep_freed_memory
     from .threads import AutoThreads, copied_step
 
     keep_freed_memory()

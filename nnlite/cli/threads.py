@@ -59,7 +59,7 @@ def idle_cores(window: float = 0.1) -> float | None:
 def calibrate(step: Callable[[], Any], many: int, *, rounds: int = 3, steps: int = 6) -> tuple[int, dict[int, float]]:
     """The faster BLAS thread count for ``step()`` (one training step): 1, or ``many`` when its median round of
     ``steps`` calls is below ``MARGIN`` times one thread's. Rounds alternate (after one warm-up round each)."""
-    from nnlite._threads import blas_limit
+    from nnlite.runtime.threads import blas_limit
 
     if many <= 1:
         return 1, {}
@@ -91,7 +91,7 @@ class AutoThreads:
         self._limiter: Any = None
 
     def _apply(self, n: int) -> None:
-        from nnlite._threads import controller
+        from nnlite.runtime.threads import controller
 
         if self._limiter is not None:
             self._limiter.restore_original_limits()
@@ -99,7 +99,7 @@ class AutoThreads:
         self.threads = n
 
     def _decide(self, when: str) -> None:
-        from nnlite._threads import blas_threads_now
+        from nnlite.runtime.threads import blas_threads_now
 
         self.stop()  # decide from the BLAS default
         default = blas_threads_now()

@@ -76,7 +76,7 @@ class DirectRule(Rule):
     parallel : bool
         Compute the blocks' updates concurrently (they do not depend on each other; BLAS releases the GIL):
         the blocks dealt (:func:`block_groups`) to as many threads as BLAS has at the time of the step, each with
-        one BLAS thread, on nnlite's one thread pool (:func:`nnlite._threads.parallel_map`), instead of one block
+        one BLAS thread, on nnlite's one thread pool (:func:`nnlite.runtime.threads.parallel_map`), instead of one block
         after the other with all the BLAS threads, but only where that is faster: the first ``2 * TRIALS``
         backward passes at a thread count alternate between the two ways, timed, and the faster median is kept
         from then on (the parallel one only when at least 10 % faster). With one BLAS thread, or inside a sharded
@@ -164,7 +164,7 @@ class DirectRule(Rule):
 
         workers = 1
         if self.parallel and K > 1 and getattr(caches, "shards", None) is None:  # shards already use the cores
-            from .._threads import blas_limit, blas_threads_now, parallel_map
+            from ..runtime.threads import blas_limit, blas_threads_now, parallel_map
 
             workers = min(K, blas_threads_now())
         if workers > 1 and self._choose_parallel(workers):
