@@ -18,8 +18,6 @@ __all__ = ["VGG16", "feedback_memory", "vgg16_feedback_sizes"]
 VGG16: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 VGG16_FC = (4096, 4096)
 
-_INT32_MAX = int(np.iinfo(np.int32).max)
-
 
 def vgg16_feedback_sizes(image_size: int = 224) -> list[int]:
     """The feedback sizes ``l_k`` of VGG-16's 15 hidden weight layers.
@@ -105,18 +103,7 @@ def feedback_memory(
     n_out = max(sizes)
     out = {"naive": s * C * sum(sizes), "unified": s * C * n_out}
     for cls in back_ends:
-        if cls is Gaussian:
-            out["gaussian"] = s * C * n_out
-        elif cls is Fastfood:
-            d = 1 << (C - 1).bit_length()
-            padded = -(-n_out // d) * d
-            out["fastfood"] = padded * (3 * s + (8 if padded > _INT32_MAX else 4))
-        elif cls is Sparse:
-            i = 8 if max(n_out * k, n_out, C) > _INT32_MAX else 4
-            out["sparse"] = n_out * k * (s + i) + (n_out + 1) * i
-        elif cls is OPU:
-            out["opu"] = 0
-            out["opu_simulator"] = 8 * C * n_out
-        else:
-            raise TypeError(f"back_ends must hold Gaussian, Fastfood, Sparse or OPU, got {cls!r}")
+        if not (isinstance(cls, type) and issubclass(cls, Projection)):
+            raise TypeError(f"back_ends must hold Projection classes such as Gaussian or Fastfood, got {cls!r}")
+        out.update(cls.memory(C, n_out, dtype, nonzeros_per_row=k))
     return out

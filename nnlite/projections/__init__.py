@@ -11,4 +11,7 @@ from .gaussian import Gaussian
 from .opu import OPU
 from .sparse import Sparse
 
-__all__ = ["Projection", "Gaussian", "Fastfood", "Sparse", "OPU"]
+__all__ = ["BACKENDS", "Projection", "Gaussian", "Fastfood", "Sparse", "OPU"]
+
+#: Every back end by its name (``--projection``); ``memory`` and the constructor are the back end's own.
+BACKENDS: dict[str, type[Projection]] = {cls.name: cls for cls in (Gaussian, Fastfood, Sparse, OPU)}

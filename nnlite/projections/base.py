@@ -12,13 +12,18 @@ DFA's ``unified`` layout then uses ``sqrt(n_out / l_k) * B[:l_k]`` for a feedbac
 from __future__ import annotations
 
 import abc
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .._validation import as_generator
 from .._validation import float_dtype as check_float_dtype
 
-__all__ = ["Projection", "as_generator", "check_dims", "check_float_dtype"]
+__all__ = ["INT32_MAX", "Projection", "as_generator", "check_dims", "check_float_dtype"]
+
+#: The largest int32: index arrays past it are int64.
+INT32_MAX = int(np.iinfo(np.int32).max)
 
 
 def check_dims(n_in: int, n_out: int) -> tuple[int, int]:
@@ -120,6 +125,16 @@ class Projection(abc.ABC):
     @abc.abstractmethod
     def nbytes(self) -> int:
         """Bytes of the arrays the projection holds in host memory."""
+
+    #: The back end's name (the command line's ``--projection``).
+    name: ClassVar[str] = ""
+
+    @classmethod
+    def memory(cls, n_in: int, n_out: int, dtype: DTypeLike = np.float32, **options: Any) -> dict[str, int]:
+        """Bytes a projection of these sizes would hold, computed without building one: ``{name: nbytes}``
+        (a back end may report more than one way to run, e.g. the OPU's device and simulator). ``options`` are
+        the constructor's (``nonzeros_per_row`` for :class:`Sparse`); the others ignore them."""
+        raise NotImplementedError(f"{cls.__name__} does not report its memory")
 
     # ------------------------------------------------------------------ for subclasses
     @abc.abstractmethod

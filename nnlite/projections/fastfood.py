@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -10,7 +11,7 @@ from numpy.typing import DTypeLike
 from nnlite.kernels import fwht
 
 from .._validation import SeedLike
-from .base import Projection, as_generator, check_dims, check_float_dtype
+from .base import INT32_MAX, Projection, as_generator, check_dims, check_float_dtype
 
 __all__ = ["Fastfood"]
 
@@ -106,6 +107,17 @@ class Fastfood(Projection):
     @property
     def nbytes(self) -> int:
         return int(self._signs_scaled.nbytes + self.G.nbytes + self.S.nbytes + self._gather.nbytes)
+
+    name = "fastfood"
+
+    @classmethod
+    def memory(cls, n_in: int, n_out: int, dtype: DTypeLike = np.float32, **options: Any) -> dict[str, int]:
+        """``d = 2^ceil(log2 n_in)``, ``n_b = ceil(n_out / d)`` blocks: three float diagonals and one gather index,
+        ``n_b d (3 s + i)`` bytes with ``i = 4`` (int32) unless ``n_b d > 2^31 - 1`` (int64, 8)."""
+        d = 1 << (n_in - 1).bit_length()
+        padded = -(-n_out // d) * d
+        s = check_float_dtype(dtype).itemsize
+        return {"fastfood": padded * (3 * s + (8 if padded > INT32_MAX else 4))}
 
     def _forward(self, e):
         N, n_in, nb, d = e.shape[0], self.n_in, self.n_blocks, self.d

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -82,6 +83,13 @@ class Gaussian(Projection):
     @property
     def nbytes(self) -> int:
         return int(self.B.nbytes)
+
+    name = "gaussian"
+
+    @classmethod
+    def memory(cls, n_in: int, n_out: int, dtype: DTypeLike = np.float32, **options: Any) -> dict[str, int]:
+        """The dense matrix: ``s n_out n_in`` bytes (``s`` the dtype's itemsize)."""
+        return {"gaussian": check_float_dtype(dtype).itemsize * n_in * n_out}
 
     def _forward(self, e):
         return e @ self.B.T

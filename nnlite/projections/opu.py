@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -196,6 +197,13 @@ class OPU(Projection):
         if self.simulated:
             return int(self._opu.device.random_matrix.nbytes)
         return 0
+
+    name = "opu"
+
+    @classmethod
+    def memory(cls, n_in: int, n_out: int, dtype: DTypeLike = np.float32, **options: Any) -> dict[str, int]:
+        """0 on the device (its matrix is physical); the simulator's complex64 matrix ``8 n_in n_out``."""
+        return {"opu": 0, "opu_simulator": 8 * n_in * n_out}
 
     def _forward(self, e):
         N = e.shape[0]

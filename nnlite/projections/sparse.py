@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from .._validation import SeedLike
-from .base import Projection, as_generator, check_dims, check_float_dtype
+from .base import INT32_MAX, Projection, as_generator, check_dims, check_float_dtype
 
 __all__ = ["Sparse"]
 
@@ -77,6 +78,16 @@ class Sparse(Projection):
     def nbytes(self) -> int:
         B = self.B
         return int(B.data.nbytes + B.indices.nbytes + B.indptr.nbytes)
+
+    name = "sparse"
+
+    @classmethod
+    def memory(cls, n_in: int, n_out: int, dtype: DTypeLike = np.float32, **options: Any) -> dict[str, int]:
+        """CSR with ``k = nonzeros_per_row`` (default 1): ``n_out k (s + i) + (n_out + 1) i`` bytes, ``i = 8`` when
+        ``max(n_out k, n_out, n_in) > 2^31 - 1`` (SciPy's index dtype), else 4."""
+        k = int(options.get("nonzeros_per_row", 1))
+        i = 8 if max(n_out * k, n_out, n_in) > INT32_MAX else 4
+        return {"sparse": n_out * k * (check_float_dtype(dtype).itemsize + i) + (n_out + 1) * i}
 
     def _forward(self, e):
         # B @ e.T: CSR times dense, (n_out, N), laid out as a C-contiguous (N, n_out).
