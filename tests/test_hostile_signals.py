@@ -8,6 +8,7 @@ import pytest
 from hostile_helpers import shapes_in
 from hypothesis import given
 from hypothesis import strategies as st
+from rule_cases import maker, registered
 
 import nnlite as nn
 from nnlite.ops import activations as act
@@ -130,19 +131,8 @@ class TestBackwardShapes:
             call(dout)
 
 
-RULES = {
-    "bp": lambda: nn.BP(),
-    "fa": lambda: nn.FA(seed=0),
-    "dfa": lambda: nn.DFA(seed=0),
-    "ifa": lambda: nn.IFA(seed=0),
-    "lafs": lambda: nn.LAFS(seed=0),
-    "usf": lambda: nn.USF(),
-    "frsf": lambda: nn.FRSF(seed=0),
-    "brsf": lambda: nn.BRSF(seed=0),
-    "kp": lambda: nn.KP(lr=0.1, weight_decay=0.0, seed=0),
-    "drtp": lambda: nn.DRTP(seed=0),
-    "sdfa": lambda: nn.SDFA(seed=0),
-}
+#: Every registered rule (the registry's, so a new rule is held to these checks with no edit here).
+RULES = {name: maker(name, seed=0) for name in registered()}
 
 #: Wrong output errors for a batch of 6 and 3 outputs.
 WRONG_E = {

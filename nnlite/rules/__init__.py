@@ -13,6 +13,7 @@ from .feedback import LAYOUTS, DirectFeedback
 from .ifa import IFA
 from .kp import KP
 from .lafs import LAFS
+from .registry import RULES, register
 from .sign_symmetry import BRSF, FRSF, USF
 
 __all__ = [
@@ -26,9 +27,11 @@ __all__ = [
     "KP",
     "LAFS",
     "LAYOUTS",
+    "RULES",
     "SDFA",
     "USF",
     "DirectFeedback",
     "FeedbackChain",
     "Rule",
+    "register",
 ]

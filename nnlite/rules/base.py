@@ -102,6 +102,12 @@ class Rule(abc.ABC):
 
     #: Short lower-case name (the CLI's and History's name of the rule).
     name: ClassVar[str] = ""
+    #: Whether the hidden signals read the labels (DRTP's target, LAFS's local errors).
+    needs_labels: ClassVar[bool] = False
+    #: Whether the feedback projection must apply its transpose (LAFS's readouts; not the OPU).
+    needs_transpose: ClassVar[bool] = False
+    #: Whether ``nnlite compare`` trains this rule when ``--rules`` is not given.
+    in_compare: ClassVar[bool] = False
 
     _bound: tuple | None = None
 

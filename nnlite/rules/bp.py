@@ -64,6 +64,7 @@ class BP(Rule):
     """
 
     name = "bp"
+    in_compare = True
 
     def gradients_and_signals(
         self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None

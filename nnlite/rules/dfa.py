@@ -28,6 +28,7 @@ class DFA(DirectRule):
     """
 
     name = "dfa"
+    in_compare = True
 
     def projected(self, net: Sequential, e: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         return e

@@ -30,6 +30,7 @@ class DRTP(DirectRule):
     """
 
     name = "drtp"
+    needs_labels = True
 
     def projected(self, net: Sequential, e: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         if y is None:

@@ -63,6 +63,7 @@ class FA(FeedbackChain):
     """
 
     name = "fa"
+    in_compare = True
 
     def __init__(self, seed: SeedLike = None, feedbacks: list[np.ndarray | None] | None = None):
         self.seed = check_seed(seed)

@@ -50,6 +50,8 @@ class IFA(Rule):
     """
 
     name = "ifa"
+    family = "indirect"
+    in_compare = True
 
     def __init__(self, projection: Projection | None = None, seed: SeedLike = None, *, normalize: bool = True):
         self.feedback = DirectFeedback(projection, "unified", seed, normalize)

@@ -34,6 +34,9 @@ class LAFS(DirectRule):
     """
 
     name = "lafs"
+    in_compare = True
+    needs_labels = True
+    needs_transpose = True
 
     def _setup(self, net: Sequential) -> None:
         super()._setup(net)
