@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._validation import SeedLike, as_generator, probability
-from .layers import BatchNorm, Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d, activation_factory
+from ._validation import SeedLike, as_generator, positive_int, probability
+from .layers import (
+    ACTIVATIONS,
+    AvgPool2d,
+    BatchNorm,
+    Conv2d,
+    Dense,
+    Dropout,
+    Flatten,
+    Identity,
+    Layer,
+    LeakyReLU,
+    MaxPool2d,
+    activation_factory,
+)
+from .layers.base import check_init
 from .network import Sequential
 
-__all__ = ["cnn", "mlp"]
+__all__ = ["LAYER_TYPES", "check_layer_entries", "cnn", "from_layers", "mlp"]
 
 
 def _activation(activation: str | Callable[[], Layer]) -> Layer:
@@ -179,3 +194,164 @@ def cnn(
     if input_dropout > 0:
         layers.insert(0, Dropout(input_dropout, seed=int(rng.integers(2**31))))
     return Sequential(layers, input_shape=input_shape)
+
+
+# -- networks from a list of layer tables -----------------------------------------------------------------------
+#: Every layer table a list may hold: its ``type`` -> (required keys, optional keys with defaults).
+LAYER_TYPES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "dense": (("units",), {"init": None, "bias": True}),
+    "conv2d": (("filters", "kernel"), {"stride": 1, "padding": 0, "init": None, "bias": True}),
+    "maxpool2d": (("kernel",), {"stride": None}),
+    "avgpool2d": (("kernel",), {"stride": None}),
+    "flatten": ((), {}),
+    "dropout": (("p",), {"channels": False}),
+    "batchnorm": ((), {"momentum": 0.1, "eps": 1e-5}),
+    **{name: ((), {}) for name in ACTIVATIONS if name != "leaky_relu"},
+    "leaky_relu": ((), {"slope": 0.01}),
+}
+
+
+def check_layer_entries(entries: Any) -> list[dict[str, Any]]:
+    """Check a list of layer tables by itself (types and keys; shapes are checked by :func:`from_layers`).
+
+    Returns a list of new dicts with every optional key filled in; a bad entry is a ``ValueError`` (or
+    ``TypeError``) naming it, e.g. ``layers[3] (dense): unknown key 'unit'; it takes units, init, bias``.
+    """
+    if isinstance(entries, (str, bytes, dict)) or not isinstance(entries, Sequence) or not entries:
+        raise TypeError(
+            f"layers must be a non-empty list of tables such as {{type = 'dense', units = 10}}, got {entries!r}"
+        )
+    out = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping) or "type" not in entry:
+            raise TypeError(f"layers[{i}] must be a table with a 'type', got {entry!r}")
+        kind = entry["type"]
+        if kind not in LAYER_TYPES:
+            raise ValueError(f"layers[{i}]: unknown type {kind!r}; a layer is one of {', '.join(LAYER_TYPES)}")
+        required, optional = LAYER_TYPES[kind]
+        where = f"layers[{i}] ({kind})"
+        unknown = sorted(set(entry) - {"type", *required, *optional})
+        if unknown:
+            takes = ", ".join([*required, *optional]) or "nothing but its type"
+            raise ValueError(f"{where}: unknown key {unknown[0]!r}; it takes {takes}")
+        missing = [k for k in required if k not in entry]
+        if missing:
+            raise ValueError(f"{where}: missing {', '.join(repr(k) for k in missing)}")
+        full = {"type": kind, **optional, **{k: v for k, v in entry.items() if k != "type"}}
+        for key in ("units", "filters", "kernel"):
+            if key in full:
+                full[key] = positive_int(full[key], f"{where} {key}")
+        if kind in ("conv2d", "maxpool2d", "avgpool2d"):
+            for key in ("stride", "padding"):
+                if full.get(key) is not None:
+                    low = 0 if key == "padding" else 1
+                    v = full[key]
+                    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                        raise ValueError(f"{where}: {key} must be an integer >= {low}, got {v!r}")
+        if full.get("init") is not None:
+            try:
+                check_init(full["init"])
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+        for key in ("bias", "channels"):
+            if key in full and not isinstance(full[key], bool):
+                raise TypeError(f"{where}: {key} must be true or false, got {full[key]!r}")
+        if kind == "dropout":
+            full["p"] = probability(full["p"], f"{where} p")
+        if kind == "leaky_relu" and (isinstance(full["slope"], bool) or not isinstance(full["slope"], (int, float))):
+            raise TypeError(f"{where}: slope must be a number, got {full['slope']!r}")
+        out.append(full)
+    return out
+
+
+def from_layers(
+    entries: Sequence[Mapping[str, Any]],
+    input_shape: tuple[int, ...],
+    *,
+    init: str = "he",
+    dtype: DTypeLike = np.float32,
+    seed: SeedLike = None,
+) -> Sequential:
+    """A network from a list of layer tables, each layer's input shape inferred from the one before.
+
+    Parameters
+    ----------
+    entries : list of dict
+        Tables with a ``type`` (:data:`LAYER_TYPES`): ``{"type": "conv2d", "filters": 32, "kernel": 5,
+        "padding": 2}``, ``{"type": "maxpool2d", "kernel": 3, "stride": 2}``, ``{"type": "dense", "units":
+        128}``, ``{"type": "dropout", "p": 0.5, "channels": True}`` (whole channels, PyTorch's ``Dropout2d``),
+        ``{"type": "batchnorm"}`` (its features from the input: C of (C, H, W), D of (D,)), ``{"type":
+        "flatten"}``, and the activations by name (``{"type": "leaky_relu", "slope": 0.5}``). A weight layer may
+        name its own ``init`` (:data:`nnlite.layers.INITS`, e.g. ``"uniform"``, PyTorch's default for weights and
+        biases) and ``bias``.
+    input_shape : tuple
+        One sample's shape, ``(D,)`` or ``(C, H, W)``.
+    init : str
+        The weight layers' initialisation where an entry names none.
+    dtype, seed
+        As for :func:`mlp`: the weights are drawn in order from one Generator, then the dropout seeds.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad table, or a layer whose input does not fit (``layers[4] (dense): needs a flat input, got (64, 3,
+        3): put {type = "flatten"} before it``), naming the entry.
+    """
+    full = check_layer_entries(entries)
+    shape = tuple(int(s) for s in input_shape)
+    rng = as_generator(seed)
+    layers: list[Layer] = []
+    dropouts: list[tuple[int, dict[str, Any]]] = []
+    for i, entry in enumerate(full):
+        kind, where = entry["type"], f"layers[{i}] ({entry['type']})"
+        weight_init = entry.get("init") or init
+        try:
+            if kind == "dense":
+                if len(shape) != 1:
+                    raise ValueError(f"needs a flat input, got {shape}: put {{type = 'flatten'}} before it")
+                layer: Layer = Dense(
+                    shape[0], entry["units"], init=weight_init, bias=entry["bias"], dtype=dtype, rng=rng
+                )
+            elif kind == "conv2d":
+                if len(shape) != 3:
+                    raise ValueError(f"needs an input of shape (C, H, W), got {shape}")
+                layer = Conv2d(
+                    shape[0],
+                    entry["filters"],
+                    entry["kernel"],
+                    entry["stride"],
+                    entry["padding"],
+                    init=weight_init,
+                    bias=entry["bias"],
+                    dtype=dtype,
+                    rng=rng,
+                )
+            elif kind in ("maxpool2d", "avgpool2d"):
+                if len(shape) != 3:
+                    raise ValueError(f"needs an input of shape (C, H, W), got {shape}")
+                layer = (MaxPool2d if kind == "maxpool2d" else AvgPool2d)(entry["kernel"], entry["stride"])
+            elif kind == "flatten":
+                layer = Flatten()
+            elif kind == "batchnorm":
+                layer = BatchNorm(shape[0], momentum=entry["momentum"], eps=entry["eps"], dtype=dtype)
+            elif kind == "dropout":
+                if entry["channels"] and len(shape) != 3:
+                    raise ValueError(f"channels = true drops whole channels of a (C, H, W) input, got {shape}")
+                dropouts.append((len(layers), entry))
+                layer = Identity()  # replaced below, once every weight is drawn
+            elif kind == "leaky_relu":
+                layer = LeakyReLU(entry["slope"])
+            else:
+                layer = activation_factory(kind)()
+            shape = tuple(int(s) for s in layer.output_shape(shape))
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+        if min(shape) < 1:
+            raise ValueError(f"{where}: its output would be empty, {shape}")
+        layers.append(layer)
+    for at, entry in dropouts:  # drawn after every weight, as mlp() and cnn() do
+        kw = {"channels": True} if entry["channels"] else {}
+        layers[at] = Dropout(entry["p"], seed=int(rng.integers(2**31)), **kw)
+    if not any(layer.is_weight for layer in layers):
+        raise ValueError("layers holds no dense or conv2d layer: a network needs at least one weight layer")
+    return Sequential(layers, input_shape=tuple(int(s) for s in input_shape))
