@@ -116,8 +116,8 @@ def test_an_unwritable_out_is_refused_before_any_data_is_loaded(tmp_path, capsys
     def no_data(*a, **k):
         raise AssertionError("data loaded before --out was checked")
 
-    for module in (nnlite.cli.train, nnlite.cli.compare):
-        monkeypatch.setattr(module, "load_data", no_data)
+    monkeypatch.setattr(nnlite.cli.train, "build", no_data)  # builds the run from its data
+    monkeypatch.setattr(nnlite.cli.compare, "load_data", no_data)
     blocker = tmp_path / "file"
     blocker.write_text("x")
     for cmd in (["train"], ["compare", "--rules", "bp"]):
@@ -128,7 +128,7 @@ def test_an_unwritable_out_is_refused_before_any_data_is_loaded(tmp_path, capsys
 def test_compare_keeps_each_rule_as_it_finishes(tmp_path, monkeypatch, capsys):
     import nnlite.cli.compare as compare
 
-    real = compare.run_fit
+    real = compare.fit_config
     calls = []
 
     def fit_then_interrupt(*a, **k):
@@ -137,7 +137,7 @@ def test_compare_keeps_each_rule_as_it_finishes(tmp_path, monkeypatch, capsys):
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(compare, "run_fit", fit_then_interrupt)
+    monkeypatch.setattr(compare, "fit_config", fit_then_interrupt)
     out = tmp_path / "cmp"
     assert main(["compare", "--rules", "bp,fa,dfa", "--epochs", "1", "--no-progress", "--out", str(out)]) == 130
     doc = json.loads((out / "compare.json").read_text())

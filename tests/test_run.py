@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import nnlite as nn
-from nnlite.experiments.run import RUN_OPTIONS, run, train_namespace
+from nnlite.config import builders
+from nnlite.experiments.run import RUN_OPTIONS, config_of, run
 
 SMALL = {"rule": "dfa", "epochs": 1, "train_size": 320, "hidden": [32, 32]}
 
@@ -20,13 +21,14 @@ def test_a_run_is_deterministic_and_equals_fit_in_process():
     assert _without_times(a) == _without_times(b)
     # the same run by hand, as nnlite train builds it: same accuracy to the last bit
     ds = nn.data.load("digits")
-    from nnlite.cli import build
-
-    args = train_namespace(SMALL)
-    seeds = build.stream_seeds(0)
-    net = build.build_net(args, ds, seeds)
-    rule = build.build_rule(args, net, "dfa", seeds)
-    h = build.run_fit(args, net, rule, 0.02, (ds.x_train[:320], ds.y_train[:320]), (ds.x_test, ds.y_test), None)
+    config = config_of(SMALL)
+    seeds = builders.stream_seeds(0)
+    net = builders.build_net(config, ds, seeds)
+    rule = builders.build_rule(config, net, "dfa", seeds)
+    opt = nn.SGD(0.02, momentum=0.9)
+    split = (ds.x_train[:320], ds.y_train[:320]), (ds.x_test, ds.y_test)
+    built = builders.Built(config, ds, *split, seeds, net, rule, opt, nn.softmax_cross_entropy)
+    h = builders.fit_config(built)
     assert h.test_acc[-1] == a["test_acc"] and h.train_loss[-1] == a["train_loss"]
     fa = a["final_alignment"]
     assert fa["n_samples"] == 128 and len(fa["signal_cos"]) == 2 and len(fa["readout_acc"]) == 2
@@ -37,7 +39,7 @@ def test_a_run_is_deterministic_and_equals_fit_in_process():
     [
         ({"rule": "dfa", "epoch": 1}, "unknown option 'epoch'"),
         ({"rule": "xyz"}, "invalid choice"),
-        ({"rule": "fa", "layout": "independent"}, "--layout"),
+        ({"rule": "fa", "layout": "independent"}, r"'layout' \(--layout\)"),
         ({"hidden": "wide"}, "hidden"),
         ({"standardize": "yes"}, "switch"),
         ({"epochs": True}, "boolean"),

@@ -146,8 +146,8 @@ def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path, cluster):
         assert rec["status"] == "failed" and rec["result"] is None
         assert rec["worker"].startswith("tcp://") and rec["started"] <= rec["finished"]  # caught on the worker
         assert rec["traceback"].startswith("Traceback") and "nnlite/experiments/run.py" in rec["traceback"]
-    assert zero["error"].startswith("ValueError") and "--hidden" in zero["error"]
-    assert neck["error"].startswith("CLIError") and "--bottleneck 1:100" in neck["error"]
+    assert zero["error"].startswith("ConfigError") and "'hidden' (--hidden)" in zero["error"]
+    assert neck["error"].startswith("ConfigError") and "'bottleneck' (--bottleneck) 1:100" in neck["error"]
     assert records[run_key(runs[0]["options"])]["status"] == "ok"
     # a failed run is tried again by the next sweep; a done one is not
     again = sweep(runs, tmp_path, scheduler=address)

@@ -19,18 +19,20 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import defaults, parser
+from . import defaults, parser, types
 from .bench import cmd_bench
 from .build import CLIError, blas_threads
 from .compare import cmd_compare
 from .defaults import *  # noqa: F403 (the names and defaults, listed in defaults.__all__)
-from .parser import *  # noqa: F403 (the argument types and build_parser, listed in parser.__all__)
+from .parser import build_parser as build_parser
 from .sweep import cmd_report, cmd_reproduce, cmd_sweep
 from .train import cmd_train
+from .types import *  # noqa: F403 (the argument types, listed in types.__all__)
 
 __all__ = [
     *defaults.__all__,
     *parser.__all__,
+    *types.__all__,
     "CLIError",
     "blas_threads",
     "cmd_bench",

@@ -10,16 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .build import (
-    CLIError,
-    build_net,
-    build_rule,
-    check_combination,
-    learning_rate_of,
-    load_data,
-    run_fit,
-    stream_seeds,
-)
+from nnlite.config import ConfigError, fit_config, load_data, stream_seeds
+from nnlite.config.builders import Built, build_net, build_optimizer, build_rule, learning_rate_of, loss_of
+
+from .build import CLIError, check_args, config_of, usage_error
 from .defaults import ALIGN_RECORDS_PER_EPOCH, ALIGN_TAIL
 from .report import (
     epoch_table,
@@ -41,28 +35,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Run ``nnlite compare``; 0 on success, 1 when a rule's training stopped on a non-finite loss, 130 on Ctrl-C
     (``compare.json`` then holds the rules that finished)."""
     rules = args.rules
-    check_combination(args, rules)
-    out = out_dir(args)  # refused or unwritable before any data is loaded
-    seeds = stream_seeds(args.seed)
-    ds, train, test = load_data(args)
+    check_args(args, rules)
     if isinstance(args.lr, dict):
         unknown = sorted(set(args.lr) - set(rules))
         if unknown:
             raise CLIError(f"--lr names {', '.join(unknown)}, which --rules {','.join(rules)} does not include")
-    lrs = {r: learning_rate_of(args, r) for r in rules}
-    steps_per_epoch = math.ceil(train[0].shape[0] / args.batch_size)
-    align_every = args.align_every or max(1, steps_per_epoch // ALIGN_RECORDS_PER_EPOCH)
-
-    net0 = build_net(args, ds, seeds)
-    init_weights = [{k: v.copy() for k, v in p.items()} for p in net0.params()]
-    cfg = run_config(args, ds, train, net0, seeds, {"lr": lrs, "out": str(out), "align_every": align_every})
-    objs: dict[str, Any] = {}
-    for r in rules:
-        net = net0 if r == rules[0] else build_net(args, ds, seeds)
-        same = all(np.array_equal(a[k], b[k]) for a, b in zip(init_weights, net.params()) for k in a)
-        if not same:  # a builder that ignored its seed would make the comparison meaningless
-            raise RuntimeError("the networks built for the rules do not start from the same weights")
-        objs[r] = (net, build_rule(args, net, r, seeds))
+    configs = {r: config_of(args, r) for r in rules}
+    out = out_dir(args)  # refused or unwritable before any data is loaded
+    seeds = stream_seeds(args.seed)
+    try:
+        ds, train, test = load_data(configs[rules[0]])
+        lrs = {r: learning_rate_of(c) for r, c in configs.items()}
+        steps_per_epoch = math.ceil(train[0].shape[0] / args.batch_size)
+        align_every = args.align_every or max(1, steps_per_epoch // ALIGN_RECORDS_PER_EPOCH)
+        configs = {r: c.replace(align_every=align_every) for r, c in configs.items()}
+        net0 = build_net(configs[rules[0]], ds, seeds)
+        init_weights = [{k: v.copy() for k, v in p.items()} for p in net0.params()]
+        cfg = run_config(args, ds, train, net0, seeds, {"lr": lrs, "out": str(out), "align_every": align_every})
+        objs: dict[str, Any] = {}
+        for r in rules:
+            net = net0 if r == rules[0] else build_net(configs[r], ds, seeds)
+            same = all(np.array_equal(a[k], b[k]) for a, b in zip(init_weights, net.params()) for k in a)
+            if not same:  # a builder that ignored its seed would make the comparison meaningless
+                raise RuntimeError("the networks built for the rules do not start from the same weights")
+            objs[r] = (net, build_rule(configs[r], net, r, seeds))
+    except ConfigError as exc:
+        raise usage_error(exc) from None
     del net0
     cfg["rule_repr"] = {r: repr(o[1]) for r, o in objs.items()}
     print_config(cfg, cfg["rule_repr"])
@@ -73,7 +71,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         net, rule = objs[r]
         print(f"\n[{r}] lr {lrs[r]:g}", flush=True)
         try:
-            hist = run_fit(args, net, rule, lrs[r], train, test, align_every)
+            c = configs[r]
+            built = Built(c, ds, train, test, seeds, net, rule, build_optimizer(c), loss_of(c.loss))
+            hist = fit_config(built, progress=not args.no_progress)
         except KeyboardInterrupt:
             kept = ", ".join(results) or "no rule"
             print(f"\ninterrupted during {r}: {kept} finished, kept in {out / 'compare.json'}")

@@ -1,9 +1,12 @@
-"""The names ``nnlite train`` and ``nnlite compare`` accept and their defaults.
+"""The names ``nnlite train`` and ``nnlite compare`` accept and their defaults, read from where they live.
 
-The tables the library owns are imported from it, not copied: activation names (:data:`nnlite.layers.ACTIVATIONS`),
-initialisations (:data:`nnlite.layers.INITS`), DFA layouts (:data:`nnlite.rules.LAYOUTS`) and data sets
-(:data:`nnlite.data.KNOWN_DATASETS`); the CNN defaults are read from :func:`nnlite.cnn`'s signature, so that
-``--help`` and the recorded configuration cannot drift from what the library builds.
+Rules come from the rule registry (:mod:`nnlite.rules.registry`), the options and their defaults from
+:mod:`nnlite.config` (the one table of run options), activation names from :data:`nnlite.layers.ACTIVATIONS`,
+initialisations from :data:`nnlite.layers.INITS`, layouts from :data:`nnlite.rules.LAYOUTS`, projections from
+:data:`nnlite.projections.BACKENDS` and data sets from :data:`nnlite.data.KNOWN_DATASETS`: nothing is copied, so
+``--help``, the checks and the recorded configuration cannot drift from what the library builds. The rule lists
+here are what the registry held when this module was imported; the parser and the checks read the registry
+itself.
 """
 
 from __future__ import annotations
@@ -11,12 +14,43 @@ from __future__ import annotations
 import inspect
 
 from nnlite import cnn
+from nnlite.config.builders import SMALL_GEMM as SMALL_GEMM
+from nnlite.config.schema import (
+    DEFAULT_BATCH_SIZE as DEFAULT_BATCH_SIZE,
+)
+from nnlite.config.schema import (
+    DEFAULT_EPOCHS as DEFAULT_EPOCHS,
+)
+from nnlite.config.schema import (
+    DEFAULT_LR as DEFAULT_LR,
+)
+from nnlite.config.schema import (
+    DEFAULT_MOMENTUM as DEFAULT_MOMENTUM,
+)
+from nnlite.config.schema import (
+    DTYPES as DTYPES,
+)
+from nnlite.config.schema import (
+    LOSSES as LOSSES,
+)
+from nnlite.config.schema import (
+    LR_HELP as LR_HELP,
+)
+from nnlite.config.schema import (
+    MODELS as MODELS,
+)
+from nnlite.config.schema import (
+    OPTIMIZERS as OPTIMIZERS,
+)
 from nnlite.data import KNOWN_DATASETS
 from nnlite.layers import ACTIVATIONS as _ACTIVATION_CLASSES
-from nnlite.layers import INITS
-from nnlite.rules import LAYOUTS
+from nnlite.layers import INITS as INITS
+from nnlite.projections import BACKENDS
+from nnlite.rules import LAYOUTS as LAYOUTS
+from nnlite.rules import registry
 
-__all__ = [
+#: The names, as the command reads them (``nnlite.cli.RULES``, ...): those imported above, and these.
+__all__ = [n for n in dir() if n.isupper() and n[0] != "_" and n not in ("BACKENDS", "KNOWN_DATASETS")] + [
     "ACTIVATIONS",
     "ALIGN_RECORDS_PER_EPOCH",
     "ALIGN_TAIL",
@@ -24,57 +58,29 @@ __all__ = [
     "CNN_KERNEL_SIZE",
     "COMPARE_RULES",
     "DATASETS",
-    "DEFAULT_BATCH_SIZE",
-    "DEFAULT_EPOCHS",
     "DEFAULT_HIDDEN",
-    "DEFAULT_LR",
-    "DEFAULT_MOMENTUM",
-    "DIRECT_RULES",
-    "DTYPES",
     "EPILOG",
-    "FEEDBACK_CHAIN_RULES",
-    "INITS",
-    "LAYOUTS",
-    "LOSSES",
-    "LR_HELP",
-    "MODELS",
-    "OPTIMIZERS",
     "PROJECTIONS",
-    "PROJECTION_RULES",
     "RULES",
-    "SMALL_GEMM",
+    "compare_rules",
 ]
 
-RULES = ("bp", "fa", "dfa", "ifa", "lafs", "usf", "brsf", "frsf", "kp", "drtp", "sdfa")
-#: ``compare``'s default rules (the first five, as before the peers' rules were added).
-COMPARE_RULES = ("bp", "fa", "dfa", "ifa", "lafs")
+RULES = registry.names()
+
+
+def compare_rules() -> tuple[str, ...]:
+    """``compare``'s default rules: the registered rules that say ``in_compare``."""
+    return tuple(name for name, entry in registry.RULES.items() if entry.in_compare)
+
+
+COMPARE_RULES = compare_rules()
 DATASETS = KNOWN_DATASETS
-MODELS = ("mlp", "cnn")
 #: Activation names (and leaky_relu:SLOPE), in the library's order.
 ACTIVATIONS = tuple(_ACTIVATION_CLASSES)
-LOSSES = ("ce", "bce", "mse")
-PROJECTIONS = ("gaussian", "fastfood", "opu", "sparse")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
-DTYPES = ("float32", "float64")
-
-#: Rules that take a feedback projection (DFA, LAFS, DRTP, sDFA: all hidden blocks; IFA: the first one only).
-PROJECTION_RULES = ("dfa", "ifa", "lafs", "drtp", "sdfa")
-#: Rules with a feedback layout and a parallel mode (the direct family).
-DIRECT_RULES = ("dfa", "lafs", "drtp", "sdfa")
-#: Rules that carry the signal back through a matrix B_k of W_k's shape (the FA family).
-FEEDBACK_CHAIN_RULES = ("fa", "usf", "brsf", "frsf", "kp")
-
+PROJECTIONS = tuple(BACKENDS)
 DEFAULT_HIDDEN = "256x2"
-DEFAULT_EPOCHS = 10
-DEFAULT_BATCH_SIZE = 32
-#: Default learning rate per optimizer; the same for every rule (so a comparison is not tuned per rule),
-#: override with --lr (in ``compare`` also per rule: ``--lr bp=0.05,dfa=0.02``).
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.02, "nesterov": 0.02, "adam": 1e-3, "rmsprop": 1e-3}
-DEFAULT_MOMENTUM = 0.9
 #: ``compare`` measures alignment about this many times per epoch unless --align-every says otherwise.
 ALIGN_RECORDS_PER_EPOCH = 10
-#: ``--threads auto`` uses one BLAS thread when batch size x the largest weight matrix of an MLP is at most this.
-SMALL_GEMM = 2**22
 #: ``compare``'s "final alignment" is the mean over this many last alignment records.
 ALIGN_TAIL = 10
 
@@ -82,9 +88,6 @@ _CNN_SIGNATURE = inspect.signature(cnn).parameters
 #: ``nnlite.cnn``'s own defaults, used when --channels / --kernel-size are not given.
 CNN_CHANNELS: tuple[int, ...] = tuple(_CNN_SIGNATURE["channels"].default)
 CNN_KERNEL_SIZE: int = int(_CNN_SIGNATURE["kernel_size"].default)
-
-#: The default learning rates, as ``--help`` lists them.
-LR_HELP = ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
 
 #: The epilog of ``nnlite train --help`` and ``nnlite compare --help``.
 EPILOG = f"""\

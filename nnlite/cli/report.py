@@ -19,10 +19,11 @@ import numpy as np
 
 import nnlite
 from nnlite import Sequential, checkpoint, training_state
+from nnlite.config.builders import Split, blas_threads, cnn_settings, hidden_of, momentum_of
 from nnlite.data import Dataset
 from nnlite.train import History
 
-from .build import Split, blas_threads, cnn_settings, hidden_of, momentum_of
+from .build import CLIError, config_of
 
 __all__ = [
     "alignment_by_epoch",
@@ -135,8 +136,6 @@ def out_dir(args: argparse.Namespace) -> Path:
     """``--out`` (or ``--resume``'s folder), or a new ``runs/<timestamp>[-i]``; created and checked for writing
     before anything is trained. A folder that holds files is refused (a usage error) unless ``--force`` or
     ``--resume`` is given: an earlier run is never overwritten silently."""
-    from .build import CLIError
-
     resume = getattr(args, "resume", None)
     if resume is not None:
         out = Path(resume)
@@ -171,23 +170,26 @@ def run_config(
 ) -> dict[str, Any]:
     """The recorded configuration of a run: every flag, with the values actually used where a flag was left to
     its default (hidden widths, the cnn's channels and kernel size, momentum, BLAS threads, seeds)."""
+    config = config_of(args)
     cfg = {k: v for k, v in vars(args).items() if k != "command"}
+    if config.layers is not None:
+        cfg.update(model=config.model, layers=config.to_dict()["layers"])
     cfg.update(extra)
     if args.model == "cnn":
-        cnn_kw = cnn_settings(args)
+        cnn_kw = cnn_settings(config)
         cfg.update(channels=cnn_kw["channels"], kernel_size=cnn_kw["kernel_size"])
     cfg.update(
         {
             "command": args.command,
-            "hidden": hidden_of(args),
+            "hidden": hidden_of(config),
             "n_train": int(train[0].shape[0]),
             "n_test": int(ds.x_test.shape[0]),
             "input_shape": list(net.input_shape),
             "n_classes": int(ds.n_classes),
             "feedback_sizes": net.feedback_sizes,
             "n_parameters": int(sum(v.size for p in net.params() for v in p.values())),
-            "momentum": momentum_of(args),
-            "blas_threads": blas_threads(args, net),
+            "momentum": momentum_of(config),
+            "blas_threads": blas_threads(config, net),
             "seeds": seeds,
             "data_source": ds.source,
             "nnlite_version": nnlite.__version__,
@@ -203,6 +205,8 @@ def print_config(cfg: dict[str, Any], rule_reprs: dict[str, str]) -> None:
     """The configuration block printed before training."""
     regular = ["batch_norm", "dropout", "input_dropout"]
     model = ["hidden", *regular] if cfg["model"] == "mlp" else ["channels", "kernel_size", *regular]
+    if cfg["model"] == "layers":
+        model = ["layers"]
     keys = [
         "dataset",
         "n_train",

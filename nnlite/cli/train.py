@@ -14,19 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from nnlite import training_state
+from nnlite.config import ConfigError, build, fit_config
+from nnlite.config.builders import learning_rate_of
 from nnlite.train import History
 
 from . import report
-from .build import (
-    CLIError,
-    build_net,
-    build_rule,
-    check_combination,
-    learning_rate_of,
-    load_data,
-    run_fit,
-    stream_seeds,
-)
+from .build import CLIError, check_args, config_of, usage_error
 
 __all__ = ["cmd_train", "resumed_args"]
 
@@ -82,14 +75,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         args, saved_cfg = resumed_args(args)
     rule_name = args.rule
-    check_combination(args, [rule_name])
+    check_args(args, [rule_name])
+    config = config_of(args)
     out = report.out_dir(args)
-    seeds = stream_seeds(args.seed)
-    ds, train, test = load_data(args)
-    net = build_net(args, ds, seeds)
-    rule = build_rule(args, net, rule_name, seeds)
-    lr = learning_rate_of(args, rule_name)
-    cfg = report.run_config(args, ds, train, net, seeds, {"lr": lr, "out": str(out), "rule": rule_name})
+    try:
+        built = build(config)
+    except ConfigError as exc:
+        raise usage_error(exc) from None
+    net, rule, train = built.net, built.rule, built.train
+    lr = learning_rate_of(config)
+    cfg = report.run_config(
+        args, built.dataset, train, net, built.seeds, {"lr": lr, "out": str(out), "rule": rule_name}
+    )
     cfg["rule_repr"] = repr(rule)
     resume = saved_cfg is not None and (out / training_state.CHECKPOINT_NAME).is_file()
     if saved_cfg is not None:
@@ -109,9 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if resume:
         print(f"resuming {out} after its last finished epoch")
     try:
-        hist = run_fit(
-            args, net, rule, lr, train, test, args.align_every, callback=each_epoch, checkpoint_dir=out, resume=resume
-        )
+        hist = fit_config(built, callback=each_epoch, checkpoint_dir=out, resume=resume, progress=not args.no_progress)
     except KeyboardInterrupt:
         # What resumes is model.npz; Ctrl-C may fall between its write and history.json's, so the history of the
         # checkpoint is the one reported and written back beside it.

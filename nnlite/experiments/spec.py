@@ -42,7 +42,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .run import RUN_OPTIONS, train_namespace
+from .run import RUN_OPTIONS, config_of
 
 __all__ = ["Spec", "SpecError", "expand", "load_spec", "shipped_specs"]
 
@@ -142,8 +142,7 @@ def load_spec(path: str | os.PathLike) -> Spec:
     for v in spec.variations:  # every row must be a run the command accepts
         options = {**spec.base, **_options(v)}
         try:
-            train_namespace(options)
-            _check_own(options)
+            config_of(options)
         except (ValueError, TypeError) as exc:
             raise _fail(p, f"variation {v['name']!r}", str(exc)) from None
     return spec
@@ -151,12 +150,6 @@ def load_spec(path: str | os.PathLike) -> Spec:
 
 def _options(variation: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in variation.items() if k != "name"}
-
-
-def _check_own(options: dict[str, Any]) -> None:
-    n = options.get("final_alignment", 128)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"final_alignment must be a non-negative integer, got {n!r}")
 
 
 def _variations(path: str, doc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import write_json
+from ..config import build
+from ..config.builders import blas_threads
 from .records import check_runs, execute, is_done, make_record, run_key, run_seconds
-from .run import train_namespace
+from .run import _data, config_of  # _data: the per-process data cache run() uses
 
 __all__ = ["BLAS_ENV", "SweepSummary", "dry_run", "run_key", "sweep"]  # run_key: from .records
 
@@ -227,19 +229,12 @@ def _submit_and_collect(
 # -- dry run --------------------------------------------------------------------------------------------------------
 def _step_seconds(options: Mapping[str, Any]) -> tuple[float, int]:
     """(seconds of one training step after a warm-up step, steps of the whole run) for ``options``, in process."""
-    from ..cli import build as _build
-    from .run import _data  # the per-process data cache run() uses
-
-    args = train_namespace(options)
-    seeds = _build.stream_seeds(args.seed)
-    ds, train, _ = _data(args)
-    net = _build.build_net(args, ds, seeds)
-    rule = _build.build_rule(args, net, args.rule, seeds)
-    optimizer = _build.build_optimizer(args, _build.learning_rate_of(args, args.rule))
-    loss = _build.loss_of(args.loss)
-    x, y = train[0][: args.batch_size], train[1][: args.batch_size]
+    config = config_of(options)
+    built = build(config, _data(config))
+    net, rule, optimizer, loss, train = built.net, built.rule, built.optimizer, built.loss, built.train
+    x, y = train[0][: config.batch_size], train[1][: config.batch_size]
     params = net.params()
-    threads = _build.blas_threads(args, net)
+    threads = blas_threads(config, net)
     limit: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if threads is not None:
         from threadpoolctl import threadpool_limits
@@ -256,7 +251,7 @@ def _step_seconds(options: Mapping[str, Any]) -> tuple[float, int]:
             rule.after_step(net, grads)
             seconds = time.perf_counter() - t
     rule.close()
-    return seconds, args.epochs * math.ceil(train[0].shape[0] / args.batch_size)
+    return seconds, config.epochs * math.ceil(train[0].shape[0] / config.batch_size)
 
 
 def dry_run(runs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike) -> dict[str, Any]:

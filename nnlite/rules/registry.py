@@ -144,3 +144,27 @@ def make(name: str, **available: Any) -> Rule:
 
 for _cls in (BP, FA, DFA, IFA, LAFS, USF, BRSF, FRSF, KP, DRTP, SDFA):
     register(_cls)
+
+
+def markdown_table() -> str:
+    """The rule table of docs/design.md, made from the registry (a test holds the document to it; print it with
+    ``python -m nnlite.rules.registry``)."""
+    flags = [
+        ("takes_projection", "projection"),
+        ("has_layout", "layout"),
+        ("parallel", "parallel"),
+        ("learns_feedback", "learns B_k"),
+        ("has_local_errors", "local errors"),
+        ("stateful", "state saved"),
+        ("needs_labels", "labels"),
+    ]
+    lines = ["| rule | class | family | " + " | ".join(label for _, label in flags) + " |"]
+    lines.append("|" + "---|" * (3 + len(flags)))
+    for entry in RULES.values():
+        marks = " | ".join("yes" if getattr(entry, attr) else "" for attr, _ in flags)
+        lines.append(f"| `{entry.name}` | `{entry.cls.__name__}` | {entry.family} | {marks} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown_table())

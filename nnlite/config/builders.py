@@ -1,0 +1,381 @@
+"""``build(config)``: a :class:`~nnlite.config.RunConfig` becomes the data, the network, the rule, the optimizer
+and the loss; :func:`fit_config` trains them as ``nnlite train`` does. Strings become library objects here (and
+only here): ``"dfa"`` through the rule registry, ``"fastfood"`` through :data:`nnlite.projections.BACKENDS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import data, optim
+from .._validation import as_generator
+from ..backend import softmax_cross_entropy
+from ..layers import activation_factory
+from ..models import cnn, from_layers, mlp
+from ..network import Sequential
+from ..ops import losses
+from ..projections import BACKENDS, Projection
+from ..rules import Rule, registry
+from ..train import History, fit
+from .schema import DEFAULT_HIDDEN, DEFAULT_LR, DEFAULT_MOMENTUM, ConfigError, RunConfig, options
+
+__all__ = [
+    "SMALL_GEMM",
+    "Built",
+    "blas_threads",
+    "build",
+    "build_net",
+    "build_optimizer",
+    "build_projection",
+    "build_rule",
+    "cnn_settings",
+    "fit_config",
+    "hidden_of",
+    "learning_rate_of",
+    "load_data",
+    "loss_of",
+    "momentum_of",
+    "stream_seeds",
+]
+
+#: ``threads="auto"`` uses one BLAS thread when batch size x the largest weight matrix of an MLP is at most this.
+SMALL_GEMM = 2**22
+#: ``((x_train, y_train), (x_test, y_test))`` as :func:`nnlite.fit` takes them.
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def _named(field: str) -> str:
+    """How a message names an option (``'sparsity' (--sparsity)``; the command line shows its flag)."""
+    return next(o for o in options() if o.name == field).label("field")
+
+
+def stream_seeds(seed: int) -> dict[str, int]:
+    """Independent integer seeds (weights, feedback, batch order, bottleneck mask) from one user seed, drawn from
+    numpy's ``SeedSequence(seed)``: a seed gives the same streams as ever."""
+    seq: Any = as_generator(seed).bit_generator.seed_seq
+    w, fb, order, mask = (int(s) for s in seq.generate_state(4))
+    return {"weights": w, "feedback": fb, "order": order, "mask": mask}
+
+
+def loss_of(name: str) -> Callable[..., Any]:
+    """The loss function of ``loss``."""
+    table: dict[str, Callable[..., Any]] = {
+        "ce": softmax_cross_entropy,  # the backend's loss (fused kernel when the logits allow)
+        "bce": losses.binary_cross_entropy,
+        "mse": losses.mean_squared_error,
+    }
+    return table[name]
+
+
+def dtype_of(name: str) -> type[np.floating]:
+    """The NumPy dtype of ``dtype``."""
+    table: dict[str, type[np.floating]] = {"float32": np.float32, "float64": np.float64}
+    return table[name]
+
+
+def _flat_input(config: RunConfig) -> bool:
+    if config.model == "layers":
+        images = {"conv2d", "maxpool2d", "avgpool2d"}
+        return not any(entry["type"] in images for entry in config.layers or ())
+    return config.model == "mlp"
+
+
+def load_data(config: RunConfig, *, all_samples: bool = False) -> tuple[data.Dataset, Split, Split]:
+    """The data set, its (first ``train_size``) training samples and its test samples. Images are flattened for
+    an MLP and for a layers list without convolution or pooling."""
+    ds = data.load(
+        config.dataset,
+        root=config.data_root,
+        download=not config.no_download,
+        standardize=config.standardize,
+        dtype=dtype_of(config.dtype),
+        flatten=_flat_input(config),
+    )
+    return (
+        (ds, *subset(config, ds, ds.x_train, ds.y_train))
+        if not all_samples
+        else (ds, (ds.x_train, ds.y_train), (ds.x_test, ds.y_test))
+    )
+
+
+def subset(config: RunConfig, ds: data.Dataset, x: np.ndarray, y: np.ndarray) -> tuple[Split, Split]:
+    """The first ``train_size`` of ``(x, y)`` and the test split; a ``train_size`` above the samples is an error."""
+    if config.train_size is not None:
+        if config.train_size > x.shape[0]:
+            raise ConfigError(
+                f"{_named('train_size')} {config.train_size} is larger than the {x.shape[0]} training samples "
+                f"of {config.dataset}",
+                ["train_size"],
+            )
+        x, y = x[: config.train_size], y[: config.train_size]
+    return (x, y), (ds.x_test, ds.y_test)
+
+
+def hidden_of(config: RunConfig) -> list[int] | None:
+    """The hidden widths of the MLP (``hidden`` or the default), None for other models."""
+    if config.model != "mlp":
+        return None
+    return list(config.hidden if config.hidden is not None else DEFAULT_HIDDEN)
+
+
+def cnn_settings(config: RunConfig) -> dict[str, Any]:
+    """The architecture arguments of :func:`nnlite.cnn`, every one explicit (its defaults where not given)."""
+    import inspect
+
+    defaults = inspect.signature(cnn).parameters
+    return {
+        "channels": list(config.channels if config.channels is not None else defaults["channels"].default),
+        "kernel_size": config.kernel_size if config.kernel_size is not None else defaults["kernel_size"].default,
+        "batch_norm": bool(config.batch_norm),
+        "dropout": config.dropout,
+        "input_dropout": config.input_dropout,
+    }
+
+
+def build_net(config: RunConfig, ds: data.Dataset, seeds: dict[str, int]) -> Sequential:
+    """The network, from ``seeds["weights"]`` (the same seed gives the same initial weights)."""
+    dtype = dtype_of(config.dtype)
+    if config.model == "mlp":
+        sizes = [ds.shape[0], *(hidden_of(config) or []), ds.n_classes]
+        _check_fits("hidden", list(itertools.pairwise(sizes)), np.dtype(dtype).itemsize)
+        net = mlp(
+            sizes,
+            activation=activation_factory(config.activation),
+            init=config.init,
+            dtype=dtype,
+            seed=seeds["weights"],
+            dropout=config.dropout,
+            input_dropout=config.input_dropout,
+            batch_norm=config.batch_norm,
+        )
+    elif config.model == "cnn":
+        kw = cnn_settings(config)
+        c, k = [ds.shape[0], *kw["channels"]], kw["kernel_size"]
+        _check_fits("channels", [(a * k * k, b) for a, b in itertools.pairwise(c)], np.dtype(dtype).itemsize)
+        kw["channels"] = tuple(kw["channels"])
+        net = cnn(
+            input_shape=tuple(ds.shape),
+            n_classes=ds.n_classes,
+            activation=activation_factory(config.activation),
+            init=config.init,
+            dtype=dtype,
+            seed=seeds["weights"],
+            **kw,
+        )
+    else:
+        try:
+            net = from_layers(
+                config.layers or (), tuple(ds.shape), init=config.init, dtype=dtype, seed=seeds["weights"]
+            )
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{_named('layers')}: {exc}", ["layers"]) from None
+        if net.n_outputs != ds.n_classes:
+            raise ConfigError(
+                f"{_named('layers')}: the network has {net.n_outputs} outputs, but {config.dataset} has "
+                f"{ds.n_classes} classes",
+                ["layers"],
+            )
+    if config.bottleneck is not None:  # units chosen from their own stream, so the weights do not change
+        k, n = config.bottleneck
+        try:
+            net.bottleneck(k, n, seed=seeds["mask"])
+        except ValueError as exc:
+            raise ConfigError(f"{_named('bottleneck')} {k}:{n}: {exc}", ["bottleneck"]) from None
+    return net
+
+
+def _check_fits(field: str, shapes: list[tuple[int, int]], itemsize: int) -> None:
+    """Refuse layer sizes whose training could not fit in this machine's memory, before drawing a weight:
+    weights, gradients and optimizer state (3 copies), plus the float64 draw of the largest weight matrix."""
+    n = sum(a * b + b for a, b in shapes)
+    need = 3 * n * itemsize + 8 * max(a * b for a, b in shapes)
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover (not POSIX)
+        return
+    if need > have:
+        raise ConfigError(
+            f"{_named(field)}: {n:,} parameters need about {_bytes(need)} to train (weights, gradients, "
+            f"optimizer state), more than this machine's {_bytes(have)} of memory",
+            [field],
+        )
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def build_projection(config: RunConfig, net: Sequential, rule: str, seed: int) -> Projection | None:
+    """The feedback projection of ``rule`` for ``net``, or None for the rule's default (a Gaussian). A rule
+    with a layout projects to every hidden block (``l_max`` rows unified, ``sum l_k`` independent); one
+    without projects to the first hidden block (IFA)."""
+    entry = registry.info(rule)
+    if config.projection is None or not entry.takes_projection:
+        return None
+    C, sizes = net.n_outputs, net.feedback_sizes
+    if not sizes:
+        raise ValueError("the network has no hidden layer: there is nothing for a feedback projection to reach")
+    if not entry.has_layout:
+        n_out = sizes[0]
+    else:
+        n_out = max(sizes) if config.layout == "unified" else sum(sizes)
+    cls = BACKENDS[config.projection]
+    if config.projection == "sparse":
+        if config.sparsity > C:
+            raise ConfigError(
+                f"{_named('sparsity')} {config.sparsity} is larger than the {C} classes (one row has at most "
+                f"{C} nonzeros)",
+                ["sparsity"],
+            )
+        return cls(C, n_out, config.sparsity, seed=seed, dtype=dtype_of(config.dtype))  # type: ignore[call-arg]
+    return cls(C, n_out, seed=seed, dtype=dtype_of(config.dtype))  # type: ignore[call-arg]
+
+
+def build_rule(config: RunConfig, net: Sequential, name: str, seeds: dict[str, int]) -> Rule:
+    """The rule ``name`` (from the registry), given the arguments its constructor takes; its feedback comes from
+    ``seeds["feedback"]``."""
+    entry = registry.info(name)
+    available: dict[str, Any] = {
+        "seed": seeds["feedback"],
+        "projection": build_projection(config, net, name, seeds["feedback"]),
+        "layout": config.layout,
+        "parallel": config.parallel,
+        "normalize": not config.no_normalize,
+    }
+    if entry.learns_feedback:
+        available["lr"] = config.kp_lr if config.kp_lr is not None else learning_rate_of(config)
+        available["weight_decay"] = (
+            config.kp_weight_decay if config.kp_weight_decay is not None else config.weight_decay
+        )
+    return registry.make(name, **available)
+
+
+def momentum_of(config: RunConfig) -> float | None:
+    """The momentum the optimizer uses (None for adam and rmsprop)."""
+    if config.optimizer not in ("sgd", "momentum", "nesterov"):
+        return None
+    if config.momentum is not None:
+        return config.momentum
+    return 0.0 if config.optimizer == "sgd" else DEFAULT_MOMENTUM
+
+
+def learning_rate_of(config: RunConfig) -> float:
+    """The learning rate: ``lr`` or the optimizer's default."""
+    return config.lr if config.lr is not None else DEFAULT_LR[config.optimizer]
+
+
+def build_optimizer(config: RunConfig) -> optim.Optimizer:
+    """The optimizer of ``optimizer`` with the run's learning rate."""
+    lr, name = learning_rate_of(config), config.optimizer
+    if name in ("sgd", "momentum", "nesterov"):
+        momentum = momentum_of(config) or 0.0
+        return optim.SGD(lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=config.weight_decay)
+    if name == "adam":
+        return optim.Adam(lr)
+    return optim.RMSprop(lr)
+
+
+@dataclass
+class Built:
+    """What :func:`build` makes of a config."""
+
+    config: RunConfig
+    dataset: data.Dataset
+    train: Split
+    test: Split
+    seeds: dict[str, int]
+    net: Sequential
+    rule: Rule
+    optimizer: optim.Optimizer
+    loss: Callable[..., Any]
+
+
+def build(config: RunConfig, dataset: tuple[data.Dataset, Split, Split] | None = None) -> Built:
+    """The data, network, rule, optimizer and loss of ``config``; ``dataset`` is :func:`load_data`'s result
+    when the caller has it already (a sweep worker loads each data set once)."""
+    ds, train, test = dataset if dataset is not None else load_data(config)
+    seeds = stream_seeds(config.seed)
+    net = build_net(config, ds, seeds)
+    rule = build_rule(config, net, config.rule, seeds)
+    return Built(config, ds, train, test, seeds, net, rule, build_optimizer(config), loss_of(config.loss))
+
+
+def blas_threads(config: RunConfig, net: Sequential) -> int | None:
+    """The BLAS thread limit ``threads`` asks for on ``net``: an int, or None for the BLAS default (``"auto"``
+    on a large network: measured by :class:`nnlite.runtime.autothreads.AutoThreads`)."""
+    if config.threads != "auto":
+        return int(config.threads) or None
+    if config.model != "mlp":
+        return None
+    largest = max(int(np.prod(net.weight_layer(k).W.shape)) for k in range(net.n_blocks))
+    return 1 if config.batch_size * largest <= SMALL_GEMM else None
+
+
+def fit_config(
+    built: Built,
+    callback: Callable[[History], Any] | None = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    progress: bool = False,
+) -> History:
+    """:func:`nnlite.fit` as ``nnlite train`` runs it: the config's loss, optimizer, epochs, batches and batch
+    order, under the BLAS thread limit of :func:`blas_threads`; where ``threads="auto"`` leaves it open (a large
+    network), the limit is measured at the start and after long epochs. The process keeps the memory a step
+    frees for the next (:func:`nnlite.keep_freed_memory`)."""
+    from ..runtime.autothreads import AutoThreads, copied_step
+    from ..runtime.heap import keep_freed_memory
+
+    config, net, rule, optimizer = built.config, built.net, built.rule, built.optimizer
+    keep_freed_memory()
+    limit: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    threads = blas_threads(config, net)
+    auto = None
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(limits=threads, user_api="blas")
+    elif config.threads == "auto":
+        xb, yb = built.train[0][: config.batch_size], built.train[1][: config.batch_size]
+        auto = AutoThreads(lambda: copied_step(net, rule, optimizer, built.loss, xb, yb))
+
+    def each_epoch(hist: History) -> None:
+        if auto is not None:
+            auto.after_epoch(hist.seconds[-1], hist.epoch[-1])
+        if callback is not None:
+            callback(hist)
+
+    with limit:
+        if auto is not None:
+            auto.start()
+        try:
+            return fit(
+                net,
+                rule,
+                built.loss,
+                optimizer,
+                built.train,
+                built.test,
+                epochs=config.epochs,
+                batch_size=config.batch_size,
+                seed=built.seeds["order"],
+                progress=progress,
+                alignment_every=config.align_every,
+                callback=each_epoch,
+                checkpoint_dir=checkpoint_dir,
+                resume=resume,
+            )
+        finally:
+            if auto is not None:
+                auto.stop()

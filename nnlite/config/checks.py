@@ -1,0 +1,104 @@
+"""The checks across options: a flag that does not apply to the chosen rules, model or optimizer is an error,
+never silently ignored. Which options apply to which rules is read from the rule registry
+(:mod:`nnlite.rules.registry`), so a new rule is checked with no edit here.
+
+The one function, :func:`check_combination`, serves the command line (messages name ``--layout``; ``nnlite
+compare`` checks all its rules at once) and :class:`~nnlite.config.RunConfig` (messages name ``'layout'
+(--layout)``): the caller says how an option is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..rules import registry
+
+__all__ = ["ConfigError", "check_combination"]
+
+
+class ConfigError(ValueError):
+    """A run option that cannot be: ``fields`` names the options, and the message names them as options
+    (``'layout' (--layout) applies to dfa, ...``); the command line shows the same check with its flags."""
+
+    def __init__(self, message: str, fields: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.fields = tuple(fields)
+
+
+def _applies(rules: Sequence[str], capability: str) -> list[str]:
+    return [r for r in rules if getattr(registry.info(r), capability)]
+
+
+def _with(capability: str) -> str:
+    return ", ".join(r for r, i in registry.RULES.items() if getattr(i, capability))
+
+
+def check_combination(values: Any, rules: Sequence[str], name: Callable[[str], str]) -> None:
+    """Refuse options that do not apply to ``rules`` (the registered names), the model or the optimizer.
+
+    Parameters
+    ----------
+    values : RunConfig or argparse.Namespace
+        Anything with the options as attributes.
+    rules : list of str
+        The rules the options will train (one for a run; ``nnlite compare``'s list).
+    name : callable
+        How a message names an option (``"layout"`` -> ``"--layout"`` on the command line).
+
+    Raises
+    ------
+    ConfigError
+        Naming the options and what they apply to.
+    """
+
+    def fail(message: str, *fields: str) -> None:
+        raise ConfigError(message, fields)
+
+    what = name("rule") if len(rules) == 1 else "--rules"
+    chosen = f"{what} {','.join(rules)}"
+    opt = values.optimizer
+    if opt in ("adam", "rmsprop"):
+        if values.momentum is not None:
+            fail(f"{name('momentum')} applies to sgd, momentum and nesterov, not {opt}", "momentum")
+        if values.weight_decay:
+            fail(f"{name('weight_decay')} applies to sgd, momentum and nesterov, not {opt}", "weight_decay")
+    if opt == "nesterov" and values.momentum == 0:
+        fail(f"{name('optimizer')} nesterov needs {name('momentum')} > 0", "optimizer", "momentum")
+    model = values.model
+    if getattr(values, "layers", None) is not None and model == "cnn":
+        fail(f"{name('layers')} describes the whole network: it cannot go with {name('model')} cnn", "layers", "model")
+    if model == "layers" and getattr(values, "layers", None) is None:
+        fail(f"{name('model')} layers needs {name('layers')}", "model", "layers")
+    if model != "mlp" and values.hidden is not None:
+        fail(
+            f"{name('hidden')} applies to {name('model')} mlp (for the cnn see --channels and --kernel-size)", "hidden"
+        )
+    for field in ("channels", "kernel_size"):
+        if model != "cnn" and getattr(values, field) is not None:
+            fail(f"{name(field)} applies to {name('model')} cnn only", field)
+    if model == "layers":
+        for field in ("batch_norm", "dropout", "input_dropout"):
+            if getattr(values, field):
+                fail(f"{name(field)} applies to mlp and cnn; a layers list says where its layers go", field)
+    if values.projection is not None and not _applies(rules, "takes_projection"):
+        fail(f"{name('projection')} applies to {_with('takes_projection')}, not {chosen}", "projection")
+    if values.projection != "sparse" and values.sparsity != 1:
+        fail(f"{name('sparsity')} applies to {name('projection')} sparse only", "sparsity")
+    if values.parallel and not _applies(rules, "parallel"):
+        fail(f"{name('parallel')} applies to {_with('parallel')}, not {chosen}", "parallel")
+    if values.layout != "unified" and not _applies(rules, "has_layout"):
+        fail(f"{name('layout')} applies to {_with('has_layout')}, not {chosen}", "layout")
+    if not _applies(rules, "learns_feedback"):
+        for field in ("kp_lr", "kp_weight_decay"):
+            if getattr(values, field) is not None:
+                fail(f"{name(field)} applies to {_with('learns_feedback')}, not {chosen}", field)
+    if values.no_normalize and not _applies(rules, "normalize"):
+        fail(f"{name('no_normalize')} applies to {_with('normalize')}, not {chosen}", "no_normalize")
+    if values.projection == "opu":
+        for r in _applies(rules, "needs_transpose"):
+            fail(
+                f"{name('projection')} opu cannot be used with {r}: the OPU cannot apply its transpose, which "
+                f"{r}'s local readouts need (use gaussian or fastfood)",
+                "projection",
+            )

@@ -1,0 +1,343 @@
+"""``RunConfig``: the one schema of a run, one entry per option.
+
+Each field of :class:`RunConfig` is one entry of the one table of run options: its default, its kind of value
+(:mod:`nnlite.config.values`: how it is read from text and checked as a Python value), its group, its help and
+whether it has a command-line flag. ``nnlite train``'s and ``nnlite compare``'s flags are built from these entries
+(:mod:`nnlite.cli.parser`), and a spec row is a ``RunConfig`` by field names (:func:`RunConfig.from_mapping`), so a
+spec row means exactly what the command line means.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..data import KNOWN_DATASETS
+from ..layers import INITS
+from ..projections import BACKENDS
+from ..rules import LAYOUTS, registry
+from . import values as V
+from .checks import ConfigError
+from .checks import check_combination as _check_combination
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_EPOCHS",
+    "DEFAULT_HIDDEN",
+    "DEFAULT_LR",
+    "DEFAULT_MOMENTUM",
+    "DTYPES",
+    "LOSSES",
+    "MODELS",
+    "OPTIMIZERS",
+    "ConfigError",
+    "Option",
+    "check_combination",
+    "RunConfig",
+    "options",
+]
+
+MODELS = ("mlp", "cnn", "layers")
+LOSSES = ("ce", "bce", "mse")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
+DTYPES = ("float32", "float64")
+DEFAULT_HIDDEN = (256, 256)
+DEFAULT_EPOCHS = 10
+DEFAULT_BATCH_SIZE = 32
+#: Default learning rate per optimizer; the same for every rule (so a comparison is not tuned per rule).
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.02, "nesterov": 0.02, "adam": 1e-3, "rmsprop": 1e-3}
+DEFAULT_MOMENTUM = 0.9
+LR_HELP = ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
+
+
+@dataclass(frozen=True)
+class Option:
+    """One run option: a field of :class:`RunConfig` and, where ``flag`` is true, a flag of the commands."""
+
+    name: str
+    kind: V.Kind
+    group: str
+    help: str
+    flag: bool = True
+    metavar: str | None = None
+    #: The commands whose flags include it.
+    commands: tuple[str, ...] = ("train", "compare")
+
+    @property
+    def flag_name(self) -> str:
+        """``--kernel-size`` for ``kernel_size``."""
+        return "--" + self.name.replace("_", "-")
+
+    def label(self, style: str) -> str:
+        """How a message names the option: ``--layout`` on the command line, ``'layout' (--layout)`` elsewhere."""
+        if style == "flag":
+            return self.flag_name
+        return f"{self.name!r} ({self.flag_name})" if self.flag else repr(self.name)
+
+
+def _opt(
+    default: Any,
+    kind: V.Kind,
+    group: str,
+    help: str,
+    *,
+    flag: bool = True,
+    metavar: str | None = None,
+    commands: tuple[str, ...] = ("train", "compare"),
+) -> Any:
+    entry = {"kind": kind, "group": group, "help": help, "flag": flag, "metavar": metavar, "commands": commands}
+    return dataclasses.field(default=default, metadata={"option": entry})
+
+
+def _choice(names: tuple[str, ...] | Callable[[], Sequence[str]]) -> V.Kind:
+    return V.choice(names if callable(names) else (lambda: names))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides a run: data, model, rule, projection, optimizer, training and measurements.
+
+    Every field is checked when the config is made (:class:`ConfigError` naming it), as are the combinations
+    (a flag that does not apply to the rule, the model or the optimizer is refused, never ignored). Lists are
+    kept as tuples. :func:`nnlite.config.builders` turns a config into the data, network, rule, optimizer and loss.
+    """
+
+    # data
+    dataset: str = _opt(
+        "digits",
+        V.dataset,
+        "data",
+        f"{', '.join(KNOWN_DATASETS)}, or a .npz file of your own (x_train, y_train, x_test, y_test); default digits",
+        metavar="NAME",
+    )
+    data_root: str | None = _opt(
+        None,
+        V.optional(V.text),
+        "data",
+        "folder searched first for the data files and where downloads go",
+        metavar="DIR",
+    )
+    no_download: bool = _opt(False, V.switch, "data", "never download; fail if the files are missing")
+    standardize: bool = _opt(
+        False, V.switch, "data", "subtract the training mean and divide by the training standard deviation"
+    )
+    train_size: int | None = _opt(
+        None, V.optional(V.positive_int), "data", "train on the first N training samples only", metavar="N"
+    )
+    # model
+    model: str = _opt(
+        "mlp",
+        _choice(MODELS),
+        "model",
+        "mlp (default), cnn (nnlite.cnn: three conv layers and a linear classifier), or layers (--layers)",
+    )
+    hidden: tuple[int, ...] | None = _opt(
+        None,
+        V.optional(V.hidden),
+        "model",
+        "hidden widths of the MLP: 800x3 or 800,800,800 (default: 256x2)",
+        metavar="SIZES",
+    )
+    channels: tuple[int, ...] | None = _opt(
+        None,
+        V.optional(V.channels),
+        "model",
+        "cnn: filters of each convolutional layer (default: nnlite.cnn's, 32,32,64)",
+        metavar="F1,F2,...",
+    )
+    kernel_size: int | None = _opt(
+        None,
+        V.optional(V.odd_positive_int),
+        "model",
+        "cnn: odd kernel size of every convolution (default: nnlite.cnn's, 3)",
+        metavar="K",
+    )
+    layers: tuple[dict[str, Any], ...] | None = _opt(
+        None,
+        V.optional(V.layers),
+        "model",
+        'the network as a JSON list of layer tables (nnlite.models.from_layers), e.g. \'[{"type": "flatten"}, '
+        '{"type": "dense", "units": 10}]\'; sets --model layers',
+        metavar="JSON",
+    )
+    batch_norm: bool = _opt(
+        False,
+        V.switch,
+        "model",
+        "batch normalisation in every hidden block (mlp: after the activation; cnn: after the convolution)",
+    )
+    dropout: float = _opt(
+        0.0,
+        V.probability,
+        "model",
+        "dropout probability in every hidden block (mlp: after the Dense; cnn: after the pooling; default 0)",
+        metavar="P",
+    )
+    input_dropout: float = _opt(
+        0.0,
+        V.probability,
+        "model",
+        "dropout probability on the input (Launay et al.: 0.1 with dropout; default 0)",
+        metavar="P",
+    )
+    activation: str = _opt(
+        "tanh",
+        V.activation,
+        "model",
+        "tanh (default), sigmoid, relu, leaky_relu, abs, identity, or leaky_relu:SLOPE e.g. leaky_relu:-0.5",
+    )
+    init: str = _opt("he", _choice(INITS), "model", "weight initialisation (default: he)")
+    loss: str = _opt(
+        "ce",
+        _choice(LOSSES),
+        "model",
+        "ce: softmax cross-entropy (default); bce: sigmoid binary cross-entropy; mse",
+    )
+    dtype: str = _opt("float32", _choice(DTYPES), "model", "float32 (default) or float64")
+    # feedback: the rule and its projection
+    rule: str = _opt("bp", _choice(registry.names), "feedback", "training rule (default: bp)", commands=("train",))
+    layout: str = _opt(
+        "unified",
+        _choice(LAYOUTS),
+        "feedback",
+        "direct-feedback layout: unified (Launay et al., default) or independent (Nøkland)",
+    )
+    projection: str | None = _opt(
+        None,
+        V.optional(_choice(tuple(BACKENDS))),
+        "feedback",
+        "back end of the feedback projection (default: gaussian); opu needs lightonml",
+    )
+    sparsity: int = _opt(
+        1,
+        V.positive_int,
+        "feedback",
+        "nonzeros per row of the sparse projection (default: 1, Crafton et al.)",
+        metavar="K",
+    )
+    parallel: bool = _opt(False, V.switch, "feedback", "direct rules: update the hidden blocks in threads")
+    no_normalize: bool = _opt(
+        False,
+        V.switch,
+        "feedback",
+        "unit-variance feedback without Launay et al.'s normalisation ('no norm')",
+    )
+    bottleneck: tuple[int, int] | None = _opt(
+        None,
+        V.optional(V.bottleneck),
+        "feedback",
+        "freeze all but N random units of hidden block K (0-based) for the whole run (Launay et al. §4.2)",
+        metavar="K:N",
+    )
+    kp_lr: float | None = _opt(
+        None,
+        V.optional(V.positive_float),
+        "feedback",
+        "kp: learning rate of the feedback B_k (default: the rule's own learning rate, --lr)",
+    )
+    kp_weight_decay: float | None = _opt(
+        None,
+        V.optional(V.nonnegative_float),
+        "feedback",
+        "kp: weight decay of the feedback B_k (default: --weight-decay)",
+    )
+    align_every: int | None = _opt(
+        None,
+        V.optional(V.positive_int),
+        "feedback",
+        "measure alignment against BP every N steps (default: off for train, about 10 times per epoch for compare)",
+        metavar="N",
+    )
+    # optimisation
+    optimizer: str = _opt(
+        "momentum", _choice(OPTIMIZERS), "optimisation", "sgd, momentum (default), nesterov, adam or rmsprop"
+    )
+    lr: float | None = _opt(
+        None,
+        V.optional(V.positive_float),
+        "optimisation",
+        f"learning rate (default by optimizer: {LR_HELP})",
+    )
+    momentum: float | None = _opt(
+        None,
+        V.optional(V.nonnegative_float),
+        "optimisation",
+        f"momentum of sgd/momentum/nesterov (default: {DEFAULT_MOMENTUM} for momentum and nesterov, 0 for sgd)",
+    )
+    weight_decay: float = _opt(
+        0.0, V.nonnegative_float, "optimisation", "L2 weight decay (sgd, momentum, nesterov; default 0)"
+    )
+    epochs: int = _opt(DEFAULT_EPOCHS, V.positive_int, "optimisation", f"default {DEFAULT_EPOCHS}")
+    batch_size: int = _opt(DEFAULT_BATCH_SIZE, V.positive_int, "optimisation", f"default {DEFAULT_BATCH_SIZE}")
+    seed: int = _opt(0, V.seed, "optimisation", "seed of every random stream, >= 0 (default 0)")
+    # runtime
+    threads: int | str = _opt(
+        "auto",
+        V.threads,
+        "output",
+        "BLAS threads: a number, 0 for the BLAS default, or auto (default; nnlite.runtime's choice)",
+        metavar="N",
+    )
+    # measurements
+    final_alignment: int = _opt(
+        128,
+        V.Kind(int, lambda v: V.seed.check(v)),
+        "measurements",
+        "test samples the final alignment against BP is measured on by an experiment run (0: none)",
+        flag=False,
+    )
+
+    def __post_init__(self) -> None:
+        for opt in options():
+            value = getattr(self, opt.name)
+            try:
+                checked = opt.kind.check(value)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"{opt.label('field')}: {exc}", [opt.name]) from None
+            object.__setattr__(self, opt.name, checked)
+        if self.layers is not None and self.model == "mlp":
+            object.__setattr__(self, "model", "layers")
+        check_combination(self, [self.rule], style="field")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> RunConfig:
+        """A config from option names and TOML/JSON values; an unknown name is a :class:`ConfigError` listing
+        the known ones."""
+        known = {o.name for o in options()}
+        for key in values:
+            if key not in known:
+                raise ConfigError(f"unknown option {key!r}; a run takes {', '.join(sorted(known))}", [str(key)])
+        return cls(**dict(values))
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A new config with ``changes`` (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as JSON-ready values (tuples as lists)."""
+
+        def plain(v: Any) -> Any:
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            return v
+
+        return {o.name: plain(getattr(self, o.name)) for o in options()}
+
+
+def check_combination(values: Any, rules: Sequence[str], style: str = "field") -> None:
+    """The checks across options (:func:`nnlite.config.checks.check_combination`) for ``rules``, naming the
+    options as fields (``style="field"``: ``'layout' (--layout)``) or as flags (``"flag"``: ``--layout``)."""
+    table = {o.name: o for o in options()}
+    _check_combination(values, rules, lambda field: table[field].label(style))
+
+
+def options() -> tuple[Option, ...]:
+    """The one table of run options: one :class:`Option` per field of :class:`RunConfig`, in order."""
+    return _OPTIONS
+
+
+_OPTIONS = tuple(Option(name=f.name, **f.metadata["option"]) for f in dataclasses.fields(RunConfig))
