@@ -27,6 +27,8 @@ import nnlite
 from nnlite import backend as dispatch
 from nnlite import mlp, softmax_cross_entropy  # the dispatched loss, as fit() and the CLI use it
 from nnlite.optim import SGD
+from nnlite.runtime.blocks import BlockRunner
+from nnlite.runtime.step import executor
 
 from .harness import Peer, interleave, threads
 
@@ -134,16 +136,17 @@ def numpy_path():
 
 def nnlite_runner(net, rule, opt, x, y, fused=True):
     params = net.params()
+    blocks = BlockRunner()
 
     def run():
         ctx = contextlib.nullcontext() if fused else numpy_path()
         with ctx:
-            with net.sharded_step(x.shape[0]) as shards:  # as fit() runs a step
+            with executor(net, x.shape[0], blocks) as runner:  # as fit() runs a step
                 t0 = time.perf_counter()
-                out, caches = net.forward(x, train=True, shards=shards)
+                out, caches = runner.forward(x, train=True)
                 _, e = softmax_cross_entropy(out, y)
                 t1 = time.perf_counter()
-                grads = rule.gradients(net, caches, e, y)
+                grads = rule.gradients(runner, caches, e, y)
                 t2 = time.perf_counter()
                 opt.step(params, grads)
                 t3 = time.perf_counter()

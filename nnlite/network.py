@@ -1,48 +1,42 @@
 """Sequential networks, their blocks and feedback points (the builders are in :mod:`nnlite.models`).
 
 A network is a list of blocks (docs/design.md, "Blocks and feedback points"). A block is one weight layer
-(Dense or Conv2d) followed by every layer
-up to the next weight layer. Layers before the first weight layer (e.g. a Flatten) form a parameter-free prefix.
+(Dense or Conv2d) followed by every layer up to the next weight layer. Layers before the first weight layer (e.g.
+a Flatten) form a parameter-free prefix.
 The output of hidden block k is feedback point k: where BP's signal ``c_k = dL/dh_k`` lives, and where every rule
 delivers its own signal ``g_k``. A block turns the signal at its output into its own gradients by local
 backpropagation through its own layers, down to its weight layer.
+
+This module is the network and nothing else: how a step is executed (row shards on threads, blocks run
+concurrently) is :mod:`nnlite.runtime`'s, by executors with the same block API.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
-from . import shards as _shards
 from ._validation import SeedLike, as_bool, as_generator, positive_int
 from .layers import Dense, Layer, WeightLayer
-from .shards import MIN_SHARD_ROWS  # noqa: F401  (nnlite.network.MIN_SHARD_ROWS, where it was first documented)
+
+_R = TypeVar("_R")
 
 
 class Caches(list):
-    """One cache per layer, plus ``block_outputs``: the output of each block (references, not copies).
+    """One cache per layer, plus ``block_outputs``: the output of each block (references, not copies), and
+    ``input_shape``: the batch's input shape (N, ...).
 
     ``block_outputs[k]`` has shape (N, ...) — the activations ``h_k`` at feedback point k (the last one is the
-    network's output). After a sharded forward pass (``shards`` > 1), ``shards`` lists ``(start, stop, caches)``:
-    each shard's rows and its own Caches; entry i is then the tuple of the shards' caches of layer i, and a
-    hidden block's output is joined from the shards' when it is first asked for.
+    network's output). The entries are read only by the network (executor) whose forward pass made them.
     """
 
-    def __init__(
-        self,
-        caches: list[Any],
-        block_outputs: Sequence[np.ndarray],
-        input_shape: tuple[int, ...],
-        shards: list[tuple[int, int, Caches]] | None = None,
-    ) -> None:
+    def __init__(self, caches: list[Any], block_outputs: Sequence[np.ndarray], input_shape: tuple[int, ...]) -> None:
         super().__init__(caches)
         self.block_outputs = block_outputs
         self.input_shape = input_shape
-        self.shards = shards
 
 
 class Sequential:
@@ -89,7 +83,9 @@ class Sequential:
         #: one sample's shape at the output of every block (feedback points, then the output)
         self.block_shapes = [shapes[e - 1] for _, e in self.blocks]
         self.dtype = layers[starts[0]].params["W"].dtype
-        self._unit_masks: dict[int, np.ndarray] = {}
+        #: The bottleneck (:meth:`bottleneck`): per hidden block k, the 0/1 mask of shape (1, units, 1, ...) that
+        #: :meth:`backward_block` multiplies the gradient by where it enters block k (feedback point k).
+        self.grad_masks: dict[int, np.ndarray] = {}
 
     # -- structure -------------------------------------------------------------------------------------------
     @property
@@ -133,7 +129,8 @@ class Sequential:
         return [[pos[i] for i in range(s, e) if i in pos] for s, e in self.blocks]
 
     # -- passes ----------------------------------------------------------------------------------------------
-    def _check_input(self, x):
+    def check_input(self, x: Any) -> None:
+        """TypeError/ValueError unless ``x`` is a non-empty batch (N, *input_shape) of the network's dtype."""
         if not isinstance(x, np.ndarray):
             raise TypeError(f"input must be a numpy array, got {type(x).__name__}")
         if not np.issubdtype(x.dtype, np.floating):
@@ -145,27 +142,7 @@ class Sequential:
         if x.shape[0] == 0:
             raise ValueError("empty batch: the input has 0 samples")
 
-    @property
-    def shardable(self) -> bool:
-        """Whether every layer treats a batch's rows independently (``Layer.rows_independent``), so that a batch
-        may run as row shards (:meth:`forward`'s ``shards``)."""
-        return all(layer.rows_independent for layer in self.layers)
-
-    def auto_shards(self, n: int, threads: int) -> int:
-        """The shards :func:`nnlite.fit` runs a training batch of ``n`` rows in with a budget of ``threads``
-        BLAS threads: ``threads`` for a :attr:`shardable` network with a convolution, as long as each shard
-        keeps :data:`MIN_SHARD_ROWS` rows; else 1 (the whole batch, on threaded BLAS). Why a convolution, with
-        both figures: docs/design.md §3 (a conv net's step is mostly work between many small products, a dense
-        net's a few large products that threaded BLAS splits well)."""
-        return _shards.auto_shards(self, n, threads)
-
-    def sharded_step(self, n: int) -> contextlib.AbstractContextManager[int]:
-        """Context of one training step on ``n`` rows: yields its :meth:`auto_shards` for the BLAS threads in
-        force, and holds BLAS at one thread inside when that is more than 1 (a threaded product anywhere in the
-        step, the rule's or the loss's, would leave an OpenBLAS thread spinning on a core a shard needs)."""
-        return _shards.step(self, n)
-
-    def forward(self, x: np.ndarray, train: bool = True, *, shards: int = 1) -> tuple[np.ndarray, Caches]:
+    def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Caches]:
         """Forward pass.
 
         Parameters
@@ -173,12 +150,6 @@ class Sequential:
         x : ndarray, shape (N, *input_shape)
         train : bool
             Training mode (dropout active, batch norm on batch statistics).
-        shards : int
-            Run the batch as this many row shards of near-equal size (at most N), one per thread, each with
-            one-thread BLAS; :meth:`backward_block` and :meth:`carry_block` then run the same shards, and a
-            block's gradients are the shards' added up in shard order (the same gradients as ``shards=1`` up to
-            the order of that sum). Needs a :attr:`shardable` network. :func:`nnlite.fit` chooses it
-            (:meth:`auto_shards`).
 
         Returns
         -------
@@ -190,8 +161,7 @@ class Sequential:
         TypeError
             ``x`` is not a NumPy array of the network's dtype.
         ValueError
-            ``x`` does not have the shape (N, *input_shape), or N is 0; ``shards`` > 1 on a network that is not
-            :attr:`shardable`.
+            ``x`` does not have the shape (N, *input_shape), or N is 0.
 
         Notes
         -----
@@ -201,14 +171,8 @@ class Sequential:
         mode batch norm spreads it over the batch, and ``fit`` stops on the non-finite loss. :meth:`predict`
         refuses non-finite input.
         """
-        self._check_input(x)
+        self.check_input(x)
         train = as_bool(train, "train")
-        bounds = _shards.bounds(self, x.shape[0], shards)
-        if bounds is None:
-            return self._forward_rows(x, train)
-        return _shards.forward(self, x, train, bounds)
-
-    def _forward_rows(self, x: np.ndarray, train: bool) -> tuple[np.ndarray, Caches]:
         caches, outputs = [None] * len(self.layers), []
         ends = {e - 1 for _, e in self.blocks}
         h = x
@@ -238,7 +202,7 @@ class Sequential:
             a prediction is an answer, and a NaN input would give a NaN answer silently. Each batch is checked
             just before its forward pass.
         """
-        self._check_input(x)
+        self.check_input(x)
         batch_size = positive_int(batch_size, "batch_size")
         outs = []
         for i in range(0, x.shape[0], batch_size):
@@ -280,24 +244,25 @@ class Sequential:
         need_dx : bool
             Whether to compute the signal below the block.
         need_delta : bool
-            Whether ``delta`` is wanted: after a sharded forward pass it is joined from the shards only then.
+            Whether ``delta`` is wanted (an executor may then skip assembling it; here it costs nothing).
 
         Returns
         -------
         dx : ndarray of the block's input shape, or None
         grads : list of dict
             The gradients of the block's layers that have parameters, in order.
-        delta : ndarray, or None (sharded and not ``need_delta``)
+        delta : ndarray, or None (an executor's, when not ``need_delta``)
             ``dL/da``: the gradient at the weight layer's output (IFA carries it forward).
+
+        Notes
+        -----
+        The bottleneck's gradient mask (:attr:`grad_masks`) is applied here, at the block's boundary: ``g`` is
+        multiplied by block k's mask where it enters the block, before its own layers. Every rule delivers its
+        signal to a block through this method, so the frozen units get a zero gradient under every rule.
         """
         k = self._block(k)
-        if getattr(caches, "shards", None) is not None:
-            return _shards.backward_block(self, k, g, caches, feedback, need_dx, need_delta)
-        return self._backward_block_rows(k, g, caches, feedback, need_dx)
-
-    def _backward_block_rows(self, k, g, caches, feedback, need_dx):
         s, e = self.blocks[k]
-        mask = self._unit_masks.get(k)
+        mask = self.grad_masks.get(k)
         if mask is not None:  # the bottleneck: frozen units get no gradient, under every rule
             g = g * mask
         grads = []
@@ -311,6 +276,12 @@ class Sequential:
         grads.append(gw)
         grads.reverse()
         return dx, grads, delta
+
+    def run_blocks(self, updates: Sequence[Callable[[], _R]], *, concurrent: bool = False) -> list[_R]:
+        """``[update() for update in updates]``: a rule's block updates (one closure per block, each calling
+        :meth:`backward_block`), here one after the other. ``concurrent`` says that they do not depend on each
+        other: an executor of :mod:`nnlite.runtime` may then run them on threads (``DFA(parallel=True)``)."""
+        return [update() for update in updates]
 
     # -- the gradient-mask bottleneck (Launay et al. §4.2) --------------------------------------------------------
     def bottleneck(self, k: int, trainable: int, seed: SeedLike = None) -> np.ndarray:
@@ -360,24 +331,22 @@ class Sequential:
         if idx.size and (idx[0] < 0 or idx[-1] >= units):
             raise ValueError(f"frozen units of block {k} must be in [0, {units}), got {idx.min()}..{idx.max()}")
         if idx.size == 0:
-            self._unit_masks.pop(k, None)
+            self.grad_masks.pop(k, None)
             return
         mask = np.ones(units, dtype=self.dtype)
         mask[idx] = 0
         ndim = len(self.block_shapes[k])
-        self._unit_masks[k] = mask.reshape((1, units) + (1,) * (ndim - 1))
+        self.grad_masks[k] = mask.reshape((1, units) + (1,) * (ndim - 1))
 
     @property
     def frozen_units(self) -> dict[int, list[int]]:
         """Per hidden block with a bottleneck, the indices of its frozen units."""
-        return {k: [int(i) for i in np.flatnonzero(m.reshape(-1) == 0)] for k, m in sorted(self._unit_masks.items())}
+        return {k: [int(i) for i in np.flatnonzero(m.reshape(-1) == 0)] for k, m in sorted(self.grad_masks.items())}
 
     def carry_block(self, k: int, v: np.ndarray, caches: Caches, *, include_weight: bool = True) -> np.ndarray:
         """Carry ``v`` forward through block k's linear parts (IFA): the weight layer without bias (when
         ``include_weight``), then the shape-changing layers, skipping activations."""
         k = self._block(k)
-        if getattr(caches, "shards", None) is not None:
-            return _shards.carry_block(self, k, v, caches, include_weight)
         s, e = self.blocks[k]
         if include_weight:
             v = self.layers[s].carry(v, caches[s])
@@ -388,12 +357,3 @@ class Sequential:
     def __repr__(self):
         inner = ",\n  ".join(repr(l) for l in self.layers)
         return f"Sequential([\n  {inner}\n], input_shape={self.input_shape})"
-
-
-def __getattr__(name: str) -> object:
-    # mlp and cnn moved to nnlite.models; nnlite.network.mlp/cnn keep working.
-    if name in ("mlp", "cnn"):
-        from . import models
-
-        return getattr(models, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

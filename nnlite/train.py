@@ -17,6 +17,8 @@ from . import training_state
 from ._validation import SeedLike, as_generator, check_inputs, check_labels, positive_int
 from .checkpoint import write_json
 from .data import batches
+from .runtime.blocks import BlockRunner
+from .runtime.step import executor
 
 if TYPE_CHECKING:
     from .network import Sequential
@@ -155,11 +157,13 @@ def fit(
 
     Notes
     -----
-    One step: ``out, caches = net.forward(x, shards=shards)``; ``loss_value, e = loss(out, y)``;
-    ``grads = rule.gradients(net, caches, e, y)``; ``optimizer.step(net.params(), grads)``;
-    ``rule.after_step(net, grads)`` (KP's feedback update, brSF's redraw), all inside
-    ``net.sharded_step(len(x))``, which yields ``shards`` (:meth:`nnlite.Sequential.auto_shards`: a conv net's
-    batch runs as one row shard per BLAS thread in force, on one-thread BLAS each).
+    One step: ``out, caches = runner.forward(x)``; ``loss_value, e = loss(out, y)``;
+    ``grads = rule.gradients(runner, caches, e, y)``; ``optimizer.step(net.params(), grads)``;
+    ``rule.after_step(runner, grads)`` (KP's feedback update, brSF's redraw), all inside
+    ``nnlite.runtime.step.executor(net, len(x))``, which yields the ``runner`` the rule takes as the same network:
+    for a conv net a :class:`~nnlite.runtime.sharded.ShardedNetwork` (one row shard per BLAS thread in force, on
+    one-thread BLAS each), else a :class:`~nnlite.runtime.blocks.ConcurrentBlocks` (``DFA(parallel=True)``'s
+    blocks on threads where that was timed faster).
     Training stops as soon as a loss is NaN or infinite, before that step's update, and the network is left
     exactly as it was before that step (BatchNorm's running statistics and Dropout's generators included);
     ``History.stopped`` says at which epoch and step.
@@ -194,6 +198,7 @@ def fit(
             if hist.stopped is not None or (max_steps is not None and step >= max_steps):
                 return hist
     steps_per_epoch = math.ceil(x.shape[0] / batch_size)
+    blocks = BlockRunner()  # parallel DFA's timed choice, kept from step to step
     for epoch in range(done + 1, epochs + 1):
         bar = _progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}", progress)
         t0 = time.perf_counter()
@@ -202,20 +207,20 @@ def fit(
             assert yb_ is not None
             yb = yb_
             before = _training_mode_state(net)
-            with net.sharded_step(xb.shape[0]) as shards:
-                out, caches = net.forward(xb, train=True, shards=shards)
+            with executor(net, xb.shape[0], blocks) as runner:
+                out, caches = runner.forward(xb, train=True)
                 out2 = out.reshape(out.shape[0], -1)
                 lval, e = loss(out2, yb)
                 if not math.isfinite(lval):
                     _restore_training_mode_state(net, before)
                     hist.stopped = {"epoch": epoch, "step": step + 1, "reason": f"loss is {lval}"}
                     break
-                grads = rule.gradients(net, caches, e, yb)
+                grads = rule.gradients(runner, caches, e, yb)
                 if alignment_every and step % alignment_every == 0:
-                    a = _alignment.measure(net, rule, caches, e, yb)
+                    a = _alignment.measure(runner, rule, caches, e, yb)
                     hist.alignment.append({"epoch": epoch, "step": step, **a.to_dict()})
                 optimizer.step(params, grads)
-                rule.after_step(net, grads)
+                rule.after_step(runner, grads)
             step += 1
             n = xb.shape[0]
             loss_sum += lval * n

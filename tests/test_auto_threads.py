@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import nnlite as nn
-from nnlite.cli import threads as T
+from nnlite.runtime import autothreads as T
 
 
 def _blas_threads():

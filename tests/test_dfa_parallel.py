@@ -1,5 +1,6 @@
-"""DFA(parallel=True): the same gradients bit for bit, the BLAS thread count as its budget (the blocks dealt
-evenly to that many threads of nnlite's one pool, each on one BLAS thread), and its trial of both ways."""
+"""DFA(parallel=True) in a step run by the runtime (``ConcurrentBlocks``, as fit runs it): the same gradients bit
+for bit, the BLAS thread count as its budget (the blocks dealt evenly to that many threads of nnlite's one pool,
+each on one BLAS thread), and the runtime's trial of both ways."""
 
 import threading
 
@@ -7,8 +8,8 @@ import pytest
 from test_rules import _assert_same_grads, _setup
 
 import nnlite as nn
+from nnlite.runtime.blocks import BlockRunner, ConcurrentBlocks, block_groups
 from nnlite.runtime.threads import blas_threads_now
-from nnlite.rules.direct import block_groups
 
 
 def _record_threads(net, monkeypatch):
@@ -29,10 +30,11 @@ def test_dfa_parallel_equals_sequential(blas, monkeypatch):
     from threadpoolctl import threadpool_limits
 
     net, x, y, caches, e = _setup(0, [6, 9, 8, 7, 4], "tanh", n=5)
-    seen = _record_threads(net, monkeypatch)
+    runner = ConcurrentBlocks(net, BlockRunner())
+    seen = _record_threads(runner, monkeypatch)
     with threadpool_limits(limits=blas, user_api="blas"):
         rule = nn.DFA(seed=1, parallel=True)
-        a = rule.gradients(net, caches, e, y)  # the first trial step takes the parallel way
+        a = rule.gradients(runner, caches, e, y)  # the first trial step takes the parallel way
     # the BLAS thread count is the budget: one thread means the blocks in turn, in the caller, with its BLAS;
     # two mean two threads (the caller and one of nnlite's pool), each block on one BLAS thread
     names = {name for name, _ in seen.values()}
@@ -63,16 +65,18 @@ def test_parallel_dfa_times_both_ways_then_keeps_the_faster():
     net, x, y, caches, e = _setup(0, [6, 9, 8, 7, 4], "tanh", n=5)
     rule = nn.DFA(seed=1, parallel=True)
     ref = nn.DFA(seed=1).gradients(net, caches, e, y)
+    blocks = BlockRunner()
+    runner = ConcurrentBlocks(net, blocks)
     with threadpool_limits(limits=2, user_api="blas"):
-        for _ in range(2 * rule.TRIALS):
-            _assert_same_grads(rule.gradients(net, caches, e, y), ref, tol=0)
-        trial = rule._trials[2]
-        assert len(trial[True]) == len(trial[False]) == rule.TRIALS  # alternated, both ways timed
+        for _ in range(2 * blocks.TRIALS):
+            _assert_same_grads(rule.gradients(runner, caches, e, y), ref, tol=0)
+        trial = blocks.trials[2]
+        assert len(trial[True]) == len(trial[False]) == blocks.TRIALS  # alternated, both ways timed
         for par, seq, want in ((1.0, 2.0, True), (3.0, 2.0, False), (1.9, 2.0, False)):  # 5 % is noise: sequential
-            rule._settled.clear()
-            rule._trials[2] = {True: [par] * rule.TRIALS, False: [seq] * rule.TRIALS}
-            assert rule._choose_parallel(2) is want
-        rule._trials[2] = {True: [3.0] * rule.TRIALS, False: [2.0] * rule.TRIALS}  # settles on sequential
-        rule._settled.clear()
-        _assert_same_grads(rule.gradients(net, caches, e, y), ref, tol=0)
-        assert len(rule._trials[2][False]) == rule.TRIALS  # settled: no more timing
+            blocks.settled.clear()
+            blocks.trials[2] = {True: [par] * blocks.TRIALS, False: [seq] * blocks.TRIALS}
+            assert blocks.choose(2) is want
+        blocks.trials[2] = {True: [3.0] * blocks.TRIALS, False: [2.0] * blocks.TRIALS}  # settles on sequential
+        blocks.settled.clear()
+        _assert_same_grads(rule.gradients(runner, caches, e, y), ref, tol=0)
+        assert len(blocks.trials[2][False]) == blocks.TRIALS  # settled: no more timing

@@ -1,5 +1,5 @@
-"""Sharded training steps (``Sequential.forward(shards=...)``): the same outputs and gradients as the whole batch,
-under every rule, the policy that picks them, the one-thread BLAS around them, and the thread map under them."""
+"""Sharded training steps (``nnlite.runtime.sharded.ShardedNetwork``): the same outputs and gradients as the whole
+batch, under every rule, the policy that picks them, the one-thread BLAS around them, and the thread map under them."""
 
 import itertools
 import threading
@@ -11,6 +11,10 @@ from hypothesis import strategies as st
 from strategies import seeds
 
 import nnlite as nn
+from nnlite.runtime import sharded
+from nnlite.runtime.blocks import BlockRunner, ConcurrentBlocks
+from nnlite.runtime.sharded import ShardedNetwork, auto_shards, shardable
+from nnlite.runtime.step import executor
 from nnlite.runtime.threads import blas_limit, blas_threads_now, parallel_map
 
 RULES = {
@@ -33,9 +37,10 @@ def _net(kind, seed):
 
 
 def _step(net, rule, x, y, shards):
-    out, caches = net.forward(x, shards=shards)
+    runner = ShardedNetwork(net, shards) if shards > 1 else net
+    out, caches = runner.forward(x)
     _, e = nn.softmax_cross_entropy(out.reshape(len(x), -1), y)
-    return out, caches, rule.gradients(net, caches, e, y)
+    return out, caches, rule.gradients(runner, caches, e, y)
 
 
 @settings(max_examples=12, deadline=None)
@@ -53,8 +58,8 @@ def test_sharded_step_gives_the_whole_batch_gradients(kind, rule, n, shards, see
     y = rng.integers(0, 4, n)
     out1, c1, g1 = _step(net, RULES[rule](), x, y, 1)
     out2, c2, g2 = _step(net, RULES[rule](), x, y, shards)
-    assert c1.shards is None and len(c2.shards) == min(shards, n)
-    bounds = [(a, z) for a, z, _ in c2.shards]  # contiguous rows, near-equal sizes
+    assert not isinstance(c1, sharded.ShardedCaches) and len(c2.parts) == min(shards, n)
+    bounds = [(a, z) for a, z, _ in c2.parts]  # contiguous rows, near-equal sizes
     assert bounds[0][0] == 0 and bounds[-1][1] == n and all(p[1] == q[0] for p, q in itertools.pairwise(bounds))
     assert max(z - a for a, z in bounds) - min(z - a for a, z in bounds) <= 1
     np.testing.assert_allclose(out2, out1, rtol=1e-12, atol=1e-14)
@@ -78,21 +83,21 @@ def test_sharded_float32_stays_float32():
 def test_sharding_refuses_layers_that_couple_rows():
     for extra in (nn.BatchNorm(5), nn.Dropout(0.5, seed=0)):
         net = nn.Sequential([nn.Dense(3, 5, rng=0), extra, nn.Tanh(), nn.Dense(5, 2, rng=1)])
-        assert not net.shardable and net.auto_shards(128, 2) == 1
+        assert not shardable(net) and auto_shards(net, 128, 2) == 1
         with pytest.raises(ValueError, match=rf"shards=2 needs layers .*{type(extra).__name__}"):
-            net.forward(np.zeros((4, 3), np.float32), shards=2)
+            ShardedNetwork(net, 2).forward(np.zeros((4, 3), np.float32))
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "2"])
 def test_bad_shards_are_refused(bad):
     net = nn.mlp([3, 4, 2], seed=0)
     with pytest.raises((TypeError, ValueError), match="shards"):
-        net.forward(np.zeros((4, 3), np.float32), shards=bad)
+        ShardedNetwork(net, bad).forward(np.zeros((4, 3), np.float32))
 
 
 def test_sharded_backward_refuses_a_signal_of_another_batch():
-    net = nn.mlp([3, 4, 2], seed=0)
-    _, caches = net.forward(np.zeros((6, 3), np.float32), shards=2)
+    net = ShardedNetwork(nn.mlp([3, 4, 2], seed=0), 2)
+    _, caches = net.forward(np.zeros((6, 3), np.float32))
     with pytest.raises(ValueError, match=r"g has shape \(7, 2\), but block 1's output for this batch has shape"):
         net.backward_block(1, np.zeros((7, 2), np.float32), caches)
     with pytest.raises(ValueError, match="carry_block: v has shape"):
@@ -104,40 +109,42 @@ def test_need_delta_false_leaves_delta_out_only_when_sharded():
     x = np.ones((4, 3), np.float32)
     g = np.ones((4, 2), np.float32)
     for shards, want_none in ((1, False), (2, True)):
-        _, caches = net.forward(x, shards=shards)
-        assert (net.backward_block(1, g, caches, need_delta=False)[2] is None) == want_none
-        np.testing.assert_allclose(net.backward_block(1, g, caches)[2], g)
+        runner = ShardedNetwork(net, shards)
+        _, caches = runner.forward(x)
+        assert (runner.backward_block(1, g, caches, need_delta=False)[2] is None) == want_none
+        np.testing.assert_allclose(runner.backward_block(1, g, caches)[2], g)
 
 
 def test_auto_shards_policy():
     mlp = nn.mlp([784, 32, 10], seed=0)
     conv = nn.cnn((1, 12, 12), 10, channels=(4,), kernel_size=3, seed=0)
-    assert mlp.auto_shards(128, 2) == 1  # dense: threaded BLAS
-    assert conv.auto_shards(128, 2) == 2 and conv.auto_shards(128, 1) == 1
-    assert conv.auto_shards(2 * nn.network.MIN_SHARD_ROWS - 1, 2) == 1  # too few rows for two shards
-    assert conv.auto_shards(128, 3) == 3
+    assert auto_shards(mlp, 128, 2) == 1  # dense: threaded BLAS
+    assert auto_shards(conv, 128, 2) == 2 and auto_shards(conv, 128, 1) == 1
+    assert auto_shards(conv, 2 * sharded.MIN_SHARD_ROWS - 1, 2) == 1  # too few rows for two shards
+    assert auto_shards(conv, 128, 3) == 3
 
 
 def test_sharded_step_holds_blas_at_one_thread():
     conv = nn.cnn((1, 12, 12), 10, channels=(4,), kernel_size=3, seed=0)
     with blas_limit(2):
-        with conv.sharded_step(64) as shards:
-            assert shards == 2 and blas_threads_now() == 1
+        with executor(conv, 64) as runner:
+            assert isinstance(runner, ShardedNetwork) and runner.shards == 2 and blas_threads_now() == 1
         assert blas_threads_now() == 2
-        with conv.sharded_step(8) as shards:  # too small: the whole batch, BLAS as it was
-            assert shards == 1 and blas_threads_now() == 2
+        with executor(conv, 8) as runner:  # too small: the whole batch, BLAS as it was
+            assert runner is conv and blas_threads_now() == 2
 
 
-def _fit(threads, seen=None):
+def _fit(threads, seen=None, monkeypatch=None):
     net = nn.cnn((1, 8, 8), 3, channels=(4,), kernel_size=3, dtype=np.float64, seed=0)
-    if seen is not None:
-        forward = net.forward
+    if seen is not None:  # every training step's forward pass, with the shards it ran in
+        sharded_forward, whole_forward = ShardedNetwork.forward, ConcurrentBlocks.forward
 
-        def recording(x, train=True, *, shards=1):
-            seen.append((len(x), shards))
-            return forward(x, train, shards=shards)
+        def recording(self, x, train=True):
+            seen.append((len(x), getattr(self, "shards", 1)))
+            return (sharded_forward if isinstance(self, ShardedNetwork) else whole_forward)(self, x, train)
 
-        net.forward = recording
+        monkeypatch.setattr(ShardedNetwork, "forward", recording)
+        monkeypatch.setattr(ConcurrentBlocks, "forward", recording)
     rng = np.random.default_rng(0)
     data = rng.standard_normal((80, 1, 8, 8)), rng.integers(0, 3, 80)
     with blas_limit(threads):
@@ -155,9 +162,10 @@ def _fit(threads, seen=None):
     return net, hist
 
 
-def test_fit_runs_a_conv_net_in_shards_at_two_threads():
+def test_fit_runs_a_conv_net_in_shards_at_two_threads(monkeypatch):
     seen = []
-    net2, h2 = _fit(2, seen)
+    net2, h2 = _fit(2, seen, monkeypatch)
+    monkeypatch.undo()
     assert seen == [(48, 2), (32, 2)] * 2  # every training step sharded, the last batch of 32 too
     net1, h1 = _fit(1)
     np.testing.assert_allclose(h2.train_loss, h1.train_loss, rtol=1e-12)
@@ -173,21 +181,28 @@ def test_parallel_dfa_leaves_the_cores_to_the_shards(monkeypatch):
     x = np.random.default_rng(0).standard_normal((8, 1, 8, 8)).astype(np.float32)
     rule = nn.DFA(seed=1, parallel=True)
     callers = []
-    real = net.backward_block
 
-    def backward_block(*a, **k):
-        callers.append(threading.current_thread())
-        return real(*a, **k)
+    def recording(runner):
+        real = runner.backward_block
 
-    monkeypatch.setattr(net, "backward_block", backward_block)
+        def backward_block(*a, **k):
+            callers.append(threading.current_thread())
+            return real(*a, **k)
+
+        monkeypatch.setattr(runner, "backward_block", backward_block)
+        return runner
+
     with blas_limit(2):
-        out, caches = net.forward(x, shards=2)
-        _, e = nn.softmax_cross_entropy(out.reshape(8, -1), np.arange(8) % 3)
-        rule.gradients(net, caches, e)
+        with executor(net, 32) as runner:  # as fit runs a step of 32 rows: two shards
+            assert isinstance(runner, ShardedNetwork)
+            out, caches = recording(runner).forward(x)
+            _, e = nn.softmax_cross_entropy(out.reshape(8, -1), np.arange(8) % 3)
+            rule.gradients(runner, caches, e)
         assert set(callers) == {threading.current_thread()}  # no second level of threads under the shards
         callers.clear()
-        _, whole = net.forward(x)
-        rule.gradients(net, whole, e)  # unsharded, the first trial takes the parallel way: two threads
+        whole_runner = recording(ConcurrentBlocks(net, BlockRunner()))
+        _, whole = whole_runner.forward(x)
+        rule.gradients(whole_runner, whole, e)  # unsharded, the first trial takes the parallel way: two threads
         assert len(set(callers)) == 2
 
 
@@ -273,5 +288,5 @@ def test_an_interrupt_inside_a_sharded_step_keeps_the_finished_epoch(tmp_path):
         assert blas_threads_now() == 2  # the step's one-thread BLAS limit was lifted
         assert read_history(tmp_path / "model.npz")["epoch"] == [1]  # the finished epoch, not the broken one
         pool.backward = backward
-        out, caches = nn.load(tmp_path / "model.npz").forward(data[0][:32], shards=2)  # the pool still serves
-    assert caches.shards is not None and out.shape == (32, 3)
+        out, caches = ShardedNetwork(nn.load(tmp_path / "model.npz"), 2).forward(data[0][:32])  # the pool serves
+    assert isinstance(caches, sharded.ShardedCaches) and out.shape == (32, 3)

@@ -27,7 +27,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MARGIN", "RECHECK_SECONDS", "AutoThreads", "calibrate", "idle_cores"]
+from .blocks import BlockRunner
+from .step import executor
+from .threads import blas_limit, blas_threads_now, controller
+
+__all__ = ["MARGIN", "RECHECK_SECONDS", "AutoThreads", "calibrate", "copied_step", "idle_cores"]
 
 #: Decide again after an epoch that lasted at least this long.
 RECHECK_SECONDS = 5.0
@@ -59,8 +63,6 @@ def idle_cores(window: float = 0.1) -> float | None:
 def calibrate(step: Callable[[], Any], many: int, *, rounds: int = 3, steps: int = 6) -> tuple[int, dict[int, float]]:
     """The faster BLAS thread count for ``step()`` (one training step): 1, or ``many`` when its median round of
     ``steps`` calls is below ``MARGIN`` times one thread's. Rounds alternate (after one warm-up round each)."""
-    from nnlite.runtime.threads import blas_limit
-
     if many <= 1:
         return 1, {}
     samples: dict[int, list[float]] = {1: [], many: []}
@@ -91,16 +93,12 @@ class AutoThreads:
         self._limiter: Any = None
 
     def _apply(self, n: int) -> None:
-        from nnlite.runtime.threads import controller
-
         if self._limiter is not None:
             self._limiter.restore_original_limits()
         self._limiter = controller().limit(limits=n, user_api="blas")
         self.threads = n
 
     def _decide(self, when: str) -> None:
-        from nnlite.runtime.threads import blas_threads_now
-
         self.stop()  # decide from the BLAS default
         default = blas_threads_now()
         idle = idle_cores()
@@ -136,20 +134,22 @@ class AutoThreads:
 def copied_step(
     net: Any, rule: Any, optimizer: Any, loss: Callable[..., Any], x: np.ndarray, y: np.ndarray
 ) -> Callable[[], None]:
-    """A function running one training step (forward, loss, rule, update) on copies of ``net``, ``rule`` and
-    ``optimizer``, on the batch ``(x, y)``: timing it changes nothing of the run."""
+    """A function running one training step as :func:`nnlite.fit` runs it (forward, loss, rule, update, through
+    the same :func:`~nnlite.runtime.sharded.executor`) on copies of ``net``, ``rule`` and ``optimizer``, on the
+    batch ``(x, y)``: timing it changes nothing of the run."""
     net, rule = copy.deepcopy(net), copy.deepcopy(rule)
     optimizer = copy.copy(optimizer)  # the same settings, with its own state for the copied parameters
     optimizer.state, optimizer.t = [], 0
     optimizer.__dict__.pop("_bound", None)
     params = net.params()
+    blocks = BlockRunner()
 
     def step() -> None:  # fit()'s step
-        with net.sharded_step(x.shape[0]) as shards:
-            out, caches = net.forward(x, train=True, shards=shards)
+        with executor(net, x.shape[0], blocks) as runner:
+            out, caches = runner.forward(x, train=True)
             _, e = loss(out.reshape(out.shape[0], -1), y)
-            grads = rule.gradients(net, caches, e, y)
+            grads = rule.gradients(runner, caches, e, y)
             optimizer.step(params, grads)
-            rule.after_step(net, grads)
+            rule.after_step(runner, grads)
 
     return step
