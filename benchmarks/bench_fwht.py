@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlite.runtime.threads import blas_limit
 from nnlite.kernels import fwht, reference
+from nnlite.runtime.threads import blas_limit
 
 from .harness import Peer, interleave, keep_partial, machine_header, meta, timed, write_json
 

@@ -126,7 +126,7 @@ def plot(sweeps, path):
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
-    from nnlite.checkpoint import atomic_write
+    from nnlite.training.io import atomic_write
 
     fig = Figure(figsize=(12, 5), layout="constrained")
     axes = fig.subplots(1, 2)

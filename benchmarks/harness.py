@@ -340,7 +340,7 @@ def meta(**extra: Any) -> dict[str, Any]:
 
 def write_json(path: str | os.PathLike, result: Any) -> None:
     """Write ``result`` as JSON (atomically; NaN/inf as null; NumPy scalars as numbers)."""
-    from nnlite.checkpoint import write_json as _write
+    from nnlite.training.io import write_json as _write
 
     _write(path, result)
 

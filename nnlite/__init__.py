@@ -4,8 +4,6 @@ without weight transport (FA, DFA, IFA, LAFS), with hand-derived backward passes
 from . import data, projections
 from .alignment import Alignment
 from .backend import softmax_cross_entropy
-from .checkpoint import CheckpointError, load, save
-from .runtime.heap import keep_freed_memory
 from .layers import (
     Abs,
     AvgPool2d,
@@ -26,7 +24,8 @@ from .network import Sequential
 from .ops.losses import binary_cross_entropy, mean_squared_error
 from .optim import SGD, Adam, RMSprop
 from .rules import BP, BRSF, DFA, DRTP, FA, FRSF, IFA, KP, LAFS, SDFA, USF
-from .train import History, fit
+from .runtime.heap import keep_freed_memory
+from .training import CheckpointError, History, fit, load, save
 
 __version__ = "0.1.0"
 

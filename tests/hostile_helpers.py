@@ -4,9 +4,9 @@ import os
 import re
 import threading
 
-from nnlite import checkpoint as ckpt
+from nnlite.training import checkpoint as ckpt
 
-#: nnlite.checkpoint.CheckpointError (looked up so that this file also runs against older commits).
+#: nnlite.training.checkpoint.CheckpointError (looked up so that this file also runs against older commits).
 CheckpointError = getattr(ckpt, "CheckpointError", type("CheckpointErrorMissing", (Exception,), {}))
 
 

@@ -1,4 +1,4 @@
-"""Checkpoints (nnlite.checkpoint): round trip, atomic writes, no pickle."""
+"""Checkpoints (nnlite.training.checkpoint): round trip, atomic writes, no pickle."""
 
 import os
 import stat

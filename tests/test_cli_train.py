@@ -30,13 +30,13 @@ def test_default_train_in_process(tmp_path, monkeypatch, capsys):
     """`nnlite train` with no arguments: exit 0, >= 95 % on digits, and its three files in runs/<timestamp>."""
     monkeypatch.chdir(tmp_path)
     saved = {}
-    real_save = nnlite.checkpoint.save
+    real_save = nnlite.training.checkpoint.save
 
     def spy_save(net, path, **kw):  # fit saves the network (with rule and training state) every epoch
         saved["net"] = net
         real_save(net, path, **kw)
 
-    monkeypatch.setattr(nnlite.checkpoint, "save", spy_save)
+    monkeypatch.setattr(nnlite.training.checkpoint, "save", spy_save)
     code, out, err = _run(["train"], capsys)
     assert code == 0, err
     runs = list((tmp_path / "runs").iterdir())

@@ -44,8 +44,8 @@ def test_kept_memory_takes_no_page_faults_the_next_step():
 
 
 def test_the_command_trains_with_the_memory_kept(monkeypatch, tmp_path):
-    from nnlite.runtime import heap
     from nnlite.cli import main
+    from nnlite.runtime import heap
 
     calls = []
     monkeypatch.setattr(heap, "_applied", None)

@@ -157,4 +157,4 @@ def test_resume_refuses_a_training_state_bomb_before_reading_it(tmp_path):
     peak, out = _peak_mb(code.format("True"))
     assert "optimizer state '7.W.v' matches no parameter of this network" in out, out
     assert peak < LIMIT_MB, out
-    assert nn.training_state.read_history(path) is not None  # the Ctrl-C report still reads the history
+    assert nn.training.state.read_history(path) is not None  # the Ctrl-C report still reads the history

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nnlite as nn
-from nnlite import training_state
+from nnlite.training import state as training_state
 
 
 class Interrupt:
@@ -216,7 +216,7 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(digits, tmp_path
         checkpoint_dir=tmp_path,
     )
     before = (tmp_path / "model.npz").read_bytes()
-    import nnlite.checkpoint as ck
+    import nnlite.training.io as ck
 
     real_fdopen = ck.os.fdopen
 

@@ -249,7 +249,7 @@ def test_parallel_map_raises_after_every_item_finished():
 def test_an_interrupt_inside_a_sharded_step_keeps_the_finished_epoch(tmp_path):
     """Ctrl-C lands in the caller's shard mid-step: the last finished epoch is on disk, BLAS is back at its
     limit, no shard is left running, and the next sharded step works."""
-    from nnlite.training_state import read_history
+    from nnlite.training.state import read_history
 
     net = nn.cnn((1, 8, 8), 3, channels=(4,), kernel_size=3, dtype=np.float64, seed=0)
     rng = np.random.default_rng(0)

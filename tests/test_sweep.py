@@ -14,10 +14,10 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from nnlite.checkpoint import json_clean, write_json  # noqa: E402
 from nnlite.experiments.records import check_runs, execute, run_key  # noqa: E402
 from nnlite.experiments.run import run  # noqa: E402
 from nnlite.experiments.sweep import BLAS_ENV, dry_run, sweep  # noqa: E402
+from nnlite.training.io import json_clean, write_json  # noqa: E402
 
 TINY = {"rule": "dfa", "hidden": [16], "epochs": 1, "train_size": 256, "final_alignment": 32}
 #: About a second per run on one core: long enough to kill a worker in the middle of one.

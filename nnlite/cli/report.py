@@ -1,7 +1,7 @@
 """What ``nnlite train`` and ``nnlite compare`` show and write: the configuration block, the per-epoch tables (whole,
 or live as each epoch ends), the recorded run configuration, the JSON documents and the PNG figures.
 
-JSON goes through :func:`nnlite.checkpoint.write_json` (atomic; NaN as null; NumPy scalars as Python numbers).
+JSON goes through :func:`nnlite.training.io.write_json` (atomic; NaN as null; NumPy scalars as Python numbers).
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 
 import nnlite
-from nnlite import Sequential, checkpoint, training_state
+from nnlite import Sequential
 from nnlite.config.builders import Split, blas_threads, cnn_settings, hidden_of, momentum_of
 from nnlite.data import Dataset
-from nnlite.train import History
+from nnlite.training import History
+from nnlite.training import state as training_state
+from nnlite.training.io import atomic_write, write_json
 
 from .build import CLIError, config_of
 
@@ -251,7 +253,7 @@ def print_config(cfg: dict[str, Any], rule_reprs: dict[str, str]) -> None:
 
 def write_history(path: Path, cfg: dict[str, Any], hist: History) -> None:
     """``history.json`` of ``nnlite train``."""
-    checkpoint.write_json(
+    write_json(
         path,
         {
             "config": cfg,
@@ -264,7 +266,7 @@ def write_history(path: Path, cfg: dict[str, Any], hist: History) -> None:
 
 def write_compare(path: Path, cfg: dict[str, Any], align_tail: int, results: dict[str, dict[str, Any]]) -> None:
     """``compare.json`` of ``nnlite compare``."""
-    checkpoint.write_json(path, {"config": cfg, "align_tail": align_tail, "rules": results})
+    write_json(path, {"config": cfg, "align_tail": align_tail, "rules": results})
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -281,7 +283,7 @@ def save_figure(fig: Any, path: str | Path) -> None:
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    checkpoint.atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
 
 
 def plot_history(hist: History, path: Path, n_hidden: int, title: str) -> None:

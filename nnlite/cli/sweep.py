@@ -118,7 +118,7 @@ def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int
         raise CLIError("--workers applies to the local cluster, not with --scheduler")
     runs = expand(spec, quick=args.quick, dataset=args.dataset, overrides=_overrides(args.set), seeds=_seeds(args))
     out.mkdir(parents=True, exist_ok=True)
-    from nnlite.checkpoint import write_json
+    from nnlite.training.io import write_json
 
     meta = {
         "spec": spec.name,

@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nnlite import training_state
 from nnlite.config import ConfigError, build, fit_config
 from nnlite.config.builders import learning_rate_of
-from nnlite.train import History
+from nnlite.training import History
+from nnlite.training import state as training_state
 
 from . import report
 from .build import CLIError, check_args, config_of, usage_error

@@ -24,7 +24,7 @@ from ..network import Sequential
 from ..ops import losses
 from ..projections import BACKENDS, Projection
 from ..rules import Rule, registry
-from ..train import History, fit
+from ..training import History, fit
 from .schema import DEFAULT_HIDDEN, DEFAULT_LR, DEFAULT_MOMENTUM, ConfigError, RunConfig, options
 
 __all__ = [

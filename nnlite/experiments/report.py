@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checkpoint import atomic_write, write_json
+from ..training.io import atomic_write, write_json
 from .spec import Spec
 
 __all__ = ["aggregate", "load_results", "markdown", "memory_table", "write_report"]

@@ -3,7 +3,7 @@
 A run to execute is ``{"variation": str, "seed": int, "options": dict}`` (``options`` include ``seed``). Its key is
 the first 16 hex digits of the SHA-256 of its options' canonical JSON (:func:`run_key`), and its result is one
 JSON file, ``<key>.json`` in the results folder, written atomically by the client as soon as the run finishes
-(:func:`nnlite.checkpoint.write_json`), so an interrupted sweep keeps every finished run and the next one resumes.
+(:func:`nnlite.training.io.write_json`), so an interrupted sweep keeps every finished run and the next one resumes.
 
 Scheduling, retries and lost workers are Dask's: every run is one task (``client.submit(..., pure=False,
 retries=...)``); a worker that dies mid-run is restarted by its nanny and the scheduler gives its runs to another
@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import write_json
 from ..config import build
 from ..config.builders import blas_threads
+from ..training.io import write_json
 from .records import check_runs, execute, is_done, make_record, run_key, run_seconds
 from .run import _data, config_of  # _data: the per-process data cache run() uses
 

@@ -1,4 +1,4 @@
-"""Checkpoints (:func:`save`, :func:`load`) and the atomic writes that every file nnlite writes goes through.
+"""Checkpoints (:func:`save`, :func:`load`); written through :func:`nnlite.training.io.atomic_write`.
 
 A checkpoint is an ``.npz`` archive: the architecture as JSON text under ``__spec__`` and every parameter and
 buffer as ``layer<i>.param.<name>`` / ``layer<i>.buffer.<name>``. No pickle is written or read. :func:`load`
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import stat
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -20,58 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import new_file_mode, replaceable_path
+from .io import atomic_write
 
 if TYPE_CHECKING:
-    from .layers import Layer
-    from .network import Sequential
-    from .rules.base import Rule
+    from ..layers import Layer
+    from ..network import Sequential
+    from ..rules.base import Rule
 
-__all__ = ["FORMATS", "CheckpointError", "atomic_write", "json_clean", "load", "read_extra", "save", "write_json"]
-
-
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, then rename.
-
-    A crash at any point leaves either the old file or the new one under ``path``, never half of one; the
-    folder is created when missing. Only a regular file is ever replaced: a FIFO, a device, a socket or a folder
-    at ``path`` is refused with ``ValueError``, and a symbolic link is written through (its target is replaced, the
-    link stays). The new file gets the old file's permissions, or the umask's for a new file.
-    """
-    path = replaceable_path(path)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    mode = new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def json_clean(o: Any) -> Any:
-    """``o`` with NaN/inf floats as None, NumPy scalars as Python numbers and dict keys as strings (for JSON)."""
-    if isinstance(o, np.generic):
-        o = o.item()
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {str(k): json_clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [json_clean(v) for v in o]
-    return o
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON (NaN as null), atomically."""
-    atomic_write(path, json.dumps(json_clean(obj), indent=1).encode())
+__all__ = ["FORMATS", "CheckpointError", "load", "read_extra", "save"]
 
 
 def save(
@@ -197,7 +151,7 @@ def _check_file(path: str) -> None:
 
 def _header(zf: zipfile.ZipFile, path: str, key: str) -> tuple[tuple[int, ...], np.dtype]:
     """(shape, dtype) of member ``key`` from its ``.npy`` header, checked against the member's size."""
-    from .data.npz import member_header
+    from ..data.npz import member_header
 
     if key + ".npy" not in zf.NameToInfo:
         raise CheckpointError(f"{path}: the checkpoint lacks {key}; it is incomplete or not written by nnlite.save")
@@ -253,7 +207,7 @@ def _check_arrays(
     """Every array the spec's layers hold is in the archive with the shape the spec builds and the layer's stated
     dtype, read from its ``.npy`` header; returns each layer's array shapes by name. Before any layer is built:
     a spec cannot ask for more than the file holds."""
-    from ._validation import float_dtype
+    from .._validation import float_dtype
 
     names = []
     for i, (ls, cls) in enumerate(zip(spec["layers"], classes)):
@@ -276,8 +230,8 @@ def _check_arrays(
 
 
 def _load(zf: zipfile.ZipFile, path: str, rule: Rule | None) -> Sequential:
-    from . import layers as L
-    from .network import Sequential
+    from .. import layers as L
+    from ..network import Sequential
 
     spec = _read_spec(zf, path)
     classes = []
@@ -334,7 +288,7 @@ def _build_undrawn(cls: type[Layer], config: dict[str, Any]) -> Layer:
     layer is built with ``init="zeros"`` (lazily zeroed pages) and then given back its own scheme's name."""
     if not isinstance(config, dict) or "init" not in config:
         return cls.from_config(config)
-    from .layers.base import check_init
+    from ..layers.base import check_init
 
     check_init(config["init"])
     layer = cls.from_config({**config, "init": "zeros"})

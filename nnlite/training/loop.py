@@ -1,4 +1,4 @@
-"""The one training loop, :func:`fit`, and its :class:`History`."""
+"""The one training loop, :func:`fit` (its :class:`~nnlite.training.history.History` is in ``history``)."""
 
 from __future__ import annotations
 
@@ -7,67 +7,25 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import alignment as _alignment
-from . import training_state
-from ._validation import SeedLike, as_generator, check_inputs, check_labels, positive_int
-from .checkpoint import write_json
-from .data import batches
-from .runtime.blocks import BlockRunner
-from .runtime.step import executor
+from .. import alignment as _alignment
+from .._validation import SeedLike, as_generator, check_inputs, check_labels, positive_int
+from ..data import batches
+from ..runtime.blocks import BlockRunner
+from ..runtime.step import executor
+from . import state as training_state
+from .history import History
 
 if TYPE_CHECKING:
-    from .network import Sequential
-    from .optim import Optimizer
-    from .rules.base import Rule
+    from ..network import Sequential
+    from ..optim import Optimizer
+    from ..rules.base import Rule
 
 #: A loss: ``loss(out, y) -> (batch-mean loss, e = dL/d(out))``.
 Loss = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
-
-
-@dataclass
-class History:
-    """What :func:`fit` measured, one entry per completed epoch.
-
-    Attributes
-    ----------
-    epoch : list of int
-    train_loss : list of float
-        Mean of the batch losses over the epoch (training mode, weights changing during the epoch).
-    train_acc : list of float
-        Accuracy on the training batches as they were seen during the epoch (training mode).
-    test_loss, test_acc : list of float
-        On the test set, in evaluation mode, at the end of the epoch (empty without a test set).
-    seconds : list of float
-        Wall time of each epoch's training steps (evaluation excluded).
-    alignment : list of dict
-        With ``alignment_every=n``: every n steps, ``{"epoch", "step", **Alignment.to_dict()}`` on that batch.
-    stopped : dict or None
-        ``{"epoch", "step", "reason"}`` if training stopped early (a NaN or infinite loss).
-    rule : str
-    """
-
-    epoch: list = field(default_factory=list)
-    train_loss: list = field(default_factory=list)
-    train_acc: list = field(default_factory=list)
-    test_loss: list = field(default_factory=list)
-    test_acc: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
-    alignment: list = field(default_factory=list)
-    stopped: dict | None = None
-    rule: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_json(self, path: str | os.PathLike) -> None:
-        """Write the history as JSON (NaN written as null)."""
-
-        write_json(path, self.to_dict())
 
 
 def evaluate(net: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> tuple[float, float]:
@@ -137,7 +95,7 @@ def fit(
         Called as ``callback(history)`` after each epoch has been recorded (and checkpointed).
     checkpoint_dir : path, optional
         At the end of every epoch, write ``<checkpoint_dir>/model.npz`` atomically: the network, the rule's state
-        and the training state (optimizer, generators, history; :mod:`nnlite.training_state`). The folder is
+        and the training state (optimizer, generators, history; :mod:`nnlite.training.state`). The folder is
         checked for writing before the first step. :func:`nnlite.load` reads the file as a model.
     resume : bool
         Continue from ``<checkpoint_dir>/model.npz`` (which must exist): ``net``, ``rule`` and ``optimizer`` must be
@@ -273,7 +231,7 @@ def _restore_training_mode_state(net, state):
 
 def _check_batchnorm_batches(net, n, batch_size):
     """Refuse a training set whose last mini-batch would give a BatchNorm layer one value per feature."""
-    from .layers import BatchNorm
+    from ..layers import BatchNorm
 
     last = n % batch_size
     if last == 0:

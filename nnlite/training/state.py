@@ -1,9 +1,9 @@
 """What :func:`nnlite.fit` keeps at the end of every epoch so that an interrupted run resumes exactly.
 
-One file, ``<checkpoint_dir>/model.npz``, written atomically by :func:`nnlite.checkpoint.save`: the network
+One file, ``<checkpoint_dir>/model.npz``, written atomically by :func:`nnlite.training.checkpoint.save`: the network
 (parameters and buffers, BatchNorm's running statistics included), the rule's state (:meth:`Rule.state`), and,
 under ``extra.``, the training state: the optimizer's arrays and step count, the batch-order generator, every
-layer's own generator (Dropout's masks), the :class:`~nnlite.train.History` so far, and the settings a resumed run
+layer's own generator (Dropout's masks), the :class:`~nnlite.History` so far, and the settings a resumed run
 must share with the first one (batch size, optimizer, loss, rule, a digest of the training data). Because it is
 one rename, the model and the state that resumes it can never disagree. :func:`nnlite.load` reads the same file as
 an ordinary checkpoint.
@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..optim import state_parameter
 from . import checkpoint
-from .optim import state_parameter
+from .io import json_clean
 
 if TYPE_CHECKING:
-    from .network import Sequential
-    from .optim import Optimizer
-    from .rules.base import Rule
-    from .train import History
+    from ..network import Sequential
+    from ..optim import Optimizer
+    from ..rules.base import Rule
+    from .history import History
 
 __all__ = ["CHECKPOINT_NAME", "check_writable", "data_digest", "read_history", "restore", "save"]
 
@@ -148,13 +149,13 @@ def save(
         "layer_rngs": {i: g.bit_generator.state for i, g in layer_generators(net).items()},
         "history": hist.to_dict(),
     }
-    extra = {"train.state": np.array(json.dumps(checkpoint.json_clean(state)))}
+    extra = {"train.state": np.array(json.dumps(json_clean(state)))}
     extra.update({f"optimizer.{k}": v for k, v in optimizer.state_arrays().items()})
     checkpoint.save(net, path, rule=rule, extra=extra)
 
 
 def read_history(path: str | os.PathLike) -> dict | None:
-    """The history stored in the checkpoint at ``path`` (a :class:`~nnlite.train.History` as a dict), or None when
+    """The history stored in the checkpoint at ``path`` (a :class:`~nnlite.History` as a dict), or None when
     there is no readable checkpoint with training state there. Headers are checked before anything is read."""
 
     def accept(name: str, shape: tuple[int, ...], dtype: np.dtype) -> bool:

@@ -1,0 +1,60 @@
+"""Atomic writes: every file nnlite writes (checkpoints, histories, reports, sweep records, benchmark results)
+goes through :func:`atomic_write` (a temporary file in the same folder, fsync, rename)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from .._validation import new_file_mode, replaceable_path
+
+__all__ = ["atomic_write", "json_clean", "write_json"]
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, then rename.
+
+    A crash at any point leaves either the old file or the new one under ``path``, never half of one; the
+    folder is created when missing. Only a regular file is ever replaced: a FIFO, a device, a socket or a folder
+    at ``path`` is refused with ``ValueError``, and a symbolic link is written through (its target is replaced, the
+    link stays). The new file gets the old file's permissions, or the umask's for a new file.
+    """
+    path = replaceable_path(path)
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    mode = new_file_mode(path)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def json_clean(o: Any) -> Any:
+    """``o`` with NaN/inf floats as None, NumPy scalars as Python numbers and dict keys as strings (for JSON)."""
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {str(k): json_clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [json_clean(v) for v in o]
+    return o
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON (NaN as null), atomically."""
+    atomic_write(path, json.dumps(json_clean(obj), indent=1).encode())
