@@ -14,7 +14,14 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import numpy as np
+
 from ..runtime.threads import blas_limit, blas_threads_now, parallel_map
+
+#: A kernel used in place of ``W`` to send the error down (Feedback Alignment), or None for ``W`` itself.
+Kernel = np.ndarray | None
+#: What every convolution algorithm's backward pass returns: ``(dx or None, dW, db or None)``.
+ConvGrads = tuple[np.ndarray | None, np.ndarray, np.ndarray | None]
 
 __all__ = ["check_dout_shape", "groups", "one_thread_blas", "pairs", "run", "slices", "workers"]
 

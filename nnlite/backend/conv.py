@@ -203,7 +203,7 @@ def conv2d_backward(
     if isinstance(cache, _ops.ConvCache):
         return _ops.conv2d_backward(dout, cache, W, feedback=feedback, need_dx=need_dx, need_db=need_db)
     if isinstance(cache, FFTCache):
-        return conv2d_fft_backward(dout, cache, W, feedback=feedback, need_dx=need_dx, need_db=need_db)
+        return conv2d_fft_backward(dout, cache, W, feedback, need_dx, need_db)
     if isinstance(cache, DirectCache):
-        return conv2d_direct_backward(dout, cache, W, feedback=feedback, need_dx=need_dx, need_db=need_db)
-    return im2col_backward(dout, cache, W, feedback=feedback, need_dx=need_dx, need_db=need_db)
+        return conv2d_direct_backward(dout, cache, W, feedback, need_dx, need_db)
+    return im2col_backward(dout, cache, W, feedback, need_dx, need_db)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..kernels.conv_direct import direct_forward, direct_grad_w, direct_grad_x
 from ..ops._checks import as_pair, conv_output_shape
-from ._split import check_dout_shape, run, slices
+from ._split import ConvGrads, Kernel, check_dout_shape, run, slices
 
 __all__ = ["DIRECT_CHANNELS", "DirectCache", "conv2d_direct_backward", "conv2d_direct_forward"]
 
@@ -66,11 +66,10 @@ def conv2d_direct_backward(
     dout: np.ndarray,
     cache: DirectCache,
     W: np.ndarray,
-    *,
-    feedback: np.ndarray | None = None,
+    feedback: Kernel = None,
     need_dx: bool = True,
     need_db: bool = True,
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+) -> ConvGrads:
     """Gradients of :func:`conv2d_direct_forward` (the arguments and results of
     :func:`nnlite.backend.conv.conv2d_backward`)."""
     x, (ph, pw), KH, KW = cache

@@ -41,7 +41,7 @@ import numpy as np
 from ..kernels.layout import from_spatial_major, to_spatial_major
 from ..ops._checks import as_pair, conv_output_shape
 from ..runtime.threads import controller
-from ._split import check_dout_shape, one_thread_blas, run, slices
+from ._split import ConvGrads, Kernel, check_dout_shape, one_thread_blas, run, slices
 
 __all__ = ["FFTCache", "conv2d_fft_backward", "conv2d_fft_forward", "fft_grid"]
 
@@ -185,14 +185,8 @@ def conv2d_fft_forward(
 
 
 def conv2d_fft_backward(
-    dout: np.ndarray,
-    cache: tuple,
-    W: np.ndarray,
-    *,
-    feedback: np.ndarray | None = None,
-    need_dx: bool = True,
-    need_db: bool = True,
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    dout: np.ndarray, cache: tuple, W: np.ndarray, feedback: Kernel = None, need_dx: bool = True, need_db: bool = True
+) -> ConvGrads:
     """Gradients of :func:`conv2d_fft_forward` (the arguments and results of
     :func:`nnlite.backend.conv.conv2d_backward`)."""
     x, _, (ph, pw), KH, KW, parts = cache

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..kernels import col2im, conv_output_shape, im2col
 from . import _split
-from ._split import check_dout_shape, groups, pairs, run
+from ._split import ConvGrads, Kernel, check_dout_shape, groups, pairs, run
 
 __all__ = [
     "CHUNK_BYTES",
@@ -152,14 +152,8 @@ def im2col_forward(
 
 
 def im2col_backward(
-    dout: np.ndarray,
-    cache: tuple,
-    W: np.ndarray,
-    *,
-    feedback: np.ndarray | None = None,
-    need_dx: bool = True,
-    need_db: bool = True,
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    dout: np.ndarray, cache: tuple, W: np.ndarray, feedback: Kernel = None, need_dx: bool = True, need_db: bool = True
+) -> ConvGrads:
     """:func:`nnlite.backend.conv.conv2d_backward` for the cache of :func:`im2col_forward`, chunk by chunk (the
     forward pass's chunks)."""
     x, stride, padding, KH, KW, nc = cache
