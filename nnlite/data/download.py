@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._validation import new_file_mode, replaceable_path
+from .._validation import replaceable_path
 from .locate import DataNotFoundError, _download_dir, _find, _not_found_help, data_dirs
 from .sources import _SOURCES
 
@@ -87,19 +86,17 @@ def download_file(
     OSError
         Every mirror failed (the last error is chained).
     """
+    from ..training.io import atomic_file  # the one atomic writer (imported here: training imports data)
+
     urls = [urls] if isinstance(urls, str) else list(urls)
     if not urls:
         raise ValueError("download_file needs at least one URL")
-    dest = Path(replaceable_path(dest))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    mode = new_file_mode(dest)
+    dest = Path(replaceable_path(dest))  # refused before anything is fetched
     errors = []
     for url in urls:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
         try:
-            digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out:
-                os.fchmod(out.fileno(), mode)
+            with atomic_file(dest) as out:
+                digest = hashlib.sha256()
                 with _urlopen(url, timeout=timeout) as response:
                     while True:
                         chunk = response.read(_CHUNK)
@@ -107,29 +104,16 @@ def download_file(
                             break
                         digest.update(chunk)
                         out.write(chunk)
-            got = digest.hexdigest()
-            if got != sha256.lower():
-                raise ChecksumError(
-                    f"{dest.name} downloaded from {url}: SHA-256 mismatch, expected {sha256}, "
-                    f"got {got}; the file was discarded"
-                )
-            os.replace(tmp_name, dest)
+                got = digest.hexdigest()
+                if got != sha256.lower():  # raised inside the block: the file is discarded, dest untouched
+                    raise ChecksumError(
+                        f"{dest.name} downloaded from {url}: SHA-256 mismatch, expected {sha256}, "
+                        f"got {got}; the file was discarded"
+                    )
             return dest
         except ChecksumError:
-            _remove(tmp_name)
             raise
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            _remove(tmp_name)
             errors.append(f"{url}: {exc}")
             last = exc
-        except BaseException:
-            _remove(tmp_name)
-            raise
     raise OSError(f"could not download {dest.name}: " + "; ".join(errors)) from last
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

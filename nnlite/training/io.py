@@ -3,21 +3,26 @@ goes through :func:`atomic_write` (a temporary file in the same folder, fsync, r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import tempfile
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 import numpy as np
 
 from .._validation import new_file_mode, replaceable_path
 
-__all__ = ["atomic_write", "json_clean", "write_json"]
+__all__ = ["atomic_file", "atomic_write", "json_clean", "write_json"]
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, then rename.
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """A binary file to write that replaces ``path`` atomically when the block ends without an exception: a
+    temporary file in the same folder, fsync, then rename; on an exception the temporary file is removed and
+    ``path`` is untouched (a download that fails its checksum raises inside the block).
 
     A crash at any point leaves either the old file or the new one under ``path``, never half of one; the
     folder is created when missing. Only a regular file is ever replaced: a FIFO, a device, a socket or a folder
@@ -31,7 +36,7 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
@@ -40,6 +45,12 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_file`)."""
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def json_clean(o: Any) -> Any:
