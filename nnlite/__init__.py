@@ -1,7 +1,7 @@
 """nnlite: a from-scratch NumPy/Numba neural-network engine for backpropagation and the rules that train
 without weight transport (FA, DFA, IFA, LAFS), with hand-derived backward passes."""
 
-from . import data, projections
+from . import config, data, projections
 from .alignment import Alignment
 from .backend import softmax_cross_entropy
 from .layers import (
@@ -70,6 +70,7 @@ __all__ = [
     "load",
     "CheckpointError",
     "Alignment",
+    "config",
     "data",
     "projections",
 ]
