@@ -117,3 +117,10 @@ def test_a_registered_rule_is_in_the_rule_tests(throwaway):
     broken.gradients_and_signals = zeroed
     with pytest.raises(AssertionError):
         check_nonzero_finite_hidden_gradients(broken)
+
+
+def test_the_design_docs_rule_table_is_the_registrys():
+    from pathlib import Path
+
+    design = (Path(__file__).resolve().parents[1] / "docs" / "design.md").read_text()
+    assert registry.markdown_table() in design  # regenerate with: python -m nnlite.rules.registry
