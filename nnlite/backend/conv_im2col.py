@@ -29,7 +29,7 @@ changes where it joins each output's sum. Both are rounding-level differences fr
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class ChunkedCache(NamedTuple):
     chunk: int
 
 
-def check_chunk(chunk):
+def check_chunk(chunk: Any) -> int:
     if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer (samples per chunk) or None, got {chunk!r}")
     return int(chunk)

@@ -22,7 +22,10 @@ _R = TypeVar("_R")
 
 
 def _shared(name: str) -> Any:
-    return property(lambda self: getattr(self.net, name), doc=f"The network's ``{name}`` (shared).")
+    def get(self: NetworkView) -> Any:
+        return getattr(self.net, name)
+
+    return property(get, doc=f"The network's ``{name}`` (shared).")
 
 
 class NetworkView(Sequential):
