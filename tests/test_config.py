@@ -2,6 +2,7 @@
 the option, build(config), and networks from a layers list (Launay et al.'s Table 4 CNN)."""
 
 import dataclasses
+import textwrap
 
 import numpy as np
 import pytest
@@ -132,3 +133,35 @@ def test_a_spec_row_with_a_layers_list_trains():
     assert len(result["final_alignment"]["signal_cos"]) == 1
     with pytest.raises(ConfigError, match="10 classes"):
         run({"layers": layers[:-1] + [{"type": "dense", "units": 3}], "epochs": 1})
+
+
+def test_a_spec_with_a_layers_list_loads_and_its_rows_train(tmp_path):
+    from nnlite.experiments.spec import SpecError, expand, load_spec
+
+    text = """
+    name = "layers"
+    title = "a network from a list"
+    [base]
+    rule = "dfa"
+    epochs = 2
+    layers = [
+      {type = "conv2d", filters = 8, kernel = 3, padding = 1},
+      {type = "tanh"},
+      {type = "maxpool2d", kernel = 2},
+      {type = "flatten"},
+      {type = "dense", units = 10},
+    ]
+    [[variation]]
+    name = "dfa"
+    [[variation]]
+    name = "bp"
+    rule = "bp"
+    """
+    path = tmp_path / "layers.toml"
+    path.write_text(textwrap.dedent(text))
+    runs = expand(load_spec(path))
+    results = {r["variation"]: run(r["options"]) for r in runs}
+    assert results["dfa"]["test_acc"] > 0.75 and results["bp"]["test_acc"] > 0.75
+    path.write_text(path.read_text().replace('type = "dense", units = 10', 'type = "dense", unit = 10'))
+    with pytest.raises(SpecError, match=r"layers\[4\] \(dense\): unknown key 'unit'"):
+        load_spec(path)
