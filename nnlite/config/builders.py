@@ -253,6 +253,7 @@ def build_rule(config: RunConfig, net: Sequential, name: str, seeds: dict[str, i
         "layout": config.layout,
         "parallel": config.parallel,
         "normalize": not config.no_normalize,
+        "error_scale": config.error_scale,
     }
     if entry.learns_feedback:
         available["lr"] = config.kp_lr if config.kp_lr is not None else learning_rate_of(config)

@@ -95,6 +95,8 @@ def check_combination(values: Any, rules: Sequence[str], name: Callable[[str], s
                 fail(f"{name(field)} applies to {_with('learns_feedback')}, not {chosen}", field)
     if values.no_normalize and not _applies(rules, "normalize"):
         fail(f"{name('no_normalize')} applies to {_with('normalize')}, not {chosen}", "no_normalize")
+    if getattr(values, "error_scale", "mean") != "mean" and not _applies(rules, "error_scale"):
+        fail(f"{name('error_scale')} applies to {_with('error_scale')}, not {chosen}", "error_scale")
     if values.projection == "opu":
         for r in _applies(rules, "needs_transpose"):
             fail(

@@ -224,6 +224,13 @@ class RunConfig:
         "feedback",
         "unit-variance feedback without Launay et al.'s normalisation ('no norm')",
     )
+    error_scale: str = _opt(
+        "mean",
+        _choice(("mean", "sum")),
+        "feedback",
+        "direct rules and ifa: the hidden signal's batch scale, mean (e/N, default) or sum (N e/N, Launay et al.'s "
+        "code); the output block keeps the mean",
+    )
     bottleneck: tuple[int, int] | None = _opt(
         None,
         V.optional(V.bottleneck),

@@ -17,7 +17,24 @@ if TYPE_CHECKING:
     from ..network import Caches, Sequential
     from ..projections.base import Projection
 
-__all__ = ["DirectRule", "local_errors", "local_losses"]
+__all__ = ["ERROR_SCALES", "DirectRule", "check_error_scale", "local_errors", "local_losses", "scaled"]
+
+#: The batch scales of a direct rule's hidden signal: ``"mean"`` (``e`` carries ``1/N``, BP's scale) or ``"sum"``.
+ERROR_SCALES = ("mean", "sum")
+
+
+def check_error_scale(error_scale: Any) -> str:
+    """``error_scale`` if it is one of :data:`ERROR_SCALES`, else ``ValueError``."""
+    if not isinstance(error_scale, str) or error_scale not in ERROR_SCALES:
+        raise ValueError(f"error_scale must be one of {ERROR_SCALES}, got {error_scale!r}")
+    return error_scale
+
+
+def scaled(v: np.ndarray, error_scale: str) -> np.ndarray:
+    """``v`` (N, ...) as the hidden blocks receive it: unchanged for ``"mean"``, ``N v`` for ``"sum"`` (the
+    per-sample errors summed over the batch, as Launay et al.'s code projects ``softmax(out) - onehot(y)``).
+    N is a Python float, so a float32 ``v`` stays float32."""
+    return v * float(v.shape[0]) if error_scale == "sum" else v
 
 
 def local_errors(fb: DirectFeedback, net: Sequential, caches: Caches, y: np.ndarray) -> list[np.ndarray]:
@@ -55,6 +72,11 @@ class DirectRule(Rule):
     normalize : bool
         Launay et al.'s feedback normalisation (default) or unit-variance ``B_k`` (their "no norm" row); see
         :class:`~nnlite.rules.feedback.DirectFeedback`.
+    error_scale : {"mean", "sum"}
+        The batch scale of the hidden signals. ``"mean"`` (default): ``v`` carries the loss's ``1/N``, every
+        update on BP's scale. ``"sum"``: the per-sample vectors summed over the batch, ``N v`` (Launay et al.'s
+        code projects ``softmax(out) - onehot(y)`` without ``1/N``; LAFS: its local errors without ``1/N``). The
+        output block keeps ``e``, the batch mean, either way.
     parallel : bool
         Compute the blocks' updates concurrently (they do not depend on each other; BLAS releases the GIL):
         the blocks dealt to as many threads as BLAS has at the time of the step, each with one BLAS thread,
@@ -74,8 +96,10 @@ class DirectRule(Rule):
         parallel: bool = False,
         *,
         normalize: bool = True,
+        error_scale: str = "mean",
     ):
         self.feedback = DirectFeedback(projection, layout, seed, normalize)
+        self.error_scale = check_error_scale(error_scale)
         self._projection_arg = projection
         self.parallel = as_bool(parallel, "parallel")
 
@@ -128,10 +152,11 @@ class DirectRule(Rule):
         self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
     ) -> tuple[Grads, list[np.ndarray]]:
         """``g_k = v @ B_k.T`` for every hidden block from one projection of ``v = projected(net, e, y)``; every
-        block's update from its own signal (the output block's from ``e``), no ``dx`` product."""
+        block's update from its own signal (the output block's from ``e``), no ``dx`` product; with
+        ``error_scale="sum"``, ``v`` is multiplied by N first."""
         e = check_error(net, caches, e, y)
         self.setup(net)
-        g = self.feedback.signals(self.projected(net, e, y))
+        g = self.feedback.signals(scaled(self.projected(net, e, y), self.error_scale))
         return self._updates(net, caches, [*g, e]), g
 
     # -- the block updates -------------------------------------------------------------------------------------
@@ -150,4 +175,6 @@ class DirectRule(Rule):
         args = {"projection": self._projection_arg, "layout": self.layout, "seed": self.seed, "parallel": self.parallel}
         if not self.feedback.normalize:
             args["normalize"] = False
+        if self.error_scale != "mean":
+            args["error_scale"] = self.error_scale
         return args

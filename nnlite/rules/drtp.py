@@ -1,7 +1,8 @@
 """Direct Random Target Projection and sign-DFA (Frenkel, Lefebvre & Bol 2021): DFA of another vector than ``e``.
 
 Both take the parameters of :class:`~nnlite.rules.direct.DirectRule` (``projection``, ``layout``, ``seed``,
-``parallel``) and use DFA's ``B_k``; the output block gets ``e``.
+``parallel``, ``normalize``, ``error_scale``: ``"sum"`` projects N times the vector below, i.e. without its
+``1/N``) and use DFA's ``B_k``; the output block gets ``e``.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._validation import SeedLike, check_seed
 from .base import Grads, Rule, check_error
+from .direct import check_error_scale, scaled
 from .feedback import DirectFeedback
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ class IFA(Rule):
     seed : int, Generator or None
     normalize : bool
         As for :class:`~nnlite.rules.feedback.DirectFeedback` (False: ``B_1`` with entries of variance 1).
+    error_scale : {"mean", "sum"}
+        ``"sum"``: ``g_1 = (N e) @ B_1.T``, the per-sample errors summed over the batch (as for
+        :class:`~nnlite.rules.direct.DirectRule`); the later hidden blocks, carried from block 1, scale with it.
+        The output block keeps ``e``.
 
     Notes
     -----
@@ -53,8 +58,16 @@ class IFA(Rule):
     family = "indirect"
     in_compare = True
 
-    def __init__(self, projection: Projection | None = None, seed: SeedLike = None, *, normalize: bool = True):
+    def __init__(
+        self,
+        projection: Projection | None = None,
+        seed: SeedLike = None,
+        *,
+        normalize: bool = True,
+        error_scale: str = "mean",
+    ):
         self.feedback = DirectFeedback(projection, "unified", seed, normalize)
+        self.error_scale = check_error_scale(error_scale)
         self._projection_arg = projection
         self.seed = check_seed(seed)
 
@@ -73,7 +86,7 @@ class IFA(Rule):
         e = check_error(net, caches, e, y)
         self.setup(net)
         K = net.n_blocks
-        g = self.feedback.signals(e)[0]
+        g = self.feedback.signals(scaled(e, self.error_scale))[0]
         per_block, signals = [], []
         for k in range(K - 1):
             signals.append(g)
@@ -91,4 +104,6 @@ class IFA(Rule):
         args: dict[str, Any] = {"projection": self._projection_arg, "seed": self.seed}
         if not self.feedback.normalize:
             args["normalize"] = False
+        if self.error_scale != "mean":
+            args["error_scale"] = self.error_scale
         return args

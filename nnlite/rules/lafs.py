@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .base import Grads, check_error
-from .direct import DirectRule
+from .direct import DirectRule, scaled
 
 if TYPE_CHECKING:
     from ..network import Caches, Sequential
@@ -23,8 +23,9 @@ class LAFS(DirectRule):
     ``e_k = (softmax(h_k @ B_k) - onehot(y)) / N`` (:func:`nnlite.rules.direct.local_errors`); its signal is
     ``g_k = e_k @ B_k.T``.
 
-    Parameters (``projection``, ``layout``, ``seed``, ``parallel``) as for
-    :class:`~nnlite.rules.direct.DirectRule`.
+    Parameters (``projection``, ``layout``, ``seed``, ``parallel``, ``normalize``, ``error_scale``) as for
+    :class:`~nnlite.rules.direct.DirectRule`; ``error_scale="sum"`` projects ``N e_k``, the local errors
+    without ``1/N``.
 
     Notes
     -----
@@ -66,5 +67,6 @@ class LAFS(DirectRule):
         e = check_error(net, caches, e, y)
         if y is None:
             raise ValueError("LAFS needs the labels y for its local errors")
-        g = self.signals_from_errors(net, caches, self.local_errors(net, caches, y))
+        errors = [scaled(e_k, self.error_scale) for e_k in self.local_errors(net, caches, y)]
+        g = self.signals_from_errors(net, caches, errors)
         return self._updates(net, caches, [*g, e]), g

@@ -9,7 +9,8 @@ What a rule can do is read from its class, never kept in a second list:
 
 - its constructor's parameters say which options apply: ``projection`` (a feedback projection), ``layout`` (the
   direct family's ``B_k`` layouts), ``parallel`` (blocks that may update concurrently), ``normalize`` (Launay et
-  al.'s feedback normalisation), ``lr``/``weight_decay`` (feedback that learns, KP);
+  al.'s feedback normalisation), ``error_scale`` (the hidden signal's batch scale), ``lr``/``weight_decay``
+  (feedback that learns, KP);
 - its methods say whether it has local errors and readouts (:meth:`Rule.has_local_errors` overridden) and state
   to save with checkpoints (:meth:`Rule.state` overridden);
 - class attributes say what the signature cannot: ``needs_labels`` (hidden signals that read the labels),
@@ -52,6 +53,8 @@ class RuleInfo:
     has_layout: bool
     parallel: bool
     normalize: bool
+    #: ``error_scale`` in the constructor: the hidden signal's batch scale, mean or sum (the direct rules, IFA).
+    error_scale: bool
     learns_feedback: bool
     has_local_errors: bool
     stateful: bool
@@ -94,6 +97,7 @@ def info_of(cls: type[Rule]) -> RuleInfo:
         has_layout="layout" in params,
         parallel="parallel" in params,
         normalize="normalize" in params,
+        error_scale="error_scale" in params,
         learns_feedback="lr" in params,
         has_local_errors=cls.has_local_errors is not Rule.has_local_errors,
         stateful=cls.state is not Rule.state,
