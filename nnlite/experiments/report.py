@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..training.io import atomic_write, write_json
+from .findings import findings_markdown, verdicts
 from .spec import Spec
 
 __all__ = ["aggregate", "load_results", "markdown", "memory_table", "write_report"]
@@ -155,14 +156,34 @@ def write_report(spec: Spec, folder: str | os.PathLike, *, title_note: str = "")
         text, data = memory_table(spec)
         write_json(folder / "report.json", {"spec": spec.name, **data})
     else:
-        rows = aggregate(spec, load_results(folder))
-        text = markdown(spec, rows, title_note=title_note)
-        write_json(folder / "report.json", {"spec": spec.name, "title": spec.title + title_note, "rows": rows})
+        records = load_results(folder)
+        rows = aggregate(spec, records)
+        checked = verdicts(spec.findings, list(spec.readings), records)
+        text = markdown(spec, rows, title_note=title_note) + findings_markdown(checked) + sources_markdown(spec)
+        doc = {"spec": spec.name, "title": spec.title + title_note, "rows": rows, "findings": checked}
+        write_json(folder / "report.json", {**doc, "sources": spec.sources})
         figure = spec.report.get("figure")
         if figure:
             _figure(figure, spec, rows, load_results(folder), folder)
     atomic_write(folder / "report.md", text.encode())
     return text
+
+
+def sources_markdown(spec: Spec) -> str:
+    """Where each setting comes from (the spec's ``[sources]``), and the readings run where text and code differ."""
+    lines = []
+    if spec.readings:
+        lines += ["### Readings", ""]
+        lines += [
+            f"- **{name}**: {', '.join(f'{k} = {v!r}' for k, v in o.items()) or 'the base'}"
+            for name, o in spec.readings.items()
+        ]
+        lines.append("")
+    if spec.sources:
+        lines += ["### Where each setting comes from", "", "| setting | source |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in spec.sources.items()]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _figure(kind: str, spec: Spec, rows: list[dict[str, Any]], records: list[dict[str, Any]], folder: Path) -> None:

@@ -42,11 +42,28 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .findings import Finding, parse_findings
 from .run import RUN_OPTIONS, config_of
 
 __all__ = ["Spec", "SpecError", "expand", "load_spec", "shipped_specs"]
 
-_TOP = {"name", "title", "source", "kind", "seeds", "base", "variation", "grid", "quick", "paper", "report", "notes"}
+_TOP = {
+    "name",
+    "title",
+    "source",
+    "kind",
+    "seeds",
+    "base",
+    "variation",
+    "grid",
+    "quick",
+    "paper",
+    "report",
+    "notes",
+    "reading",
+    "sources",
+    "finding",
+}
 _QUICK = {"seeds", *RUN_OPTIONS}
 _PAPER_KEYS = {"test_acc", "test_acc_std", "train_acc", "train_acc_std", "cos", "cos_std", "test_error", "source"}
 
@@ -71,6 +88,13 @@ class Spec:
     quick: dict[str, Any] = field(default_factory=dict)
     paper: dict[str, dict[str, Any]] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
+    #: The readings where the paper's text and the authors' code disagree: name -> options over ``base``.
+    readings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Where each setting comes from: option -> "paper: ...", "code: repository/file" or "nnlite: why".
+    sources: dict[str, str] = field(default_factory=dict)
+    #: The table's rows as the paper names them (``variations`` has one per row and reading).
+    rows: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
 
 def shipped_specs() -> dict[str, Path]:
@@ -137,19 +161,84 @@ def load_spec(path: str | os.PathLike) -> Spec:
         raise _fail(p, f"[quick] key {sorted(bad)[0]!r}", "unknown run option")
     if "seeds" in spec.quick:
         spec.quick["seeds"] = _check_seeds(p, "[quick] key 'seeds'", spec.quick["seeds"])
-    spec.variations = _variations(p, doc)
-    spec.paper = _paper(p, doc, {v["name"] for v in spec.variations})
+    rows = _variations(p, doc)
+    spec.rows = [v["name"] for v in rows]
+    spec.paper = _paper(p, doc, set(spec.rows))
+    spec.sources = _sources(p, doc)
+    spec.readings = _readings(p, doc)
+    spec.variations = _with_readings(p, rows, spec.readings)
+    for v in spec.variations:  # a row that names a reading's paper values shares them
+        if v.get("row") in spec.paper:
+            spec.paper[v["name"]] = spec.paper[v["row"]]
+    try:
+        spec.findings = parse_findings(doc.get("finding"), spec.rows)
+    except ValueError as exc:
+        raise _fail(p, "[[finding]]", str(exc)) from None
     for v in spec.variations:  # every row must be a run the command accepts
-        options = {**spec.base, **_options(v)}
         try:
-            config_of(options)
+            config_of(_per_rule({**spec.base, **_options(v)}))
         except (ValueError, TypeError) as exc:
             raise _fail(p, f"variation {v['name']!r}", str(exc)) from None
     return spec
 
 
+def _per_rule(options: dict[str, Any]) -> dict[str, Any]:
+    """``lr = {bp = 0.1, dfa = 0.05}`` (a learning rate per rule, as biotorch's configs give them) resolved for
+    the run's own rule."""
+    lr = options.get("lr")
+    if isinstance(lr, dict):
+        rule = options.get("rule", "bp")
+        if rule not in lr:
+            raise ValueError(f"'lr' gives learning rates for {', '.join(lr)} but not for the run's rule {rule!r}")
+        options = {**options, "lr": lr[rule]}
+    return options
+
+
+def _sources(path: str, doc: dict[str, Any]) -> dict[str, str]:
+    sources = doc.get("sources", {})
+    if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
+        raise _fail(path, "[sources]", "expected a table of option = 'where it comes from'")
+    bad = set(sources) - {*RUN_OPTIONS, "seeds", "data", "metric", "architecture"}
+    if bad:
+        raise _fail(path, f"[sources] key {sorted(bad)[0]!r}", "not a run option")
+    return dict(sources)
+
+
+def _readings(path: str, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    readings = doc.get("reading", {})
+    if not isinstance(readings, dict) or not all(isinstance(v, dict) for v in readings.values()):
+        raise _fail(path, "[reading]", "expected tables [reading.NAME] of run options")
+    for name, options in readings.items():
+        bad = set(options) - set(RUN_OPTIONS)
+        if bad:
+            raise _fail(path, f"[reading.{name!r}] key {sorted(bad)[0]!r}", "unknown run option")
+    return {str(k): dict(v) for k, v in readings.items()}
+
+
+def _with_readings(path: str, rows: list[dict[str, Any]], readings: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One variation per row and reading, named ``"row [reading]"``: the reading's options over the base, the
+    row's over those, and the row's own options for that reading (``reading."as run" = {...}``) last."""
+    for v in rows:
+        own = v.get("reading", {})
+        if not isinstance(own, dict) or not all(isinstance(o, dict) for o in own.values()):
+            raise _fail(path, f"variation {v['name']!r} key 'reading'", "expected a table of reading = {options}")
+        unknown = set(own) - set(readings)
+        if unknown:
+            raise _fail(
+                path, f"variation {v['name']!r}", f"no reading {sorted(unknown)[0]!r} (readings: {', '.join(readings)})"
+            )
+    if not readings:
+        return rows
+    out = []
+    for reading, base in readings.items():
+        for v in rows:
+            options = {**base, **_options(v), **v.get("reading", {}).get(reading, {})}
+            out.append({"name": f"{v['name']} [{reading}]", "row": v["name"], "reading": reading, **options})
+    return out
+
+
 def _options(variation: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in variation.items() if k != "name"}
+    return {k: v for k, v in variation.items() if k not in ("name", "row", "reading")}
 
 
 def _variations(path: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -160,7 +249,7 @@ def _variations(path: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
     for i, r in enumerate(rows):
         if not isinstance(r.get("name"), str) or not r["name"]:
             raise _fail(path, f"variation {i + 1}", "needs a non-empty string 'name'")
-        bad = set(r) - {"name", *RUN_OPTIONS}
+        bad = set(r) - {"name", "reading", *RUN_OPTIONS}
         if bad:
             raise _fail(path, f"variation {r['name']!r} key {sorted(bad)[0]!r}", "unknown run option")
         out.append(dict(r))
@@ -236,7 +325,7 @@ def expand(
     runs = []
     for v in spec.variations:
         for s in seed_list:
-            options = {**spec.base, **_options(v), **q, **extra, "seed": s}
+            options = _per_rule({**spec.base, **_options(v), **q, **extra, "seed": s})
             if dataset is not None:
                 options["dataset"] = dataset
             runs.append({"variation": v["name"], "seed": s, "options": options})
