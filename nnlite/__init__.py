@@ -21,8 +21,8 @@ from .layers import (
 )
 from .models import cnn, mlp
 from .network import Sequential
-from .ops.losses import binary_cross_entropy, mean_squared_error
-from .optim import SGD, Adam, RMSprop
+from .ops.losses import binary_cross_entropy, binary_cross_entropy_sum, mean_squared_error
+from .optim import SGD, Adam, RMSprop, StepDecay
 from .rules import BP, BRSF, DFA, DRTP, FA, FRSF, IFA, KP, LAFS, SDFA, USF
 from .runtime.heap import keep_freed_memory
 from .training import CheckpointError, History, fit, load, save
@@ -58,10 +58,12 @@ __all__ = [
     "DRTP",
     "SDFA",
     "SGD",
+    "StepDecay",
     "Adam",
     "RMSprop",
     "softmax_cross_entropy",
     "binary_cross_entropy",
+    "binary_cross_entropy_sum",
     "mean_squared_error",
     "fit",
     "History",

@@ -61,6 +61,9 @@ def state_parameter(params: Params, name: str) -> np.ndarray:
 class Optimizer:
     """Base class: ``step(params, grads)`` updates ``params`` in place; ``state`` is allocated on the first step."""
 
+    #: The learning rate (``fit``'s ``lr_schedule`` sets it at the start of every epoch).
+    lr: float
+
     def __init__(self) -> None:
         self.state: list[dict[str, dict[str, np.ndarray]]] = []
         self.t = 0
@@ -240,3 +243,45 @@ class RMSprop(Optimizer):
             for k in p:
                 s, gk = self.state[j][k]["s"], g[k]
                 dispatch.rmsprop_update(p[k], gk, s, lr=self.lr, rho=rho, eps=self.eps)
+
+
+class StepDecay:
+    """A step-decay learning-rate schedule: the lr is multiplied by ``factor`` after each of ``epochs`` (PyTorch's
+    ``MultiStepLR``; biotorch: ``StepDecay((50, 75), 0.1)``). :func:`nnlite.fit` applies it (``lr_schedule=``).
+
+    Parameters
+    ----------
+    epochs : sequence of int
+        Positive epoch counts, the milestones: after that many finished epochs the lr drops.
+    factor : float
+        The multiplier, ``> 0`` (default 0.1).
+
+    Notes
+    -----
+    In epoch ``t`` (1-based) the optimizer's lr is ``lr_0 * factor^m(t)``, ``m(t) = #{e in epochs : e < t}``
+    (computed as repeated products, as PyTorch does), where ``lr_0`` is the optimizer's ``lr`` when ``fit``
+    starts; ``fit`` puts ``lr_0`` back when it returns. A resumed run computes the same lr for every epoch, so it
+    stays bit-identical. Only the optimizer's ``lr`` decays (not KP's feedback lr).
+    """
+
+    def __init__(self, epochs: Any, factor: float = 0.1):
+        if isinstance(epochs, (str, bytes)) or not hasattr(epochs, "__iter__"):
+            raise TypeError(f"epochs must be a sequence of positive integers, got {epochs!r}")
+        out = []
+        for e in epochs:
+            if isinstance(e, (bool, np.bool_)) or not isinstance(e, (int, np.integer)) or e < 1:
+                raise ValueError(f"epochs must be positive integers, got {epochs!r}")
+            out.append(int(e))
+        self.epochs = tuple(sorted(out))
+        self.factor = _check_pos("factor", factor)
+
+    def lr(self, lr0: float, epoch: int) -> float:
+        """The lr in force during ``epoch`` (1-based) for the initial ``lr0``."""
+        lr = float(lr0)
+        for e in self.epochs:
+            if e < epoch:
+                lr *= self.factor
+        return lr
+
+    def __repr__(self) -> str:
+        return f"StepDecay(epochs={list(self.epochs)!r}, factor={self.factor!r})"

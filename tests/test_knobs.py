@@ -77,3 +77,104 @@ def test_error_scale_config_field_applies_to_the_direct_rules_and_ifa():
     assert "error_scale='sum'" in repr(build_rule(cfg, nn.mlp([4, 3, 2]), "dfa", {"feedback": 0}))
     with pytest.raises(ConfigError, match=r"'error_scale' \(--error-scale\) applies to dfa"):
         RunConfig(rule="bp", error_scale="sum")
+
+
+# -- Nøkland's loss: binary cross-entropy without 1/N ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_sum_is_n_times_bce(dtype):
+    from nnlite.config.builders import loss_of
+
+    rng = np.random.default_rng(2)
+    for N in (1, 8, 13):
+        z, y = (3 * rng.standard_normal((N, 5))).astype(dtype), rng.integers(0, 5, N)
+        loss, e = nn.binary_cross_entropy(z, y)
+        loss_s, e_s = loss_of("bce_sum")(z, y)
+        assert loss_of("bce_sum") is nn.binary_cross_entropy_sum
+        assert e_s.dtype == dtype
+        np.testing.assert_allclose(loss_s, N * loss, rtol=1e-12)
+        np.testing.assert_allclose(e_s, N * e, rtol=1e-6 if dtype == np.float32 else 1e-12)
+        p = 1 / (1 + np.exp(-z.astype(np.float64)))
+        np.testing.assert_allclose(e_s, p - np.eye(5)[y], rtol=1e-5, atol=1e-6)  # e = sigmoid(z) - onehot(y)
+    assert RunConfig(loss="bce_sum").loss == "bce_sum"
+
+
+# -- the learning-rate schedule: step decay at given epochs ---------------------------------------------------
+
+
+def test_step_decay_lr_in_force_at_each_epoch(digits):
+    sched = nn.StepDecay([3, 1], 0.5)
+    assert sched.epochs == (1, 3)
+    assert [sched.lr(0.4, t) for t in range(1, 6)] == [0.4, 0.2, 0.2, 0.1, 0.1]
+    assert nn.StepDecay((50, 75)).lr(1.0, 50) == 1.0 and nn.StepDecay((50, 75)).lr(1.0, 51) == 0.1
+    net, opt, seen = nn.mlp([64, 16, 10], seed=0), nn.SGD(0.4), []
+    train = (digits.x_train[:64], digits.y_train[:64])
+    nn.fit(
+        net,
+        nn.DFA(seed=1),
+        nn.softmax_cross_entropy,
+        opt,
+        train,
+        epochs=5,
+        batch_size=32,
+        progress=False,
+        lr_schedule=sched,
+        callback=lambda h: seen.append(opt.lr),
+    )
+    assert seen == [0.4, 0.2, 0.2, 0.1, 0.1]
+    assert opt.lr == 0.4  # put back
+    for bad in ([0], [1.5], "50", [True]):
+        with pytest.raises((TypeError, ValueError)):
+            nn.StepDecay(bad)
+    with pytest.raises(ValueError, match="factor"):
+        nn.StepDecay([1], 0.0)
+
+
+def test_step_decay_resumes_across_a_boundary_bit_identically(digits, tmp_path):
+    train = (digits.x_train[:200], digits.y_train[:200])
+    kw = dict(epochs=4, batch_size=50, seed=2, progress=False, lr_schedule=nn.StepDecay([2], 0.1))
+
+    def make():
+        return nn.mlp([64, 32, 10], seed=1), nn.DFA(seed=3), nn.SGD(0.05, momentum=0.9)
+
+    net, rule, opt = make()
+    nn.fit(net, rule, nn.softmax_cross_entropy, opt, train, **kw)
+    want = [v.copy() for p in net.params() for v in p.values()]
+
+    def stop(h):
+        if h.epoch[-1] == 2:
+            raise KeyboardInterrupt
+
+    net, rule, opt = make()
+    with pytest.raises(KeyboardInterrupt):
+        nn.fit(net, rule, nn.softmax_cross_entropy, opt, train, checkpoint_dir=tmp_path, callback=stop, **kw)
+    assert opt.lr == 0.05
+    net, rule, opt = make()
+    nn.fit(net, rule, nn.softmax_cross_entropy, opt, train, checkpoint_dir=tmp_path, resume=True, **kw)
+    assert all(np.array_equal(a, b) for a, b in zip(want, [v for p in net.params() for v in p.values()]))
+    net, rule, opt = make()  # another schedule is another run
+    with pytest.raises(ValueError, match="lr_schedule"):
+        nn.fit(
+            net,
+            rule,
+            nn.softmax_cross_entropy,
+            opt,
+            train,
+            checkpoint_dir=tmp_path,
+            resume=True,
+            **{**kw, "lr_schedule": nn.StepDecay([3])},
+        )
+
+
+def test_lr_decay_config_fields():
+    from nnlite.config.builders import lr_schedule_of
+
+    cfg = RunConfig(lr_decay_epochs=[75, 50])
+    assert cfg.lr_decay_epochs == (50, 75)
+    assert repr(lr_schedule_of(cfg)) == "StepDecay(epochs=[50, 75], factor=0.1)"
+    assert lr_schedule_of(RunConfig()) is None
+    with pytest.raises(ConfigError, match="lr_decay_factor"):
+        RunConfig(lr_decay_factor=0.5)
+    with pytest.raises(ConfigError, match="lr_decay_epochs"):
+        RunConfig(lr_decay_epochs=[0])

@@ -40,6 +40,7 @@ __all__ = [
     "fit_config",
     "hidden_of",
     "learning_rate_of",
+    "lr_schedule_of",
     "load_data",
     "loss_of",
     "momentum_of",
@@ -70,6 +71,7 @@ def loss_of(name: str) -> Callable[..., Any]:
     table: dict[str, Callable[..., Any]] = {
         "ce": softmax_cross_entropy,  # the backend's loss (fused kernel when the logits allow)
         "bce": losses.binary_cross_entropy,
+        "bce_sum": losses.binary_cross_entropy_sum,  # Nøkland's: no 1/N
         "mse": losses.mean_squared_error,
     }
     return table[name]
@@ -277,6 +279,13 @@ def learning_rate_of(config: RunConfig) -> float:
     return config.lr if config.lr is not None else DEFAULT_LR[config.optimizer]
 
 
+def lr_schedule_of(config: RunConfig) -> optim.StepDecay | None:
+    """The step decay of ``lr_decay_epochs``/``lr_decay_factor``, or None."""
+    if not config.lr_decay_epochs:
+        return None
+    return optim.StepDecay(config.lr_decay_epochs, config.lr_decay_factor)
+
+
 def build_optimizer(config: RunConfig) -> optim.Optimizer:
     """The optimizer of ``optimizer`` with the run's learning rate."""
     lr, name = learning_rate_of(config), config.optimizer
@@ -376,6 +385,7 @@ def fit_config(
                 callback=each_epoch,
                 checkpoint_dir=checkpoint_dir,
                 resume=resume,
+                lr_schedule=lr_schedule_of(config),
             )
         finally:
             if auto is not None:

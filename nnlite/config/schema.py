@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 MODELS = ("mlp", "cnn", "layers")
-LOSSES = ("ce", "bce", "mse")
+LOSSES = ("ce", "bce", "bce_sum", "mse")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
 DTYPES = ("float32", "float64")
 DEFAULT_HIDDEN = (256, 256)
@@ -193,7 +193,8 @@ class RunConfig:
         "ce",
         _choice(LOSSES),
         "model",
-        "ce: softmax cross-entropy (default); bce: sigmoid binary cross-entropy; mse",
+        "ce: softmax cross-entropy (default); bce: sigmoid binary cross-entropy; bce_sum: bce summed over the "
+        "batch, no 1/N (Nøkland's code); mse",
     )
     dtype: str = _opt("float32", _choice(DTYPES), "model", "float32 (default) or float64")
     # feedback: the rule and its projection
@@ -277,6 +278,16 @@ class RunConfig:
         0.0, V.nonnegative_float, "optimisation", "L2 weight decay (sgd, momentum, nesterov; default 0)"
     )
     epochs: int = _opt(DEFAULT_EPOCHS, V.positive_int, "optimisation", f"default {DEFAULT_EPOCHS}")
+    lr_decay_epochs: tuple[int, ...] | None = _opt(
+        None,
+        V.optional(V.epoch_list),
+        "optimisation",
+        "multiply the lr by --lr-decay-factor after each of these epochs, e.g. 50,75 (biotorch; default: none)",
+        metavar="E1,E2,...",
+    )
+    lr_decay_factor: float = _opt(
+        0.1, V.positive_float, "optimisation", "the lr's factor at each of --lr-decay-epochs (default 0.1)"
+    )
     batch_size: int = _opt(DEFAULT_BATCH_SIZE, V.positive_int, "optimisation", f"default {DEFAULT_BATCH_SIZE}")
     seed: int = _opt(0, V.seed, "optimisation", "seed of every random stream, >= 0 (default 0)")
     # runtime

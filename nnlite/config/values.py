@@ -26,6 +26,7 @@ __all__ = [
     "channels",
     "choice",
     "dataset",
+    "epoch_list",
     "hidden",
     "layers",
     "nonnegative_float",
@@ -186,6 +187,16 @@ def _channels_text(text: str) -> tuple[int, ...]:
 
 
 channels = Kind(_channels_text, lambda v: _int_list(v, "filter counts", allow_empty=False))
+
+
+def _epoch_list_text(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"expected comma-separated epochs such as 50,75, got {text!r}") from None
+
+
+epoch_list = Kind(_epoch_list_text, lambda v: tuple(sorted(_int_list(v, "epochs", allow_empty=False))))
 
 
 def _bottleneck_text(text: str) -> tuple[int, int]:

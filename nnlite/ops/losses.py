@@ -125,6 +125,21 @@ def binary_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.n
     return loss, e
 
 
+def binary_cross_entropy_sum(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Sigmoid binary cross-entropy summed over the batch, without ``1/N`` (Nøkland's dfa-torch loss).
+
+    Notes
+    -----
+    ``L = -sum_n sum_c [t log p + (1 - t) log(1 - p)]`` and ``e = p - t``: N times
+    :func:`binary_cross_entropy`'s loss and error. The one loss here whose ``e`` does not carry ``1/N``, so
+    every rule's step is N times the mean loss's at the same lr.
+    """
+    loss, e = binary_cross_entropy(logits, y)
+    n = logits.shape[0]
+    e *= float(n)
+    return loss * n, e
+
+
 def mean_squared_error(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Half squared error against one-hot targets, summed over classes and averaged over the batch.
 

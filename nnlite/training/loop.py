@@ -21,7 +21,7 @@ from .history import History
 
 if TYPE_CHECKING:
     from ..network import Sequential
-    from ..optim import Optimizer
+    from ..optim import Optimizer, StepDecay
     from ..rules.base import Rule
 
 #: A loss: ``loss(out, y) -> (batch-mean loss, e = dL/d(out))``.
@@ -65,6 +65,7 @@ def fit(
     callback: Callable[[History], None] | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    lr_schedule: StepDecay | None = None,
 ) -> History:
     """Train ``net`` with ``rule``.
 
@@ -103,6 +104,10 @@ def fit(
         and training data; a difference is refused, naming it), and ``seed`` must be what it was. Training
         continues after the last finished epoch, and the result is bit-identical to an uninterrupted run at the
         same BLAS thread count. ``epochs`` may be larger than before, to train on.
+    lr_schedule : StepDecay, optional
+        The optimizer's lr for each epoch, from the lr it has when ``fit`` starts
+        (:class:`nnlite.optim.StepDecay`: ``lr_0 * factor^m`` after ``m`` milestones); put back on return. A
+        resumed run must be given the same schedule.
 
     Returns
     -------
@@ -150,6 +155,8 @@ def fit(
     if checkpoint_dir is not None:
         ckpt = training_state.check_writable(checkpoint_dir) / training_state.CHECKPOINT_NAME
         run_settings = training_state.settings(net, rule, loss, optimizer, batch_size, training_state.data_digest(x, y))
+        if lr_schedule is not None:
+            run_settings["lr_schedule"] = repr(lr_schedule)
         if resume:
             saved, done, step = training_state.restore(ckpt, net, rule, optimizer, rng, run_settings)
             hist = History(**saved)
@@ -157,58 +164,65 @@ def fit(
                 return hist
     steps_per_epoch = math.ceil(x.shape[0] / batch_size)
     blocks = BlockRunner()  # parallel DFA's timed choice, kept from step to step
-    for epoch in range(done + 1, epochs + 1):
-        bar = _progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}", progress)
-        t0 = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
-        for xb, yb_ in batches(x, y, batch_size, shuffle=True, rng=rng):
-            assert yb_ is not None
-            yb = yb_
-            before = _training_mode_state(net)
-            with executor(net, xb.shape[0], blocks) as runner:
-                out, caches = runner.forward(xb, train=True)
-                out2 = out.reshape(out.shape[0], -1)
-                lval, e = loss(out2, yb)
-                if not math.isfinite(lval):
-                    _restore_training_mode_state(net, before)
-                    hist.stopped = {"epoch": epoch, "step": step + 1, "reason": f"loss is {lval}"}
+    lr0 = optimizer.lr if lr_schedule is not None else 0.0
+    try:
+        for epoch in range(done + 1, epochs + 1):
+            if lr_schedule is not None:
+                optimizer.lr = lr_schedule.lr(lr0, epoch)
+            bar = _progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}", progress)
+            t0 = time.perf_counter()
+            loss_sum, correct, seen = 0.0, 0, 0
+            for xb, yb_ in batches(x, y, batch_size, shuffle=True, rng=rng):
+                assert yb_ is not None
+                yb = yb_
+                before = _training_mode_state(net)
+                with executor(net, xb.shape[0], blocks) as runner:
+                    out, caches = runner.forward(xb, train=True)
+                    out2 = out.reshape(out.shape[0], -1)
+                    lval, e = loss(out2, yb)
+                    if not math.isfinite(lval):
+                        _restore_training_mode_state(net, before)
+                        hist.stopped = {"epoch": epoch, "step": step + 1, "reason": f"loss is {lval}"}
+                        break
+                    grads = rule.gradients(runner, caches, e, yb)
+                    if alignment_every and step % alignment_every == 0:
+                        a = _alignment.measure(runner, rule, caches, e, yb)
+                        hist.alignment.append({"epoch": epoch, "step": step, **a.to_dict()})
+                    optimizer.step(params, grads)
+                    rule.after_step(runner, grads)
+                step += 1
+                n = xb.shape[0]
+                loss_sum += lval * n
+                correct += int((out2.argmax(axis=1) == yb).sum())
+                seen += n
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{lval:.4f}", refresh=False)
+                if max_steps is not None and step >= max_steps:
                     break
-                grads = rule.gradients(runner, caches, e, yb)
-                if alignment_every and step % alignment_every == 0:
-                    a = _alignment.measure(runner, rule, caches, e, yb)
-                    hist.alignment.append({"epoch": epoch, "step": step, **a.to_dict()})
-                optimizer.step(params, grads)
-                rule.after_step(runner, grads)
-            step += 1
-            n = xb.shape[0]
-            loss_sum += lval * n
-            correct += int((out2.argmax(axis=1) == yb).sum())
-            seen += n
+            seconds = time.perf_counter() - t0
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{lval:.4f}", refresh=False)
-            if max_steps is not None and step >= max_steps:
+                bar.close()
+            if seen:
+                hist.epoch.append(epoch)
+                hist.train_loss.append(loss_sum / seen)
+                hist.train_acc.append(correct / seen)
+                hist.seconds.append(seconds)
+                if test is not None:
+                    tl, ta = evaluate(net, loss, xt, yt)
+                    hist.test_loss.append(tl)
+                    hist.test_acc.append(ta)
+            if ckpt is not None and (seen or hist.stopped is not None):
+                training_state.save(
+                    ckpt, net, rule, optimizer, rng, hist, epoch=epoch, step=step, run_settings=run_settings
+                )
+            if seen and callback is not None:
+                callback(hist)
+            if hist.stopped is not None or (max_steps is not None and step >= max_steps):
                 break
-        seconds = time.perf_counter() - t0
-        if bar is not None:
-            bar.close()
-        if seen:
-            hist.epoch.append(epoch)
-            hist.train_loss.append(loss_sum / seen)
-            hist.train_acc.append(correct / seen)
-            hist.seconds.append(seconds)
-            if test is not None:
-                tl, ta = evaluate(net, loss, xt, yt)
-                hist.test_loss.append(tl)
-                hist.test_acc.append(ta)
-        if ckpt is not None and (seen or hist.stopped is not None):
-            training_state.save(
-                ckpt, net, rule, optimizer, rng, hist, epoch=epoch, step=step, run_settings=run_settings
-            )
-        if seen and callback is not None:
-            callback(hist)
-        if hist.stopped is not None or (max_steps is not None and step >= max_steps):
-            break
+    finally:
+        if lr_schedule is not None:
+            optimizer.lr = lr0
     return hist
 
 
