@@ -167,11 +167,24 @@ def test_the_report_gives_every_finding_its_verdict(tmp_path):
     out.mkdir()
     recs = _rows("relu [as run]", [0.2, 0.21, 0.19]) + _rows("bp [as run]", [0.9, 0.91, 0.89])
     recs += _rows("relu [as written]", [0.5, 0.6, 0.4]) + _rows("bp [as written]", [0.52, 0.45, 0.55])
-    for i, r in enumerate(recs):
-        (out / f"{i}.json").write_text(json.dumps(r))
+    from nnlite.experiments.records import make_record, run_key
+
+    for i, r in enumerate(recs):  # written as a sweep writes them: named by the options' key, sealed
+        options = {"seed": i, "row": r["variation"]}
+        record = make_record(run_key(options), {**r, "options": options}, None, None, result=r["result"])
+        (out / f"{record['key']}.json").write_text(json.dumps(record))
     text = write_report(spec, out)
     assert "### Findings" in text and "**does not hold**" in text and "**inconclusive**" in text
     assert "### Where each setting comes from" in text and "paper: He" in text
     doc = json.loads((out / "report.json").read_text())
     got = {(f["reading"], f["verdict"]) for f in doc["findings"]}
     assert got == {("as run", "does not hold"), ("as written", "inconclusive")}
+
+
+def test_a_finding_over_a_row_that_did_not_train_is_inconclusive():
+    f = Finding(claim="a beats b", metric="test_acc", test="a > b", a="A", b="B")
+    recs = _rows("A", [0.8, 0.81, 0.79]) + _rows("B", [0.1, 0.11, 0.09])
+    assert evaluate(f, recs)["verdict"] == "holds"
+    result = evaluate(f, recs, untrained=["B"])
+    assert result["verdict"] == "inconclusive" and result["untrained_rows"] == ["B"]
+    assert "rows that did not train: B" in findings_markdown([result])

@@ -216,9 +216,12 @@ def _one_layer(f: Finding, records: Sequence[dict[str, Any]], layer: Any, suffix
     return {"layer": layer, "verdict": _decide(p, q), "a": _stats(a), "b": _stats(b), "factor": f.factor, "p": p}
 
 
-def evaluate(f: Finding, records: Sequence[dict[str, Any]], reading: str | None = None) -> dict[str, Any]:
+def evaluate(
+    f: Finding, records: Sequence[dict[str, Any]], reading: str | None = None, untrained: Sequence[str] = ()
+) -> dict[str, Any]:
     """The verdict of ``f`` over ``records`` (one reading's rows when the spec has readings), with the numbers
-    that decided it: per layer, each side's seeds (n, mean, std) and the one-sided p-value."""
+    that decided it: per layer, each side's seeds (n, mean, std) and the one-sided p-value. A finding that reads
+    a row in ``untrained`` (rows the report flags as not trained) is *inconclusive*, whatever its numbers say."""
     suffix = f" [{reading}]" if reading else ""
     layers = [None] if f.metric not in _PER_LAYER else (f.layers if isinstance(f.layers, list) else [f.layers])
     parts = [_one_layer(f, records, layer, suffix) for layer in layers]
@@ -229,7 +232,11 @@ def evaluate(f: Finding, records: Sequence[dict[str, Any]], reading: str | None 
         verdict = "holds"
     else:
         verdict = "inconclusive"
+    idle = [row for row in f.rows_used() if row + suffix in untrained]
+    if idle:
+        verdict = "inconclusive"
     return {
+        "untrained_rows": idle,
         "claim": f.claim,
         "source": f.source,
         "reading": reading,
@@ -249,9 +256,14 @@ def _describe(f: Finding) -> str:
     return f"{what}: {f.a!r} {'<' if '<' in f.test else '>'} {factor}{f.b!r}"
 
 
-def verdicts(findings: Sequence[Finding], readings: Sequence[str], records: Sequence[dict[str, Any]]) -> list[dict]:
-    """Every finding's verdict, once per reading (once when the spec has none)."""
-    return [evaluate(f, records, r) for f in findings for r in (list(readings) or [None])]
+def verdicts(
+    findings: Sequence[Finding],
+    readings: Sequence[str],
+    records: Sequence[dict[str, Any]],
+    untrained: Sequence[str] = (),
+) -> list[dict]:
+    """Every finding's verdict, once per reading (once when the spec has none); see :func:`evaluate`."""
+    return [evaluate(f, records, r, untrained) for f in findings for r in (list(readings) or [None])]
 
 
 def _fmt(s: dict[str, Any] | None) -> str:
@@ -265,6 +277,7 @@ def findings_markdown(results: Sequence[dict[str, Any]]) -> str:
     if not results:
         return ""
     lines = [
+        "",
         "### Findings",
         "",
         f"Each claim is tested over seeds: a one-sided Welch t-test (a one-sample t-test against a threshold) at "
@@ -287,7 +300,10 @@ def findings_markdown(results: Sequence[dict[str, Any]]) -> str:
             else:
                 nums.append(f"{where}a {_fmt(part['a'])}, b {_fmt(part['b'])}, p {_p(part['p'])}")
         verdict = f"**{r['verdict']}**"
-        lines.append(f"| {r['claim']} | {r['reading'] or '—'} | {verdict} | {r['test']} | {'; '.join(nums)} |")
+        if r.get("untrained_rows"):
+            nums.insert(0, f"rows that did not train: {', '.join(r['untrained_rows'])}")
+        cells = [r["claim"], r["reading"] or "—", verdict, r["test"], "; ".join(nums)]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
