@@ -178,3 +178,44 @@ def test_lr_decay_config_fields():
         RunConfig(lr_decay_factor=0.5)
     with pytest.raises(ConfigError, match="lr_decay_epochs"):
         RunConfig(lr_decay_epochs=[0])
+
+
+# -- fixed input normalisation constants ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalize_per_channel_per_feature_and_flat_images(dtype):
+    rng = np.random.default_rng(3)
+    x = rng.random((5, 3, 4, 4)).astype(dtype)
+    mean, std = [0.4914, 0.4822, 0.4465], [0.2023, 0.1994, 0.2010]
+    got = nn.data.normalize(x, mean, std)
+    m, s = np.array(mean, dtype).reshape(1, 3, 1, 1), np.array(std, dtype).reshape(1, 3, 1, 1)
+    assert got.dtype == dtype and np.array_equal(got, (x - m) / s)
+    flat = nn.data.normalize(x.reshape(5, -1), mean, std, channels=3)  # channel-major flat images
+    assert np.array_equal(flat, got.reshape(5, -1))
+    assert np.array_equal(nn.data.normalize(x, [0.5], [2.0]), (x - dtype(0.5)) / dtype(2.0))
+    per_feature = rng.random(48)
+    assert np.allclose(
+        nn.data.normalize(x.reshape(5, -1), per_feature, per_feature + 1),
+        (x.reshape(5, -1) - per_feature) / (per_feature + 1),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match=r"mean has 2 values; expected 1 \(all\), 3 \(per channel\) or 48"):
+        nn.data.normalize(x, [0.1, 0.2], [1.0, 1.0])
+    with pytest.raises(ValueError, match="std must be finite and positive"):
+        nn.data.normalize(x, [0.1], [0.0])
+
+
+def test_input_normalisation_config_fields(digits):
+    from nnlite.config.builders import load_data
+
+    ds = load_data(RunConfig(input_mean=[0.25], input_std=[0.5]))[0]
+    assert ds.x_train.dtype == np.float32
+    assert np.array_equal(ds.x_train, (digits.x_train - np.float32(0.25)) / np.float32(0.5))
+    with pytest.raises(ConfigError, match=r"'input_mean' \(--input-mean\): mean has 3 values"):
+        load_data(RunConfig(input_mean=[0.1, 0.2, 0.3], input_std=[1, 1, 1]))
+    with pytest.raises(ConfigError, match=r"'input_std' \(--input-std\): std must be finite and positive"):
+        load_data(RunConfig(input_mean=[0.1], input_std=[-1]))
+    with pytest.raises(ConfigError, match="go together"):
+        RunConfig(input_mean=[0.1])

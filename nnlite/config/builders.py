@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from ..ops import losses
 from ..projections import BACKENDS, Projection
 from ..rules import Rule, registry
 from ..training import History, fit
+from .fits import check_fits as _check_fits
 from .schema import DEFAULT_HIDDEN, DEFAULT_LR, DEFAULT_MOMENTUM, ConfigError, RunConfig, options
 
 __all__ = [
@@ -93,14 +93,22 @@ def _flat_input(config: RunConfig) -> bool:
 def load_data(config: RunConfig, *, all_samples: bool = False) -> tuple[data.Dataset, Split, Split]:
     """The data set, its (first ``train_size``) training samples and its test samples. Images are flattened for
     an MLP and for a layers list without convolution or pooling."""
-    ds = data.load(
-        config.dataset,
-        root=config.data_root,
-        download=not config.no_download,
-        standardize=config.standardize,
-        dtype=dtype_of(config.dtype),
-        flatten=_flat_input(config),
-    )
+    try:
+        ds = data.load(
+            config.dataset,
+            root=config.data_root,
+            download=not config.no_download,
+            standardize=config.standardize,
+            dtype=dtype_of(config.dtype),
+            flatten=_flat_input(config),
+            mean=config.input_mean,
+            std=config.input_std,
+        )
+    except (ValueError, TypeError) as exc:  # the normalisation constants' errors name "mean" or "std" first
+        field = {"mean": "input_mean", "std": "input_std"}.get(str(exc).split(" ")[0])
+        if field is None:
+            raise
+        raise ConfigError(f"{_named(field)}: {exc}", [field]) from None
     return (
         (ds, *subset(config, ds, ds.x_train, ds.y_train))
         if not all_samples
@@ -192,31 +200,6 @@ def build_net(config: RunConfig, ds: data.Dataset, seeds: dict[str, int]) -> Seq
         except ValueError as exc:
             raise ConfigError(f"{_named('bottleneck')} {k}:{n}: {exc}", ["bottleneck"]) from None
     return net
-
-
-def _check_fits(field: str, shapes: list[tuple[int, int]], itemsize: int) -> None:
-    """Refuse layer sizes whose training could not fit in this machine's memory, before drawing a weight:
-    weights, gradients and optimizer state (3 copies), plus the float64 draw of the largest weight matrix."""
-    n = sum(a * b + b for a, b in shapes)
-    need = 3 * n * itemsize + 8 * max(a * b for a, b in shapes)
-    try:
-        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover (not POSIX)
-        return
-    if need > have:
-        raise ConfigError(
-            f"{_named(field)}: {n:,} parameters need about {_bytes(need)} to train (weights, gradients, "
-            f"optimizer state), more than this machine's {_bytes(have)} of memory",
-            [field],
-        )
-
-
-def _bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError  # pragma: no cover
 
 
 def build_projection(config: RunConfig, net: Sequential, rule: str, seed: int) -> Projection | None:

@@ -67,6 +67,8 @@ def check_combination(values: Any, rules: Sequence[str], name: Callable[[str], s
         fail(f"{name('optimizer')} nesterov needs {name('momentum')} > 0", "optimizer", "momentum")
     if getattr(values, "lr_decay_factor", 0.1) != 0.1 and not getattr(values, "lr_decay_epochs", None):
         fail(f"{name('lr_decay_factor')} needs {name('lr_decay_epochs')}", "lr_decay_factor")
+    if (getattr(values, "input_mean", None) is None) != (getattr(values, "input_std", None) is None):
+        fail(f"{name('input_mean')} and {name('input_std')} go together", "input_mean", "input_std")
     model = values.model
     if getattr(values, "layers", None) is not None and model == "cnn":
         fail(f"{name('layers')} describes the whole network: it cannot go with {name('model')} cnn", "layers", "model")

@@ -123,6 +123,20 @@ class RunConfig:
     standardize: bool = _opt(
         False, V.switch, "data", "subtract the training mean and divide by the training standard deviation"
     )
+    input_mean: tuple[float, ...] | None = _opt(
+        None,
+        V.optional(V.float_list),
+        "data",
+        "fixed normalisation means: one, one per channel (e.g. CIFAR-10's 0.4914,0.4822,0.4465) or one per feature",
+        metavar="M1,M2,...",
+    )
+    input_std: tuple[float, ...] | None = _opt(
+        None,
+        V.optional(V.float_list),
+        "data",
+        "fixed normalisation stds, as many as --input-mean: x' = (x - mean) / std after scaling to [0, 1]",
+        metavar="S1,S2,...",
+    )
     train_size: int | None = _opt(
         None, V.optional(V.positive_int), "data", "train on the first N training samples only", metavar="N"
     )

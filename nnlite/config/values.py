@@ -27,6 +27,7 @@ __all__ = [
     "choice",
     "dataset",
     "epoch_list",
+    "float_list",
     "hidden",
     "layers",
     "nonnegative_float",
@@ -197,6 +198,27 @@ def _epoch_list_text(text: str) -> tuple[int, ...]:
 
 
 epoch_list = Kind(_epoch_list_text, lambda v: tuple(sorted(_int_list(v, "epochs", allow_empty=False))))
+
+
+def _float_list_text(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"expected comma-separated numbers such as 0.4914,0.4822,0.4465, got {text!r}") from None
+
+
+def _float_list(value: Any) -> tuple[float, ...]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise TypeError(f"expected a non-empty list of numbers, got {value!r}")
+    out = tuple(_number(v) for v in value)
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"expected finite numbers, got {value!r}")
+    return out
+
+
+float_list = Kind(_float_list_text, _float_list)
 
 
 def _bottleneck_text(text: str) -> tuple[int, int]:

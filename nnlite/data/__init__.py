@@ -63,7 +63,7 @@ from __future__ import annotations
 from .._validation import check_inputs, check_labels
 from .batching import batches, one_hot
 from .cifar import read_cifar_batch
-from .datasets import STD_FLOOR, Dataset, load
+from .datasets import STD_FLOOR, Dataset, load, normalize
 from .download import ChecksumError, download_file
 from .idx import read_idx
 from .locate import DataNotFoundError, data_dirs
@@ -83,6 +83,7 @@ __all__ = [
     "data_dirs",
     "download_file",
     "load",
+    "normalize",
     "one_hot",
     "read_cifar_batch",
     "read_idx",

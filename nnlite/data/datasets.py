@@ -6,8 +6,9 @@ their fixed stratified train/test split.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -87,6 +88,8 @@ def load(
     standardize: bool = False,
     dtype: DTypeLike = np.float32,
     flatten: bool = True,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
 ) -> Dataset:
     """Load a data set as float arrays in [0, 1] with int64 labels.
 
@@ -114,6 +117,10 @@ def load(
     flatten : bool
         True: x is (N, D). False: x is (N, C_in, H, W), i.e. (N, 1, 8, 8), (N, 1, 28, 28) or (N, 3, 32, 32)
         (an own file's x stored as (N, D) stays (N, D), standardised per feature).
+    mean, std : sequence of float, optional
+        Fixed normalisation constants (e.g. the authors' CIFAR-10 per-channel means and stds), applied to both
+        splits after the scaling to [0, 1] and before ``standardize``: :func:`normalize`, per channel of the
+        images (also when flattened), per feature, or one value for all. Both or neither.
 
     Returns
     -------
@@ -182,10 +189,61 @@ def load(
                 f"{source}: {split} labels must be in [0, {n_classes}), got min {int(y.min())}, max {int(y.max())}"
             )
 
-    mean = std = None
+    if mean is not None or std is not None:
+        channels = image_shape[0] if len(image_shape) == 3 else None
+        x_train, x_test = (normalize(x, mean, std, channels) for x in (x_train, x_test))
+    mean_, std_ = None, None
     if standardize:
-        x_train, x_test, mean, std = _standardize(x_train, x_test, per_channel=len(sample_shape) == 3)
-    return Dataset(x_train, y_train, x_test, y_test, str(name), n_classes, tuple(sample_shape), mean, std, source)
+        x_train, x_test, mean_, std_ = _standardize(x_train, x_test, per_channel=len(sample_shape) == 3)
+    return Dataset(x_train, y_train, x_test, y_test, str(name), n_classes, tuple(sample_shape), mean_, std_, source)
+
+
+def _constants(v: Any, what: str, n_channels: int | None, n_features: int) -> np.ndarray:
+    if v is None or isinstance(v, (str, bytes)) or not isinstance(v, (Sequence, np.ndarray)):
+        raise TypeError(f"{what} must be a sequence of numbers, got {v!r}")
+    try:
+        a = np.asarray(v, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a sequence of numbers, got {v!r}") from None
+    lengths = sorted({1, n_features} | ({n_channels} if n_channels else set()))
+    if a.size not in lengths:
+        per = f"1 (all), {n_channels} (per channel) or {n_features} (per feature)" if n_channels else None
+        raise ValueError(f"{what} has {a.size} values; expected {per or ' or '.join(map(str, lengths))}")
+    if not np.isfinite(a).all() or (what == "std" and (a <= 0).any()):
+        raise ValueError(f"{what} must be finite{' and positive' if what == 'std' else ''}, got {v!r}")
+    return a
+
+
+def normalize(x: np.ndarray, mean: Any, std: Any, channels: int | None = None) -> np.ndarray:
+    """``(x - mean) / std`` with fixed constants, in ``x``'s dtype (a new array).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, H, W) or (N, D)
+    mean, std : sequence of float
+        One value for all, one per channel (``C_in`` values: images, or flat images of ``channels`` channels
+        stored channel-major, as :func:`load` flattens them), or one per feature (``prod(x.shape[1:])``);
+        ``std > 0``. Another length is a ``ValueError`` naming ``mean`` or ``std`` and the lengths it takes.
+    channels : int, optional
+        ``C_in`` of a flattened image (default: ``x.shape[1]`` for 4-D ``x``, none for 2-D).
+
+    Notes
+    -----
+    ``x'[n, c, i] = (x[n, c, i] - mean[c]) / std[c]`` per channel (torchvision's ``Normalize``), likewise per
+    feature; the constants are rounded to ``x``'s dtype first.
+    """
+    if x.ndim == 4:
+        channels = x.shape[1]
+    n_features = int(np.prod(x.shape[1:]))
+    m = _constants(mean, "mean", channels, n_features)
+    s = _constants(std, "std", channels, n_features)
+    if m.size != s.size:
+        raise ValueError(f"mean has {m.size} values and std {s.size}; give as many of each")
+    c = channels or 0
+    view = x.reshape(x.shape[0], c, n_features // c) if c and m.size == c else x.reshape(x.shape[0], n_features)
+    shape = (1, -1, 1) if view.ndim == 3 else (1, -1)
+    out = (view - m.astype(x.dtype).reshape(shape)) / s.astype(x.dtype).reshape(shape)
+    return np.ascontiguousarray(out.reshape(x.shape), dtype=x.dtype)
 
 
 def _is_own_file(name: object) -> bool:

@@ -51,6 +51,7 @@ _DATA: dict[tuple, Any] = {}
 
 def _data(config: RunConfig) -> Any:
     key = (config.dataset, config.data_root, config.standardize, _build._flat_input(config), config.dtype)
+    key += (config.input_mean, config.input_std)
     if key not in _DATA:
         _DATA.clear()  # one data set at a time per worker: sweeps are grouped by data set
         _DATA[key] = _build.load_data(config.replace(train_size=None))[0]
