@@ -219,3 +219,19 @@ def test_input_normalisation_config_fields(digits):
         load_data(RunConfig(input_mean=[0.1], input_std=[-1]))
     with pytest.raises(ConfigError, match="go together"):
         RunConfig(input_mean=[0.1])
+
+
+# -- zero initialisation (Nøkland's DFA nets) -----------------------------------------------------------------
+
+
+def test_dfa_trains_from_zero_weights_and_bp_cannot(digits):
+    train, test = (digits.x_train, digits.y_train), (digits.x_test, digits.y_test)
+    kw = dict(epochs=3, batch_size=32, seed=0, progress=False)
+    net = nn.mlp([64, 32, 32, 10], "tanh", init="zeros", seed=0)
+    assert all(not p["W"].any() and not p["b"].any() for p in net.params())
+    hist = nn.fit(net, nn.DFA(seed=1), nn.softmax_cross_entropy, nn.SGD(0.1, momentum=0.9), train, test, **kw)
+    assert hist.test_acc[-1] > 0.8
+    assert all(p["W"].any() for p in net.params())
+    net = nn.mlp([64, 32, 32, 10], "tanh", init="zeros", seed=0)
+    nn.fit(net, nn.BP(), nn.softmax_cross_entropy, nn.SGD(0.1, momentum=0.9), train, test, **kw)
+    assert not any(p["W"].any() for p in net.params())  # BP's hidden signals pass through W = 0: nothing moves

@@ -61,7 +61,10 @@ def init_weight(
     -----
     he: ``N(0, 2/fan_in)``; lecun: ``N(0, 1/fan_in)``; glorot: ``U(-a, a)``, ``a = sqrt(6/(fan_in+fan_out))``;
     uniform: ``U(-a, a)``, ``a = 1/sqrt(fan_in)`` (PyTorch's default for ``nn.Linear`` and ``nn.Conv2d``, whose bias
-    :func:`init_bias` draws too); zeros: all 0.
+    :func:`init_bias` draws too); zeros: all 0 (Nøkland's DFA nets). From zeros, only a rule whose hidden signals
+    do not pass through the zero ``W_k`` breaks the symmetry: with tanh, DFA, LAFS, DRTP and FA (whose ``B_k``
+    carry the error) learn; BP (``delta_k = delta_{k+1} W_{k+1} = 0``: every hidden gradient stays 0) and IFA
+    (``g_k = delta_{k-1} W_k.T = 0`` beyond block 1) cannot; nor can any rule with ReLU (``relu'(0) = 0``).
     """
     if init == "he":
         w = rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
