@@ -346,3 +346,30 @@ def test_feedback_without_normalisation_has_unit_variance_entries(layout):
     _, e = nn.softmax_cross_entropy(out, np.array([0, 1, 2]))
     g = ifa.signals(net, caches, e)[0]
     np.testing.assert_allclose(g, e @ nn.DFA(seed=2, normalize=False).feedback_matrix(net, 0).T, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("make", [nn.DFA, nn.DRTP, nn.SDFA])
+def test_bp_top_gives_the_top_hidden_blocks_bps_gradient(make):
+    # Launay et al.'s Table 4 code trains its dense classifier by BP: the top hidden blocks get BP's signal
+    rng = np.random.default_rng(0)
+    net = nn.mlp([6, 7, 5, 4, 3], "tanh", seed=0, dtype=np.float64)
+    x, y = rng.standard_normal((8, 6)), rng.integers(0, 3, 8)
+    out, caches = net.forward(x)
+    _, e = nn.softmax_cross_entropy(out, y)
+    bp_grads, bp_signals = nn.BP().gradients_and_signals(net, caches, e, y)
+    plain_grads, plain_signals = make(seed=1).gradients_and_signals(net, caches, e, y)
+    for top in (1, 2):
+        rule = make(seed=1, bp_top=top)
+        grads, signals = rule.gradients_and_signals(net, caches, e, y)
+        K = net.n_blocks
+        for k in range(K - 1):
+            want = bp_signals[k] if k >= K - 1 - top else plain_signals[k]
+            np.testing.assert_allclose(signals[k], want, rtol=1e-12, atol=1e-15)
+        for j, layer in enumerate(net.param_layers()):
+            block = next(b for b, sl in enumerate(net.block_param_slices()) if j in sl)
+            want = bp_grads[j] if block >= K - 1 - top else plain_grads[j]
+            for name in want:
+                np.testing.assert_allclose(grads[j][name], want[name], rtol=1e-12, atol=1e-15)
+        assert f"bp_top={top}" in repr(rule)
+    with pytest.raises(ValueError, match="3 hidden blocks"):
+        make(seed=1, bp_top=4).gradients(net, caches, e, y)

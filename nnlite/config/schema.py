@@ -246,6 +246,14 @@ class RunConfig:
         "direct rules and ifa: the hidden signal's batch scale, mean (e/N, default) or sum (N e/N, Launay et al.'s "
         "code); the output block keeps the mean",
     )
+    bp_top: int = _opt(
+        0,
+        V.seed,
+        "feedback",
+        "dfa, drtp, sdfa: how many top hidden blocks get BP's gradient instead of a projection (default 0; 1 in "
+        "Launay et al.'s Table 4 code, whose dense classifier trains by BP)",
+        metavar="K",
+    )
     bottleneck: tuple[int, int] | None = _opt(
         None,
         V.optional(V.bottleneck),

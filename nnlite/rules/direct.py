@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._validation import SeedLike, as_bool
+from .._validation import SeedLike, as_bool, positive_int
 from .base import Grads, Rule, check_error
 from .feedback import DirectFeedback
 
@@ -77,6 +77,12 @@ class DirectRule(Rule):
         update on BP's scale. ``"sum"``: the per-sample vectors summed over the batch, ``N v`` (Launay et al.'s
         code projects ``softmax(out) - onehot(y)`` without ``1/N``; LAFS: its local errors without ``1/N``). The
         output block keeps ``e``, the batch mean, either way.
+    bp_top : int
+        How many of the top hidden blocks receive BP's signal instead of a projection (default 0): the true
+        gradient ``c_k`` sent down from the output through ``W_{k+1}`` and the blocks above. Launay et al.'s
+        Table 4 code puts no feedback point before its last Linear (its feedback modules are keyed by the layer
+        name's last digit minus one, so lin2's overwrites conv2's), so its dense classifier ``576 -> 128 -> 10`` is
+        trained by exact backpropagation from ``e``: ``bp_top=1``.
     parallel : bool
         Compute the blocks' updates concurrently (they do not depend on each other; BLAS releases the GIL):
         the blocks dealt to as many threads as BLAS has at the time of the step, each with one BLAS thread,
@@ -97,11 +103,13 @@ class DirectRule(Rule):
         *,
         normalize: bool = True,
         error_scale: str = "mean",
+        bp_top: int = 0,
     ):
         self.feedback = DirectFeedback(projection, layout, seed, normalize)
         self.error_scale = check_error_scale(error_scale)
         self._projection_arg = projection
         self.parallel = as_bool(parallel, "parallel")
+        self.bp_top = positive_int(bp_top, "bp_top", minimum=0)
 
     # -- the feedback object's view ----------------------------------------------------------------------------
     @property
@@ -118,6 +126,8 @@ class DirectRule(Rule):
         return self.feedback.seed
 
     def _setup(self, net: Sequential) -> None:
+        if self.bp_top > net.n_blocks - 1:
+            raise ValueError(f"bp_top={self.bp_top}, but the network has {net.n_blocks - 1} hidden blocks")
         self.feedback.setup(net)
 
     def feedback_matrix(self, net: Sequential, k: int) -> np.ndarray:
@@ -157,7 +167,16 @@ class DirectRule(Rule):
         e = check_error(net, caches, e, y)
         self.setup(net)
         g = self.feedback.signals(scaled(self.projected(net, e, y), self.error_scale))
-        return self._updates(net, caches, [*g, e]), g
+        if not self.bp_top:
+            return self._updates(net, caches, [*g, e]), g
+        K = net.n_blocks
+        exact: dict[int, Grads] = {}
+        v = e
+        for k in range(K - 1, K - 1 - self.bp_top, -1):  # BP's chain from the output down to the top hidden blocks
+            v, exact[k], _ = net.backward_block(k, v, caches, need_dx=True, need_delta=False)
+            g[k - 1] = v
+        rest = self._updates(net, caches, [*g, e][: K - self.bp_top])
+        return rest + [gr for k in range(K - self.bp_top, K) for gr in exact[k]], g
 
     # -- the block updates -------------------------------------------------------------------------------------
     def block_update(self, net: Sequential, caches: Caches, k: int, g: np.ndarray) -> Grads:
@@ -177,4 +196,6 @@ class DirectRule(Rule):
             args["normalize"] = False
         if self.error_scale != "mean":
             args["error_scale"] = self.error_scale
+        if self.bp_top:
+            args["bp_top"] = self.bp_top
         return args
