@@ -365,7 +365,7 @@ def test_bp_top_gives_the_top_hidden_blocks_bps_gradient(make):
         for k in range(K - 1):
             want = bp_signals[k] if k >= K - 1 - top else plain_signals[k]
             np.testing.assert_allclose(signals[k], want, rtol=1e-12, atol=1e-15)
-        for j, layer in enumerate(net.param_layers()):
+        for j in range(len(net.param_layers())):
             block = next(b for b, sl in enumerate(net.block_param_slices()) if j in sl)
             want = bp_grads[j] if block >= K - 1 - top else plain_grads[j]
             for name in want:
