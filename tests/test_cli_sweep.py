@@ -27,10 +27,11 @@ title = "A tiny table"
 source = "a test"
 seeds = [0, 1]
 
-[base]
+[base]  # a row that trains (68 % test accuracy): the report tabulates it
 rule = "dfa"
 hidden = [16]
-epochs = 1
+epochs = 5
+batch_size = 16
 train_size = 128
 final_alignment = 16
 

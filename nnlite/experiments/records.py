@@ -4,7 +4,9 @@ record that :func:`nnlite.experiments.sweep.sweep` writes to ``<key>.json``.
 A run is ``{"variation": str, "seed": int, "options": dict}`` (``options`` those of
 :func:`~nnlite.experiments.run.run`, ``seed`` included). Its record is ``{"key", "variation", "seed", "options",
 "status": "ok" | "failed", "result": run's dict or None, "error": str or None, "traceback": str or None,
-"started", "finished" (ISO 8601 times with their UTC offset), "worker": the Dask worker's address or None}``.
+"started", "finished" (ISO 8601 times with their UTC offset), "worker": the Dask worker's address or None,
+"checksum"}``. ``checksum`` is the SHA-256 of the rest of the record's canonical JSON (:func:`seal`): a file that
+was truncated, edited or written for other options fails :func:`check_record`, is run again and never aggregated.
 """
 
 from __future__ import annotations
@@ -17,9 +19,20 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..training.io import json_clean
 from .run import run
 
-__all__ = ["check_runs", "execute", "is_done", "make_record", "run_key", "run_seconds"]
+__all__ = [
+    "check_record",
+    "check_runs",
+    "execute",
+    "is_done",
+    "make_record",
+    "read_record",
+    "run_key",
+    "run_seconds",
+    "seal",
+]
 
 
 def run_key(options: Mapping[str, Any]) -> str:
@@ -85,7 +98,7 @@ def make_record(
     """The file of one finished run: ``result`` when it succeeded, else ``exc`` and its traceback ``tb``."""
     if exc is not None and tb is None:
         tb = exc.__traceback__
-    return {
+    record = {
         "key": key,
         "variation": r["variation"],
         "seed": r["seed"],
@@ -98,6 +111,58 @@ def make_record(
         "finished": _now(),
         "worker": worker,
     }
+    return seal(record)
+
+
+def _digest(record: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def seal(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` JSON-cleaned (NaN as None, as the file holds it) with its ``checksum``: the SHA-256 of the canonical
+    JSON of everything else in it, options and result included."""
+    clean = json_clean(dict(record))
+    clean.pop("checksum", None)
+    return {**clean, "checksum": _digest(clean)}
+
+
+def check_record(doc: Any, name: str | None = None) -> str | None:
+    """Why ``doc`` (a parsed run file, named ``name``) cannot be trusted, or None when it can.
+
+    A record is trusted when it is a run record whose ``checksum`` matches its content and whose ``key`` is that
+    of its options (and the file's name, when given).
+    """
+    if not isinstance(doc, dict) or not {"key", "variation", "seed", "options", "status"} <= set(doc):
+        return "not a run record"
+    if "checksum" not in doc:
+        return "no checksum (written by an older nnlite, or by hand)"
+    if doc["checksum"] != _digest(doc):
+        return "checksum mismatch: the file was edited or damaged"
+    try:
+        key = run_key(doc["options"])
+    except (TypeError, ValueError):
+        return "its options are not a mapping"
+    if doc["key"] != key:
+        return f"its key {doc['key']} is not its options' ({key})"
+    if name is not None and name != f"{key}.json":
+        return f"its name is not its key's ({key}.json)"
+    return None
+
+
+def read_record(path: str | os.PathLike) -> tuple[dict[str, Any] | None, str | None]:
+    """``(record, None)`` for a trusted run file, ``(None, reason)`` otherwise (missing, truncated, edited, ...)."""
+    try:
+        with open(path, "rb") as f:
+            doc = json.loads(f.read())
+    except FileNotFoundError:
+        return None, "missing"
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"unreadable: {exc}"
+    except ValueError:
+        return None, "not valid JSON: truncated or damaged"
+    problem = check_record(doc, os.path.basename(path))
+    return (None, problem) if problem else (doc, None)
 
 
 def execute(key: str, r: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,12 +190,10 @@ def execute(key: str, r: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def is_done(path: str | os.PathLike) -> bool:
-    """Whether ``path`` holds a run's record with status "ok" (a missing, unreadable or failed one is not done)."""
-    try:
-        with open(path) as f:
-            return json.load(f).get("status") == "ok"
-    except (OSError, ValueError, AttributeError):
-        return False  # missing, unreadable or not a record: run it
+    """Whether ``path`` holds a trusted run record with status "ok" (:func:`read_record`; a missing, damaged or
+    failed one is not done)."""
+    record, _ = read_record(path)
+    return record is not None and record["status"] == "ok"
 
 
 def run_seconds(record: Mapping[str, Any]) -> float | None:

@@ -8,7 +8,6 @@ does not give is shown as "—", never invented.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -18,24 +17,16 @@ import numpy as np
 
 from ..training.io import atomic_write, write_json
 from .findings import findings_markdown, verdicts
+from .quality import load_checked, notes_markdown, row_quality, shown_rows, skipped_markdown
 from .spec import Spec
 
 __all__ = ["aggregate", "load_results", "markdown", "memory_table", "write_report"]
 
 
 def load_results(folder: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every run record (``<key>.json``) in ``folder``; files that are not run records are left out."""
-    out = []
-    for p in sorted(Path(folder).glob("*.json")):
-        if p.name in ("report.json", "spec.json"):
-            continue
-        try:
-            doc = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if isinstance(doc, dict) and {"variation", "seed", "status"} <= set(doc):
-            out.append(doc)
-    return out
+    """Every trusted run record (``<key>.json``) in ``folder``: a damaged one (its checksum fails) is left out
+    (:func:`~nnlite.experiments.quality.load_checked` says which and why)."""
+    return load_checked(folder)[0]
 
 
 def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
@@ -56,7 +47,8 @@ def aggregate(spec: Spec, records: list[dict[str, Any]]) -> list[dict[str, Any]]
         ``variation``, ``n_ok``, ``n_failed``, ``test_acc``/``test_acc_std``, ``train_acc``/``train_acc_std``,
         ``test_error``/``test_error_std`` (100 - accuracy), ``best_seed``, ``cos``/``cos_std`` (lists per hidden
         feedback point), ``update_cos_last`` (the output layer's update cosine), ``error_angle``, ``readout_acc``,
-        ``weight_angle`` (lists, from the best run), and ``paper`` (the spec's values for the row).
+        ``weight_angle`` (lists, from the best run), ``paper`` (the spec's values for the row), ``did_not_train``
+        (why the row did not train, or None) and ``failures`` (error -> runs), :mod:`~nnlite.experiments.quality`.
     """
     rows = []
     for v in spec.variations:
@@ -79,6 +71,7 @@ def aggregate(spec: Spec, records: list[dict[str, Any]]) -> list[dict[str, Any]]
         for key in ("error_angle", "readout_acc", "weight_angle"):
             row[key] = fa.get(key, []) if fa else []
         row["paper"] = spec.paper.get(name, {})
+        row.update(row_quality(mine, row))  # did_not_train, failures
         rows.append(row)
     return rows
 
@@ -111,7 +104,7 @@ def markdown(spec: Spec, rows: list[dict[str, Any]], *, title_note: str = "") ->
             head += [f"{c} (best run)"]
     lines = [f"## {spec.title}{title_note}", "", f"Source: {spec.source}", ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
+    for r in shown_rows(rows):
         p = r["paper"]
         cells = [r["variation"], f"{r['n_ok']}" + (f" (+{r['n_failed']} failed)" if r["n_failed"] else "")]
         for c in cols:
@@ -127,6 +120,7 @@ def markdown(spec: Spec, rows: list[dict[str, Any]], *, title_note: str = "") ->
                 cells += [", ".join(_cell(v, digits=1 if c == "error_angle" else 3) for v in r[c]) or "—"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Cells: mean (std) over seeds; alignment: mean (std) over the test samples of the best run.", ""]
+    lines += notes_markdown(spec, rows)
     if spec.notes:
         lines += [spec.notes.strip(), ""]
     return "\n".join(lines)
@@ -156,11 +150,14 @@ def write_report(spec: Spec, folder: str | os.PathLike, *, title_note: str = "")
         text, data = memory_table(spec)
         write_json(folder / "report.json", {"spec": spec.name, **data})
     else:
-        records = load_results(folder)
+        records, skipped = load_checked(folder)
         rows = aggregate(spec, records)
-        checked = verdicts(spec.findings, list(spec.readings), records)
+        untrained = [r["variation"] for r in rows if r.get("did_not_train")]
+        checked = verdicts(spec.findings, list(spec.readings), records, untrained)
         text = markdown(spec, rows, title_note=title_note) + findings_markdown(checked) + sources_markdown(spec)
+        text += skipped_markdown(skipped)
         doc = {"spec": spec.name, "title": spec.title + title_note, "rows": rows, "findings": checked}
+        doc["skipped"] = skipped
         write_json(folder / "report.json", {**doc, "sources": spec.sources})
         figure = spec.report.get("figure")
         if figure:

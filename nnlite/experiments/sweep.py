@@ -11,12 +11,17 @@ worker (up to ``distributed.scheduler.allowed-failures`` deaths per run, after w
 failed). A run whose options fail is caught on the worker and recorded as failed with its error and traceback;
 it never stops the sweep. Data sets are not shipped: each worker process loads its data set once and keeps it.
 
+The folder is held with :func:`~nnlite.experiments.lock.folder_lock` for the length of a sweep (a second sweep into
+it is refused, naming the first); a record whose checksum fails (truncated, edited) is run again, never trusted; a
+record that cannot be written (a full disk) stops the sweep with the file named, the runs already written kept.
+
 Dask is an optional dependency (the ``sweep`` extra), imported inside the functions that need it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import time
@@ -29,16 +34,25 @@ from typing import Any
 from ..config import build
 from ..config.builders import blas_threads
 from ..training.io import write_json
-from .records import check_runs, execute, is_done, make_record, run_key, run_seconds
-from .run import _data, config_of  # _data: the per-process data cache run() uses
+from .lock import folder_lock
+from .records import check_runs, execute, is_done, make_record, read_record, run_key, run_seconds
+from .run import _DATA, _data, config_of  # the per-process data cache run() uses
 
-__all__ = ["BLAS_ENV", "SweepSummary", "dry_run", "run_key", "sweep"]  # run_key: from .records
+__all__ = ["BLAS_ENV", "CONNECT_TIMEOUT", "SchedulerUnreachable", "SweepSummary", "dry_run", "run_key"]
+__all__ += ["scheduler_workers", "sweep"]  # run_key: from .records
 
 #: The environment of every worker process of the cluster :func:`sweep` starts: one BLAS thread per worker
 #: (one worker per core). ``run`` also limits BLAS to one thread while it trains (its ``threads`` default).
 BLAS_ENV: dict[str, str] = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 Event = dict[str, Any]
+
+#: Seconds to wait for a ``scheduler=`` address to answer before the sweep gives up with :class:`SchedulerUnreachable`.
+CONNECT_TIMEOUT = 5.0
+
+
+class SchedulerUnreachable(ConnectionError):
+    """The Dask scheduler at the address given did not answer within :data:`CONNECT_TIMEOUT` seconds."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,8 @@ class SweepSummary:
         The keys of the failed runs, in the order they finished.
     seconds : float
         Wall time of the sweep, cluster start and stop included.
+    damaged : int
+        Result files found damaged (truncated, edited: their checksum fails) and run again.
     """
 
     total: int
@@ -68,6 +84,7 @@ class SweepSummary:
     failed: int
     failed_keys: tuple[str, ...]
     seconds: float
+    damaged: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as a JSON-ready dict (``failed_keys`` as a list)."""
@@ -76,13 +93,38 @@ class SweepSummary:
         return d
 
 
+def _connect(scheduler: str, timeout: float) -> Any:
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerUnreachable(
+            f"no Dask scheduler answered at {scheduler} within {timeout:g} s ({exc}); start one there "
+            f"(dask scheduler) or leave the scheduler out to run on a local cluster"
+        ) from None
+
+
+def scheduler_workers(scheduler: str, timeout: float = CONNECT_TIMEOUT) -> int:
+    """The number of worker threads of the cluster at ``scheduler`` (connecting for at most ``timeout`` s).
+
+    Raises
+    ------
+    SchedulerUnreachable
+        Nothing answered in time.
+    """
+    with _connect(scheduler, timeout) as client:
+        info = client.scheduler_info()
+    return sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values())
+
+
 @contextlib.contextmanager
 def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     """A Client on ``scheduler``, or on a LocalCluster started here and shut down on leaving (errors too)."""
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        with Client(scheduler) as client:  # closes the client only: the cluster is not ours
+        with _connect(scheduler, CONNECT_TIMEOUT) as client:  # closes the client only: the cluster is not ours
             yield client
         return
     n = workers if workers is not None else (os.cpu_count() or 1)
@@ -104,6 +146,7 @@ def sweep(
     rerun: bool = False,
     retries: int = 2,
     on_event: Callable[[Event], Any] | None = None,
+    what: str = "",
 ) -> SweepSummary:
     """Execute ``runs`` on a Dask cluster and write one result file per run to ``out_dir``.
 
@@ -115,23 +158,28 @@ def sweep(
     out_dir : path
         The results folder (created when missing): ``<key>.json`` per run (:func:`run_key`).
     scheduler : str, optional
-        The address of a running cluster's scheduler (``"tcp://host:port"``); the sweep connects to it and leaves
-        it running. Default: start a ``distributed.LocalCluster`` of one single-threaded worker process per core
-        (BLAS at one thread, :data:`BLAS_ENV`) and shut it down at the end, also on an error or an interrupt.
+        The address of a running cluster's scheduler (``"tcp://host:port"``); the sweep connects to it (within
+        :data:`CONNECT_TIMEOUT` seconds, else :class:`SchedulerUnreachable`) and leaves it running. Default:
+        start a ``distributed.LocalCluster`` of one single-threaded worker process per core (BLAS at one thread,
+        :data:`BLAS_ENV`) and shut it down at the end, also on an error or an interrupt.
     workers : int, optional
         The number of worker processes of that local cluster (not with ``scheduler``).
     rerun : bool
-        Run everything again. Default: resume, skipping the runs whose result has status "ok" (failed runs are
-        run again).
+        Run everything again. Default: resume, skipping the runs whose result has status "ok" and a valid
+        checksum (failed runs and damaged files are run again).
     retries : int
         Dask's retries of a task that raised (a run's own errors are recorded, not raised; a lost worker is the
         scheduler's ``allowed-failures``).
     on_event : callable, optional
-        Called in the calling thread with a dict for each event: ``{"event": "start", "total", "skipped",
-        "submitted"}``; ``{"event": "done", "key", "variation", "seed", "status", "seconds", "done", "failed",
-        "running"}`` after each run's file is written (``seconds`` the run's wall time; ``done`` and ``failed``
-        count this sweep's finished runs, ``running`` those submitted and not finished); ``{"event": "end",
-        "summary"}`` (:meth:`SweepSummary.to_dict`).
+        Called in the calling thread with a dict for each event: ``{"event": "damaged", "file", "reason"}`` for
+        each result file that fails its check (it is run again); ``{"event": "start", "total", "skipped",
+        "submitted"}``; ``{"event": "done", "key", "variation", "seed", "status", "error", "seconds", "done",
+        "failed", "running"}`` after each run's file is written (``error`` the first line of a failed run's error,
+        else None; ``seconds`` the run's wall time; ``done`` and ``failed`` count this sweep's finished runs,
+        ``running`` those submitted and not finished); ``{"event": "end", "summary"}``
+        (:meth:`SweepSummary.to_dict`).
+    what : str
+        What is swept (e.g. the spec's name), written into the folder's lock for a second sweep's message.
 
     Returns
     -------
@@ -141,6 +189,12 @@ def sweep(
     ------
     ValueError, TypeError
         A malformed run, two runs with the same options, or bad ``workers``/``retries``.
+    LockError
+        Another process is sweeping into ``out_dir``.
+    SchedulerUnreachable
+        ``scheduler`` did not answer.
+    OSError
+        A record could not be written ("could not write <path>: ..."); the records already written are kept.
     """
     t0 = time.perf_counter()
     checked = check_runs(runs)
@@ -152,14 +206,23 @@ def sweep(
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    todo = [(k, r) for k, r in checked if rerun or not is_done(out / f"{k}.json")]
     emit = on_event if on_event is not None else (lambda event: None)
-    skipped = len(checked) - len(todo)
-    emit({"event": "start", "total": len(checked), "skipped": skipped, "submitted": len(todo)})
-    ok, failed_keys = 0, list[str]()
-    if todo:
-        ok, failed_keys = _submit_and_collect(todo, out, scheduler, workers, retries, emit)
+    with folder_lock(out, what):
+        todo: list[tuple[str, dict[str, Any]]] = []
+        damaged = 0
+        for k, r in checked:
+            path = out / f"{k}.json"
+            record, problem = read_record(path)
+            if problem not in (None, "missing"):
+                damaged += 1
+                emit({"event": "damaged", "file": str(path), "reason": problem})
+            if rerun or record is None or record["status"] != "ok":
+                todo.append((k, r))
+        skipped = len(checked) - len(todo)
+        emit({"event": "start", "total": len(checked), "skipped": skipped, "submitted": len(todo)})
+        ok, failed_keys = 0, list[str]()
+        if todo:
+            ok, failed_keys = _submit_and_collect(todo, out, scheduler, workers, retries, emit)
     summary = SweepSummary(
         total=len(checked),
         skipped=skipped,
@@ -168,6 +231,7 @@ def sweep(
         failed=len(failed_keys),
         failed_keys=tuple(failed_keys),
         seconds=time.perf_counter() - t0,
+        damaged=damaged,
     )
     emit({"event": "end", "summary": summary.to_dict()})
     return summary
@@ -200,7 +264,7 @@ def _submit_and_collect(
                     record = make_record(key, r, None, None, exc=fut.exception(), tb=fut.traceback())
                 else:  # cancelled or lost by the cluster
                     record = make_record(key, r, None, None, exc=RuntimeError(f"the cluster {fut.status} the task"))
-                write_json(out / f"{key}.json", record)
+                _write(out / f"{key}.json", record)
                 pending.pop(fut.key).release()
                 if record["status"] == "ok":
                     ok += 1
@@ -214,6 +278,7 @@ def _submit_and_collect(
                         "variation": r["variation"],
                         "seed": r["seed"],
                         "status": record["status"],
+                        "error": first_line(record.get("error")),
                         "seconds": run_seconds(record),
                         "done": done,
                         "failed": len(failed_keys),
@@ -224,6 +289,19 @@ def _submit_and_collect(
             if pending:  # an error or an interrupt: do not leave our runs on a cluster we may not own
                 client.cancel(list(pending.values()))
     return ok, failed_keys
+
+
+def first_line(error: str | None) -> str | None:
+    """The first line of a recorded error (None stays None)."""
+    return None if error is None else (error.strip().splitlines() or [""])[0]
+
+
+def _write(path: Path, record: dict[str, Any]) -> None:
+    try:
+        write_json(path, record)
+    except OSError as exc:
+        why = exc.strerror or os.strerror(exc.errno) if exc.errno else str(exc)
+        raise OSError(exc.errno or errno.EIO, f"could not write {path}: {why}") from exc
 
 
 # -- dry run --------------------------------------------------------------------------------------------------------
@@ -296,6 +374,7 @@ def dry_run(runs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike) -> di
                 total_all += step * steps * len(members)
                 total_todo += step * steps * entry["to_run"]
         variations[name] = entry
+    _DATA.clear()  # the data sets timed here are not kept in this (the client's) process
     return {
         "runs": len(checked),
         "done": n_done,
