@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ._validation import SeedLike, as_bool, as_generator, positive_int
+from ._validation import SeedLike, as_bool, as_generator, finite_float, positive_int
 from .layers import Dense, Layer, WeightLayer
 
 _R = TypeVar("_R")
@@ -86,6 +86,8 @@ class Sequential:
         #: The bottleneck (:meth:`bottleneck`): per hidden block k, the 0/1 mask of shape (1, units, 1, ...) that
         #: :meth:`backward_block` multiplies the gradient by where it enters block k (feedback point k).
         self.grad_masks: dict[int, np.ndarray] = {}
+        #: The weight bottleneck (:meth:`weight_bottleneck`): per block k, 0/1 masks of its weight layer's gradients.
+        self.weight_masks: dict[int, dict[str, np.ndarray]] = {}
 
     # -- structure -------------------------------------------------------------------------------------------
     @property
@@ -273,6 +275,8 @@ class Sequential:
                 grads.append(gi)
         delta = g
         dx, gw = self.weight_layer(k).backward(g, caches[s], feedback=feedback, need_dx=need_dx)
+        if k in self.weight_masks:  # the weight bottleneck: masked weights and biases get no gradient
+            gw = {n: gn * self.weight_masks[k][n] for n, gn in gw.items()}
         grads.append(gw)
         grads.reverse()
         return dx, grads, delta
@@ -322,6 +326,26 @@ class Sequential:
         frozen = np.sort(rng.permutation(units)[: units - trainable]).astype(np.int64)
         self.set_frozen_units(k, frozen)
         return frozen
+
+    def weight_bottleneck(self, k: int, keep: float, seed: SeedLike = None) -> dict[str, np.ndarray]:
+        """Freeze a fixed random fraction ``1 - keep`` of block k's weights and biases (Launay et al.'s Fig. 4 as
+        run, ``bottleneck.py``: ``keep = b/800``); the others train. Returns the 0/1 masks ``{"W", "b"}``.
+
+        Notes
+        -----
+        ``M_W[i, j] = [u_ij < keep]`` and ``M_b[i] = [v_i < keep]``, ``u, v ~ U(0, 1)`` drawn once from ``seed``;
+        block k's weight layer's gradients become ``M_W * dW`` and ``M_b * db`` under every rule (applied in
+        :meth:`backward_block`), so a masked entry never moves (but with the optimizer's weight decay). The
+        authors' hook also masks the layer's input gradient, per batch row and feature; nnlite does not (in
+        their net no feedback point precedes the layer, so its input gradient is what trains the layer below).
+        """
+        k = self._block(k)
+        keep = finite_float(keep, "keep")
+        if not 0 <= keep <= 1:
+            raise ValueError(f"keep must be in [0, 1], got {keep}")
+        rng, params = as_generator(seed), self.weight_layer(k).params
+        self.weight_masks[k] = {n: (rng.random(p.shape) < keep).astype(self.dtype) for n, p in params.items()}
+        return self.weight_masks[k]
 
     def set_frozen_units(self, k: int, frozen: Iterable[int]) -> None:
         """Freeze exactly the units ``frozen`` of hidden block k (an empty list unfreezes the block)."""

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from rule_cases import maker, registered
 
 import nnlite as nn
 from nnlite.config import ConfigError, RunConfig
@@ -235,3 +236,49 @@ def test_dfa_trains_from_zero_weights_and_bp_cannot(digits):
     net = nn.mlp([64, 32, 32, 10], "tanh", init="zeros", seed=0)
     nn.fit(net, nn.BP(), nn.softmax_cross_entropy, nn.SGD(0.1, momentum=0.9), train, test, **kw)
     assert not any(p["W"].any() for p in net.params())  # BP's hidden signals pass through W = 0: nothing moves
+
+
+# -- the bottleneck as a fixed random mask on individual weights -----------------------------------------------
+
+
+@pytest.mark.parametrize("name", registered())
+def test_weight_bottleneck_keeps_exactly_the_masked_weights(name):
+    rng = np.random.default_rng(4)
+    net = nn.mlp([8, 7, 6, 5, 3], seed=0)
+    masks = net.weight_bottleneck(1, 0.5, seed=2)
+    assert set(masks) == {"W", "b"} and masks["W"].dtype == np.float32
+    assert 0 < masks["W"].sum() < masks["W"].size
+    before = [{k: v.copy() for k, v in p.items()} for p in net.params()]
+    rule, opt = maker(name)(), nn.SGD(0.1, momentum=0.9)
+    x, y = rng.standard_normal((16, 8)).astype(np.float32), rng.integers(0, 3, 16)
+    for _ in range(3):
+        out, caches = net.forward(x)
+        _, e = nn.softmax_cross_entropy(out, y)
+        grads = rule.gradients(net, caches, e, y)
+        opt.step(net.params(), grads)
+        rule.after_step(net, grads)
+    rule.close()
+    j = net.block_param_slices()[1][0]  # block 1's weight layer
+    for k, m in masks.items():
+        now, was = net.params()[j][k], before[j][k]
+        assert np.array_equal(now[m == 0], was[m == 0]), k  # bit for bit
+        assert (now[m == 1] != was[m == 1]).all(), k
+    for i in net.block_param_slices()[0]:
+        assert (net.params()[i]["W"] != before[i]["W"]).any()
+
+
+def test_weight_bottleneck_config_and_keep_probability():
+    from nnlite.config.builders import build_net
+
+    masks = nn.mlp([20, 400, 3], seed=0).weight_bottleneck(0, 0.25, seed=1)
+    assert abs(masks["W"].mean() - 0.25) < 0.01
+    ds = nn.data.load("digits")
+    net = build_net(
+        RunConfig(hidden=[32, 32], bottleneck=[1, 8], bottleneck_mode="weights"), ds, {"weights": 0, "mask": 3}
+    )
+    assert set(net.weight_masks) == {1} and not net.grad_masks
+    np.testing.assert_allclose(net.weight_masks[1]["W"].mean(), 8 / 32, atol=0.05)
+    with pytest.raises(ConfigError, match="bottleneck_mode"):
+        RunConfig(bottleneck_mode="weights")
+    with pytest.raises(ValueError, match="keep"):
+        nn.mlp([4, 3, 2]).weight_bottleneck(0, 1.5)

@@ -196,7 +196,10 @@ def build_net(config: RunConfig, ds: data.Dataset, seeds: dict[str, int]) -> Seq
     if config.bottleneck is not None:  # units chosen from their own stream, so the weights do not change
         k, n = config.bottleneck
         try:
-            net.bottleneck(k, n, seed=seeds["mask"])
+            if config.bottleneck_mode == "weights":  # keep probability N/units, Launay et al.'s b/800
+                net.weight_bottleneck(k, n / net.block_shapes[net._block(k)][0] if n else 0.0, seed=seeds["mask"])
+            else:
+                net.bottleneck(k, n, seed=seeds["mask"])
         except ValueError as exc:
             raise ConfigError(f"{_named('bottleneck')} {k}:{n}: {exc}", ["bottleneck"]) from None
     return net

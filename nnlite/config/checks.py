@@ -69,6 +69,8 @@ def check_combination(values: Any, rules: Sequence[str], name: Callable[[str], s
         fail(f"{name('lr_decay_factor')} needs {name('lr_decay_epochs')}", "lr_decay_factor")
     if (getattr(values, "input_mean", None) is None) != (getattr(values, "input_std", None) is None):
         fail(f"{name('input_mean')} and {name('input_std')} go together", "input_mean", "input_std")
+    if getattr(values, "bottleneck_mode", "units") != "units" and values.bottleneck is None:
+        fail(f"{name('bottleneck_mode')} needs {name('bottleneck')}", "bottleneck_mode")
     model = values.model
     if getattr(values, "layers", None) is not None and model == "cnn":
         fail(f"{name('layers')} describes the whole network: it cannot go with {name('model')} cnn", "layers", "model")

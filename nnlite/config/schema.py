@@ -261,6 +261,13 @@ class RunConfig:
         "freeze all but N random units of hidden block K (0-based) for the whole run (Launay et al. §4.2)",
         metavar="K:N",
     )
+    bottleneck_mode: str = _opt(
+        "units",
+        _choice(("units", "weights")),
+        "feedback",
+        "--bottleneck K:N freezes units (default) or, with weights, each weight and bias of block K's weight layer "
+        "with probability 1 - N/units (Launay et al.'s code, bottleneck.py)",
+    )
     kp_lr: float | None = _opt(
         None,
         V.optional(V.positive_float),

@@ -44,6 +44,7 @@ class NetworkView(Sequential):
     block_shapes = _shared("block_shapes")
     dtype = _shared("dtype")
     grad_masks = _shared("grad_masks")
+    weight_masks = _shared("weight_masks")
 
     def __init__(self, net: Sequential) -> None:  # no super().__init__: the network is net's
         if not isinstance(net, Sequential):
