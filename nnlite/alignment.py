@@ -15,7 +15,11 @@ from .rules.bp import BP
 if TYPE_CHECKING:
     from .network import Caches, Sequential
 
-__all__ = ["Alignment", "angle", "cosine", "cosine_per_sample", "measure"]
+__all__ = ["ALIGNMENT_MODES", "Alignment", "angle", "cosine", "cosine_per_sample", "measure", "measure_as_run"]
+
+#: How alignment is measured: on one training-mode pass (``measure``) or as Launay et al.'s code does
+#: (``measure_as_run``).
+ALIGNMENT_MODES = ("one-pass", "authors")
 
 
 def cosine_per_sample(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -117,6 +121,78 @@ def measure(
     """
     reference = BP() if reference is None else reference
     ref_grads, c = reference.gradients_and_signals(net, caches, e, y)
+    return _against(net, rule, caches, e, y, ref_grads, c)
+
+
+def measure_as_run(
+    net: Sequential, rule: Rule, loss: Any, x: np.ndarray, y: np.ndarray, *, reference: Rule | None = None
+) -> Alignment:
+    """Alignment of ``rule`` against BP (or ``reference``) measured as Launay et al.'s code measures it.
+
+    Their ``_end_epoch`` runs ``validate()`` first, which leaves the DFA network in evaluation mode, while the BP
+    copy it is compared with stays in training mode: the rule's signals come from an evaluation-mode pass (batch
+    norm's running statistics, no dropout), BP's from a training-mode pass with its own dropout masks and the
+    batch's statistics. Batch norm and dropout then lower the measured cosine by themselves.
+
+    Parameters
+    ----------
+    net : Sequential
+    rule : Rule
+    loss : callable
+        ``loss(out, y) -> (float, e)``, the training loss (each pass gets its own ``e``).
+    x : ndarray, shape (N, *net.input_shape)
+    y : ndarray of int, shape (N,)
+    reference : Rule, optional
+        What to compare with (default BP).
+
+    Returns
+    -------
+    Alignment
+
+    Notes
+    -----
+    ``c_k`` and BP's updates from ``net.forward(x, train=True)`` and its ``e``; ``g_k``, the rule's updates, local
+    errors and readouts from ``net.forward(x, train=False)`` and its ``e``. The layers' generators and batch
+    norm's running statistics are put back as they were before the training-mode pass, so measuring changes
+    nothing of the training that follows. Without batch norm and dropout it equals :func:`measure`.
+    """
+    reference = BP() if reference is None else reference
+    saved = _training_mode_state(net)
+    try:
+        out, caches = net.forward(x, train=True)  # BP's copy, in training mode
+        _, e = loss(out.reshape(out.shape[0], -1), y)
+        ref_grads, c = reference.gradients_and_signals(net, caches, e, y)
+    finally:
+        _restore(net, saved)
+    out, caches = net.forward(x, train=False)  # the rule's network, left in evaluation mode by validate()
+    _, e = loss(out.reshape(out.shape[0], -1), y)
+    return _against(net, rule, caches, e, y, ref_grads, c)
+
+
+def _training_mode_state(net: Sequential) -> tuple[list[dict[str, np.ndarray]], list[tuple[Any, Any]]]:
+    """Batch norm's buffers and the layers' generators: what a training-mode pass changes besides its output."""
+    bufs = [{k: v.copy() for k, v in (getattr(layer, "buffers", None) or {}).items()} for layer in net.layers]
+    gens = [
+        (g, g.bit_generator.state)
+        for layer in net.layers
+        if isinstance(g := getattr(layer, "rng", None), np.random.Generator)
+    ]
+    return bufs, gens
+
+
+def _restore(net: Sequential, saved: tuple[list[dict[str, np.ndarray]], list[tuple[Any, Any]]]) -> None:
+    bufs, gens = saved
+    for layer, b in zip(net.layers, bufs):
+        for k, v in b.items():
+            getattr(layer, "buffers")[k][...] = v  # noqa: B009 (Layer declares no buffers)
+    for g, state in gens:
+        g.bit_generator.state = state
+
+
+def _against(
+    net: Sequential, rule: Rule, caches: Caches, e: np.ndarray, y: np.ndarray, ref_grads: list, c: list
+) -> Alignment:
+    """The rule's signals and updates on ``caches`` against the reference's ``c`` and ``ref_grads``."""
     grads, g = rule.gradients_and_signals(net, caches, e, y)
     out = Alignment()
     for gk, ck in zip(g, c):

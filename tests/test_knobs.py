@@ -282,3 +282,99 @@ def test_weight_bottleneck_config_and_keep_probability():
         RunConfig(bottleneck_mode="weights")
     with pytest.raises(ValueError, match="keep"):
         nn.mlp([4, 3, 2]).weight_bottleneck(0, 1.5)
+
+
+# -- alignment measured as the authors' code measures it -------------------------------------------------------
+
+
+def _state(net):
+    bufs = [{k: v.copy() for k, v in (getattr(l, "buffers", None) or {}).items()} for l in net.layers]
+    gens = [l.rng.bit_generator.state for l in net.layers if getattr(l, "rng", None) is not None]
+    return bufs, gens
+
+
+@pytest.mark.parametrize("name", ["dfa", "fa"])
+def test_authors_alignment_is_eval_for_the_rule_and_train_for_bp(name):
+    from nnlite.alignment import cosine_per_sample, measure_as_run
+
+    rng = np.random.default_rng(5)
+    net = nn.mlp([6, 8, 8, 3], "tanh", seed=0, dropout=0.3, batch_norm=True)
+    x, y = rng.standard_normal((16, 6)).astype(np.float32), rng.integers(0, 3, 16)
+    for _ in range(3):  # running statistics away from their initial values
+        net.forward(rng.standard_normal((16, 6)).astype(np.float32))
+    rule = registry.make(name, seed=1)
+    before = _state(net)
+    # by hand: BP on a training-mode pass, then the state put back; the rule on an evaluation-mode pass
+    out, caches = net.forward(x, train=True)
+    _, e = nn.softmax_cross_entropy(out, y)
+    bp_grads, c = nn.BP().gradients_and_signals(net, caches, e, y)
+    for layer, b in zip(net.layers, before[0]):
+        for k, v in b.items():
+            layer.buffers[k][...] = v
+    for layer, s in zip([l for l in net.layers if getattr(l, "rng", None) is not None], before[1]):
+        layer.rng.bit_generator.state = s
+    out_r, caches_r = net.forward(x, train=False)
+    _, e_r = nn.softmax_cross_entropy(out_r, y)
+    grads, g = rule.gradients_and_signals(net, caches_r, e_r, y)
+    want = [float(np.nanmean(cosine_per_sample(gk, ck))) for gk, ck in zip(g, c)]
+
+    got = measure_as_run(net, rule, nn.softmax_cross_entropy, x, y)
+    assert got.signal_cos == pytest.approx(want, rel=1e-12)
+    want_upd = [
+        nn.alignment.cosine(
+            np.concatenate([a[k].ravel() for k in sorted(a)]), np.concatenate([b[k].ravel() for k in sorted(a)])
+        )
+        for a, b in zip(grads, bp_grads)
+    ]
+    assert got.update_cos == pytest.approx(want_upd, rel=1e-12)
+    after = _state(net)  # generators and running statistics left exactly as before
+    assert after[1] == before[1]
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(after[0], before[0]) for k in a)
+    out, caches = net.forward(x, train=True)
+    _, e = nn.softmax_cross_entropy(out, y)
+    one_pass = nn.alignment.measure(net, rule, caches, e, y)
+    assert not np.allclose(one_pass.signal_cos, got.signal_cos)
+
+
+@pytest.mark.parametrize("name", ["dfa", "lafs", "fa", "ifa"])
+def test_authors_alignment_equals_one_pass_without_bn_and_dropout(name):
+    from nnlite.alignment import measure, measure_as_run
+
+    rng = np.random.default_rng(6)
+    net = nn.mlp([6, 8, 8, 3], "tanh", seed=0)
+    x, y = rng.standard_normal((16, 6)).astype(np.float32), rng.integers(0, 3, 16)
+    rule = registry.make(name, seed=1)
+    out, caches = net.forward(x)
+    _, e = nn.softmax_cross_entropy(out, y)
+    assert (
+        measure_as_run(net, rule, nn.softmax_cross_entropy, x, y).to_dict()
+        == measure(net, rule, caches, e, y).to_dict()
+    )
+
+
+def test_fit_and_config_take_the_alignment_mode(digits):
+    train = (digits.x_train[:128], digits.y_train[:128])
+    hists, weights = [], []
+    for mode in ("one-pass", "authors"):
+        net = nn.mlp([64, 16, 10], seed=0, dropout=0.2, batch_norm=True)
+        hists.append(
+            nn.fit(
+                net,
+                nn.DFA(seed=1),
+                nn.softmax_cross_entropy,
+                nn.SGD(0.1),
+                train,
+                epochs=1,
+                batch_size=32,
+                seed=0,
+                progress=False,
+                alignment_every=2,
+                alignment_mode=mode,
+            )
+        )
+        weights.append([v.copy() for p in net.params() for v in p.values()])
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))  # measuring never changes training
+    assert hists[0].alignment[0]["signal_cos"] != hists[1].alignment[0]["signal_cos"]
+    with pytest.raises(ValueError, match="alignment_mode"):
+        nn.fit(nn.mlp([64, 10]), nn.BP(), nn.softmax_cross_entropy, nn.SGD(0.1), train, alignment_mode="eval")
+    assert RunConfig(alignment_mode="authors").alignment_mode == "authors"

@@ -373,6 +373,7 @@ def fit_config(
                 checkpoint_dir=checkpoint_dir,
                 resume=resume,
                 lr_schedule=lr_schedule_of(config),
+                alignment_mode=config.alignment_mode,
             )
         finally:
             if auto is not None:

@@ -287,6 +287,13 @@ class RunConfig:
         "measure alignment against BP every N steps (default: off for train, about 10 times per epoch for compare)",
         metavar="N",
     )
+    alignment_mode: str = _opt(
+        "one-pass",
+        _choice(("one-pass", "authors")),
+        "feedback",
+        "how alignment is measured: one-pass (default: rule and BP on one training-mode pass) or authors (Launay "
+        "et al.'s code: the rule's network in evaluation mode, BP's in training mode with its own dropout masks)",
+    )
     # optimisation
     optimizer: str = _opt(
         "momentum", _choice(OPTIMIZERS), "optimisation", "sgd, momentum (default), nesterov, adam or rmsprop"

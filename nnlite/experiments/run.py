@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..alignment import measure
+from ..alignment import measure, measure_as_run
 from ..config import RunConfig, build, fit_config, options
 from ..config import builders as _build
 from ..config.schema import ConfigError
@@ -50,8 +50,8 @@ _DATA: dict[tuple, Any] = {}
 
 
 def _data(config: RunConfig) -> Any:
-    key = (config.dataset, config.data_root, config.standardize, _build._flat_input(config), config.dtype)
-    key += (config.input_mean, config.input_std)
+    key: tuple[Any, ...] = (config.dataset, config.data_root, config.standardize, _build._flat_input(config))
+    key += (config.dtype, config.input_mean, config.input_std)
     if key not in _DATA:
         _DATA.clear()  # one data set at a time per worker: sweeps are grouped by data set
         _DATA[key] = _build.load_data(config.replace(train_size=None))[0]
@@ -72,7 +72,8 @@ def run(options: Mapping[str, Any]) -> dict[str, Any]:
         ``options`` (as given), ``rule_repr``, ``test_acc``/``test_loss``/``train_acc``/``train_loss`` of the last
         epoch, ``stopped`` (None, or where a non-finite loss stopped training), ``seconds`` (training time),
         ``history`` (:meth:`nnlite.History.to_dict`), ``final_alignment`` (:class:`nnlite.Alignment` as a dict on
-        the first ``final_alignment`` test samples, with ``n_samples``; None when 0) and ``nnlite`` (version).
+        the first ``final_alignment`` test samples, with ``n_samples`` and ``mode``, the ``alignment_mode``; None
+        when 0) and ``nnlite`` (version).
 
     Notes
     -----
@@ -87,9 +88,13 @@ def run(options: Mapping[str, Any]) -> dict[str, Any]:
     n_align = config.final_alignment
     if n_align and hist.stopped is None:
         x, y = test[0][:n_align], test[1][:n_align]
-        out, caches = net.forward(x, train=True)
-        _, e = built.loss(out.reshape(out.shape[0], -1), y)
-        final = {**measure(net, rule, caches, e, y).to_dict(), "n_samples": int(x.shape[0])}
+        if config.alignment_mode == "authors":  # the rule's net in eval mode, BP's in train mode
+            a = measure_as_run(net, rule, built.loss, x, y)
+        else:
+            out, caches = net.forward(x, train=True)
+            _, e = built.loss(out.reshape(out.shape[0], -1), y)
+            a = measure(net, rule, caches, e, y)
+        final = {**a.to_dict(), "n_samples": int(x.shape[0]), "mode": config.alignment_mode}
     rule.close()
 
     def last(xs: list[float]) -> float | None:

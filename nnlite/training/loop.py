@@ -66,6 +66,7 @@ def fit(
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
     lr_schedule: StepDecay | None = None,
+    alignment_mode: str = "one-pass",
 ) -> History:
     """Train ``net`` with ``rule``.
 
@@ -104,6 +105,11 @@ def fit(
         and training data; a difference is refused, naming it), and ``seed`` must be what it was. Training
         continues after the last finished epoch, and the result is bit-identical to an uninterrupted run at the
         same BLAS thread count. ``epochs`` may be larger than before, to train on.
+    alignment_mode : {"one-pass", "authors"}
+        How ``alignment_every`` measures: on the step's own training-mode pass (:func:`nnlite.alignment.measure`)
+        or as Launay et al.'s code does, the rule's signals from an evaluation-mode pass and BP's from another
+        training-mode pass (:func:`nnlite.alignment.measure_as_run`; the layers' generators and batch norm's
+        statistics are put back, so training is the same either way).
     lr_schedule : StepDecay, optional
         The optimizer's lr for each epoch, from the lr it has when ``fit`` starts
         (:class:`nnlite.optim.StepDecay`: ``lr_0 * factor^m`` after ``m`` milestones); put back on return. A
@@ -142,6 +148,8 @@ def fit(
         positive_int(max_steps, "max_steps")
     if alignment_every is not None:
         positive_int(alignment_every, "alignment_every")
+    if alignment_mode not in _alignment.ALIGNMENT_MODES:
+        raise ValueError(f"alignment_mode must be one of {_alignment.ALIGNMENT_MODES}, got {alignment_mode!r}")
     if not isinstance(resume, (bool, np.bool_)):
         raise TypeError(f"resume must be True or False, got {resume!r}")
     if resume and checkpoint_dir is None:
@@ -186,7 +194,10 @@ def fit(
                         break
                     grads = rule.gradients(runner, caches, e, yb)
                     if alignment_every and step % alignment_every == 0:
-                        a = _alignment.measure(runner, rule, caches, e, yb)
+                        if alignment_mode == "authors":
+                            a = _alignment.measure_as_run(runner, rule, loss, xb, yb)
+                        else:
+                            a = _alignment.measure(runner, rule, caches, e, yb)
                         hist.alignment.append({"epoch": epoch, "step": step, **a.to_dict()})
                     optimizer.step(params, grads)
                     rule.after_step(runner, grads)
