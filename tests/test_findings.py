@@ -188,3 +188,15 @@ def test_a_finding_over_a_row_that_did_not_train_is_inconclusive():
     result = evaluate(f, recs, untrained=["B"])
     assert result["verdict"] == "inconclusive" and result["untrained_rows"] == ["B"]
     assert "rows that did not train: B" in findings_markdown([result])
+
+
+def test_a_run_records_both_alignment_measurements_and_a_finding_can_read_either():
+    from nnlite.experiments.run import run
+
+    options = {"rule": "dfa", "hidden": [16], "epochs": 1, "train_size": 128, "dropout": 0.5, "final_alignment": 32}
+    fa = run({**options, "alignment_mode": "authors"})["final_alignment"]
+    assert set(fa["by_mode"]) == {"one-pass", "authors"} and fa["signal_cos"] == fa["by_mode"]["authors"]["signal_cos"]
+    assert fa["by_mode"]["one-pass"]["signal_cos"] != fa["by_mode"]["authors"]["signal_cos"]  # dropout: they differ
+    record = {"variation": "r", "seed": 0, "status": "ok", "result": {"final_alignment": fa}}
+    assert seed_values([record], "r", "cos@one-pass", 0) == [fa["by_mode"]["one-pass"]["signal_cos"][0]]
+    assert seed_values([record], "r", "cos", 0) == [fa["by_mode"]["authors"]["signal_cos"][0]]

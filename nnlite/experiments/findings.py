@@ -6,7 +6,8 @@ aggregated runs::
     [[finding]]
     claim = "Batch normalisation lowers alignment"
     source = "Launay et al. (2020), §3.2"
-    metric = "cos"              # test_acc, train_acc (percent), cos, readout_acc, error_angle (per hidden layer)
+    metric = "cos"              # test_acc, train_acc (percent), cos, readout_acc, error_angle (per hidden layer);
+                                # cos@one-pass, cos@authors: one of the two alignment measurements a run records
     layers = "mean"             # per-layer metrics: "mean" over the hidden layers, an index, or a list (each)
     test = "a < b"              # "a < b", "a > b" (factor = 0.5: "a < 0.5 b"), "a < threshold", "a > threshold",
     a = "norm+BN"               # or "rises then plateaus" over rows = [...] (in order)
@@ -50,8 +51,14 @@ ALPHA = 0.05
 #: "Plateaus": the last two rows differ by less than this fraction of the rise.
 PLATEAU = 0.1
 #: Per-run values a finding can test: accuracies in percent, or per hidden layer from the final alignment.
-METRICS = ("test_acc", "train_acc", "cos", "readout_acc", "error_angle")
-_PER_LAYER = {"cos": "signal_cos", "readout_acc": "readout_acc", "error_angle": "error_angle"}
+METRICS = ("test_acc", "train_acc", "cos", "cos@one-pass", "cos@authors", "readout_acc", "error_angle")
+_PER_LAYER = {
+    "cos": "signal_cos",
+    "cos@one-pass": "signal_cos",
+    "cos@authors": "signal_cos",
+    "readout_acc": "readout_acc",
+    "error_angle": "error_angle",
+}
 TESTS = ("a < b", "a > b", "a < threshold", "a > threshold", "rises then plateaus")
 _KEYS = {"claim", "source", "metric", "layers", "test", "a", "b", "factor", "threshold", "rows"}
 
@@ -140,6 +147,8 @@ def seed_values(records: Sequence[dict[str, Any]], row: str, metric: str, layer:
                 out.append(100.0 * float(v))
             continue
         fa = res.get("final_alignment") or {}
+        if "@" in metric:  # one measurement of the two a run records (experiments.run: one-pass, authors)
+            fa = (fa.get("by_mode") or {}).get(metric.split("@")[1]) or {}
         per_layer = [float(x) for x in fa.get(_PER_LAYER[metric], []) if x is not None]
         if not per_layer:
             continue
@@ -263,7 +272,8 @@ def verdicts(
     untrained: Sequence[str] = (),
 ) -> list[dict]:
     """Every finding's verdict, once per reading (once when the spec has none); see :func:`evaluate`."""
-    return [evaluate(f, records, r, untrained) for f in findings for r in (list(readings) or [None])]
+    names: list[str | None] = list(readings) or [None]
+    return [evaluate(f, records, r, untrained) for f in findings for r in names]
 
 
 def _fmt(s: dict[str, Any] | None) -> str:

@@ -68,6 +68,16 @@ _QUICK = {"seeds", *RUN_OPTIONS}
 _PAPER_KEYS = {"test_acc", "test_acc_std", "train_acc", "train_acc_std", "cos", "cos_std", "test_error", "source"}
 
 
+#: Per-channel input normalisation constants by data set, for a spec run on another data set than its own: the
+#: authors' (lightonai/principled-dfa-training, mltools/data.py NORMALIZATION: CIFAR-10, MNIST) and, where they
+#: give none, nnlite's, the training set's own mean and standard deviation (Fashion-MNIST: 0.2860, 0.3530).
+NORMALIZATION: dict[str, tuple[list[float], list[float]]] = {
+    "cifar10": ([0.4914, 0.4822, 0.4465], [0.2023, 0.1994, 0.2010]),
+    "mnist": ([0.1307], [0.3081]),
+    "fashion-mnist": ([0.2860], [0.3530]),
+}
+
+
 class SpecError(ValueError):
     """A spec that cannot run: the message names the file and the key."""
 
@@ -309,7 +319,8 @@ def expand(
     """The runs of ``spec``: one ``{"variation", "seed", "options"}`` per variation and seed, in table order.
 
     ``quick`` applies the spec's ``[quick]`` table (a subset of the data, fewer epochs and seeds); ``dataset``
-    replaces the data set of every run (e.g. Fashion-MNIST where CIFAR-10 cannot be downloaded); ``overrides``
+    replaces the data set of every run (e.g. Fashion-MNIST where CIFAR-10 cannot be downloaded), and a run's input
+    normalisation constants with that data set's (:data:`NORMALIZATION`; none where it has none); ``overrides``
     sets run options in every run (e.g. ``{"epochs": 5}``: the scale a machine affords), checked like the spec's
     own; ``seeds`` replaces the spec's seeds.
     """
@@ -328,5 +339,10 @@ def expand(
             options = _per_rule({**spec.base, **_options(v), **q, **extra, "seed": s})
             if dataset is not None:
                 options["dataset"] = dataset
+                if "input_mean" in options or "input_std" in options:  # the constants of the data set run
+                    options.pop("input_mean", None)
+                    options.pop("input_std", None)
+                    if dataset in NORMALIZATION:
+                        options["input_mean"], options["input_std"] = NORMALIZATION[dataset]
             runs.append({"variation": v["name"], "seed": s, "options": options})
     return runs

@@ -173,8 +173,9 @@ class DirectRule(Rule):
         exact: dict[int, Grads] = {}
         v = e
         for k in range(K - 1, K - 1 - self.bp_top, -1):  # BP's chain from the output down to the top hidden blocks
-            v, exact[k], _ = net.backward_block(k, v, caches, need_dx=True, need_delta=False)
-            g[k - 1] = v
+            dx, exact[k], _ = net.backward_block(k, v, caches, need_dx=True, need_delta=False)
+            assert dx is not None  # need_dx=True
+            g[k - 1] = v = dx
         rest = self._updates(net, caches, [*g, e][: K - self.bp_top])
         return rest + [gr for k in range(K - self.bp_top, K) for gr in exact[k]], g
 
