@@ -3,7 +3,13 @@
 ``sweep`` runs every (variation, seed) of a spec on Dask (a local cluster by default, ``--scheduler`` for any
 other), one JSON per run in ``--out``, resuming what is done; ``report`` aggregates a results folder into the
 paper's table (``report.md``, ``report.json``, figures); ``reproduce`` is ``sweep`` of a shipped spec followed by
-``report``. A bar on standard error shows runs done / failed / running and the time left.
+``report``. A bar on standard error shows runs done / failed / running and the time left; each failed run's
+reason is printed as it happens, and counted per reason at the end.
+
+Before anything is scheduled: every run's options are checked as the spec file's are (``--set lr=fast`` is
+refused), the data sets the runs need must be on disk or downloadable (else the fix is named), the folder must
+not hold another spec's runs nor be swept by another process, and a sweep whose estimated wall time exceeds
+:data:`CONFIRM_HOURS` hours needs ``--yes``. Ctrl-C says what was kept and how to continue.
 """
 
 from __future__ import annotations
@@ -11,13 +17,19 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
+import shlex
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from .build import CLIError
 
-__all__ = ["add_sweep_commands", "cmd_report", "cmd_reproduce", "cmd_sweep"]
+__all__ = ["CONFIRM_HOURS", "add_sweep_commands", "cmd_report", "cmd_reproduce", "cmd_sweep"]
+
+#: A sweep estimated to run longer than this (hours of wall time on the workers at hand) needs ``--yes``.
+CONFIRM_HOURS = 24.0
 
 
 def add_sweep_commands(sub: Any, positive_int: Any) -> None:
@@ -39,11 +51,16 @@ def add_sweep_commands(sub: Any, positive_int: Any) -> None:
         )
         p.add_argument("--seeds", default=None, help="comma-separated seeds replacing the spec's (e.g. 0,1,2)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument(
+            "--yes", action="store_true", help=f"run a sweep estimated at over {CONFIRM_HOURS:g} h of wall time"
+        )
 
     p = sub.add_parser("sweep", help="run an experiment spec on Dask (resumable)")
     p.add_argument("spec", help="a spec file (.toml) or the name of a shipped spec")
     common(p)
-    p.add_argument("--dry-run", action="store_true", help="count the runs and estimate their CPU time; run nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="count the runs and estimate their CPU and wall time; run nothing"
+    )
     p = sub.add_parser("report", help="the paper's table from a results folder")
     p.add_argument("dir", help="a folder written by nnlite sweep")
     p = sub.add_parser("reproduce", help="sweep a shipped spec, then report it")
@@ -64,10 +81,14 @@ class _Bar:
     def __init__(self, enabled: bool) -> None:
         self.bar: Any = None
         self.enabled = enabled
+        self.reasons: Counter[str] = Counter()
+        self.done = 0
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
-        if kind == "start":
+        if kind == "damaged":
+            print(f"  damaged {event['file']}: {event['reason']}; running it again", flush=True)
+        elif kind == "start":
             print(f"{event['total']} runs, {event['skipped']} already done, {event['submitted']} to run", flush=True)
             if self.enabled and event["submitted"]:
                 from tqdm.auto import tqdm
@@ -76,12 +97,56 @@ class _Bar:
         elif kind == "done":
             secs = event.get("seconds")
             took = "" if secs is None else f" in {secs:.1f} s"
-            print(f"  {event['status']:6s} {event['variation']} seed {event['seed']}{took}", flush=True)
+            why = f": {event['error']}" if event.get("error") else ""
+            self.done += 1
+            if event.get("error"):
+                self.reasons[event["error"]] += 1
+            print(f"  {event['status']:6s} {event['variation']} seed {event['seed']}{took}{why}", flush=True)
             if self.bar is not None:
                 self.bar.update(1)
                 self.bar.set_postfix(failed=event["failed"], running=event["running"], refresh=False)
         elif kind == "end" and self.bar is not None:
             self.bar.close()
+        if kind == "end" and self.reasons:
+            print("failed runs, by reason:")
+            for reason, n in self.reasons.most_common():
+                print(f"  {n} × {reason}")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _plan_table(plan: dict[str, Any], workers: int) -> str:
+    """The dry run as a table: per variation its runs, runs to do, step time and wall time on ``workers``."""
+    lines = ["| variation | runs | to run | step s | est. wall |", "|---|---|---|---|---|"]
+    for name, v in plan["variations"].items():
+        if "error" in v:
+            lines.append(f"| {name} | {v['seeds']} | {v['to_run']} | — | fails: {v['error'].splitlines()[0]} |")
+            continue
+        wall = v["step_seconds"] * v["steps_per_run"] * v["to_run"] / workers
+        lines.append(f"| {name} | {v['seeds']} | {v['to_run']} | {v['step_seconds']:.4f} | {_duration(wall)} |")
+    cpu = _cpu_to_run(plan)
+    lines += [
+        "",
+        f"{plan['runs']} runs, {plan['done']} done, {plan['to_run']} to run: about {_duration(cpu)} of CPU, "
+        f"{_duration(cpu / workers)} of wall time on {workers} worker(s) (a lower bound: evaluation, alignment and "
+        "data loading are left out)",
+    ]
+    return "\n".join(lines)
+
+
+def _cpu_to_run(plan: dict[str, Any]) -> float:
+    """CPU seconds of the runs to do, over the variations that could be timed."""
+    return sum(
+        v["step_seconds"] * v["steps_per_run"] * v["to_run"] for v in plan["variations"].values() if "error" not in v
+    )
 
 
 def _overrides(items: list[str]) -> dict[str, Any]:
@@ -108,18 +173,54 @@ def _seeds(args: argparse.Namespace) -> list[int] | None:
         raise CLIError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
 
 
+def _checked_runs(args: argparse.Namespace, spec: Any) -> list[dict[str, Any]]:
+    """The spec's runs at the command's scale, each checked as the spec file's rows are, and their data at hand."""
+    from nnlite.config.schema import ConfigError
+    from nnlite.experiments.preflight import check_data, check_options
+    from nnlite.experiments.spec import expand
+
+    runs = expand(spec, quick=args.quick, dataset=args.dataset, overrides=_overrides(args.set), seeds=_seeds(args))
+    try:
+        check_options(runs)
+    except ConfigError as exc:
+        given = [f"--set {s}" for s in args.set] + (["--dataset " + args.dataset] if args.dataset else [])
+        given += ["--quick"] if args.quick else []
+        raise CLIError(f"{' '.join(given) or spec.name}: {exc}") from None
+    check_data(runs, f"{spec.name}'s runs")
+    return runs
+
+
+def _continue_command(args: argparse.Namespace, out: Path) -> str:
+    words = ["nnlite", args.command, getattr(args, "spec", None) or args.name, "--out", str(out)]
+    words += ["--quick"] if args.quick else []
+    words += ["--dataset", args.dataset] if args.dataset else []
+    for item in args.set:
+        words += ["--set", item]
+    words += ["--seeds", args.seeds] if args.seeds else []
+    words += ["--scheduler", args.scheduler] if args.scheduler else []
+    words += ["--workers", str(args.workers)] if args.workers else []
+    return shlex.join(words)
+
+
+def _workers(args: argparse.Namespace) -> int:
+    from nnlite.experiments.sweep import scheduler_workers
+
+    if args.scheduler:
+        return max(1, scheduler_workers(args.scheduler))  # a quick connect: an unreachable scheduler fails here
+    return args.workers or os.cpu_count() or 1
+
+
 def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int]:
-    from nnlite.experiments.spec import expand, load_spec
+    from nnlite.experiments.lock import claim_folder, folder_lock
+    from nnlite.experiments.records import is_done, run_key
+    from nnlite.experiments.spec import load_spec
     from nnlite.experiments.sweep import dry_run, sweep
 
     spec = load_spec(spec_name)
     out = _out(args, spec.name)
     if args.scheduler and args.workers:
         raise CLIError("--workers applies to the local cluster, not with --scheduler")
-    runs = expand(spec, quick=args.quick, dataset=args.dataset, overrides=_overrides(args.set), seeds=_seeds(args))
-    out.mkdir(parents=True, exist_ok=True)
-    from nnlite.training.io import write_json
-
+    runs = _checked_runs(args, spec)
     meta = {
         "spec": spec.name,
         "path": spec.path,
@@ -128,21 +229,53 @@ def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int
         "set": _overrides(args.set),
         "seeds": _seeds(args),
     }
-    write_json(out / "spec.json", meta)
-    if spec.kind != "train":
-        return spec, out, 0
     if getattr(args, "dry_run", False):
-        est = dry_run(runs, out)
-        print(json.dumps(est, indent=1))
+        if out.is_dir():
+            claim_folder(out, meta, write=False)
+        if spec.kind == "train":
+            print(_plan_table(dry_run(runs, out), _workers(args)))
         return spec, out, 0
-    summary = sweep(
-        runs,
-        out,
-        scheduler=args.scheduler,
-        workers=args.workers,
-        rerun=args.rerun,
-        on_event=_Bar(not args.no_progress and sys.stderr.isatty()),
-    )
+    if spec.kind != "train":
+        with folder_lock(out, spec.name):
+            claim_folder(out, meta)
+        return spec, out, 0
+    workers = _workers(args)
+    with folder_lock(out, spec.name):
+        claim_folder(out, meta, write=False)  # written once the sweep is confirmed
+        todo = [r for r in runs if args.rerun or not is_done(out / f"{run_key(r['options'])}.json")]
+        if todo:
+            plan = dry_run(todo, out)
+            cpu = _cpu_to_run(plan)
+            wall = cpu / workers
+            bad = [f"{k} ({v['error'].splitlines()[0]})" for k, v in plan["variations"].items() if "error" in v]
+            untimed = f"; not timed, as they fail to build: {', '.join(bad)}" if bad else ""
+            print(f"estimated wall time: {_duration(wall)} on {workers} worker(s) ({_duration(cpu)} of CPU){untimed}")
+            if wall > CONFIRM_HOURS * 3600 and not args.yes:
+                raise CLIError(
+                    f"{spec.name} would run for about {_duration(wall)} on {workers} worker(s), over "
+                    f"{CONFIRM_HOURS:g} h: pass --yes to run it, or scale it (--quick, --set epochs=..., --seeds ...; "
+                    "--dry-run shows each variation)"
+                )
+        claim_folder(out, meta)
+        bar = _Bar(not args.no_progress and sys.stderr.isatty())
+        try:
+            summary = sweep(
+                runs,
+                out,
+                scheduler=args.scheduler,
+                workers=args.workers,
+                rerun=args.rerun,
+                on_event=bar,
+                what=spec.name,
+            )
+        except KeyboardInterrupt:
+            kept = sum(is_done(out / f"{run_key(r['options'])}.json") for r in runs)
+            print(
+                f"\ninterrupted: {kept} of {len(runs)} runs finished and kept in {out} ({bar.done} this time); "
+                f"continue with {_continue_command(args, out)}",
+                flush=True,
+            )
+            raise
     print(f"{summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped; results in {out}")
     return spec, out, 0 if summary.failed == 0 else 1
 
