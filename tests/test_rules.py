@@ -349,27 +349,41 @@ def test_feedback_without_normalisation_has_unit_variance_entries(layout):
 
 
 @pytest.mark.parametrize("make", [nn.DFA, nn.DRTP, nn.SDFA])
-def test_bp_top_gives_the_top_hidden_blocks_bps_gradient(make):
-    # Launay et al.'s Table 4 code trains its dense classifier by BP: the top hidden blocks get BP's signal
+def test_bp_points_get_the_signal_of_the_block_above(make):
+    # Launay et al.'s code has no feedback point before its classifier (Table 4) or after lin1 (Fig. 4): there
+    # the block receives BP's signal from the block above, sent down from that block's own signal
     rng = np.random.default_rng(0)
     net = nn.mlp([6, 7, 5, 4, 3], "tanh", seed=0, dtype=np.float64)
     x, y = rng.standard_normal((8, 6)), rng.integers(0, 3, 8)
     out, caches = net.forward(x)
     _, e = nn.softmax_cross_entropy(out, y)
     bp_grads, bp_signals = nn.BP().gradients_and_signals(net, caches, e, y)
-    plain_grads, plain_signals = make(seed=1).gradients_and_signals(net, caches, e, y)
-    for top in (1, 2):
-        rule = make(seed=1, bp_top=top)
-        grads, signals = rule.gradients_and_signals(net, caches, e, y)
-        K = net.n_blocks
+    plain_grads, plain = make(seed=1).gradients_and_signals(net, caches, e, y)
+    K, blocks = net.n_blocks, net.block_param_slices()
+
+    def block_of(j):
+        return next(b for b, sl in enumerate(blocks) if j in sl)
+
+    def close(a, b):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+    for points, exact_from in (([-1], K - 2), ([-1, -2], K - 3), ([2, 1, 0], 0)):  # the top points: BP exactly
+        grads, signals = make(seed=1, bp_points=points).gradients_and_signals(net, caches, e, y)
         for k in range(K - 1):
-            want = bp_signals[k] if k >= K - 1 - top else plain_signals[k]
-            np.testing.assert_allclose(signals[k], want, rtol=1e-12, atol=1e-15)
-        for j in range(len(net.param_layers())):
-            block = next(b for b, sl in enumerate(net.block_param_slices()) if j in sl)
-            want = bp_grads[j] if block >= K - 1 - top else plain_grads[j]
+            close(signals[k], bp_signals[k] if k >= exact_from else plain[k])
+        for j, want in enumerate(bp_grads):
             for name in want:
-                np.testing.assert_allclose(grads[j][name], want[name], rtol=1e-12, atol=1e-15)
-        assert f"bp_top={top}" in repr(rule)
-    with pytest.raises(ValueError, match="3 hidden blocks"):
-        make(seed=1, bp_top=4).gradients(net, caches, e, y)
+                close(grads[j][name], want[name] if block_of(j) >= exact_from else plain_grads[j][name])
+    # a bottom point: block 0's signal is block 1's dx from its own projected signal
+    grads, signals = make(seed=1, bp_points=[0]).gradients_and_signals(net, caches, e, y)
+    close(signals[0], net.backward_block(1, plain[1], caches)[0])
+    close(signals[1], plain[1])
+    for j in blocks[1] + blocks[2] + blocks[3]:
+        for name in grads[j]:
+            close(grads[j][name], plain_grads[j][name])
+    assert not np.allclose(grads[0]["W"], plain_grads[0]["W"])
+    assert "bp_points=[0]" in repr(make(seed=1, bp_points=[0]))
+    with pytest.raises(ValueError, match="not feedback points"):
+        make(seed=1, bp_points=[3]).gradients(net, caches, e, y)
+    with pytest.raises(ValueError, match="twice"):
+        make(seed=1, bp_points=[0, 0])

@@ -242,7 +242,7 @@ def build_rule(config: RunConfig, net: Sequential, name: str, seeds: dict[str, i
         "parallel": config.parallel,
         "normalize": not config.no_normalize,
         "error_scale": config.error_scale,
-        "bp_top": config.bp_top,
+        "bp_points": config.bp_points,
     }
     if entry.learns_feedback:
         available["lr"] = config.kp_lr if config.kp_lr is not None else learning_rate_of(config)

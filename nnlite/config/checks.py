@@ -103,8 +103,8 @@ def check_combination(values: Any, rules: Sequence[str], name: Callable[[str], s
         fail(f"{name('no_normalize')} applies to {_with('normalize')}, not {chosen}", "no_normalize")
     if getattr(values, "error_scale", "mean") != "mean" and not _applies(rules, "error_scale"):
         fail(f"{name('error_scale')} applies to {_with('error_scale')}, not {chosen}", "error_scale")
-    if getattr(values, "bp_top", 0) and not _applies(rules, "bp_top"):
-        fail(f"{name('bp_top')} applies to {_with('bp_top')}, not {chosen}", "bp_top")
+    if getattr(values, "bp_points", ()) and not _applies(rules, "bp_points"):
+        fail(f"{name('bp_points')} applies to {_with('bp_points')}, not {chosen}", "bp_points")
     if values.projection == "opu":
         for r in _applies(rules, "needs_transpose"):
             fail(

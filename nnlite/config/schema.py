@@ -246,13 +246,13 @@ class RunConfig:
         "direct rules and ifa: the hidden signal's batch scale, mean (e/N, default) or sum (N e/N, Launay et al.'s "
         "code); the output block keeps the mean",
     )
-    bp_top: int = _opt(
-        0,
-        V.seed,
+    bp_points: tuple[int, ...] = _opt(
+        (),
+        V.int_list,
         "feedback",
-        "dfa, drtp, sdfa: how many top hidden blocks get BP's gradient instead of a projection (default 0; 1 in "
-        "Launay et al.'s Table 4 code, whose dense classifier trains by BP)",
-        metavar="K",
+        "dfa, drtp, sdfa: hidden feedback points (0-based, -1 the top) that get BP's signal from the block above "
+        "instead of a projection, where the authors' code has no feedback point (Launay Table 4: -1; Fig. 4: 0)",
+        metavar="K1,K2",
     )
     bottleneck: tuple[int, int] | None = _opt(
         None,

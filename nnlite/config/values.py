@@ -29,6 +29,7 @@ __all__ = [
     "epoch_list",
     "float_list",
     "hidden",
+    "int_list",
     "layers",
     "nonnegative_float",
     "odd_positive_int",
@@ -188,6 +189,23 @@ def _channels_text(text: str) -> tuple[int, ...]:
 
 
 channels = Kind(_channels_text, lambda v: _int_list(v, "filter counts", allow_empty=False))
+
+
+def _ints_text(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in str(text).split(",") if t.strip())
+    except ValueError:
+        raise ValueError(f"expected comma-separated integers such as 0,-1, got {text!r}") from None
+
+
+def _ints(value: Any) -> tuple[int, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"expected a list of integers, got {value!r}")
+    return tuple(_integer(v) for v in value)
+
+
+#: A list of integers, negative ones allowed (``bp_points``).
+int_list = Kind(_ints_text, _ints)
 
 
 def _epoch_list_text(text: str) -> tuple[int, ...]:

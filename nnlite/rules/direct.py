@@ -5,11 +5,12 @@ concurrently (``Sequential.run_blocks``), and the step's executor decides whethe
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._validation import SeedLike, as_bool, positive_int
+from .._validation import SeedLike, as_bool
 from .base import Grads, Rule, check_error
 from .feedback import DirectFeedback
 
@@ -35,6 +36,20 @@ def scaled(v: np.ndarray, error_scale: str) -> np.ndarray:
     per-sample errors summed over the batch, as Launay et al.'s code projects ``softmax(out) - onehot(y)``).
     N is a Python float, so a float32 ``v`` stays float32."""
     return v * float(v.shape[0]) if error_scale == "sum" else v
+
+
+def check_points(points: Any) -> tuple[int, ...]:
+    """``bp_points`` as a sorted tuple of distinct ints (negative ones count from the top)."""
+    if isinstance(points, (str, bytes)) or not isinstance(points, Sequence):
+        raise TypeError(f"bp_points must be a list of feedback-point indices, got {points!r}")
+    out = []
+    for p in points:
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+            raise TypeError(f"bp_points must hold integers, got {p!r}")
+        out.append(int(p))
+    if len(set(out)) != len(out):
+        raise ValueError(f"bp_points names a point twice: {list(points)}")
+    return tuple(out)
 
 
 def local_errors(fb: DirectFeedback, net: Sequential, caches: Caches, y: np.ndarray) -> list[np.ndarray]:
@@ -77,12 +92,15 @@ class DirectRule(Rule):
         update on BP's scale. ``"sum"``: the per-sample vectors summed over the batch, ``N v`` (Launay et al.'s
         code projects ``softmax(out) - onehot(y)`` without ``1/N``; LAFS: its local errors without ``1/N``). The
         output block keeps ``e``, the batch mean, either way.
-    bp_top : int
-        How many of the top hidden blocks receive BP's signal instead of a projection (default 0): the true
-        gradient ``c_k`` sent down from the output through ``W_{k+1}`` and the blocks above. Launay et al.'s
-        Table 4 code puts no feedback point before its last Linear (its feedback modules are keyed by the layer
-        name's last digit minus one, so lin2's overwrites conv2's), so its dense classifier ``576 -> 128 -> 10`` is
-        trained by exact backpropagation from ``e``: ``bp_top=1``.
+    bp_points : sequence of int
+        The hidden feedback points (0-based; negative counts from the top, -1 the last) that get BP's signal
+        instead of a projection: the ``dx`` of the block above, sent down from that block's own signal through
+        its weights — where a network has no feedback point, as in the authors' code. Launay et al.'s Table 4
+        code keys its feedback modules by the layer name's last digit minus one, so lin2's overwrites conv2's
+        and no feedback point precedes lin2: its dense classifier ``576 -> 128 -> 10`` trains by
+        backpropagation from ``e`` (``bp_points=[-1]``). Their Figure 4 code's ``Bottleneck`` subclasses
+        ``Linear``, which their type check misses, so no feedback point follows lin1: lin1 trains by
+        backpropagation from the signal DFA gives the bottlenecked layer (``bp_points=[0]``). Default none.
     parallel : bool
         Compute the blocks' updates concurrently (they do not depend on each other; BLAS releases the GIL):
         the blocks dealt to as many threads as BLAS has at the time of the step, each with one BLAS thread,
@@ -103,13 +121,13 @@ class DirectRule(Rule):
         *,
         normalize: bool = True,
         error_scale: str = "mean",
-        bp_top: int = 0,
+        bp_points: Sequence[int] = (),
     ):
         self.feedback = DirectFeedback(projection, layout, seed, normalize)
         self.error_scale = check_error_scale(error_scale)
         self._projection_arg = projection
         self.parallel = as_bool(parallel, "parallel")
-        self.bp_top = positive_int(bp_top, "bp_top", minimum=0)
+        self.bp_points = check_points(bp_points)
 
     # -- the feedback object's view ----------------------------------------------------------------------------
     @property
@@ -126,8 +144,10 @@ class DirectRule(Rule):
         return self.feedback.seed
 
     def _setup(self, net: Sequential) -> None:
-        if self.bp_top > net.n_blocks - 1:
-            raise ValueError(f"bp_top={self.bp_top}, but the network has {net.n_blocks - 1} hidden blocks")
+        hidden = net.n_blocks - 1
+        bad = [p for p in self.bp_points if not -hidden <= p < hidden]
+        if bad:
+            raise ValueError(f"bp_points {bad} are not feedback points: the network has {hidden} (0 to {hidden - 1})")
         self.feedback.setup(net)
 
     def feedback_matrix(self, net: Sequential, k: int) -> np.ndarray:
@@ -167,17 +187,20 @@ class DirectRule(Rule):
         e = check_error(net, caches, e, y)
         self.setup(net)
         g = self.feedback.signals(scaled(self.projected(net, e, y), self.error_scale))
-        if not self.bp_top:
+        if not self.bp_points:
             return self._updates(net, caches, [*g, e]), g
         K = net.n_blocks
+        chained = {p % (K - 1) for p in self.bp_points}  # points whose signal is the dx of the block above
+        signals = [*g, e]
         exact: dict[int, Grads] = {}
-        v = e
-        for k in range(K - 1, K - 1 - self.bp_top, -1):  # BP's chain from the output down to the top hidden blocks
-            dx, exact[k], _ = net.backward_block(k, v, caches, need_dx=True, need_delta=False)
-            assert dx is not None  # need_dx=True
-            g[k - 1] = v = dx
-        rest = self._updates(net, caches, [*g, e][: K - self.bp_top])
-        return rest + [gr for k in range(K - self.bp_top, K) for gr in exact[k]], g
+        for k in range(K - 1, 0, -1):  # from the top down, so a chained block's own signal is known first
+            if k - 1 in chained:
+                dx, exact[k], _ = net.backward_block(k, signals[k], caches, need_dx=True, need_delta=False)
+                assert dx is not None  # need_dx=True
+                signals[k - 1] = g[k - 1] = dx
+        rest = [k for k in range(K) if k not in exact]
+        done = dict(zip(rest, self._block_updates(net, caches, rest, [signals[k] for k in rest])))
+        return [gr for k in range(K) for gr in (exact[k] if k in exact else done[k])], g
 
     # -- the block updates -------------------------------------------------------------------------------------
     def block_update(self, net: Sequential, caches: Caches, k: int, g: np.ndarray) -> Grads:
@@ -187,16 +210,24 @@ class DirectRule(Rule):
     def _updates(self, net: Sequential, caches: Caches, g: list[np.ndarray]) -> Grads:
         """Every block's gradients from the signal at its output (``g[K-1] = e``): independent updates, which the
         network may run concurrently when ``parallel``."""
-        updates = [functools.partial(self.block_update, net, caches, k, gk) for k, gk in enumerate(g)]
-        per_block = net.run_blocks(updates, concurrent=self.parallel)
-        return [gr for b in per_block for gr in b]
+        return [gr for b in self._block_updates(net, caches, list(range(len(g))), g) for gr in b]
+
+    def _block_updates(self, net: Sequential, caches: Caches, blocks: list[int], g: list[np.ndarray]) -> list[Grads]:
+        """The gradients of ``blocks``, each from its signal in ``g`` (in the same order), run by the network."""
+        updates = [functools.partial(self.block_update, net, caches, k, gk) for k, gk in zip(blocks, g)]
+        return list(net.run_blocks(updates, concurrent=self.parallel))
 
     def _repr_args(self) -> dict[str, Any]:
-        args = {"projection": self._projection_arg, "layout": self.layout, "seed": self.seed, "parallel": self.parallel}
+        args: dict[str, Any] = {
+            "projection": self._projection_arg,
+            "layout": self.layout,
+            "seed": self.seed,
+            "parallel": self.parallel,
+        }
         if not self.feedback.normalize:
             args["normalize"] = False
         if self.error_scale != "mean":
             args["error_scale"] = self.error_scale
-        if self.bp_top:
-            args["bp_top"] = self.bp_top
+        if self.bp_points:
+            args["bp_points"] = list(self.bp_points)
         return args

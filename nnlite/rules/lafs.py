@@ -40,8 +40,10 @@ class LAFS(DirectRule):
     needs_transpose = True
 
     def _setup(self, net: Sequential) -> None:
-        if self.bp_top:
-            raise ValueError("LAFS trains every hidden block on its own local loss: bp_top applies to DFA, DRTP, sDFA")
+        if self.bp_points:
+            raise ValueError(
+                "LAFS trains every hidden block on its own local loss: bp_points applies to DFA, DRTP, sDFA"
+            )
         super()._setup(net)
         if not self.feedback.has_transpose:
             raise NotImplementedError(

@@ -55,8 +55,8 @@ class RuleInfo:
     normalize: bool
     #: ``error_scale`` in the constructor: the hidden signal's batch scale, mean or sum (the direct rules, IFA).
     error_scale: bool
-    #: ``bp_top`` honoured: top hidden blocks trained by BP (the direct rules that keep DirectRule's step).
-    bp_top: bool
+    #: ``bp_points`` honoured: feedback points that get BP's signal (the direct rules that keep DirectRule's step).
+    bp_points: bool
     learns_feedback: bool
     has_local_errors: bool
     stateful: bool
@@ -100,7 +100,7 @@ def info_of(cls: type[Rule]) -> RuleInfo:
         parallel="parallel" in params,
         normalize="normalize" in params,
         error_scale="error_scale" in params,
-        bp_top="bp_top" in params and cls.gradients_and_signals is DirectRule.gradients_and_signals,
+        bp_points="bp_points" in params and cls.gradients_and_signals is DirectRule.gradients_and_signals,
         learns_feedback="lr" in params,
         has_local_errors=cls.has_local_errors is not Rule.has_local_errors,
         stateful=cls.state is not Rule.state,
