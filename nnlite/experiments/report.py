@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -193,11 +194,16 @@ def _figure(kind: str, spec: Spec, rows: list[dict[str, Any]], records: list[dic
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     if kind == "bottleneck":  # Launay Fig. 4: accuracy and the masked layer's alignment vs trainable units
-        xs = [r["paper"].get("x") or int(str(r["variation"]).split(":")[-1]) for r in rows]
-        a1.errorbar(xs, [r["test_acc"] for r in rows], yerr=[r["test_acc_std"] for r in rows], marker="o")
+        for reading in list(spec.readings) or [None]:  # one line per reading ("as written", "as run")
+            mine = [r for r in rows if reading is None or str(r["variation"]).endswith(f" [{reading}]")]
+            xs = [r["paper"].get("x") or int(re.search(r":(\d+)", str(r["variation"])).group(1)) for r in mine]
+            acc, std = [r["test_acc"] for r in mine], [r["test_acc_std"] for r in mine]
+            a1.errorbar(xs, acc, yerr=std, marker="o", label=reading)
+            a2.plot(xs, [r["cos"][1] if len(r["cos"]) > 1 else None for r in mine], marker="o", label=reading)
         a1.set(xscale="log", xlabel="trainable units in layer 2", ylabel="test accuracy %")
-        a2.plot(xs, [r["cos"][1] if len(r["cos"]) > 1 else None for r in rows], marker="o")
         a2.set(xscale="log", xlabel="trainable units in layer 2", ylabel="alignment (cosine) of layer 2")
+        if spec.readings:
+            a1.legend(fontsize=7)
     else:  # Gilmer Fig. 1: local-error angles and readout accuracy over training
         for r in records:
             if r["status"] != "ok" or r["seed"] != min(x["seed"] for x in records):
