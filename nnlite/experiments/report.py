@@ -57,11 +57,12 @@ def aggregate(spec: Spec, records: list[dict[str, Any]]) -> list[dict[str, Any]]
         mine = [r for r in records if r.get("variation") == name]
         ok = [r for r in mine if r["status"] == "ok" and r.get("result")]
         row: dict[str, Any] = {"variation": name, "n_ok": len(ok), "n_failed": len(mine) - len(ok)}
-        for key in ("test_acc", "train_acc"):
+        for key in ("test_acc", "train_acc", "best_test_acc"):
             m, s = _mean_std([100.0 * r["result"][key] for r in ok if r["result"].get(key) is not None])
             row[key], row[f"{key}_std"] = m, s
-        row["test_error"] = None if row["test_acc"] is None else 100.0 - row["test_acc"]
-        row["test_error_std"] = row["test_acc_std"]
+        for err, acc in (("test_error", "test_acc"), ("best_test_error", "best_test_acc")):
+            row[err] = None if row[acc] is None else 100.0 - row[acc]
+            row[f"{err}_std"] = row[f"{acc}_std"]
         scored = [r for r in ok if r["result"].get("test_acc") is not None]
         best = max(scored, key=lambda r: r["result"]["test_acc"]) if scored else None
         fa = (best or {}).get("result", {}).get("final_alignment") if best else None
@@ -93,8 +94,13 @@ def markdown(spec: Spec, rows: list[dict[str, Any]], *, title_note: str = "") ->
     n_cos = max([len(r["cos"]) for r in rows] + [len(r["paper"].get("cos", [])) for r in rows] + [0])
     head = ["variation", "runs"]
     for c in cols:
-        if c in ("test_acc", "train_acc", "test_error"):
-            label = {"test_acc": "test acc %", "train_acc": "train acc %", "test_error": "test error %"}[c]
+        if c in ("test_acc", "train_acc", "test_error", "best_test_error"):
+            label = {
+                "test_acc": "test acc %",
+                "train_acc": "train acc %",
+                "test_error": "test error % (last epoch)",
+                "best_test_error": "test error % (best epoch)",
+            }[c]
             head += [label, "paper"]
         elif c == "cos":
             for k in range(n_cos):
@@ -109,7 +115,7 @@ def markdown(spec: Spec, rows: list[dict[str, Any]], *, title_note: str = "") ->
         p = r["paper"]
         cells = [r["variation"], f"{r['n_ok']}" + (f" (+{r['n_failed']} failed)" if r["n_failed"] else "")]
         for c in cols:
-            if c in ("test_acc", "train_acc", "test_error"):
+            if c in ("test_acc", "train_acc", "test_error", "best_test_error"):
                 cells += [_cell(r[c], r[f"{c}_std"]), _cell(p.get(c), p.get(f"{c}_std"))]
             elif c == "cos":
                 ours = _cos_cells(r["cos"], r["cos_std"], n_cos)

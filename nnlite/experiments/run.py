@@ -105,6 +105,7 @@ def run(options: Mapping[str, Any]) -> dict[str, Any]:
         "options": dict(options),
         "rule_repr": repr(rule),
         "test_acc": last(hist.test_acc),
+        "best_test_acc": _finite(float(max(hist.test_acc))) if hist.test_acc else None,
         "test_loss": last(hist.test_loss),
         "train_acc": last(hist.train_acc),
         "train_loss": last(hist.train_loss),

@@ -65,7 +65,17 @@ _TOP = {
     "finding",
 }
 _QUICK = {"seeds", *RUN_OPTIONS}
-_PAPER_KEYS = {"test_acc", "test_acc_std", "train_acc", "train_acc_std", "cos", "cos_std", "test_error", "source"}
+_PAPER_KEYS = {
+    "test_acc",
+    "test_acc_std",
+    "train_acc",
+    "train_acc_std",
+    "cos",
+    "cos_std",
+    "test_error",
+    "best_test_error",
+    "source",
+}
 
 
 #: Per-channel input normalisation constants by data set, for a spec run on another data set than its own: the
