@@ -148,7 +148,7 @@ def test_a_spec_runs_each_row_under_each_reading_with_its_rules_lr(tmp_path):
     assert runs["relu [as run]"]["lr"] == 0.05 and runs["bp [as run]"]["lr"] == 0.1  # each rule's own lr
     assert spec.findings[0].a == "relu" and "paper: He" in spec.sources["init"]
     p.write_text(textwrap.dedent(SPEC).replace("lr = {dfa = 0.05, bp = 0.1}", "lr = {dfa = 0.05}"))
-    with pytest.raises(SpecError, match="not for the run's rule 'bp'"):
+    with pytest.raises(SpecError, match="'lr' gives values for dfa but not for the run's rule 'bp'"):
         load_spec(p)
     p.write_text(textwrap.dedent(SPEC).replace('reading."as run" =', 'reading."as rn" ='))
     with pytest.raises(SpecError, match="no reading 'as rn'"):

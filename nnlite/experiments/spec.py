@@ -203,15 +203,17 @@ def load_spec(path: str | os.PathLike) -> Spec:
 
 
 def _per_rule(options: dict[str, Any]) -> dict[str, Any]:
-    """``lr = {bp = 0.1, dfa = 0.05}`` (a learning rate per rule, as biotorch's configs give them) resolved for
-    the run's own rule."""
-    lr = options.get("lr")
-    if isinstance(lr, dict):
-        rule = options.get("rule", "bp")
-        if rule not in lr:
-            raise ValueError(f"'lr' gives learning rates for {', '.join(lr)} but not for the run's rule {rule!r}")
-        options = {**options, "lr": lr[rule]}
-    return options
+    """An option given per rule, ``lr = {bp = 0.1, dfa = 0.05}`` (biotorch's configs) or ``init = {bp = "he", dfa =
+    "zeros"}`` (Nøkland's code starts DFA and FA from zero weights), resolved for the run's own rule (no run option
+    takes a table)."""
+    rule = options.get("rule", "bp")
+    out = dict(options)
+    for key, value in options.items():
+        if isinstance(value, dict):
+            if rule not in value:
+                raise ValueError(f"{key!r} gives values for {', '.join(value)} but not for the run's rule {rule!r}")
+            out[key] = value[rule]
+    return out
 
 
 def _sources(path: str, doc: dict[str, Any]) -> dict[str, str]:
