@@ -349,7 +349,7 @@ def expand(
     for v in spec.variations:
         for s in seed_list:
             options = _per_rule({**spec.base, **_options(v), **q, **extra, "seed": s})
-            if dataset is not None:
+            if dataset is not None and dataset != options.get("dataset", "digits"):
                 options["dataset"] = dataset
                 if "input_mean" in options or "input_std" in options:  # the constants of the data set run
                     options.pop("input_mean", None)
