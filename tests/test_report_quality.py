@@ -82,7 +82,7 @@ def test_rows_that_did_not_train_are_flagged_by_the_stated_rule(tmp_path):
     spec = _spec(tmp_path)
     rows = {r["variation"]: r for r in aggregate(spec, _records())}
     assert rows["trains"]["did_not_train"] is None
-    assert rows["chance"]["did_not_train"] == "test accuracy 13.0 % is within 5 points of chance (10.0 %)"
+    assert rows["chance"]["did_not_train"] == "test accuracy 13.0 % is below chance + 5 points (15.0 %)"
     assert rows["unaligned"]["did_not_train"].startswith("every hidden alignment is within noise of 0")
     assert rows["broken"]["failures"] == {"DataNotFoundError: cifar10: files not found": 2}
     # just above the thresholds: not flagged
@@ -102,7 +102,7 @@ def test_the_markdown_flags_instead_of_tabulating_and_counts_failures(tmp_path):
     chance = next(line for line in table if line.startswith("| chance † "))
     assert "13." not in chance and chance.count("—") >= 3  # its numbers are not in the table
     assert next(line for line in table if line.startswith("| trains |")).count("85.00") == 2
-    assert "- chance: test accuracy 13.0 % is within 5 points of chance" in text
+    assert "- chance: test accuracy 13.0 % is below chance + 5 points (15.0 %)" in text
     assert "- unaligned: every hidden alignment is within noise of 0" in text
     assert "- 2 × DataNotFoundError: cifar10: files not found (broken)" in text
     assert "train acc % is measured on the training batches as they are trained with dropout on" in text

@@ -127,6 +127,7 @@ def _plan_table(plan: dict[str, Any], workers: int) -> str:
     """The dry run as a table: per variation its runs, runs to do, step time and wall time on ``workers``."""
     lines = ["| variation | runs | to run | step s | est. wall |", "|---|---|---|---|---|"]
     for name, v in plan["variations"].items():
+        name = name.replace("|", "\\|")  # e.g. "norm+|x|"
         if "error" in v:
             lines.append(f"| {name} | {v['seeds']} | {v['to_run']} | — | fails: {v['error'].splitlines()[0]} |")
             continue

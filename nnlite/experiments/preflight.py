@@ -39,7 +39,9 @@ def check_options(runs: Sequence[Mapping[str, Any]]) -> None:
         try:
             config_of(r["options"])
         except ConfigError as exc:
-            raise ConfigError(f"variation {r['variation']!r}: {exc}", exc.fields) from None
+            msg, prefix = str(exc), f"bad run options {dict(r['options'])!r}: "
+            msg = msg[len(prefix) :] if msg.startswith(prefix) else msg  # the option is named: not all of them
+            raise ConfigError(f"variation {r['variation']!r}: {msg}", exc.fields) from None
 
 
 def reachable(url: str, timeout: float = NETWORK_TIMEOUT) -> bool:

@@ -82,7 +82,9 @@ def row_quality(records: Sequence[Mapping[str, Any]], row: Mapping[str, Any]) ->
     if acc is not None and len(classes) == 1 and None not in classes:
         chance = 100.0 / classes.pop()  # type: ignore[operator]
         if acc < chance + CHANCE_MARGIN:
-            why.append(f"test accuracy {acc:.1f} % is within {CHANCE_MARGIN:g} points of chance ({chance:.1f} %)")
+            why.append(
+                f"test accuracy {acc:.1f} % is below chance + {CHANCE_MARGIN:g} points ({chance + CHANCE_MARGIN:.1f} %)"
+            )
     best = next((r for r in ok if r["seed"] == row.get("best_seed")), None)
     fa = (best or {}).get("result", {}).get("final_alignment") or {}
     cos, std, n = fa.get("signal_cos") or [], fa.get("signal_cos_std") or [], fa.get("n_samples") or 0
@@ -97,10 +99,11 @@ def row_quality(records: Sequence[Mapping[str, Any]], row: Mapping[str, Any]) ->
 
 
 def shown_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` as the table shows them: a row that did not train named with a dagger and without its numbers."""
+    """``rows`` as the table shows them: a ``|`` in a name escaped, a row that did not train named with a dagger and
+    without its numbers."""
     out = []
     for r in rows:
-        r = dict(r)
+        r = {**r, "variation": str(r["variation"]).replace("|", "\\|")}  # a name like "norm+|x|" in a table cell
         if r.get("did_not_train"):
             r["variation"] = f"{r['variation']} †"
             r.update(dict.fromkeys(_BLANK), update_cos_last=None)
