@@ -185,9 +185,19 @@ def sources_markdown(spec: Spec) -> str:
         lines.append("")
     if spec.sources:
         lines += ["### Where each setting comes from", "", "| setting | source |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in spec.sources.items()]
+        for k, v in spec.sources.items():
+            cell = v.replace("|", "\\|")  # a setting's source may quote |x|
+            lines.append(f"| {k} | {cell} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _units(variation: str) -> int:
+    """The bottleneck size of a row named ``bottleneck=1:118 [as run]``."""
+    m = re.search(r":(\d+)", variation)
+    if m is None:
+        raise ValueError(f"row {variation!r} names no bottleneck size (bottleneck=K:N)")
+    return int(m.group(1))
 
 
 def _figure(kind: str, spec: Spec, rows: list[dict[str, Any]], records: list[dict[str, Any]], folder: Path) -> None:
@@ -200,9 +210,10 @@ def _figure(kind: str, spec: Spec, rows: list[dict[str, Any]], records: list[dic
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     if kind == "bottleneck":  # Launay Fig. 4: accuracy and the masked layer's alignment vs trainable units
-        for reading in list(spec.readings) or [None]:  # one line per reading ("as written", "as run")
+        readings: list[str | None] = list(spec.readings) or [None]
+        for reading in readings:  # one line per reading ("as written", "as run")
             mine = [r for r in rows if reading is None or str(r["variation"]).endswith(f" [{reading}]")]
-            xs = [r["paper"].get("x") or int(re.search(r":(\d+)", str(r["variation"])).group(1)) for r in mine]
+            xs = [r["paper"].get("x") or _units(str(r["variation"])) for r in mine]
             acc, std = [r["test_acc"] for r in mine], [r["test_acc_std"] for r in mine]
             a1.errorbar(xs, acc, yerr=std, marker="o", label=reading)
             a2.plot(xs, [r["cos"][1] if len(r["cos"]) > 1 else None for r in mine], marker="o", label=reading)
