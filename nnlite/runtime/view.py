@@ -54,17 +54,9 @@ class NetworkView(Sequential):
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Caches]:
         return self.net.forward(x, train)
 
-    def backward_block(
-        self,
-        k: int,
-        g: np.ndarray,
-        caches: Caches,
-        *,
-        feedback: np.ndarray | None = None,
-        need_dx: bool = True,
-        need_delta: bool = True,
-    ) -> tuple[np.ndarray | None, list[dict[str, np.ndarray]], np.ndarray | None]:
-        return self.net.backward_block(k, g, caches, feedback=feedback, need_dx=need_dx, need_delta=need_delta)
+    def backward_block(self, *args: Any, **kwargs: Any) -> tuple[np.ndarray | None, list[dict[str, np.ndarray]], Any]:
+        """The network's :meth:`~nnlite.network.Sequential.backward_block`, with the same arguments."""
+        return self.net.backward_block(*args, **kwargs)
 
     def carry_block(self, k: int, v: np.ndarray, caches: Caches, *, include_weight: bool = True) -> np.ndarray:
         return self.net.carry_block(k, v, caches, include_weight=include_weight)
