@@ -200,3 +200,10 @@ def test_a_run_records_both_alignment_measurements_and_a_finding_can_read_either
     record = {"variation": "r", "seed": 0, "status": "ok", "result": {"final_alignment": fa}}
     assert seed_values([record], "r", "cos@one-pass", 0) == [fa["by_mode"]["one-pass"]["signal_cos"][0]]
     assert seed_values([record], "r", "cos", 0) == [fa["by_mode"]["authors"]["signal_cos"][0]]
+
+
+def test_a_plateau_must_be_shown_not_merely_not_refuted():
+    f = Finding(claim="rises then plateaus", metric="test_acc", test="rises then plateaus", rows=["1", "10", "100"])
+    # a clear rise whose last step (0.04) is a fifth of it, with two seeds: not significant, but not small either
+    recs = _rows("1", [0.30, 0.31]) + _rows("10", [0.46, 0.47]) + _rows("100", [0.50, 0.51])
+    assert evaluate(f, recs)["verdict"] == "inconclusive"

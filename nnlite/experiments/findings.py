@@ -18,8 +18,9 @@ the mean cosine over the test samples at a layer): a one-sided Welch t-test of `
 one-sample t-test against the threshold) at ``ALPHA`` = 0.05. The verdict is *holds* when the claimed direction is
 significant, *does not hold* when the opposite direction is, and *inconclusive* otherwise — including when a row
 has fewer than two finished seeds, which a single-seed quick run always gives. For "rises then plateaus", the rise
-is the last row against the first (significant: rises) and the plateau the last two rows (their gap under
-``PLATEAU`` = 0.1 of the rise and not significant: plateaus). A per-layer condition over several layers holds when
+is the last row against the first (significant: rises) and the plateau the last two rows: it holds when their gap
+is under ``PLATEAU`` = 0.1 of the rise and not significant, does not hold when the last step is significant and
+over half the rise, and is inconclusive otherwise. A per-layer condition over several layers holds when
 it holds at every layer and does not hold when it fails at any. The report prints every verdict with the numbers
 that decided it; a finding that does not hold is never left out.
 """
@@ -211,8 +212,10 @@ def _one_layer(f: Finding, records: Sequence[dict[str, Any]], layer: Any, suffix
             gap = abs(float(np.mean(last) - np.mean(prev)))
             p_gap = _welch(last, prev, "greater")
             numbers.update(gap=gap, rise=rise, p_last_above_second_last=p_gap)
-            if gap >= PLATEAU * rise and p_gap is not None and p_gap < ALPHA:
-                verdict = "does not hold" if gap > 0.5 * rise else "inconclusive"
+            if p_gap is not None and p_gap < ALPHA and gap > 0.5 * rise:
+                verdict = "does not hold"  # still rising, and clearly
+            elif gap >= PLATEAU * rise or p_gap is None or p_gap < ALPHA:
+                verdict = "inconclusive"  # a plateau is shown only by a small, insignificant last step
         return {"layer": layer, "verdict": verdict, **numbers}
     a = vals(f.a)
     claimed = "less" if "<" in f.test else "greater"
