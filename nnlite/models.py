@@ -126,7 +126,7 @@ def cnn(
     defaults (channels 32, 32, 64; 3x3 kernels, padding 1) a 28x28x1 image goes 28 -> 14 -> 7 -> 3 (576
     features into the classifier) and a 32x32x3 image 32 -> 16 -> 8 -> 4 (1024 features). The paper gives the
     layer count, He initialisation and tanh; the filter counts, kernel size and pooling are nnlite's choice,
-    made for speed (the README gives the measured epoch time and accuracy); the paper-sized variant is one
+    made for speed (docs/measurements.md gives the measured epoch time and accuracy); the paper-sized variant is one
     argument away: ``cnn(channels=(32, 64, 64), kernel_size=5)``.
 
     Parameters

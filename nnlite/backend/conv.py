@@ -195,10 +195,11 @@ def conv2d_backward(
     ``db[f] = sum_{n, y, q} dout[n, f, y, q]`` = ``sum_c D2_c.sum(axis=1)``;
     ``dx_c = col2im(K.reshape(F, -1).T @ D2_c)`` with ``K = W`` (BP) or ``K = feedback`` (FA): every input
     pixel collects ``K[f, c, i, j] * dout[n, f, y, q]`` from each output position whose window covers it.
-    ``(cols_c @ D2_c.T).T``, not ``D2_c @ cols_c.T``: OpenBLAS ran this orientation faster (README). With T
-    threads, thread t sums every T-th chunk and the T partial sums are added in thread order. An FFT, direct or
-    NumPy cache (:class:`~nnlite.backend.conv_fft.FFTCache`, :class:`~nnlite.backend.conv_direct.DirectCache`,
-    :class:`~nnlite.ops.conv.ConvCache`) is handed to its own backward pass.
+    ``(cols_c @ D2_c.T).T``, not ``D2_c @ cols_c.T``: OpenBLAS ran this orientation faster
+    (docs/measurements.md). With T threads, thread t sums every T-th chunk and the T partial sums are added in
+    thread order. An FFT, direct or NumPy cache (:class:`~nnlite.backend.conv_fft.FFTCache`,
+    :class:`~nnlite.backend.conv_direct.DirectCache`, :class:`~nnlite.ops.conv.ConvCache`) is handed to its own
+    backward pass.
     """
     if isinstance(cache, _ops.ConvCache):
         return _ops.conv2d_backward(dout, cache, W, feedback=feedback, need_dx=need_dx, need_db=need_db)

@@ -59,7 +59,8 @@ class OPU(Projection):
         If True, the threshold is a fraction of each sample's largest ``|e_n,i|``: code +1 where
         ``e_n,i > threshold * max_i |e_n,i|``, and so on. Independent of the batch size and of the loss's scale;
         The default, ``threshold=0.4, relative=True``, keeps DFA on Fashion-MNIST as accurate as Gaussian
-        feedback, where pure signs (``threshold=0``) cost several points (figures in the README's OPU section).
+        feedback, where pure signs (``threshold=0``) cost several points (figures in
+        docs/reproducing.md, "Optional: the OPU").
     simulated : None or bool
         ``True``: lightonml's CPU simulator; ``False``: the real device (error if absent);
         ``None``: the real device if one is present (lightonopu importable and an OPU config on the host),

@@ -109,7 +109,7 @@ class DirectRule(Rule):
         median is kept from then on (the parallel one only when at least 10 % faster). The runtime decides and
         times, in a step run by :func:`nnlite.fit` (or by the runtime's ``executor``); with one BLAS
         thread, when the step already uses the threads otherwise, or on a bare network, the blocks run in turn.
-        The gradients are the same bits either way. README's cost section has the measured figures.
+        The gradients are the same bits either way. docs/measurements.md has the measured figures.
     """
 
     def __init__(

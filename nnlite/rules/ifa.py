@@ -51,7 +51,7 @@ class IFA(Rule):
     Stability: block k's signal is block k-1's own update carried forward, so block k reinforces the change that
     block k-1 makes. With a bounded, saturating activation (tanh, as in Nøkland's experiments) this is stable;
     with unbounded ones (ReLU, leaky ReLU, ``|x|``) it feeds back on the norm of ``W_k`` and can diverge (the
-    README's rule comparison has the measured figures).
+    docs/measurements.md has the measured figures).
     """
 
     name = "ifa"

@@ -4,7 +4,7 @@ again after long epochs, instead of assuming the machine is quiet.
 A threaded BLAS call is as slow as its slowest thread: with every core free, two threads halve a large GEMM, but
 with one core busy (another job, a second run) the second thread waits for a scheduler time slice, and a whole
 epoch can take several times longer at 2 threads than at 1. Timing a few forward passes does not see this (they
-stay faster at 2 threads while the epochs are far slower; README, "Measured", has the figures), so
+stay faster at 2 threads while the epochs are far slower; docs/measurements.md has the figures), so
 :class:`AutoThreads` decides in two steps:
 
 1. **Idle cores** (:func:`idle_cores`, from ``/proc/stat`` over 0.1 s, our own process idle meanwhile): never more

@@ -41,8 +41,8 @@ def keep_freed_memory() -> bool:
 
     Notes
     -----
-    README and docs/design.md §7 have what it saves on a ``cnn()`` step; the benchmarks give both sides, nnlite's
-    and the PyTorch peer's, the same settings.
+    docs/measurements.md and docs/design.md §7 have what it saves on a ``cnn()`` step; the benchmarks give both
+    sides, nnlite's and the PyTorch peer's, the same settings.
     """
     global _applied
     if _applied is None:
