@@ -9,9 +9,18 @@ REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _is_png(path):
+def _is_png(path, min_size=(300, 300)):
+    """A PNG that reads back as an image of at least ``min_size`` (width, height) pixels with something drawn on
+    it: more than 2 % of its pixels not background white."""
+    import matplotlib.image
+
     data = Path(path).read_bytes()
-    return len(data) > 1000 and data[:8] == PNG_MAGIC
+    if len(data) <= 1000 or data[:8] != PNG_MAGIC:
+        return False
+    img = matplotlib.image.imread(path)
+    height, width = img.shape[:2]
+    ink = (img[..., :3] < 0.95).any(axis=-1).mean()
+    return width >= min_size[0] and height >= min_size[1] and ink > 0.02
 
 
 def _run(argv, capsys):

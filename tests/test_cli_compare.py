@@ -48,7 +48,7 @@ def test_compare_writes_table_json_and_pngs(tmp_path, capsys):
     for r in ("bp", "dfa"):
         assert 0.5 < doc["rules"][r]["final_test_acc"] <= 1
         assert len(doc["rules"][r]["history"]["alignment"]) >= cli.ALIGN_RECORDS_PER_EPOCH
-    for name in ("accuracy.png", "alignment_h1.png", "alignment_h2.png"):
+    for name in ("compare.png",):
         assert _is_png(out / name), name
     table = stdout[stdout.index("summary") :].splitlines()
     assert table[1].split()[:4] == ["rule", "lr", "test", "acc"]

@@ -1,6 +1,6 @@
 """``nnlite compare``: the same network, from the same initial weights and batch order, under several rules; one
-summary table (final test accuracy, seconds per epoch, final alignment per hidden layer), ``compare.json``,
-``accuracy.png`` and one ``alignment_h<k>.png`` per hidden layer in ``--out``."""
+summary table (final test accuracy, seconds per epoch and the BLAS threads they ran with, final alignment per
+hidden layer), ``compare.json`` and ``compare.png`` (the accuracy and a panel per hidden layer) in ``--out``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from nnlite.config.builders import Built, build_net, build_optimizer, build_rule
 from .build import CLIError, check_args, config_of, usage_error
 from .defaults import ALIGN_RECORDS_PER_EPOCH, ALIGN_TAIL
 from .report import (
+    describe,
     epoch_table,
     final_test_acc,
     fmt,
@@ -73,7 +74,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         try:
             c = configs[r]
             built = Built(c, ds, train, test, seeds, net, rule, build_optimizer(c), loss_of(c.loss))
-            hist = fit_config(built, progress=not args.no_progress)
+            used: list[int] = []
+
+            def record_threads(_hist: Any, used: list[int] = used) -> None:
+                used.append(_blas_threads())
+
+            hist = fit_config(built, callback=record_threads, progress=not args.no_progress)
         except KeyboardInterrupt:
             kept = ", ".join(results) or "no rule"
             print(f"\ninterrupted during {r}: {kept} finished, kept in {out / 'compare.json'}")
@@ -88,6 +94,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "lr": lrs[r],
             "final_test_acc": final_test_acc(hist),
             "seconds_per_epoch": float(np.median(hist.seconds)) if hist.seconds else math.nan,
+            "blas_threads": used,
             "final_alignment": nanmean_columns(tail, n_hidden),
             "stopped": hist.stopped,
             "history": hist.to_dict(),
@@ -97,20 +104,38 @@ def cmd_compare(args: argparse.Namespace) -> int:
         del net, rule
         objs[r] = None  # free each network once trained
 
-    header = ["rule", "lr", "test acc", "s/epoch"] + [f"cos h{k + 1}" for k in range(n_hidden)]
+    header = ["rule", "lr", "test acc", "s/epoch", "threads"] + [f"cos h{k + 1}" for k in range(n_hidden)]
     rows = [
-        [r, f"{res['lr']:g}", fmt(res["final_test_acc"], ".4f"), fmt(res["seconds_per_epoch"], ".2f")]
+        [r, f"{res['lr']:g}", fmt(res["final_test_acc"], ".4f"), fmt(res["seconds_per_epoch"], ".2f"), _threads(res)]
         + [fmt(c, ".3f") for c in res["final_alignment"]]
         for r, res in results.items()
     ]
     print(
         f"\nsummary ({args.epochs} epochs on {args.dataset}; s/epoch is the median over epochs; cos hk is the "
         f"mean signal cosine with BP at hidden layer k over the last {ALIGN_TAIL} alignment records, one every "
-        f"{align_every} steps)"
+        f"{align_every} steps; threads: the BLAS threads each rule's epochs ran with, which --threads auto chooses "
+        "per rule: give --threads N to time every rule at one count)"
     )
     print(table(header, rows))
 
     write_compare(out / "compare.json", {**cfg, "finished": list(results)}, ALIGN_TAIL, results)
-    figs = plot_compare(results, out, n_hidden, args.dataset)
+    figs = plot_compare(results, out, n_hidden, describe(cfg, ", ".join(results)))
     print(f"wrote {out / 'compare.json'}, " + ", ".join(str(f) for f in figs))
     return 0 if all(res["stopped"] is None for res in results.values()) else 1
+
+
+def _blas_threads() -> int:
+    """The BLAS thread count in force now (inside fit_config's limit)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [int(p["num_threads"]) for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max(counts) if counts else 1
+
+
+def _threads(res: dict[str, Any]) -> str:
+    """A rule's BLAS threads over its epochs: one count, or the range when --threads auto changed it."""
+    used = res.get("blas_threads") or []
+    if not used:
+        return "—"
+    lo, hi = min(used), max(used)
+    return str(lo) if lo == hi else f"{lo}-{hi}"

@@ -21,14 +21,16 @@ import nnlite
 from nnlite import Sequential
 from nnlite.config.builders import Split, blas_threads, cnn_settings, hidden_of, momentum_of
 from nnlite.data import Dataset
+from nnlite.figures import alignment_axis, epoch_axis, new_figure, save_png, style
 from nnlite.training import History
 from nnlite.training import state as training_state
-from nnlite.training.io import atomic_write, write_json
+from nnlite.training.io import write_json
 
 from .build import CLIError, config_of
 
 __all__ = [
     "alignment_by_epoch",
+    "describe",
     "epoch_table",
     "final_test_acc",
     "fmt",
@@ -242,6 +244,13 @@ def print_config(cfg: dict[str, Any], rule_reprs: dict[str, str]) -> None:
         print(f"  {k.ljust(w)}  {v}")
     for name, r in rule_reprs.items():
         print(f"  {'rule'.ljust(w)}  {name}: {r}")
+    seeds = cfg.get("seeds") or {}
+    if seeds:
+        parts = ", ".join(f"{k} {v}" for k, v in seeds.items())
+        print(
+            f"  {'seeds'.ljust(w)}  {parts} (drawn from --seed {cfg.get('seed')} by SeedSequence: one stream for "
+            "each part, so changing one never moves another)"
+        )
     print(f"  {'parameters'.ljust(w)}  {cfg['n_parameters']} (feedback points {cfg['feedback_sizes']})")
     print(f"  {'out'.ljust(w)}  {cfg['out']}")
     sys.stdout.flush()
@@ -279,67 +288,81 @@ def _nan(v: float | None) -> float:
 
 def save_figure(fig: Any, path: str | Path) -> None:
     """Write a figure as PNG atomically (like every file nnlite writes): a full disk never leaves half a plot."""
-    import io
+    save_png(fig, path, dpi=100)
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    atomic_write(path, buf.getvalue())
+
+def describe(cfg: dict[str, Any], rules: str) -> str:
+    """A figure's title: the rule(s), the network, the optimizer and the data, from a run's recorded config."""
+    if cfg.get("model") == "mlp":
+        sizes = [int(math.prod(cfg["input_shape"])), *cfg["hidden"], cfg["n_classes"]]
+        net = f"MLP {'-'.join(map(str, sizes))} {cfg.get('activation', '')}".rstrip()
+    elif cfg.get("model") == "cnn":
+        k = cfg.get("kernel_size")
+        net = f"CNN {'-'.join(map(str, cfg.get('channels', [])))} channels, {k}x{k}"
+    else:
+        net = f"{cfg.get('model', 'network')} ({cfg.get('n_parameters', '?')} parameters)"
+    lr = cfg.get("lr")
+    lr_text = f" lr {lr:g}" if isinstance(lr, (int, float)) else ""
+    opt = f"{cfg.get('optimizer', '')}{lr_text}, batch {cfg.get('batch_size')}"
+    data = f"{cfg.get('dataset')} ({cfg.get('n_train')} training images)"
+    return f"{rules} · {net} · {opt} · {data}"
 
 
 def plot_history(hist: History, path: Path, n_hidden: int, title: str) -> None:
-    """``curves.png``: loss, accuracy and (when measured) alignment per hidden layer."""
-    from matplotlib.figure import Figure
-
+    """``curves.png``: loss and accuracy per epoch (integer ticks), and, when measured, the alignment of each
+    hidden layer over the steps on an axis scaled to the data with 0 and 1 marked."""
     panels = 3 if hist.alignment else 2
-    fig = Figure(figsize=(5 * panels, 4), layout="constrained")
-    axs = fig.subplots(1, panels)
+    fig, axs = new_figure(panels)
     for ax, what, train_v, test_v in (
         (axs[0], "loss", hist.train_loss, hist.test_loss),
         (axs[1], "accuracy", hist.train_acc, hist.test_acc),
     ):
-        ax.plot(hist.epoch, train_v, "o-", label="train")
+        ax.plot(hist.epoch, train_v, label="train", **style(0))
         if test_v:
-            ax.plot(hist.epoch[: len(test_v)], test_v, "s-", label="test")
-        ax.set(xlabel="epoch", ylabel=what, title=what)
-        ax.legend()
+            ax.plot(hist.epoch[: len(test_v)], test_v, label="test", **style(1))
+        epoch_axis(ax, hist.epoch)
+        ax.set(ylabel=what, title=what)
+        ax.legend(fontsize=8)
     if hist.alignment:
         ax = axs[2]
         steps = [r["step"] for r in hist.alignment]
+        cosines = []
         for k in range(n_hidden):
-            ax.plot(steps, [_nan(r["signal_cos"][k]) for r in hist.alignment], label=f"h{k + 1}")
-        ax.set(xlabel="step", ylabel="cosine with BP's signal", title="alignment", ylim=(-1.05, 1.05))
-        ax.legend()
-    fig.suptitle(title)
+            ys = [_nan(r["signal_cos"][k]) for r in hist.alignment]
+            cosines += ys
+            ax.plot(steps, ys, label=f"hidden layer {k + 1}", markersize=3, **style(k))
+        alignment_axis(ax, cosines)
+        ax.set(xlabel="step", title="alignment with BP")
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
     save_figure(fig, path)
 
 
-def plot_compare(results: dict[str, dict[str, Any]], out: Path, n_hidden: int, dataset: str) -> list[Path]:
-    """``accuracy.png`` and one ``alignment_h<k>.png`` per hidden layer; returns their paths."""
-    from matplotlib.figure import Figure
-
-    files = []
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
-    for r, res in results.items():
+def plot_compare(results: dict[str, dict[str, Any]], out: Path, n_hidden: int, title: str) -> list[Path]:
+    """``compare.png``: one figure, the test accuracy per epoch and a panel per hidden layer with each rule's
+    alignment over the steps (one colour and marker per rule, the same in every panel); returns its path."""
+    fig, axs = new_figure(1 + n_hidden, width=4.0)
+    ax = axs[0]
+    epochs: list[float] = []
+    for i, (r, res) in enumerate(results.items()):
         h = res["history"]
-        ax.plot(h["epoch"][: len(h["test_acc"])], h["test_acc"], "o-", label=r)
-    ax.set(xlabel="epoch", ylabel="test accuracy", title=f"test accuracy on {dataset}")
-    ax.legend()
-    files.append(out / "accuracy.png")
-    save_figure(fig, files[-1])
+        xs = h["epoch"][: len(h["test_acc"])]
+        epochs += xs
+        ax.plot(xs, h["test_acc"], label=r, **style(i))
+    epoch_axis(ax, epochs)
+    ax.set(ylabel="test accuracy", title="test accuracy")
+    ax.legend(fontsize=8)
     for k in range(n_hidden):
-        fig = Figure(figsize=(6, 4), layout="constrained")
-        ax = fig.subplots()
-        for r, res in results.items():
+        ax = axs[1 + k]
+        cosines = []
+        for i, res in enumerate(results.values()):
             al = res["history"]["alignment"]
-            ax.plot([a["step"] for a in al], [_nan(a["signal_cos"][k]) for a in al], label=r)
-        ax.set(
-            xlabel="step",
-            ylabel="cosine with BP's signal",
-            ylim=(-1.05, 1.05),
-            title=f"alignment at hidden layer {k + 1}",
-        )
-        ax.legend()
-        files.append(out / f"alignment_h{k + 1}.png")
-        save_figure(fig, files[-1])
-    return files
+            ys = [_nan(a["signal_cos"][k]) for a in al]
+            cosines += ys
+            ax.plot([a["step"] for a in al], ys, markersize=3, **style(i))
+        alignment_axis(ax, cosines, ylabel="cosine with BP's signal" if k == 0 else "")
+        ax.set(xlabel="step", title=f"alignment, hidden layer {k + 1}")
+    fig.suptitle(title, fontsize=9)
+    path = out / "compare.png"
+    save_figure(fig, path)
+    return [path]

@@ -114,7 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         done = History(**saved) if saved is not None else None
         if done is not None and done.epoch:
             report.write_history(out / "history.json", cfg, done)
-            report.plot_history(done, out / "curves.png", n_hidden, f"{rule_name} on {args.dataset}")
+            report.plot_history(done, out / "curves.png", n_hidden, report.describe(cfg, rule_name))
         last = f"epochs up to {done.epoch[-1]}" if done is not None and done.epoch else "no finished epoch"
         print(
             f"\ninterrupted: {last} kept in {out} (history.json, model.npz); continue with nnlite train --resume {out}"
@@ -128,6 +128,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"\nfinal test accuracy: {report.fmt(report.final_test_acc(hist), '.4f')}")
 
     report.write_history(out / "history.json", cfg, hist)
-    report.plot_history(hist, out / "curves.png", n_hidden, f"{rule_name} on {args.dataset}")
+    report.plot_history(hist, out / "curves.png", n_hidden, report.describe(cfg, rule_name))
     print(f"wrote {out / 'history.json'}, {out / 'curves.png'}, {out / 'model.npz'}")
     return 0 if hist.stopped is None else 1

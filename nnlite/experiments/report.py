@@ -109,7 +109,7 @@ def markdown(spec: Spec, rows: list[dict[str, Any]], *, title_note: str = "") ->
             head += ["classifier update cos"]
         elif c in ("error_angle", "readout_acc"):
             head += [f"{c} (best run)"]
-    lines = [f"## {spec.title}{title_note}", "", f"Source: {spec.source}", ""]
+    lines = [f"# {spec.title}{title_note}", "", f"Source: {spec.source}", ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in shown_rows(rows):
         p = r["paper"]
@@ -141,7 +141,7 @@ def memory_table(spec: Spec) -> tuple[str, dict[str, Any]]:
     sizes = vgg16_feedback_sizes(int(b.get("image_size", 224)))
     mem = feedback_memory(sizes, int(b.get("n_classes", 1000)), dtype=np.dtype(b.get("dtype", "float32")))
     paper = {"naive": "55 GB", "unified": "13 GB"}
-    lines = [f"## {spec.title}", "", f"Source: {spec.source}", ""]
+    lines = [f"# {spec.title}", "", f"Source: {spec.source}", ""]
     lines += ["| feedback | bytes | GB | paper |", "|---|---|---|---|"]
     for k, v in mem.items():
         lines.append(f"| {k} | {int(v)} | {v / 1e9:.3f} | {paper.get(k, '—')} |")
@@ -168,7 +168,7 @@ def write_report(spec: Spec, folder: str | os.PathLike, *, title_note: str = "")
         write_json(folder / "report.json", {**doc, "sources": spec.sources})
         figure = spec.report.get("figure")
         if figure:
-            _figure(figure, spec, rows, load_results(folder), folder)
+            _figure(figure, spec, rows, load_results(folder), folder, spec.title + title_note)
     atomic_write(folder / "report.md", text.encode())
     return text
 
@@ -177,14 +177,14 @@ def sources_markdown(spec: Spec) -> str:
     """Where each setting comes from (the spec's ``[sources]``), and the readings run where text and code differ."""
     lines = []
     if spec.readings:
-        lines += ["### Readings", ""]
+        lines += ["## Readings", ""]
         lines += [
             f"- **{name}**: {', '.join(f'{k} = {v!r}' for k, v in o.items()) or 'the base'}"
             for name, o in spec.readings.items()
         ]
         lines.append("")
     if spec.sources:
-        lines += ["### Where each setting comes from", "", "| setting | source |", "|---|---|"]
+        lines += ["## Where each setting comes from", "", "| setting | source |", "|---|---|"]
         for k, v in spec.sources.items():
             cell = v.replace("|", "\\|")  # a setting's source may quote |x|
             lines.append(f"| {k} | {cell} |")
@@ -200,42 +200,43 @@ def _units(variation: str) -> int:
     return int(m.group(1))
 
 
-def _figure(kind: str, spec: Spec, rows: list[dict[str, Any]], records: list[dict[str, Any]], folder: Path) -> None:
-    import io
+def _figure(
+    kind: str, spec: Spec, rows: list[dict[str, Any]], records: list[dict[str, Any]], folder: Path, title: str
+) -> None:
+    from ..figures import alignment_axis, new_figure, save_png, style
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a1, a2) = new_figure(2, width=5.0)
     if kind == "bottleneck":  # Launay Fig. 4: accuracy and the masked layer's alignment vs trainable units
         readings: list[str | None] = list(spec.readings) or [None]
-        for reading in readings:  # one line per reading ("as written", "as run")
+        cosines: list[Any] = []
+        for i, reading in enumerate(readings):  # one line per reading ("as written", "as run")
             mine = [r for r in rows if reading is None or str(r["variation"]).endswith(f" [{reading}]")]
             xs = [r["paper"].get("x") or _units(str(r["variation"])) for r in mine]
             acc, std = [r["test_acc"] for r in mine], [r["test_acc_std"] for r in mine]
-            a1.errorbar(xs, acc, yerr=std, marker="o", label=reading)
-            a2.plot(xs, [r["cos"][1] if len(r["cos"]) > 1 else None for r in mine], marker="o", label=reading)
-        a1.set(xscale="log", xlabel="trainable units in layer 2", ylabel="test accuracy %")
-        a2.set(xscale="log", xlabel="trainable units in layer 2", ylabel="alignment (cosine) of layer 2")
+            a1.errorbar(xs, acc, yerr=std, label=reading, capsize=2, **style(i))
+            ys = [r["cos"][1] if len(r["cos"]) > 1 else None for r in mine]
+            cosines += ys
+            a2.plot(xs, [math.nan if y is None else y for y in ys], label=reading, **style(i))
+        a1.set(xscale="log", xlabel="trainable units in layer 2", ylabel="test accuracy %", title="accuracy")
+        alignment_axis(a2, cosines, ylabel="cosine of layer 2 with BP")
+        a2.set(xscale="log", xlabel="trainable units in layer 2", title="alignment of the bottlenecked layer")
         if spec.readings:
             a1.legend(fontsize=7)
-    else:  # Gilmer Fig. 1: local-error angles and readout accuracy over training
-        for r in records:
-            if r["status"] != "ok" or r["seed"] != min(x["seed"] for x in records):
-                continue
+    else:  # Gilmer Fig. 1: local-error angles and readout accuracy over training, a colour per row
+        first = min((x["seed"] for x in records), default=None)
+        mine = [r for r in records if r["status"] == "ok" and r["seed"] == first]
+        dashes = ("-", "--", ":", "-.")
+        for i, r in enumerate(mine):
             al = r["result"]["history"]["alignment"]
-            steps = [max(a["step"], 1) for a in al]
+            steps = [a["step"] for a in al]
             for k in range(len(al[0]["error_angle"]) if al else 0):
-                a1.plot(steps, [a["error_angle"][k] for a in al], label=f"{r['variation']} h{k + 1}")
-                a2.plot(steps, [a["readout_acc"][k] for a in al], label=f"{r['variation']} h{k + 1}")
-        a1.set(xscale="log", xlabel="step", ylabel="angle between e_k and e (degrees)")
-        a2.set(xscale="log", xlabel="step", ylabel="readout accuracy")
-        a1.legend(fontsize=7)
-    fig.suptitle(spec.title, fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write(folder / f"{kind}.png", buf.getvalue())
+                kw = {**style(i), "linestyle": dashes[k % len(dashes)], "markersize": 4}
+                label = f"{r['variation']}, h{k + 1}"
+                a1.plot(steps, [a["error_angle"][k] for a in al], label=label, **kw)
+                a2.plot(steps, [a["readout_acc"][k] for a in al], label=label, **kw)
+        a1.axhline(90, color="black", linewidth=0.8, linestyle=":", zorder=0)
+        a1.set(xlabel="step", ylabel="angle between e_k and e (degrees)", title="local error against e")
+        a2.set(xlabel="step", ylabel="readout accuracy", title="accuracy of each random readout")
+        a1.legend(fontsize=7, ncol=2)
+    fig.suptitle(title, fontsize=9)
+    save_png(fig, folder / f"{kind}.png")
