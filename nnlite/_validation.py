@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "did_you_mean",
     "FLOAT_DTYPES",
     "SeedLike",
     "as_generator",
@@ -255,3 +257,22 @@ def new_file_mode(path: str | os.PathLike) -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+#: Names people type for a known one that difflib would not find (``fmnist`` is closer to ``mnist``).
+ALIASES = {"fmnist": "fashion-mnist", "fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist",
+           "cifar": "cifar10", "cifar-10": "cifar10", "cifar_10": "cifar10"}  # fmt: skip
+
+
+def did_you_mean(value: Any, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to ``value`` (difflib's ratio at least 0.6, case
+    ignored; a known alias first), or ``""`` when none is close."""
+    import difflib
+
+    names = [str(k) for k in known]
+    alias = ALIASES.get(str(value).lower())
+    if alias in names:
+        return f" (did you mean {alias!r}?)"
+    lowered = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(str(value).lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[close[0]]!r}?)" if close else ""

@@ -132,7 +132,7 @@ class Sequential:
 
     # -- passes ----------------------------------------------------------------------------------------------
     def check_input(self, x: Any) -> None:
-        """TypeError/ValueError unless ``x`` is a non-empty batch (N, *input_shape) of the network's dtype."""
+        """TypeError/ValueError unless ``x`` is a non-empty batch ``(N, *input_shape)`` of the network's dtype."""
         if not isinstance(x, np.ndarray):
             raise TypeError(f"input must be a numpy array, got {type(x).__name__}")
         if not np.issubdtype(x.dtype, np.floating):
@@ -140,7 +140,14 @@ class Sequential:
         if x.dtype != self.dtype:
             raise TypeError(f"input dtype {x.dtype} does not match the network's {self.dtype}; convert it first")
         if x.ndim != 1 + len(self.input_shape) or x.shape[1:] != self.input_shape:
-            raise ValueError(f"expected input of shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+            hint = ""
+            if len(self.input_shape) == 3 and self.input_shape[0] == 1 and x.shape[1:] == self.input_shape[1:]:
+                hint = ": grayscale images need a channel axis, x[:, None] makes them (N, 1, H, W)"
+            elif len(self.input_shape) == 1 and x.ndim > 2 and math.prod(x.shape[1:]) == self.input_shape[0]:
+                hint = ": a dense network takes flat samples, x.reshape(len(x), -1) makes them (N, features)"
+            raise ValueError(
+                f"expected input of shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}{hint}"
+            )
         if x.shape[0] == 0:
             raise ValueError("empty batch: the input has 0 samples")
 
@@ -149,13 +156,13 @@ class Sequential:
 
         Parameters
         ----------
-        x : ndarray, shape (N, *input_shape)
+        x : ndarray, shape ``(N, *input_shape)``
         train : bool
             Training mode (dropout active, batch norm on batch statistics).
 
         Returns
         -------
-        out : ndarray, shape (N, *output_shape)
+        out : ndarray, shape ``(N, *output_shape)``
         caches : Caches
 
         Raises
@@ -163,7 +170,7 @@ class Sequential:
         TypeError
             ``x`` is not a NumPy array of the network's dtype.
         ValueError
-            ``x`` does not have the shape (N, *input_shape), or N is 0.
+            ``x`` does not have the shape ``(N, *input_shape)``, or N is 0.
 
         Notes
         -----
@@ -189,13 +196,13 @@ class Sequential:
 
         Parameters
         ----------
-        x : ndarray, shape (N, *input_shape), the network's dtype
+        x : ndarray, shape ``(N, *input_shape)``, the network's dtype
         batch_size : int
             Samples per forward pass (a positive int).
 
         Returns
         -------
-        ndarray, shape (N, *output_shape)
+        ndarray, shape ``(N, *output_shape)``
 
         Raises
         ------

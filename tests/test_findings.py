@@ -174,8 +174,8 @@ def test_the_report_gives_every_finding_its_verdict(tmp_path):
         record = make_record(run_key(options), {**r, "options": options}, None, None, result=r["result"])
         (out / f"{record['key']}.json").write_text(json.dumps(record))
     text = write_report(spec, out)
-    assert "### Findings" in text and "**does not hold**" in text and "**inconclusive**" in text
-    assert "### Where each setting comes from" in text and "paper: He" in text
+    assert "## Findings" in text and "**does not hold**" in text and "**inconclusive**" in text
+    assert "## Where each setting comes from" in text and "paper: He" in text
     doc = json.loads((out / "report.json").read_text())
     got = {(f["reading"], f["verdict"]) for f in doc["findings"]}
     assert got == {("as run", "does not hold"), ("as written", "inconclusive")}

@@ -172,6 +172,19 @@ def test_every_code_cell_compiles(name):
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
+def test_a_copied_notebook_says_how_to_run_it(name, tmp_path):
+    """Copied out of notebooks/, a notebook's `_setup` import fails with a message that says what to do."""
+    import subprocess
+    import sys
+
+    cell = next(python_source(c) for c in code_cells(load(name)) if "from _setup import" in python_source(c))
+    guard = cell[cell.index("try:") : cell.index(") from None") + len(") from None")]
+    run = subprocess.run([sys.executable, "-c", guard], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "copy _setup.py beside it" in run.stderr and "notebooks/" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_imports_nnlite_and_defines_no_engine(name):
     assert check_engine_free(trees(name), name), f"{name} does not import nnlite"
 

@@ -81,6 +81,13 @@ def _subcommand_parser(top: argparse.ArgumentParser, name: str) -> argparse.Argu
     raise KeyError(name)
 
 
+#: Library words in error messages and the command line's for them (the library's errors name its arguments).
+_LIBRARY_TO_FLAGS = (
+    ("pass root=<folder holding them>", "pass --data-root <folder holding them>"),
+    ("(download=False)", "(--no-download)"),
+)
+
+
 def _guarded(fn: Callable[[], int]) -> int:
     """Run ``fn``; a library error becomes one line on standard error and exit code 1."""
     from nnlite.data import DataNotFoundError
@@ -103,5 +110,7 @@ def _guarded(fn: Callable[[], int]) -> int:
             raise
         what = "data not found" if isinstance(exc, DataNotFoundError) else type(exc).__name__
         msg = " ".join(str(exc).split()) or type(exc).__name__
+        for library, flag in _LIBRARY_TO_FLAGS:
+            msg = msg.replace(library, flag)
         print(f"nnlite: error ({what}): {msg}", file=sys.stderr)
         return 1

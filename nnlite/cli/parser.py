@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
+from typing import NoReturn
 
+from nnlite._validation import did_you_mean
 from nnlite.config import RunConfig, options
 from nnlite.config import values as V
 from nnlite.config.schema import Option
@@ -17,7 +20,7 @@ from .defaults import ALIGN_RECORDS_PER_EPOCH, EPILOG, LR_HELP, SMALL_GEMM, comp
 from .sweep import add_sweep_commands
 from .types import arg_type, learning_rates, positive_int, rule_list
 
-__all__ = ["build_parser"]
+__all__ = ["OneLineParser", "build_parser", "suggest"]
 
 #: The help groups, in order; every run option's group is one of them.
 GROUPS = ("data", "model", "feedback", "optimisation", "output")
@@ -91,9 +94,36 @@ def _version() -> str:
     return __version__
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line — the error, a "did you mean" where a choice, a
+    command or a flag was mistyped, and where the options are listed — instead of the usage block first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {suggest(message, self)} (`{self.prog} --help` lists the options)\n")
+
+
+def suggest(message: str, parser: argparse.ArgumentParser) -> str:
+    """``message`` with a "did you mean" added for argparse's invalid choices and unrecognised flags."""
+    m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+    if m and "did you mean" not in message:
+        known = re.findall(r"'([^']*)'", m.group(2)) or [k.strip() for k in m.group(2).split(",")]
+        hint = did_you_mean(m.group(1), known)
+        return message[: m.start(2) - len(" (choose from ")] + hint + message[m.start(2) - len(" (choose from ") :]
+    m = re.match(r"unrecognized arguments: (.*)$", message)
+    if m:
+        parsers = [parser] + [
+            sub for a in parser._actions if isinstance(a, argparse._SubParsersAction) for sub in a.choices.values()
+        ]
+        flags = sorted({o for p in parsers for a in p._actions for o in a.option_strings if o.startswith("--")})
+        hints = [f"{w}{did_you_mean(w, flags)}" for w in m.group(1).split() if w.startswith("--")]
+        if any("did you mean" in h for h in hints):
+            return f"unrecognized arguments: {m.group(1)}; " + "; ".join(h for h in hints if "did you mean" in h)
+    return message
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``nnlite train``, ``nnlite compare`` and (its help line only) ``nnlite bench``."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nnlite",
         description="Train neural networks with BP, FA, DFA, IFA and LAFS (hand-derived NumPy/Numba engine).",
         epilog="Run `nnlite COMMAND --help` for the options of a command.",
@@ -120,8 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         description="Train the same network from the same initial weights (and batch order) under "
         "each rule; print one table (final test accuracy, seconds per epoch, final "
-        "alignment cosine per hidden layer); write compare.json, accuracy.png and "
-        "alignment_h<k>.png into --out.",
+        "alignment cosine per hidden layer); write compare.json and compare.png into --out.",
     )
     p.add_argument(
         "--rules",

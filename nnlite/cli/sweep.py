@@ -24,6 +24,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from nnlite._validation import did_you_mean
+
 from .build import CLIError
 
 __all__ = ["CONFIRM_HOURS", "add_sweep_commands", "cmd_report", "cmd_reproduce", "cmd_sweep"]
@@ -54,13 +56,13 @@ def add_sweep_commands(sub: Any, positive_int: Any) -> None:
         p.add_argument(
             "--yes", action="store_true", help=f"run a sweep estimated at over {CONFIRM_HOURS:g} h of wall time"
         )
+        p.add_argument(
+            "--dry-run", action="store_true", help="count the runs and estimate their CPU and wall time; run nothing"
+        )
 
     p = sub.add_parser("sweep", help="run an experiment spec on Dask (resumable)")
     p.add_argument("spec", help="a spec file (.toml) or the name of a shipped spec")
     common(p)
-    p.add_argument(
-        "--dry-run", action="store_true", help="count the runs and estimate their CPU and wall time; run nothing"
-    )
     p = sub.add_parser("report", help="the paper's table from a results folder")
     p.add_argument("dir", help="a folder written by nnlite sweep")
     p = sub.add_parser("reproduce", help="sweep a shipped spec, then report it")
@@ -318,7 +320,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from nnlite.experiments.spec import shipped_specs
 
     if args.name not in shipped_specs():
-        raise CLIError(f"unknown spec {args.name!r}; shipped: {', '.join(sorted(shipped_specs()))}")
+        hint = did_you_mean(args.name, shipped_specs())
+        raise CLIError(f"unknown spec {args.name!r}{hint}; shipped: {', '.join(sorted(shipped_specs()))}")
     spec, out, code = _run_sweep(args, args.name)
+    if getattr(args, "dry_run", False):
+        return code
     cmd_report(argparse.Namespace(dir=str(out)))
     return code

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._validation import did_you_mean
 from ..data import KNOWN_DATASETS
 from ..layers import ACTIVATIONS, canonical_activation
 from ..models import check_layer_entries
@@ -146,7 +147,7 @@ def choice(names: Callable[[], Sequence[str]]) -> Kind:
         value = _text_value(value)
         known = list(names())
         if value not in known:
-            raise ValueError(f"invalid choice: {value!r} (choose from {', '.join(known)})")
+            raise ValueError(f"invalid choice: {value!r}{did_you_mean(value, known)} (choose from {', '.join(known)})")
         return value
 
     return Kind(str, check, names)
@@ -295,8 +296,8 @@ def _activation(value: Any) -> str:
         if leaky:
             raise ValueError(f"invalid slope in {value!r}; expected e.g. leaky_relu:-0.5") from None
         raise ValueError(
-            f"invalid choice: {value!r} (choose from {', '.join(ACTIVATIONS)}, or leaky_relu:SLOPE such as "
-            f"leaky_relu:-0.5)"
+            f"invalid choice: {value!r}{did_you_mean(value, ACTIVATIONS)} (choose from {', '.join(ACTIVATIONS)}, "
+            "or leaky_relu:SLOPE such as leaky_relu:-0.5)"
         ) from None
 
 
@@ -307,7 +308,10 @@ def _dataset(value: Any) -> str:
     value = _text_value(value)
     if value in KNOWN_DATASETS or value.endswith(".npz"):
         return value
-    raise ValueError(f"invalid choice: {value!r} (choose from {', '.join(KNOWN_DATASETS)}, or a path to a .npz file)")
+    hint = did_you_mean(value, KNOWN_DATASETS)
+    raise ValueError(
+        f"invalid choice: {value!r}{hint} (choose from {', '.join(KNOWN_DATASETS)}, or a path to a .npz file)"
+    )
 
 
 dataset = Kind(str, _dataset)

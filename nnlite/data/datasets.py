@@ -31,9 +31,9 @@ class Dataset:
 
     Attributes
     ----------
-    x_train : ndarray, shape (N_train, *shape)
+    x_train : ndarray, shape ``(N_train, *shape)``
     y_train : ndarray of int64, shape (N_train,), values in [0, n_classes)
-    x_test : ndarray, shape (N_test, *shape)
+    x_test : ndarray, shape ``(N_test, *shape)``
     y_test : ndarray of int64, shape (N_test,)
     name : str
         One of ``KNOWN_DATASETS``, or an own file's name without ``.npz``.
@@ -187,6 +187,15 @@ def load(
         if y.size and (int(y.min()) < 0 or int(y.max()) >= n_classes):
             raise ValueError(
                 f"{source}: {split} labels must be in [0, {n_classes}), got min {int(y.min())}, max {int(y.max())}"
+            )
+    if own:  # n_classes is read from the labels: a class no training label names is an output nothing trains
+        missing = np.flatnonzero(np.bincount(y_train, minlength=n_classes) == 0)
+        if missing.size:
+            shown = ", ".join(map(str, missing[:10])) + (", ..." if missing.size > 10 else "")
+            fix = " (labels 1..C? use y - 1)" if missing[0] == 0 and missing.size == 1 else ""
+            raise ValueError(
+                f"{source}: the training labels run to {n_classes - 1}, so the network gets {n_classes} classes, but "
+                f"class {shown} never appears in y_train: relabel the classes as 0..C-1{fix}"
             )
 
     if mean is not None or std is not None:

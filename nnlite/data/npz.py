@@ -33,7 +33,7 @@ def read_npz(
     -------
     x_train : ndarray, shape (N_train, D) or (N_train, C_in, H, W), uint8 or floating point, as stored
     y_train : ndarray of int64, shape (N_train,)
-    x_test : ndarray, shape (N_test, *x_train.shape[1:]), x_train's dtype kind
+    x_test : ndarray, shape ``(N_test, *x_train.shape[1:])``, x_train's dtype kind
     y_test : ndarray of int64, shape (N_test,)
         The labels' range is checked by :func:`nnlite.data.load`.
 
@@ -115,7 +115,12 @@ def _check_headers(path: str, headers: dict[str, tuple[tuple[int, ...], np.dtype
         if y_dtype.kind not in "iu":
             raise ValueError(f"{path}: y_{split} must be an integer array, got {y_dtype}")
         if len(x_shape) not in (2, 4):
-            raise ValueError(f"{path}: x_{split} must be (N, D) or (N, C, H, W), got shape {x_shape}")
+            hint = (
+                f"; grayscale images (N, H, W) need a channel axis: save x_{split}[:, None], shape (N, 1, H, W)"
+                if len(x_shape) == 3
+                else ""
+            )
+            raise ValueError(f"{path}: x_{split} must be (N, D) or (N, C, H, W), got shape {x_shape}{hint}")
         if len(y_shape) != 1:
             raise ValueError(f"{path}: y_{split} must be 1-D (N,), got shape {y_shape}")
         if x_shape[0] != y_shape[0]:

@@ -291,7 +291,7 @@ def findings_markdown(results: Sequence[dict[str, Any]]) -> str:
         return ""
     lines = [
         "",
-        "### Findings",
+        "## Findings",
         "",
         f"Each claim is tested over seeds: a one-sided Welch t-test (a one-sample t-test against a threshold) at "
         f"α = {ALPHA}; *holds* when the claimed direction is significant, *does not hold* when the opposite is, "

@@ -150,8 +150,11 @@ def load_spec(path: str | os.PathLike) -> Spec:
         with open(p, "rb") as f:
             doc = tomllib.load(f)
     except FileNotFoundError:
+        from .._validation import did_you_mean
+
         names = ", ".join(sorted(shipped_specs()))
-        raise SpecError(f"{p}: no such spec file (shipped specs: {names})") from None
+        hint = did_you_mean(Path(p).stem, shipped_specs())
+        raise SpecError(f"{p}: no such spec file{hint} (shipped specs: {names})") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{p}: not valid TOML: {exc}") from None
     unknown = set(doc) - _TOP

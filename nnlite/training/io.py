@@ -33,18 +33,28 @@ def atomic_file(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
     mode = new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
+    tmp = ""
     try:
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    except OSError as exc:
+        _remove(tmp)
+        if exc.filename is None or exc.filename == tmp:  # name the file the user asked for (a full disk: ENOSPC)
+            raise OSError(exc.errno, f"{exc.strerror} (nothing was written)", os.fspath(path)) from exc
         raise
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(tmp: str) -> None:
+    if tmp and os.path.exists(tmp):
+        os.remove(tmp)
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,6 +48,20 @@ def _progress_bar(total, desc, enabled):
     return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
 
 
+def _check_instances(net: Any, rule: Any, optimizer: Any) -> None:
+    """A class where an instance belongs (``nn.DFA`` for ``nn.DFA(seed=1)``) is a TypeError that says so."""
+    for what, value, example in (
+        ("net", net, "nn.mlp([784, 256, 10])"),
+        ("rule", rule, "nn.DFA(seed=1)"),
+        ("optimizer", optimizer, "nn.SGD(0.01)"),
+    ):
+        if isinstance(value, type):
+            raise TypeError(
+                f"{what} must be an instance, got the class {value.__name__}: call it with its arguments, e.g. "
+                f"{example}"
+            )
+
+
 def fit(
     net: Sequential,
     rule: Rule,
@@ -80,7 +94,7 @@ def fit(
     optimizer : SGD, Adam or RMSprop
         A new one per network (a stateful optimizer refuses another network's parameters).
     train : tuple (x, y)
-        x of shape (N, *net.input_shape) in the network's dtype, y integer labels of shape (N,), N >= 1.
+        x of shape ``(N, *net.input_shape)`` in the network's dtype, y integer labels of shape (N,), N >= 1.
     test : tuple (x, y), optional
     epochs, batch_size : int
     seed : int, Generator or None
@@ -139,6 +153,7 @@ def fit(
     A network with BatchNorm over features (after a Dense layer) cannot train on a batch of one sample: a
     training set with ``N % batch_size == 1`` is refused before the first step (choose another batch size).
     """
+    _check_instances(net, rule, optimizer)
     x, y = _check_split(net, train, "train")
     if test is not None:
         xt, yt = _check_split(net, test, "test")
