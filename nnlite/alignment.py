@@ -140,7 +140,7 @@ def measure_as_run(
     rule : Rule
     loss : callable
         ``loss(out, y) -> (float, e)``, the training loss (each pass gets its own ``e``).
-    x : ndarray, shape (N, *net.input_shape)
+    x : ndarray, shape ``(N, *net.input_shape)``
     y : ndarray of int, shape (N,)
     reference : Rule, optional
         What to compare with (default BP).

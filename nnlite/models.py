@@ -47,7 +47,7 @@ def mlp(
     input_dropout: float = 0.0,
     batch_norm: bool = False,
 ) -> Sequential:
-    """A multilayer perceptron ``Dense -> activation -> ... -> Dense`` (the output layer has no activation).
+    """A multilayer perceptron: Dense blocks with an activation, and a Dense output layer without one.
 
     Each hidden block is ``Dense -> [Dropout(dropout)] -> activation -> [BatchNorm]`` (the order of Launay et
     al.'s public code: Linear, Dropout, activation, BatchNorm1d); ``input_dropout > 0`` puts a

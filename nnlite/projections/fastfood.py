@@ -106,6 +106,7 @@ class Fastfood(Projection):
 
     @property
     def nbytes(self) -> int:
+        """Bytes of host memory the projection holds."""
         return int(self._signs_scaled.nbytes + self.G.nbytes + self.S.nbytes + self._gather.nbytes)
 
     name = "fastfood"

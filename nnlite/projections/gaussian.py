@@ -82,6 +82,7 @@ class Gaussian(Projection):
 
     @property
     def nbytes(self) -> int:
+        """Bytes of host memory the projection holds."""
         return int(self.B.nbytes)
 
     name = "gaussian"

@@ -60,7 +60,7 @@ class OPU(Projection):
         ``e_n,i > threshold * max_i |e_n,i|``, and so on. Independent of the batch size and of the loss's scale;
         The default, ``threshold=0.4, relative=True``, keeps DFA on Fashion-MNIST as accurate as Gaussian
         feedback, where pure signs (``threshold=0``) cost several points (figures in
-        docs/reproducing.md, "Optional: the OPU").
+        docs/user-guide/projections.md, "The OPU").
     simulated : None or bool
         ``True``: lightonml's CPU simulator; ``False``: the real device (error if absent);
         ``None``: the real device if one is present (lightonopu importable and an OPU config on the host),
@@ -195,6 +195,7 @@ class OPU(Projection):
 
     @property
     def nbytes(self) -> int:
+        """Bytes of host memory the projection holds."""
         if self.simulated:
             return int(self._opu.device.random_matrix.nbytes)
         return 0

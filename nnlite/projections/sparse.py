@@ -76,6 +76,7 @@ class Sparse(Projection):
 
     @property
     def nbytes(self) -> int:
+        """Bytes of host memory the projection holds."""
         B = self.B
         return int(B.data.nbytes + B.indices.nbytes + B.indptr.nbytes)
 

@@ -52,7 +52,7 @@ def check_error(net: Sequential, caches: Caches, e: Any, y: Any = None) -> np.nd
     net : Sequential
     caches : Caches
         From ``net.forward(x, train=True)`` on a batch of N samples.
-    e : ndarray, shape (N, *output_shape) or (N, n_outputs), the network's dtype
+    e : ndarray, shape ``(N, *output_shape)`` or (N, n_outputs), the network's dtype
     y : ndarray of int, shape (N,), optional
 
     Raises
@@ -158,7 +158,7 @@ class Rule(abc.ABC):
         grads : list of dict
             Matching ``net.params()``.
         signals : list of ndarray
-            ``g_k`` of shape (N, *block_shape) for every hidden block k.
+            ``g_k`` of shape ``(N, *block_shape)`` for every hidden block k.
         """
 
     def gradients(self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None) -> Grads:
@@ -166,7 +166,7 @@ class Rule(abc.ABC):
         return self.gradients_and_signals(net, caches, e, y)[0]
 
     def signals(self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None) -> list[np.ndarray]:
-        """The signal ``g_k`` at every hidden feedback point, shape (N, *block_shape)."""
+        """The signal ``g_k`` at every hidden feedback point, shape ``(N, *block_shape)``."""
         return self.gradients_and_signals(net, caches, e, y)[1]
 
     # -- optional: local errors and readouts ---------------------------------------------------------------------

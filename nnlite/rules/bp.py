@@ -23,7 +23,7 @@ def chain(
     ----------
     net : Sequential
     caches : Caches
-    e : ndarray, shape (N, *output_shape)
+    e : ndarray, shape ``(N, *output_shape)``
         ``dL/d(output)``.
     feedbacks : list, optional
         Per block, the matrix used in place of the weight in its ``dx`` product (None: the weight itself).
@@ -31,7 +31,7 @@ def chain(
     Returns
     -------
     grads : list of dict (matching ``net.params()``)
-    signals : list of ndarray, shape (N, *block_shape)
+    signals : list of ndarray, shape ``(N, *block_shape)``
         The signal arriving at every hidden feedback point.
 
     Notes

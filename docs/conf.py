@@ -1,0 +1,129 @@
+"""Sphinx configuration of nnlite's documentation site (PyData theme, numpydoc, myst-nb).
+
+Build: ``python -m sphinx -W --keep-going -b html docs docs/_build/html`` (what ``.ci/run`` runs), then
+``python docs/check_links.py docs/_build/html`` for the internal links. The notebooks are rendered from their
+committed outputs; nothing is executed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import nnlite  # noqa: E402
+
+
+def _copy_notebooks() -> None:
+    """The notebooks live in ``notebooks/`` beside the code they import; the site shows copies of them (with
+    their committed outputs) under ``docs/notebooks/``, refreshed at every build and ignored by git."""
+    import shutil
+
+    src, dst = ROOT / "notebooks", Path(__file__).resolve().parent / "notebooks"
+    dst.mkdir(exist_ok=True)
+    wanted = {p.name for p in src.glob("*.ipynb")} | {"README.md"}
+    for stale in dst.iterdir():
+        if stale.name not in wanted:
+            stale.unlink()
+    for name in sorted(wanted - {"README.md"}):
+        if not (dst / name).exists() or (dst / name).read_bytes() != (src / name).read_bytes():
+            shutil.copyfile(src / name, dst / name)
+    index = (src / "README.md").read_text() + "\n```{toctree}\n:hidden:\n:glob:\n\n0*\n```\n"
+    if not (dst / "README.md").exists() or (dst / "README.md").read_text() != index:
+        (dst / "README.md").write_text(index)
+
+
+_copy_notebooks()
+
+project = "nnlite"
+author = "the nnlite authors"
+copyright = "2026, the nnlite authors"
+release = version = nnlite.__version__ if hasattr(nnlite, "__version__") else "0.1.0"
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.intersphinx",
+    "numpydoc",
+    "myst_nb",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+exclude_patterns = [
+    "_build",
+    "notebooks/_setup.py",
+    "notebooks/.ipynb_checkpoints",
+    "**/.ipynb_checkpoints",
+    "check_links.py",
+]
+templates_path = ["_templates"]
+html_static_path = ["_static"]
+
+# The notebooks are shown with the outputs committed beside them; CI runs them separately (tests/test_notebooks.py).
+nb_execution_mode = "off"
+myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+# A link to a file outside the site (a source file, a spec) is written as a link to the repository.
+myst_url_schemes = ["http", "https", "mailto"]
+suppress_warnings = ["mystnb.unknown_mime_type"]
+
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_default_options = {"members": True, "inherited-members": False, "show-inheritance": True}
+autodoc_typehints = "none"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+# Each public object must have a docstring, and every parameter of its signature documented (checked on build:
+# with -W a missing one fails CI).
+numpydoc_validation_checks = {"GL08"}
+numpydoc_validation_exclude = {r"\.__init__$", r"\.__repr__$", r"\.__call__$"}
+
+intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
+
+html_theme = "pydata_sphinx_theme"
+html_title = "nnlite"
+html_theme_options = {
+    "navbar_end": ["navbar-icon-links"],
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "footer_start": ["copyright"],
+    "secondary_sidebar_items": ["page-toc"],
+}
+html_sidebars = {"**": ["sidebar-nav-bs"]}
+
+
+def _inherit_docstrings() -> None:
+    """Give a public class's overriding methods their base's docstring, as :func:`inspect.getdoc` does (numpydoc's
+    validation reads ``__doc__`` itself); a method with no docstring anywhere stays flagged (GL08)."""
+    import inspect
+
+    modules = [nnlite, nnlite.rules, nnlite.projections, nnlite.config, nnlite.data, nnlite.models, nnlite.alignment]
+    for module in modules:
+        for name in getattr(module, "__all__", []):
+            cls = getattr(module, name, None)
+            if not inspect.isclass(cls):
+                continue
+            for attr, value in vars(cls).items():
+                func = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+                if attr.startswith("_") or not callable(func) or getattr(func, "__doc__", None):
+                    continue
+                doc = inspect.getdoc(getattr(cls, attr)) if not isinstance(value, property) else None
+                if doc is None:
+                    for base in cls.__mro__[1:]:
+                        if attr in vars(base):
+                            base_value = vars(base)[attr]
+                            doc = getattr(getattr(base_value, "fget", base_value), "__doc__", None)
+                            if doc:
+                                break
+                if doc:
+                    try:
+                        func.__doc__ = doc
+                    except (AttributeError, TypeError):
+                        pass
+
+
+_inherit_docstrings()
