@@ -7,6 +7,8 @@ the same from the source checkout).
 - ``cnn``: the ``cnn()`` training step vs the same network in PyTorch (:mod:`benchmarks.bench_cnn`);
 - ``fwht``: the Walsh-Hadamard kernel's throughput (:mod:`benchmarks.bench_fwht`);
 - ``projections``: the feedback projection back ends, time and memory (:mod:`benchmarks.bench_projections`);
+- ``pause``: how long OpenBLAS's and PyTorch's pools spin after a call, the pause the timing method needs
+  (:mod:`benchmarks.bench_pause`);
 - ``bombs``: peak memory of crafted hostile files read by nnlite (:mod:`benchmarks.bench_bombs`).
 
 Every one times through :mod:`benchmarks.harness` and records the machine in its table header and its JSON.
@@ -24,6 +26,7 @@ SUBCOMMANDS = {
     "fwht": "bench_fwht",
     "projections": "bench_projections",
     "bombs": "bench_bombs",
+    "pause": "bench_pause",
 }
 
 

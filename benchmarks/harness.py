@@ -7,6 +7,10 @@ of their samples, the thread limits, and the description of the machine that goe
 - :func:`summary` is the statistics of one list of samples: median, quartiles, spread (interquartile range),
   min, max, n.
 - :func:`threads` limits BLAS (threadpoolctl), Numba and PyTorch to n threads.
+- :func:`blocks` is the method every suite times with: each candidate in its own process at one thread count,
+  rounds alternating them in blocks of back-to-back calls (~0.25 s) after a pause that lets every spinning pool
+  park, medians of per-round ratios with their spread, load and steal recorded per round, a disturbed round
+  repeated.
 - :class:`Peer` is a candidate that runs in its own interpreter (a peer library at its own best: its thread pool
   never competes with OpenBLAS's spinning threads), driven one call at a time so that it interleaves like any
   other candidate; :func:`serve_peer` is its other end.
@@ -244,6 +248,152 @@ def serve_peer(target: str, kwargs_json: str) -> None:
             break
         loops = int(words[1]) if len(words) > 1 else 1
         print(json.dumps(_call(cand, loops)), flush=True)
+
+
+# -- blocks in separate processes ---------------------------------------------------------------------------------
+#: A round is repeated when a block in it lost more than this fraction of its CPU time to steal (another guest
+#: on the host), or when the 1-minute load average exceeds ``LOAD_PER_CORE`` per core (something else ran).
+MAX_STEAL = 0.05
+LOAD_PER_CORE = 1.5
+
+
+def cpu_times() -> tuple[float, float]:
+    """(steal, total) CPU jiffies of the whole machine from /proc/stat, or (0, 0) where there is none."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return 0.0, 0.0
+    values = [float(v) for v in fields]
+    return (values[7] if len(values) > 7 else 0.0), sum(values[:8])
+
+
+def steal_fraction(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """The fraction of CPU time stolen between two :func:`cpu_times` readings."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else 0.0
+
+
+def blocks(
+    cands: Mapping[str, tuple[str, Mapping[str, Any]]],
+    threads: int,
+    *,
+    rounds: int = 9,
+    block: float = 0.25,
+    pause: float = 0.4,
+    warmup: float = 1.0,
+    reference: str | None = None,
+    max_steal: float = MAX_STEAL,
+    max_load: float | None = None,
+    max_repeats: int | None = None,
+) -> dict[str, Any]:
+    """Time candidates each in its own process, alternating in blocks; the one timing method of the suites.
+
+    Parameters
+    ----------
+    cands : mapping
+        name -> (``"module:function"``, kwargs): the function, called in the candidate's own interpreter, returns
+        a candidate (a callable returning ``{phase: seconds}``, e.g. from :func:`timed`).
+    threads : int
+        The thread count of every candidate (``OMP``/``MKL``/``OPENBLAS_NUM_THREADS`` of its process; the function
+        sets its own pools to it too).
+    rounds : int
+        Rounds kept. Each round runs every candidate once, in an order that rotates from round to round.
+    block : float
+        Seconds of back-to-back calls per sample, sized from each candidate's fastest warm-up call.
+    pause : float
+        Seconds slept before every block, while every process is idle: spinning thread pools (OpenBLAS's workers,
+        PyTorch's OpenMP threads) park before the next block starts. ``python -m benchmarks pause`` measures it.
+    warmup : float
+        Seconds of calls per candidate before the rounds (first calls compile, fault pages in, size pools).
+    reference : str, optional
+        The candidate the ratios are taken against (default the first).
+    max_steal, max_load : float
+        A round in which a block lost more than ``max_steal`` of the CPU to steal, or after which the 1-minute
+        load average exceeds ``max_load`` (default ``LOAD_PER_CORE`` per core), is run again, up to
+        ``max_repeats`` times in all (default ``rounds``); the repeated rounds are counted in the result.
+
+    Returns
+    -------
+    dict
+        ``"times"``: name -> phase -> :func:`summary` of the per-block mean call times; ``"ratios"``: name ->
+        phase -> :func:`summary` of the per-round ratios ``name / reference`` (the figure to quote: the median and
+        its spread); ``"rounds"``: per kept round its load average, the largest steal fraction of its blocks and
+        the order; ``"repeated"``: rounds run again; ``"loops"``: calls per block; the method's settings.
+    """
+    names = list(cands)
+    if not names:
+        raise ValueError("no candidates")
+    reference = names[0] if reference is None else reference
+    if reference not in cands:
+        raise ValueError(f"reference {reference!r} is not a candidate ({', '.join(names)})")
+    max_load = LOAD_PER_CORE * (os.cpu_count() or 1) if max_load is None else max_load
+    max_repeats = rounds if max_repeats is None else max_repeats
+    workers: dict[str, Peer] = {}
+    try:
+        for nm in names:  # started one at a time: no candidate's set-up overlaps another's timing
+            target, kwargs = cands[nm]
+            workers[nm] = Peer(target, kwargs, threads, settle=0.0)
+        loops = {}
+        for nm in names:
+            fastest, t_end = math.inf, time.perf_counter() + warmup
+            while fastest == math.inf or time.perf_counter() < t_end:
+                fastest = min(fastest, max(workers[nm].call_many(1).values()))
+            loops[nm] = max(1, math.ceil(block / max(fastest, 1e-9)))
+        samples: dict[str, list[Phases]] = {nm: [] for nm in names}
+        kept: list[dict[str, Any]] = []
+        repeated = 0
+        r = 0
+        while len(kept) < rounds:
+            order = [names[(i + r) % len(names)] for i in range(len(names))]
+            r += 1
+            got: dict[str, Phases] = {}
+            worst_steal = 0.0
+            for nm in order:
+                time.sleep(pause)
+                before = cpu_times()
+                got[nm] = workers[nm].call_many(loops[nm])
+                worst_steal = max(worst_steal, steal_fraction(before, cpu_times()))
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+            if (worst_steal > max_steal or load > max_load) and repeated < max_repeats:
+                repeated += 1
+                continue
+            for nm in names:
+                samples[nm].append(got[nm])
+            kept.append({"load": load, "steal": worst_steal, "order": order})
+    finally:
+        for w in workers.values():
+            w.close()
+    times = {nm: {ph: summary([d[ph] for d in s]) for ph in s[0]} for nm, s in samples.items()}
+    ratios = {
+        nm: {
+            ph: summary([a[ph] / b[ph] for a, b in zip(samples[nm], samples[reference]) if b.get(ph)])
+            for ph in samples[nm][0]
+            if ph in samples[reference][0]
+        }
+        for nm in names
+        if nm != reference
+    }
+    return {
+        "times": times,
+        "ratios": ratios,
+        "reference": reference,
+        "rounds": kept,
+        "repeated": repeated,
+        "loops": loops,
+        "method": {
+            "threads": threads,
+            "block": block,
+            "pause": pause,
+            "warmup": warmup,
+            "max_steal": max_steal,
+            "max_load": max_load,
+        },
+    }
+
+
+def sleeper(seconds: float) -> Candidate:
+    """A candidate that sleeps ``seconds`` per call (phase ``"t"``): the harness's test subject."""
+    return timed(lambda: time.sleep(seconds))
 
 
 @contextlib.contextmanager

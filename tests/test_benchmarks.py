@@ -131,6 +131,50 @@ def test_interleave_rotates_and_summarises_each_phase():
     assert res["y"]["a"]["median"] == 3.0 and res["z"]["b"]["median"] == 10.0 and res["x"]["a"]["n"] == 4
 
 
+def test_blocks_finds_the_ratio_of_two_known_sleeps():
+    """Two candidates in their own processes that sleep 20 and 40 ms a call: the per-round ratio is 2 (a sleep
+    overshoots by the scheduler's wake-up latency, about the same for both; the bounds allow 5 ms), whatever
+    order the rounds ran in."""
+    cands = {
+        "a": ("benchmarks.harness:sleeper", {"seconds": 0.020}),
+        "b": ("benchmarks.harness:sleeper", {"seconds": 0.040}),
+    }
+    res = harness.blocks(cands, 1, rounds=4, block=0.12, pause=0.02, warmup=0.05, max_load=1e9, max_steal=1.0)
+    assert res["reference"] == "a" and set(res["ratios"]) == {"b"}
+    assert 1.8 <= res["ratios"]["b"]["t"]["median"] <= 2.1
+    assert res["times"]["a"]["t"]["min"] >= 0.020 and res["times"]["b"]["t"]["min"] >= 0.040  # never less than asked
+    assert res["loops"]["a"] > res["loops"]["b"] >= 2  # blocks of ~0.12 s each: twice the calls of the faster
+    assert len(res["rounds"]) == 4 and res["repeated"] == 0
+    assert [r["order"] for r in res["rounds"][:2]] == [["a", "b"], ["b", "a"]]  # the order alternates
+    assert all(r["load"] >= 0 and 0 <= r["steal"] <= 1 for r in res["rounds"])
+
+
+def test_blocks_repeats_a_disturbed_round_and_says_so():
+    cands = {
+        "a": ("benchmarks.harness:sleeper", {"seconds": 0.001}),
+        "b": ("benchmarks.harness:sleeper", {"seconds": 0.001}),
+    }
+    res = harness.blocks(cands, 1, rounds=2, block=0.005, pause=0.0, warmup=0.01, max_load=-1.0, max_repeats=3)
+    assert res["repeated"] == 3 and len(res["rounds"]) == 2  # every round "disturbed": 3 repeats, then kept
+    with pytest.raises(ValueError, match="reference 'c'"):
+        harness.blocks(cands, 1, reference="c")
+
+
+def test_steal_fraction_of_known_readings():
+    assert harness.steal_fraction((10.0, 1000.0), (20.0, 1100.0)) == pytest.approx(0.1)
+    assert harness.steal_fraction((0.0, 0.0), (0.0, 0.0)) == 0.0
+    steal, total = harness.cpu_times()
+    assert 0 <= steal <= total
+
+
+def test_pause_quick_times_when_the_blas_pool_parks(tmp_path):
+    assert main(["pause", "--quick", "--no-torch", "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "pause_quick.json").read_text())
+    _machine_ok(doc["meta"]["machine"])
+    s = doc["pools"]["openblas"]
+    assert s["n"] == 3 and 0 <= s["min"] <= s["median"] <= s["max"] <= 2.0
+
+
 def test_machine_header_names_the_cpu_and_blas():
     info = harness.machine_info()
     _machine_ok(info)
