@@ -7,6 +7,8 @@ the same from the source checkout).
 - ``cnn``: the ``cnn()`` training step vs the same network in PyTorch (:mod:`benchmarks.bench_cnn`);
 - ``fwht``: the Walsh-Hadamard kernel's throughput (:mod:`benchmarks.bench_fwht`);
 - ``projections``: the feedback projection back ends, time and memory (:mod:`benchmarks.bench_projections`);
+- ``peers``: nnlite's BP and DFA steps against PyTorch's BP and a hook-based PyTorch DFA, MLP and ``cnn()``,
+  each in its own process (:mod:`benchmarks.bench_peers`);
 - ``pause``: how long OpenBLAS's and PyTorch's pools spin after a call, the pause the timing method needs
   (:mod:`benchmarks.bench_pause`);
 - ``bombs``: peak memory of crafted hostile files read by nnlite (:mod:`benchmarks.bench_bombs`).
@@ -27,6 +29,7 @@ SUBCOMMANDS = {
     "projections": "bench_projections",
     "bombs": "bench_bombs",
     "pause": "bench_pause",
+    "peers": "bench_peers",
 }
 
 

@@ -317,7 +317,8 @@ def blocks(
     dict
         ``"times"``: name -> phase -> :func:`summary` of the per-block mean call times; ``"ratios"``: name ->
         phase -> :func:`summary` of the per-round ratios ``name / reference`` (the figure to quote: the median and
-        its spread); ``"rounds"``: per kept round its load average, the largest steal fraction of its blocks and
+        its spread); ``"samples"``: name -> the kept rounds' phases, in round order (any other ratio per round);
+        ``"rounds"``: per kept round its load average, the largest steal fraction of its blocks and
         the order; ``"repeated"``: rounds run again; ``"loops"``: calls per block; the method's settings.
     """
     names = list(cands)
@@ -376,6 +377,7 @@ def blocks(
     return {
         "times": times,
         "ratios": ratios,
+        "samples": samples,
         "reference": reference,
         "rounds": kept,
         "repeated": repeated,

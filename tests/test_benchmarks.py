@@ -175,6 +175,20 @@ def test_pause_quick_times_when_the_blas_pool_parks(tmp_path):
     assert s["n"] == 3 and 0 <= s["min"] <= s["median"] <= s["max"] <= 2.0
 
 
+def test_peers_quick_times_each_candidate_in_its_own_process(tmp_path):
+    assert main(["peers", "--quick", "--no-torch", "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "peers_quick.json").read_text())
+    _machine_ok(doc["meta"]["machine"])
+    (cfg,) = doc["configs"]
+    assert cfg["model"] == "mlp" and cfg["threads"] == 1 and set(cfg["times"]) == {"nnlite:bp", "nnlite:dfa"}
+    for t in cfg["times"].values():
+        for ph in PHASES:
+            _timing_ok(t[ph])
+    ratio = cfg["quoted"]["nnlite DFA / nnlite BP"]
+    assert ratio["n"] == len(cfg["rounds"]) == 3 and ratio["min"] > 0
+    assert all("load" in r and "steal" in r for r in cfg["rounds"])
+
+
 def test_machine_header_names_the_cpu_and_blas():
     info = harness.machine_info()
     _machine_ok(info)

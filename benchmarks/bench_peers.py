@@ -1,0 +1,240 @@
+"""nnlite's step against PyTorch's, and nnlite's DFA against DFA written in PyTorch the way its users write it:
+``python -m benchmarks peers [--quick] [--threads 1,2] [--rounds 9] [--out DIR]``.
+
+Candidates, each in its own process at the same thread count (:func:`benchmarks.harness.blocks`: blocks of
+back-to-back steps after a pause with every process idle, medians of per-round ratios with their spread):
+
+- ``nnlite:bp``, ``nnlite:dfa``: one training step of nnlite (forward with the loss, the rule, SGD momentum), as
+  :func:`nnlite.fit` runs it;
+- ``torch:bp``: the same network in PyTorch, autograd;
+- ``torch:dfa``: DFA in PyTorch as TinyDFA, biotorch and Launay et al.'s ``AsymmetricSequential`` do it: the
+  forward pass keeps each hidden block's output and cuts the graph at its input; the loss's backward gives the
+  output layer's gradients and ``e``; one product projects ``e`` through Launay et al.'s unified feedback matrix,
+  and each hidden block's output is handed its slice with ``h_k.backward(e B_k^T)`` (a hook injecting the
+  projection, the same products).
+
+Networks: the MLP 784-800-800-800-10 (tanh) and :func:`nnlite.cnn`'s default (three 3x3 conv blocks 32/32/64,
+tanh, max pooling, a linear classifier) on 1x28x28, batch 128, float32, softmax cross-entropy, SGD lr 1e-3
+momentum 0.9. Ratios quoted: nnlite BP / torch BP, nnlite DFA / nnlite BP, nnlite DFA / torch DFA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .harness import blocks, keep_partial, machine_header, meta, write_json
+
+LR, MOMENTUM = 1e-3, 0.9
+MLP_SIZES = (784, 800, 800, 800, 10)
+CHANNELS, KERNEL = (32, 32, 64), 3
+
+
+def _data(model: str, batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    shape = (batch, MLP_SIZES[0]) if model == "mlp" else (batch, 1, 28, 28)
+    return rng.standard_normal(shape).astype(np.float32), rng.integers(0, 10, batch)
+
+
+def nnlite_child(model: str, rule: str, batch: int, threads: int, seed: int = 0):
+    """The candidate of an nnlite process: one step of ``rule`` ("bp" or "dfa") on ``model``, warmed up."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    import nnlite
+    from nnlite.optim import SGD
+
+    from .step import nnlite_runner
+
+    nnlite_child.limits = threadpool_limits(threads)  # kept for the process's life
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    x, y = _data(model, batch, seed)
+    net = (
+        nnlite.mlp(list(MLP_SIZES), "tanh", seed=seed)
+        if model == "mlp"
+        else nnlite.cnn((1, 28, 28), 10, channels=CHANNELS, kernel_size=KERNEL, seed=seed)
+    )
+    r = nnlite.BP() if rule == "bp" else nnlite.DFA(seed=seed + 1)
+    run = nnlite_runner(net, r, SGD(LR, momentum=MOMENTUM), x, y)
+    for _ in range(5):
+        run()
+    return run
+
+
+def _torch_blocks(model: str):
+    """The network as a list of PyTorch blocks (a weight layer and what follows it up to the next one)."""
+    import torch
+
+    if model == "mlp":
+        sizes = MLP_SIZES
+        return [
+            torch.nn.Sequential(
+                torch.nn.Linear(sizes[k], sizes[k + 1]), *([torch.nn.Tanh()] if k < len(sizes) - 2 else [])
+            )
+            for k in range(len(sizes) - 1)
+        ]
+    out, c_in = [], 1
+    for c in CHANNELS:
+        out.append(
+            torch.nn.Sequential(
+                torch.nn.Conv2d(c_in, c, KERNEL, padding=KERNEL // 2), torch.nn.Tanh(), torch.nn.MaxPool2d(2)
+            )
+        )
+        c_in = c
+    out.append(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(c_in * 3 * 3, 10)))
+    return out
+
+
+def torch_child(model: str, rule: str, batch: int, threads: int, seed: int = 0):
+    """The candidate of a PyTorch process: one step of BP (autograd) or of DFA (hooks), warmed up."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    x, y = _data(model, batch, seed)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    parts = _torch_blocks(model)
+    net = torch.nn.Sequential(*parts)
+    opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
+    lossf = torch.nn.CrossEntropyLoss()
+    if rule == "dfa":
+        shapes, h = [], torch.zeros(1, *x.shape[1:])
+        with torch.no_grad():
+            for p in parts[:-1]:
+                h = p(h)
+                shapes.append(tuple(h.shape[1:]))
+        widths = [int(np.prod(s)) for s in shapes]
+        B = torch.randn(10, max(widths)) / float(np.sqrt(10 * max(widths)))  # unified: one matrix, sliced
+
+    def run():
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        if rule == "bp":
+            loss = lossf(net(xt), yt)
+            t1 = time.perf_counter()
+            loss.backward()
+        else:
+            outs, h = [], xt
+            for p in parts[:-1]:
+                h = p(h.detach())  # the block sees its input as a constant: the graph is cut between blocks
+                outs.append(h)
+            logits = parts[-1](h.detach())
+            logits.retain_grad()
+            loss = lossf(logits, yt)
+            t1 = time.perf_counter()
+            loss.backward()  # the output block's gradients, and e = dL/dlogits
+            proj = logits.grad @ B  # one projection of e for every hidden block
+            for k, h_k in enumerate(outs):
+                h_k.backward(proj[:, : widths[k]].reshape(h_k.shape))
+        t2 = time.perf_counter()
+        opt.step()
+        t3 = time.perf_counter()
+        return {"forward": t1 - t0, "backward": t2 - t1, "update": t3 - t2, "step": t3 - t0}
+
+    for _ in range(5):
+        run()
+    return run
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="python -m benchmarks peers", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="batch 16, 1 thread, the MLP, 3 short rounds (a smoke run)")
+    p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,2)")
+    p.add_argument("--models", default=None, help="comma-separated: mlp, cnn (default both)")
+    p.add_argument("--rounds", type=int, default=None, help="rounds kept (default 9)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default 128)")
+    p.add_argument("--pause", type=float, default=0.4, help="seconds asleep before each block (default 0.4)")
+    p.add_argument("--block", type=float, default=0.25, help="seconds of back-to-back steps per block (0.25)")
+    p.add_argument("--no-torch", action="store_true", help="nnlite's candidates only")
+    p.add_argument("--out", default="bench_results")
+    return p
+
+
+RATIOS = (
+    ("nnlite BP / torch BP", "nnlite:bp", "torch:bp"),
+    ("nnlite DFA / nnlite BP", "nnlite:dfa", "nnlite:bp"),
+    ("nnlite DFA / torch DFA", "nnlite:dfa", "torch:dfa"),
+    ("torch DFA / torch BP", "torch:dfa", "torch:bp"),
+)
+
+
+def ratios_of(res: dict, phase: str = "step") -> dict[str, dict]:
+    """Per quoted ratio, the summary of its per-round values (from the blocks' samples kept in ``res``)."""
+    from .harness import summary
+
+    out = {}
+    per_block = res["samples"]
+    for label, a, b in RATIOS:
+        if a in per_block and b in per_block:
+            out[label] = summary([x[phase] / y[phase] for x, y in zip(per_block[a], per_block[b])])
+    return out
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    quick = args.quick
+    thread_counts = [int(t) for t in (args.threads or ("1" if quick else "1,2")).split(",")]
+    models = (args.models or ("mlp" if quick else "mlp,cnn")).split(",")
+    rounds = args.rounds or (3 if quick else 9)
+    batch = args.batch or (16 if quick else 128)
+    with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / ("peers_quick.json" if quick else "peers.json")
+    print(machine_header())
+    result = {"meta": meta(batch=batch, rounds=rounds, pause=args.pause, block=args.block), "configs": []}
+    for model in models:
+        for th in thread_counts:
+            cands = {
+                f"nnlite:{r}": (
+                    "benchmarks.bench_peers:nnlite_child",
+                    dict(model=model, rule=r, batch=batch, threads=th),
+                )
+                for r in ("bp", "dfa")
+            }
+            if with_torch:
+                for r in ("bp", "dfa"):
+                    cands[f"torch:{r}"] = (
+                        "benchmarks.bench_peers:torch_child",
+                        dict(model=model, rule=r, batch=batch, threads=th),
+                    )
+            res = blocks(
+                cands,
+                th,
+                rounds=rounds,
+                block=0.02 if quick else args.block,
+                pause=0.0 if quick else args.pause,
+                warmup=0.05 if quick else 1.0,
+                max_load=1e9 if quick else None,
+                max_steal=1.0 if quick else 0.05,
+            )
+            row = {"model": model, "threads": th, **res, "quoted": ratios_of(res)}
+            result["configs"].append(row)
+            keep_partial(path, result)
+            print(f"\n{model}, {th} thread(s), batch {batch}: step medians (ms), per-round ratios median [q1, q3]")
+            for nm, t in res["times"].items():
+                ms = {ph: 1e3 * t[ph]["median"] for ph in ("step", "forward", "backward", "update")}
+                print(
+                    f"  {nm:12s} {ms['step']:8.2f} ms   (forward {ms['forward']:.2f}, backward {ms['backward']:.2f}, "
+                    f"update {ms['update']:.2f})"
+                )
+            for label, s in row["quoted"].items():
+                print(f"  {label:24s} {s['median']:.3f} [{s['q1']:.3f}, {s['q3']:.3f}]")
+            loads = [r["load"] for r in res["rounds"]]
+            steals = [r["steal"] for r in res["rounds"]]
+            print(
+                f"  load {min(loads):.2f}-{max(loads):.2f}, steal max {max(steals):.3f}, "
+                f"rounds repeated {res['repeated']}"
+            )
+    write_json(path, result)
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
