@@ -6,19 +6,32 @@ blocks with 32, 32, 64 filters, then ``Dense(576 -> 10)``), softmax cross-entrop
 128, float32, trained with BP; PyTorch's twin has the same layers (``nn.Conv2d(padding=1)``, ``nn.Tanh``,
 ``nn.MaxPool2d(2)``, ``nn.Linear``). One step is forward, loss, backward and update, timed in three phases on both
 sides. PyTorch runs in its own process (:class:`benchmarks.harness.Peer`) at the same thread count, interleaved
-with nnlite's step sample by sample, a sample being the mean of back-to-back steps lasting ``--min-sample``
-seconds (a training loop's steady state) followed by ``--settle`` seconds asleep (so that neither side's
-spinning threads slow the other's next sample); medians of the repeats with their interquartile spreads.
+with nnlite's step in blocks (:func:`benchmarks.harness.blocks`' method): a sample is the mean of back-to-back steps
+lasting ``--min-sample`` seconds (a training loop's steady state), each after ``--settle`` seconds asleep (so that
+every spinning pool has parked); a round whose load or CPU steal is too high is run again; the ratio quoted is the
+median of the per-round ratios, with its quartiles.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 
 import numpy as np
 
-from .harness import Peer, interleave, keep_partial, machine_header, meta, threads, write_json
+from .harness import (
+    LOAD_PER_CORE,
+    MAX_STEAL,
+    Peer,
+    interleave,
+    keep_partial,
+    machine_header,
+    meta,
+    round_ratios,
+    threads,
+    write_json,
+)
 from .step import LR, MOMENTUM, nnlite_runner, torch_step_phases
 
 CHANNELS, KERNEL = (32, 32, 64), 3
@@ -92,7 +105,7 @@ def main(argv=None):
     repeats = args.repeats or (3 if quick else 9)
     batch = args.batch or (16 if quick else 128)
     min_sample = args.min_sample if args.min_sample is not None else (0.0 if quick else 0.25)
-    settle = args.settle if args.settle is not None else (0.0 if quick else 0.3)
+    settle = args.settle if args.settle is not None else (0.0 if quick else 0.4)
     thread_counts = [int(t) for t in (args.threads or ("1" if quick else "1,2")).split(",")]
     with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
     result = {
@@ -109,23 +122,37 @@ def main(argv=None):
         "PyTorch in its own process"
     )
     for th in thread_counts:
+        rounds: list = []
+        samples: dict = {}
         cands = {"nnlite": nnlite_step(batch)}
         peer = Peer("benchmarks.bench_cnn:torch_step", {"batch": batch, "threads": th}, th) if with_torch else None
         try:
             if peer is not None:
                 cands["torch"] = peer
+            check = {} if quick else {"max_steal": MAX_STEAL, "max_load": LOAD_PER_CORE * (os.cpu_count() or 1)}
             with threads(th):
-                res = interleave(cands, repeats, 0.2 if quick else 1.0, min_sample=min_sample, settle=settle)
+                res = interleave(
+                    cands,
+                    repeats,
+                    0.2 if quick else 1.0,
+                    min_sample=min_sample,
+                    settle=settle,
+                    rounds_out=rounds,
+                    samples_out=samples,
+                    **check,
+                )
         finally:
             if peer is not None:
                 peer.close()
-        row = {"threads": th, "results": res}
+        row = {"threads": th, "results": res, "rounds": rounds}
         print(f"\n{th} thread(s): {'':8s} {'forward':>24s} {'backward':>24s} {'update':>24s} {'step':>24s}")
         for nm, r in res.items():
             print(f"  {nm:14s} " + " ".join(f"{_ms(r[ph]):>24s}" for ph in ("forward", "backward", "update", "step")))
         if "torch" in res:
-            row["nnlite_over_torch"] = res["nnlite"]["step"]["median"] / res["torch"]["step"]["median"]
-            print(f"  nnlite/torch step: {row['nnlite_over_torch']:.2f}")
+            ratio = round_ratios(samples, "nnlite", "torch", "step")  # the median of per-round ratios
+            row["nnlite_over_torch"] = ratio["median"]
+            row["nnlite_over_torch_rounds"] = ratio
+            print(f"  nnlite/torch step: {ratio['median']:.2f} [{ratio['q1']:.2f}, {ratio['q3']:.2f}] per round")
         result["runs"].append(row)
         keep_partial(args.out, result)
     if args.out:

@@ -274,9 +274,9 @@ def _parser():
     ap.add_argument(
         "--settle",
         type=float,
-        default=0.0,
-        help="untimed sleep (s) after each timed call; use ~0.3 with 'full' at 2 threads: OpenBLAS's "
-        "threads, still spinning after its multi-threaded GEMMs, slowed the next path 81 -> 111 ms",
+        default=None,
+        help="untimed sleep (s) before each block, so that every spinning pool has parked (default 0.4; --quick 0): "
+        "OpenBLAS's threads, still spinning after its multi-threaded GEMMs, slowed the next path 81 -> 111 ms",
     )
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--sweep", action="store_true", help="fit the im2col/FFT cost model on 88 shapes (1 thread)")
@@ -337,12 +337,13 @@ def main(argv=None):
         for th in thread_counts:
             cands = {k: timed(f) for k, f in paths.items()}
             with contextlib.ExitStack() as stack:
-                if torch is not None:  # in its own process, interleaved with nnlite sample by sample
+                if torch is not None:  # in its own process, alternating with nnlite in blocks
                     cands["torch"] = stack.enter_context(
                         Peer("benchmarks.bench_conv:torch_conv", dict(N=N, C=C, H=H, W=W, F=F, threads=th), th)
                     )
-                with threads(th):
-                    res = interleave(cands, repeats, warmup, settle=args.settle)
+                settle = args.settle if args.settle is not None else (0.0 if quick else 0.4)
+                with threads(th):  # the block method: ~0.25 s of back-to-back calls per sample, after a pause
+                    res = interleave(cands, repeats, warmup, settle=settle, min_sample=0.0 if quick else 0.25)
             s = {k: v["t"] for k, v in res.items()}
             with threads(1):
                 p = _timings(parts, repeats, 0.0)

@@ -91,13 +91,17 @@ def _parser():
         "with num_threads=T in its own process, interleaved",
     )
     parser.add_argument(
-        "--min-sample", type=float, default=0.05, help="seconds of back-to-back calls per sample (default 0.05)"
+        "--min-sample",
+        type=float,
+        default=None,
+        help="seconds of back-to-back calls per sample (default 0.25; --quick 0.02)",
     )
     parser.add_argument(
         "--settle",
         type=float,
-        default=0.01,
-        help="seconds of untimed sleep after each sample when --threads has a count > 1 (default 0.01)",
+        default=None,
+        help="seconds of untimed sleep before each sample when --threads has a count > 1, so that every spinning "
+        "pool has parked (default 0.4; --quick 0)",
     )
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     return parser
@@ -109,6 +113,8 @@ def main(argv=None):
     max_log2n = args.max_log2n or (11 if quick else 16)
     repeats = args.repeats or (3 if quick else 11)
     warmup = args.warmup if args.warmup is not None else (0.02 if quick else 0.2)
+    min_sample = args.min_sample if args.min_sample is not None else (0.02 if quick else 0.25)
+    settle = args.settle if args.settle is not None else (0.0 if quick else 0.4)
     dtypes = args.dtypes or ("float32" if quick else "float32,float64")
     try:
         import fht_cpu
@@ -163,10 +169,10 @@ def main(argv=None):
             with contextlib.ExitStack() as stack:
                 for t in multi if fht_cpu is not None else ():
                     kw = dict(rows=args.rows, n=n, dtype=str(dtype), threads=t)
-                    peer = Peer("benchmarks.bench_fwht:fht_peer", kw, t, settle=args.settle)
+                    peer = Peer("benchmarks.bench_fwht:fht_peer", kw, t, settle=settle)
                     cands[f"fht_cpu {t}t"] = stack.enter_context(peer)
-                # A sample is the mean of back-to-back calls lasting >= --min-sample, and --settle seconds of
-                # sleep follow each one: each side's threads, still spinning after its sample, took the cores
+                # A sample is the mean of back-to-back calls lasting >= --min-sample, after --settle seconds of
+                # sleep (the block method): each side's threads, still spinning after its sample, took the cores
                 # from the other's next one (at n = 2^11, 2 threads: 1.4 and 25 Gop/s with no settle, against
                 # about 40 for each alone); a short settle lets them sleep, and a core idle that briefly wakes
                 # in 0.26 ms (7 ms after 0.1 s), paid once per sample.
@@ -174,8 +180,8 @@ def main(argv=None):
                     cands,
                     repeats,
                     warmup * len(cands),
-                    min_sample=args.min_sample,
-                    settle=args.settle if multi else 0.0,
+                    min_sample=min_sample,
+                    settle=settle if multi else 0.0,
                 )
             row = {"dtype": str(dtype), "n": n, "rows": args.rows}
             cells = []

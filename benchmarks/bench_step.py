@@ -211,11 +211,11 @@ def main(argv=None):
                 repeats=repeats if quick else 25,
                 warmup=warm,
                 budget=None if quick else 60,
-                # Each side at its best: a sample is back-to-back steps (steady state), and 0.3 s of sleep after
-                # each lets the last sample's spinning threads stop (OpenBLAS's spin ~0.1 s after a threaded GEMM
-                # slowed the PyTorch peer in the other process: its 2-thread step 10.6-22.4 ms without, 10.2 with)
-                min_sample=0.0 if quick else 0.2,
-                settle=0.0 if quick else 0.3,
+                # The block method (harness.blocks): a sample is ~0.25 s of back-to-back steps, each after 0.4 s
+                # asleep so that every spinning pool has parked (OpenBLAS's spins ~0.12 s after a threaded GEMM:
+                # python -m benchmarks pause), the peer in its own process; disturbed rounds are run again.
+                min_sample=0.0 if quick else 0.25,
+                settle=0.0 if quick else 0.4,
             )
             cfg["ratios"] = S.main_config_ratios(cfg)
             result["main"].append(cfg)

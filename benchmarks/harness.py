@@ -130,6 +130,10 @@ def interleave(
     budget: float | None = None,
     min_sample: float = 0.0,
     settle: float = 0.0,
+    rounds_out: list[dict[str, Any]] | None = None,
+    samples_out: dict[str, list[Phases]] | None = None,
+    max_steal: float | None = None,
+    max_load: float | None = None,
 ) -> dict[str, dict[str, Stats]]:
     """Run ``cands`` round-robin and return name -> phase -> :func:`summary` (seconds).
 
@@ -137,8 +141,14 @@ def interleave(
     idle BLAS threads slow the call that follows). Then ``repeats`` rounds are timed (fewer if ``budget`` seconds
     would be exceeded, but at least 3), the order rotating each round. With ``min_sample``, one sample of a
     candidate is the mean of as many calls as last at least that long (from its fastest warm-up call's own time);
-    ``settle`` seconds of untimed sleep follow every timed sample (lets spinning BLAS threads go to sleep before
-    the next candidate). Calls :func:`keep_heap` first.
+    ``settle`` seconds of untimed sleep come before every timed sample (spinning BLAS and OpenMP pools park
+    before the next candidate's block: the block method of :func:`blocks`, in one process). Calls
+    :func:`keep_heap` first.
+
+    ``rounds_out``, when given, receives per timed round its load average, the largest CPU-steal fraction of its
+    samples and the order; ``samples_out`` receives every candidate's per-round phases (for per-round ratios,
+    :func:`round_ratios`). With ``max_steal`` or ``max_load``, a round whose steal or load exceeds them is run
+    again (at most ``repeats`` times in all) and counted as ``"repeated"`` in the last round's record.
     """
     keep_heap()
     names = list(cands)
@@ -159,12 +169,30 @@ def interleave(
         per_round = sum(per_call[nm] * loops[nm] for nm in names) + settle * len(names)
         repeats = max(3, min(repeats, int(budget / max(per_round, 1e-9))))
     samples: dict[str, list[Phases]] = {nm: [] for nm in names}
-    for r in range(repeats):
-        for i in range(len(names)):
-            nm = names[(i + r) % len(names)]
-            samples[nm].append(_call(cands[nm], loops[nm]))
+    kept, repeated, r = 0, 0, 0
+    while kept < repeats:
+        got: dict[str, Phases] = {}
+        worst_steal = 0.0
+        order = [names[(i + r) % len(names)] for i in range(len(names))]
+        r += 1
+        for nm in order:
             if settle:
                 time.sleep(settle)
+            before = cpu_times()
+            got[nm] = _call(cands[nm], loops[nm])
+            worst_steal = max(worst_steal, steal_fraction(before, cpu_times()))
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        disturbed = (max_steal is not None and worst_steal > max_steal) or (max_load is not None and load > max_load)
+        if disturbed and repeated < repeats:
+            repeated += 1
+            continue
+        kept += 1
+        for nm in names:
+            samples[nm].append(got[nm])
+        if rounds_out is not None:
+            rounds_out.append({"load": load, "steal": worst_steal, "order": order, "repeated": repeated})
+    if samples_out is not None:
+        samples_out.update(samples)
     out: dict[str, dict[str, Stats]] = {}
     for nm, s in samples.items():
         out[nm] = {ph: summary([d[ph] for d in s]) for ph in s[0]}
@@ -391,6 +419,12 @@ def blocks(
             "max_load": max_load,
         },
     }
+
+
+def round_ratios(samples: Mapping[str, Sequence[Phases]], a: str, b: str, phase: str) -> Stats:
+    """:func:`summary` of the per-round ratios ``a / b`` of ``phase`` (rounds paired by index): the figure a
+    suite quotes, with its spread, rather than the ratio of two medians."""
+    return summary([x[phase] / y[phase] for x, y in zip(samples[a], samples[b])])
 
 
 def sleeper(seconds: float) -> Candidate:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 
 import numpy as np
@@ -30,7 +31,7 @@ from nnlite.optim import SGD
 from nnlite.runtime.blocks import BlockRunner
 from nnlite.runtime.step import executor
 
-from .harness import Peer, interleave, threads
+from .harness import LOAD_PER_CORE, MAX_STEAL, Peer, interleave, round_ratios, threads
 
 RULES = ("bp", "fa", "dfa", "dfa_par", "ifa", "lafs")
 LR, MOMENTUM = 1e-3, 0.9
@@ -284,9 +285,28 @@ def run_config(
             stack.enter_context(peer)
             cands["torch"] = peer
             cands["gemm:torch"] = gemm_runner(gemm_shapes(sizes, batch, "torch"), rng)
+    rounds: list = []
+    samples: dict = {}
+    check = {"max_steal": MAX_STEAL, "max_load": LOAD_PER_CORE * (os.cpu_count() or 1)} if settle else {}
     with stack, threads(n_threads):
-        res = interleave(cands, repeats, warmup, budget=budget, min_sample=min_sample, settle=settle)
+        res = interleave(
+            cands,
+            repeats,
+            warmup,
+            budget=budget,
+            min_sample=min_sample,
+            settle=settle,
+            rounds_out=rounds,
+            samples_out=samples,
+            **check,
+        )
     out = {"width": width, "depth": depth, "batch": batch, "threads": n_threads, "sizes": sizes, "results": {}}
+    out["rounds"] = rounds
+    out["round_ratios"] = {
+        f"{a}/{b}": round_ratios(samples, a, b, "step")
+        for a, b in (("bp", "torch"), ("dfa", "bp"), ("dfa_par", "dfa"), ("fa", "bp"))
+        if a in samples and b in samples
+    }
     for nm, r in res.items():
         if nm.startswith("gemm:"):
             continue
@@ -327,12 +347,13 @@ def main_config_ratios(cfg):
         out["dfa_floor_over_bp_floor"] = floors["dfa"] / floors["bp"]
     if floors.get("bp"):
         out["bp_gemm_fraction_at_floor"] = r["bp"]["gemm"]["median"] / floors["bp"]
+    per_round = {k: v["median"] for k, v in cfg.get("round_ratios", {}).items()}  # medians of per-round ratios
     if "bp" in med and "dfa" in med:
-        out["dfa_over_bp"] = med["dfa"] / med["bp"]
+        out["dfa_over_bp"] = per_round.get("dfa/bp", med["dfa"] / med["bp"])
     if "bp" in med and "dfa_par" in med:
-        out["dfa_par_over_dfa"] = med["dfa_par"] / med["dfa"]
+        out["dfa_par_over_dfa"] = per_round.get("dfa_par/dfa", med["dfa_par"] / med["dfa"])
     if "torch" in med and "bp" in med:
-        out["bp_over_torch"] = med["bp"] / med["torch"]
+        out["bp_over_torch"] = per_round.get("bp/torch", med["bp"] / med["torch"])
         out["torch_gemm_fraction"] = r["torch"].get("gemm_fraction", math.nan)
     if "bp" in med:
         out["bp_gemm_fraction"] = r["bp"].get("gemm_fraction", math.nan)
