@@ -44,7 +44,9 @@ def atomic_file(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         os.replace(tmp, path)
     except OSError as exc:
         _remove(tmp)
-        if exc.filename is None or exc.filename == tmp:  # name the file the user asked for (a full disk: ENOSPC)
+        # A system error with no file named (a full disk: ENOSPC from write or fsync) or naming the temporary file
+        # names the file the caller asked for; any other error (a broken download) passes unchanged.
+        if exc.errno is not None and exc.strerror and exc.filename in (None, tmp):
             raise OSError(exc.errno, f"{exc.strerror} (nothing was written)", os.fspath(path)) from exc
         raise
     except BaseException:
