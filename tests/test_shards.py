@@ -27,6 +27,8 @@ RULES = {
     "drtp": lambda: nn.DRTP(seed=1),
     "sdfa": lambda: nn.SDFA(seed=1),
     "usf": lambda: nn.USF(),
+    "dkp": lambda: nn.DKP(0.1, 0.01, seed=1),
+    "local": lambda: nn.Local(seed=1),
 }
 
 
