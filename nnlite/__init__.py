@@ -23,7 +23,7 @@ from .models import cnn, mlp
 from .network import Sequential
 from .ops.losses import binary_cross_entropy, binary_cross_entropy_sum, mean_squared_error
 from .optim import SGD, Adam, RMSprop, StepDecay
-from .rules import BP, BRSF, DFA, DRTP, FA, FRSF, IFA, KP, LAFS, SDFA, USF
+from .rules import BP, BRSF, DDTP, DFA, DKP, DRTP, DTP, FA, FRSF, IFA, KP, LAFS, PEPITA, SDFA, USF, Local
 from .runtime.heap import keep_freed_memory
 from .training import CheckpointError, History, fit, load, save
 
@@ -57,6 +57,11 @@ __all__ = [
     "KP",
     "DRTP",
     "SDFA",
+    "DKP",
+    "Local",
+    "DTP",
+    "DDTP",
+    "PEPITA",
     "SGD",
     "StepDecay",
     "Adam",

@@ -80,6 +80,11 @@ class Alignment:
     weight_angle : list of float
         The FA family (FA, uSF, brSF, frSF, KP): for blocks 1..K-1, the angle in degrees between ``W_k`` and the
         ``B_k`` used in its place, as flat vectors (Lillicrap et al.; biotorch's weight-alignment metric).
+    readout_cos : list of float
+        Rules with local errors: per hidden block, the mean over the batch of the per-sample cosine between the
+        readout (``h_k @ B_k``; a local classifier's logits) and the network's output: how well the direct path
+        ``B_k`` estimates the forward path from ``h_k`` (DKP's learned ``B_k``; Webster et al.'s
+        ``cos_alignment/*_to_output``).
     """
 
     signal_cos: list[float] = field(default_factory=list)
@@ -89,6 +94,7 @@ class Alignment:
     error_angle: list[float] = field(default_factory=list)
     readout_acc: list[float] = field(default_factory=list)
     weight_angle: list[float] = field(default_factory=list)
+    readout_cos: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -210,6 +216,7 @@ def _against(
             out.error_angle.append(_stats(cosine_per_sample(e_k, e.reshape(e.shape[0], -1)))[2])
             z = rule.readout(net, k, caches.block_outputs[k])
             out.readout_acc.append(float((z.argmax(axis=1) == y).mean()))
+            out.readout_cos.append(_stats(cosine_per_sample(z, caches.block_outputs[-1]))[0])
     feedbacks = rule.weight_feedbacks(net)
     if feedbacks is not None:
         for k in range(1, net.n_blocks):

@@ -73,3 +73,15 @@ def test_compare_starts_every_rule_from_the_same_weights(tmp_path, capsys):
 def test_compare_lr_names_an_unlisted_rule(tmp_path, capsys):
     code, _, err = _run(["compare", "--rules", "bp,dfa", "--lr", "fa=0.1", "--out", str(tmp_path / "c")], capsys)
     assert code == 2 and "fa" in err
+
+
+def test_a_rule_specific_flag_reaches_the_rules_that_take_it(tmp_path, capsys):
+    """`--rules bp,kp --kp-lr 0.01`: KP gets its feedback lr, BP runs without it; a flag that applies to none of
+    the rules is still refused."""
+    argv = ["compare", "--rules", "bp,kp", "--kp-lr", "0.01", "--epochs", "1", "--train-size", "320", "--no-progress"]
+    code, out, err = _run([*argv, "--out", str(tmp_path / "c")], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "c" / "compare.json").read_text())
+    assert doc["config"]["rule_repr"]["kp"].startswith("KP(lr=0.01,") and doc["config"]["rule_repr"]["bp"] == "BP()"
+    code, _, err = _run(["compare", "--rules", "bp,dfa", "--kp-lr", "0.01", "--out", str(tmp_path / "d")], capsys)
+    assert code == 2 and "--kp-lr applies to" in err

@@ -29,6 +29,7 @@ NOTEBOOKS = [
     "05_backward_pass_cost.ipynb",
     "06_convolutions_and_the_bottleneck.ipynb",
     "07_rule_zoo.ipynb",
+    "08_learning_the_feedback.ipynb",
 ]
 HELPER = NB_DIR / "_setup.py"
 MAX_BYTES = 1_500_000
@@ -44,7 +45,7 @@ ENGINE_NAME = re.compile(
 )
 # Calls that draw random numbers: each must be given seed= (FA and KP may be given their feedbacks instead, the
 # direct rules their projection, whose own call is checked).
-DIRECT = {"DFA", "IFA", "LAFS", "DRTP", "SDFA"}
+DIRECT = {"DFA", "IFA", "LAFS", "DRTP", "SDFA", "DKP"}
 SEEDED_CALLS = {
     "mlp",
     "cnn",
@@ -57,6 +58,8 @@ SEEDED_CALLS = {
     "KP",
     "DRTP",
     "SDFA",
+    "DKP",
+    "Local",
     "Gaussian",
     "Fastfood",
     "Sparse",

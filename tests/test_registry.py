@@ -67,7 +67,8 @@ def test_a_registered_rule_is_in_train_help_and_its_checks(throwaway, capsys, tm
     assert code == 0 and "throwaway" in out
     # a direct rule: --layout applies to it, and the messages that list where --kp-lr applies do not name it
     code, _, err = _run(["train", "--rule", "throwaway", "--kp-lr", "0.1", "--out", str(tmp_path / "a")], capsys)
-    assert code == 2 and "--kp-lr applies to kp, not --rule throwaway" in err.splitlines()[-1]
+    learners = ", ".join(n for n, i in registry.RULES.items() if i.learns_feedback)  # kp, dkp, ...
+    assert code == 2 and f"--kp-lr applies to {learners}, not --rule throwaway" in err.splitlines()[-1]
     code, _, err = _run(["train", "--rule", "bp", "--layout", "independent", "--out", str(tmp_path / "b")], capsys)
     assert code == 2 and "throwaway" in err.splitlines()[-1]  # --layout applies to ..., throwaway
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from nnlite.config import ConfigError, RunConfig, check_combination, options
 from nnlite.config import builders as _build
+from nnlite.config.checks import RULE_OPTIONS
 from nnlite.network import Sequential
 
 __all__ = ["CLIError", "blas_threads", "check_args", "config_of"]
@@ -24,17 +25,46 @@ class CLIError(Exception):
     """A problem with the command line found after parsing (exit 2, like an argparse error)."""
 
 
+#: The options that apply to some rules only. ``nnlite compare`` checks each against the whole ``--rules`` list
+#: (it must apply to one of them) and gives it to the rules that take it; the others run with its default.
+RULE_SPECIFIC = frozenset(
+    {
+        "projection",
+        "sparsity",
+        "parallel",
+        "layout",
+        "kp_lr",
+        "kp_weight_decay",
+        "local_loss",
+        "local_beta",
+        "local_lr",
+        "no_normalize",
+        "error_scale",
+        "bp_points",
+        *(field for field, _ in RULE_OPTIONS),
+    }
+)
+
+
 def config_of(args: argparse.Namespace, rule: str | None = None) -> RunConfig:
     """The run ``args`` describe, for ``rule`` (default ``args.rule``); ``compare``'s per-rule ``--lr`` is
-    resolved for that rule."""
+    resolved for that rule, and its options that apply to other rules of ``--rules`` only are left at their
+    defaults for this one (:data:`RULE_SPECIFIC`; :func:`check_args` has checked each applies to one)."""
     values: dict[str, Any] = {o.name: getattr(args, o.name) for o in options() if hasattr(args, o.name)}
     values["rule"] = rule if rule is not None else getattr(args, "rule", None) or args.rules[0]
     if isinstance(values.get("lr"), dict):
         values["lr"] = values["lr"].get(values["rule"])
-    try:
-        return RunConfig.from_mapping(values)
-    except ConfigError as exc:
-        raise CLIError(_as_flags(exc)) from None
+    defaults = RunConfig.__dataclass_fields__
+    for _ in range(len(RULE_SPECIFIC) + 1):
+        try:
+            return RunConfig.from_mapping(values)
+        except ConfigError as exc:
+            own = [f for f in exc.fields if f in RULE_SPECIFIC]
+            if not hasattr(args, "rules") or not own or len(own) != len(exc.fields):
+                raise CLIError(_as_flags(exc)) from None
+            for field in own:
+                values[field] = defaults[field].default
+    raise AssertionError("unreachable: every rule-specific option was reset")  # pragma: no cover
 
 
 def _as_flags(exc: ConfigError) -> str:

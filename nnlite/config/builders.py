@@ -24,6 +24,7 @@ from ..ops import losses
 from ..projections import BACKENDS, Projection
 from ..rules import Rule, registry
 from ..training import History, fit
+from .checks import RULE_OPTIONS
 from .fits import check_fits as _check_fits
 from .schema import DEFAULT_HIDDEN, DEFAULT_LR, DEFAULT_MOMENTUM, ConfigError, RunConfig, options
 
@@ -249,6 +250,12 @@ def build_rule(config: RunConfig, net: Sequential, name: str, seeds: dict[str, i
         available["weight_decay"] = (
             config.kp_weight_decay if config.kp_weight_decay is not None else config.weight_decay
         )
+    for field, param in (("local_loss", "local_loss"), ("local_beta", "beta"), ("local_lr", "classifier_lr")):
+        if getattr(config, field) is not None:  # else the rule's default
+            available[param] = getattr(config, field)
+    for field, param in RULE_OPTIONS:
+        if getattr(config, field) is not None:  # else the rule's default
+            available[param] = getattr(config, field)
     return registry.make(name, **available)
 
 

@@ -14,7 +14,16 @@ from typing import Any
 
 from ..rules import registry
 
-__all__ = ["ConfigError", "check_combination"]
+__all__ = ["RULE_OPTIONS", "ConfigError", "check_combination"]
+
+#: Run options that are a constructor parameter of some rules, and that parameter's name: an option applies to the
+#: registered rules whose constructor takes the parameter (and is refused for the others); the builders pass it.
+RULE_OPTIONS = (
+    ("dtp_feedback_lr", "feedback_lr"),
+    ("dtp_noise", "noise"),
+    ("dtp_target_step", "target_step"),
+    ("pepita_scale", "f_scale"),
+)
 
 
 class ConfigError(ValueError):
@@ -99,6 +108,24 @@ def check_combination(values: Any, rules: Sequence[str], name: Callable[[str], s
         for field in ("kp_lr", "kp_weight_decay"):
             if getattr(values, field) is not None:
                 fail(f"{name(field)} applies to {_with('learns_feedback')}, not {chosen}", field)
+    for field, param in (("local_loss", "local_loss"), ("local_beta", "beta"), ("local_lr", "classifier_lr")):
+        if getattr(values, field, None) is not None and not [r for r in rules if param in registry.info(r).parameters]:
+            takers = ", ".join(r for r, i in registry.RULES.items() if param in i.parameters)
+            fail(f"{name(field)} applies to {takers}, not {chosen}", field)
+    for field, param in RULE_OPTIONS:
+        if getattr(values, field, None) is not None and not [r for r in rules if param in registry.info(r).parameters]:
+            takers = ", ".join(r for r, i in registry.RULES.items() if param in i.parameters)
+            fail(f"{name(field)} applies to {takers}, not {chosen}", field)
+    if getattr(values, "local_beta", None) is not None and getattr(values, "local_loss", None) not in (None, "predsim"):
+        fail(f"{name('local_beta')} applies to {name('local_loss')} predsim only", "local_beta")
+    if values.projection not in (None, "gaussian"):
+        for r in _applies(rules, "learns_feedback"):
+            if registry.info(r).takes_projection:
+                fail(
+                    f"{name('projection')} {values.projection} cannot be used with {r}: it learns its B_k as dense "
+                    "matrices, which needs the gaussian projection",
+                    "projection",
+                )
     if values.no_normalize and not _applies(rules, "normalize"):
         fail(f"{name('no_normalize')} applies to {_with('normalize')}, not {chosen}", "no_normalize")
     if getattr(values, "error_scale", "mean") != "mean" and not _applies(rules, "error_scale"):

@@ -17,7 +17,7 @@ from typing import Any
 from ..data import KNOWN_DATASETS
 from ..layers import INITS
 from ..projections import BACKENDS
-from ..rules import LAYOUTS, registry
+from ..rules import LAYOUTS, LOCAL_LOSSES, registry
 from . import values as V
 from .checks import ConfigError
 from .checks import check_combination as _check_combination
@@ -234,10 +234,7 @@ class RunConfig:
     )
     parallel: bool = _opt(False, V.switch, "feedback", "direct rules: update the hidden blocks in threads")
     no_normalize: bool = _opt(
-        False,
-        V.switch,
-        "feedback",
-        "unit-variance feedback without Launay et al.'s normalisation ('no norm')",
+        False, V.switch, "feedback", "unit-variance feedback without Launay et al.'s normalisation ('no norm')"
     )
     error_scale: str = _opt(
         "mean",
@@ -269,17 +266,22 @@ class RunConfig:
         "with probability 1 - N/units (Launay et al.'s code, bottleneck.py)",
     )
     kp_lr: float | None = _opt(
-        None,
-        V.optional(V.positive_float),
-        "feedback",
-        "kp: learning rate of the feedback B_k (default: the rule's own learning rate, --lr)",
+        None, V.optional(V.positive_float), "feedback", "kp, dkp: learning rate of the feedback B_k (default: --lr)"
     )
     kp_weight_decay: float | None = _opt(
-        None,
-        V.optional(V.nonnegative_float),
-        "feedback",
-        "kp: weight decay of the feedback B_k (default: --weight-decay)",
+        None, V.optional(V.nonnegative_float), "feedback", "kp, dkp: weight decay of the B_k (default: --weight-decay)"
     )
+    local_loss: str | None = _opt(None, V.optional(_choice(LOCAL_LOSSES)), "feedback", "local: pred, sim or predsim")
+    local_beta: float | None = _opt(None, V.optional(V.probability), "feedback", "local: β of predsim (default 0.99)")
+    local_lr: float | None = _opt(None, V.optional(V.nonnegative_float), "feedback", "local: its heads' SGD lr (0.1)")
+    dtp_feedback_lr: float | None = _opt(
+        None, V.optional(V.positive_float), "feedback", "dtp, ddtp: SGD lr of the feedback g_k (dtp 0.05, ddtp 0.01)"
+    )
+    dtp_noise: float | None = _opt(None, V.optional(V.positive_float), "feedback", "dtp, ddtp: noise σ (default 0.1)")
+    dtp_target_step: float | None = _opt(
+        None, V.optional(V.positive_float), "feedback", "dtp, ddtp: η̂, the top target's step (default 1: BP's scale)"
+    )
+    pepita_scale: float | None = _opt(None, V.optional(V.positive_float), "feedback", "pepita: F's scale (0.05)")
     align_every: int | None = _opt(
         None,
         V.optional(V.positive_int),

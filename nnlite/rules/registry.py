@@ -28,11 +28,15 @@ from .base import Rule
 from .bp import BP
 from .dfa import DFA
 from .direct import DirectRule
+from .dkp import DKP
 from .drtp import DRTP, SDFA
+from .dtp import DDTP, DTP
 from .fa import FA, FeedbackChain
 from .ifa import IFA
 from .kp import KP
 from .lafs import LAFS
+from .local import Local
+from .pepita import PEPITA
 from .sign_symmetry import BRSF, FRSF, USF
 
 __all__ = ["RULES", "RuleInfo", "info", "make", "names", "register", "unregister"]
@@ -149,7 +153,7 @@ def make(name: str, **available: Any) -> Rule:
     return entry.cls(**{k: v for k, v in available.items() if k in entry.parameters})
 
 
-for _cls in (BP, FA, DFA, IFA, LAFS, USF, BRSF, FRSF, KP, DRTP, SDFA):
+for _cls in (BP, FA, DFA, IFA, LAFS, USF, BRSF, FRSF, KP, DRTP, SDFA, DKP, Local, DTP, DDTP, PEPITA):
     register(_cls)
 
 
