@@ -311,7 +311,9 @@ def findings_markdown(results: Sequence[dict[str, Any]]) -> str:
             elif "threshold" in part:
                 nums.append(f"{where}a {_fmt(part['a'])}, p {_p(part['p'])}")
             else:
-                nums.append(f"{where}a {_fmt(part['a'])}, b {_fmt(part['b'])}, p {_p(part['p'])}")
+                factor = part.get("factor", 1.0)
+                b = "b" if factor == 1.0 else f"{factor:g} × b"  # the numbers are factor × b's values
+                nums.append(f"{where}a {_fmt(part['a'])}, {b} {_fmt(part['b'])}, p {_p(part['p'])}")
         verdict = f"**{r['verdict']}**"
         if r.get("untrained_rows"):
             nums.insert(0, f"rows that did not train: {', '.join(r['untrained_rows'])}")

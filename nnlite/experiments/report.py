@@ -175,7 +175,7 @@ def write_report(spec: Spec, folder: str | os.PathLike, *, title_note: str = "")
 
 def sources_markdown(spec: Spec) -> str:
     """Where each setting comes from (the spec's ``[sources]``), and the readings run where text and code differ."""
-    lines = []
+    lines = [""]  # a blank line after the findings' table
     if spec.readings:
         lines += ["## Readings", ""]
         lines += [
