@@ -8,12 +8,17 @@ committed outputs; nothing is executed.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import nnlite  # noqa: E402
+
+# numpydoc reports a docstring it cannot parse (an unknown section, a wrong underline) as a Python warning, which
+# sphinx's -W does not see: make it an error, so that CI fails on it like on a Sphinx warning.
+warnings.filterwarnings("error", category=UserWarning, module="numpydoc")
 
 
 def _copy_notebooks() -> None:

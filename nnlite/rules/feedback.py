@@ -52,10 +52,10 @@ class DirectFeedback:
         False: ``B = U`` with ``U ~ N(0, 1)`` and ``B_k = B[:l_k]``, without the ``1/sqrt(l_max C)`` and
         ``sqrt(l_max / l_k)`` factors (Table 2's "no norm" row): every ``B_k`` has entries of variance 1.
 
-    Attributes (after :meth:`setup`)
-    ---------------------------------
+    Attributes
+    ----------
     sizes : list of int
-        ``l_k`` per feedback point.
+        ``l_k`` per feedback point (this and the others are set by :meth:`setup`).
     offsets : list of int
         First row of ``B_k`` in the projection (0 for every k in the unified layout).
     scales : list of float
