@@ -9,6 +9,8 @@ the same from the source checkout).
 - ``projections``: the feedback projection back ends, time and memory (:mod:`benchmarks.bench_projections`);
 - ``peers``: nnlite's BP and DFA steps against PyTorch's BP and a hook-based PyTorch DFA, MLP and ``cnn()``,
   each in its own process (:mod:`benchmarks.bench_peers`);
+- ``processes``: the MLP's 2-thread step in ten fresh processes against the 1-thread step
+  (:mod:`benchmarks.bench_processes`);
 - ``pause``: how long OpenBLAS's and PyTorch's pools spin after a call, the pause the timing method needs
   (:mod:`benchmarks.bench_pause`);
 - ``bombs``: peak memory of crafted hostile files read by nnlite (:mod:`benchmarks.bench_bombs`).
@@ -30,6 +32,7 @@ SUBCOMMANDS = {
     "bombs": "bench_bombs",
     "pause": "bench_pause",
     "peers": "bench_peers",
+    "processes": "bench_processes",
 }
 
 

@@ -189,6 +189,17 @@ def test_peers_quick_times_each_candidate_in_its_own_process(tmp_path):
     assert all("load" in r and "steal" in r for r in cfg["rounds"])
 
 
+def test_processes_quick_records_each_fresh_process(tmp_path):
+    assert main(["processes", "--quick", "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "processes_quick.json").read_text())
+    _machine_ok(doc["meta"]["machine"])
+    assert len(doc["processes"]) == 2 and all(len(p["block_means"]) == 3 for p in doc["processes"])
+    meds = [p["median"] for p in doc["processes"]]
+    assert doc["slowest_over_fastest"] == pytest.approx(max(meds) / min(meds))
+    assert doc["every_process_beats_one_thread"] == all(m < doc["one_thread"]["median"] for m in meds)
+    assert all(p["faults_per_step"] >= 0 for p in doc["processes"])
+
+
 def test_machine_header_names_the_cpu_and_blas():
     info = harness.machine_info()
     _machine_ok(info)
