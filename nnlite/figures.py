@@ -37,8 +37,14 @@ MIN_COSINE_SPAN = 0.2
 
 
 def style(i: int) -> dict[str, Any]:
-    """Colour and marker of the i-th line (cycling)."""
-    return {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[i % len(MARKERS)]}
+    """Colour, marker and line style of the i-th line: past the palette's length the marker shifts and the line is
+    dashed, so no two of the first 16 lines look alike."""
+    turn = i // len(PALETTE)
+    return {
+        "color": PALETTE[i % len(PALETTE)],
+        "marker": MARKERS[(i + 3 * turn) % len(MARKERS)],
+        "linestyle": "-" if turn % 2 == 0 else "--",
+    }
 
 
 def _finite(values: Iterable[Any]) -> list[float]:

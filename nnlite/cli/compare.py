@@ -125,10 +125,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _blas_threads() -> int:
-    """The BLAS thread count in force now (inside fit_config's limit)."""
+    """The thread count of NumPy's BLAS now (inside fit_config's limit): the library nnlite's products run on. A
+    BLAS that another package loaded after the limit was set (SciPy's own OpenBLAS, say) is not counted."""
     from threadpoolctl import threadpool_info
 
-    counts = [int(p["num_threads"]) for p in threadpool_info() if p.get("user_api") == "blas"]
+    blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    numpy_blas = [p for p in blas if "numpy" in str(p.get("filepath", ""))]
+    counts = [int(p["num_threads"]) for p in (numpy_blas or blas)]
     return max(counts) if counts else 1
 
 

@@ -302,7 +302,11 @@ def describe(cfg: dict[str, Any], rules: str) -> str:
     else:
         net = f"{cfg.get('model', 'network')} ({cfg.get('n_parameters', '?')} parameters)"
     lr = cfg.get("lr")
-    lr_text = f" lr {lr:g}" if isinstance(lr, (int, float)) else ""
+    if isinstance(lr, dict):  # compare: one lr per rule
+        lr = next(iter(lr.values())) if len(set(lr.values())) == 1 else None
+        lr_text = f" lr {lr:g}" if lr is not None else " lr per rule"
+    else:
+        lr_text = f" lr {lr:g}" if isinstance(lr, (int, float)) else ""
     opt = f"{cfg.get('optimizer', '')}{lr_text}, batch {cfg.get('batch_size')}"
     data = f"{cfg.get('dataset')} ({cfg.get('n_train')} training images)"
     return f"{rules} · {net} · {opt} · {data}"
@@ -351,7 +355,10 @@ def plot_compare(results: dict[str, dict[str, Any]], out: Path, n_hidden: int, t
         ax.plot(xs, h["test_acc"], label=r, **style(i))
     epoch_axis(ax, epochs)
     ax.set(ylabel="test accuracy", title="test accuracy")
-    ax.legend(fontsize=8)
+    if len(results) <= 6:
+        ax.legend(fontsize=8)
+    else:  # many rules: one legend beside the panels, not over the data
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside right center", fontsize=8)
     for k in range(n_hidden):
         ax = axs[1 + k]
         cosines = []
