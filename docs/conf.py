@@ -65,7 +65,6 @@ exclude_patterns = [
     "check_links.py",
 ]
 templates_path = ["_templates"]
-html_static_path = ["_static"]
 
 # The notebooks are shown with the outputs committed beside them; CI runs them separately (tests/test_notebooks.py).
 nb_execution_mode = "off"
