@@ -95,21 +95,28 @@ def test_the_top_b_k_started_at_w_k_transposed_stays_there_and_gives_bp_signal()
     assert not np.allclose(g[0], c[0], atol=1e-3)  # the lower block's B_0 is not BP's
 
 
+def _trained_300_steps(make_rule, weight_decay):
+    """A 20-30-30-5 tanh net trained 300 SGD(0.1) steps by ``make_rule()`` on seeded random data (batches of 32);
+    returns the net, the rule, and a forward pass on 64 samples with its ``e`` and labels."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((256, 20)).astype(np.float32), rng.integers(0, 5, 256)
+    net, rule, opt = nn.mlp([20, 30, 30, 5], "tanh", seed=0), make_rule(), nn.SGD(0.1, weight_decay=weight_decay)
+    order = np.random.default_rng(0)
+    for _ in range(300):
+        idx = order.integers(0, 256, 32)
+        train_step(net, rule, opt, x[idx], y[idx])
+    out, caches = net.forward(x[:64])
+    _, e = nn.softmax_cross_entropy(out, y[:64])
+    return net, rule, out, caches, e, y[:64]
+
+
 def test_dkp_aligns_with_bp_better_than_dfa():
     # 20-30-30-5 tanh on random data, SGD(0.1, weight decay 0.1) and the same for B_k: after 300 steps DKP's
     # mean signal cosine with BP was 0.874 and 0.941 (DFA: 0.652 and 0.623, same seeds and batches)
-    rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((256, 20)).astype(np.float32), rng.integers(0, 5, 256)
     final = {}
     for name, make in [("dfa", lambda: nn.DFA(seed=3)), ("dkp", lambda: nn.DKP(lr=0.1, weight_decay=0.1, seed=3))]:
-        net, rule, opt = nn.mlp([20, 30, 30, 5], "tanh", seed=0), make(), nn.SGD(0.1, weight_decay=0.1)
-        order = np.random.default_rng(0)
-        for _ in range(300):
-            idx = order.integers(0, 256, 32)
-            train_step(net, rule, opt, x[idx], y[idx])
-        out, caches = net.forward(x[:64])
-        _, e = nn.softmax_cross_entropy(out, y[:64])
-        final[name] = np.array(measure(net, rule, caches, e, y[:64]).signal_cos)
+        net, rule, out, caches, e, y = _trained_300_steps(make, weight_decay=0.1)
+        final[name] = np.array(measure(net, rule, caches, e, y).signal_cos)
     assert (final["dkp"] > final["dfa"] + 0.15).all(), final
     assert (final["dkp"] > 0.8).all(), final
 
@@ -117,24 +124,16 @@ def test_dkp_aligns_with_bp_better_than_dfa():
 def test_alignment_reports_the_readout_cosine_and_dkp_raises_it():
     # readout_cos: the mean per-sample cosine between h_k @ B_k and the network's output (the authors' metric);
     # without decay, after 300 steps DKP's was 0.450 and 0.639, DFA's 0.253 and 0.253
-    rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((256, 20)).astype(np.float32), rng.integers(0, 5, 256)
     final = {}
     for name, make in [("dfa", lambda: nn.DFA(seed=3)), ("dkp", lambda: nn.DKP(lr=0.1, weight_decay=0.0, seed=3))]:
-        net, rule, opt = nn.mlp([20, 30, 30, 5], "tanh", seed=0), make(), nn.SGD(0.1)
-        order = np.random.default_rng(0)
-        for _ in range(300):
-            idx = order.integers(0, 256, 32)
-            train_step(net, rule, opt, x[idx], y[idx])
-        out, caches = net.forward(x[:64])
-        _, e = nn.softmax_cross_entropy(out, y[:64])
-        a = measure(net, rule, caches, e, y[:64])
+        net, rule, out, caches, e, y = _trained_300_steps(make, weight_decay=0.0)
+        a = measure(net, rule, caches, e, y)
         for k in range(2):
             z = caches.block_outputs[k] @ rule.feedback_matrix(net, k)
             assert a.readout_cos[k] == pytest.approx(float(cosine_per_sample(z, out).mean()), abs=1e-12)
         final[name] = np.array(a.readout_cos)
     assert (final["dkp"] > final["dfa"] + 0.15).all(), final
-    assert measure(net, nn.BP(), caches, e, y[:64]).readout_cos == []  # rules without readouts report none
+    assert measure(net, nn.BP(), caches, e, y).readout_cos == []  # rules without readouts report none
 
 
 def test_float32_stays_float32():
