@@ -7,8 +7,8 @@ of their samples, the thread limits, and the description of the machine that goe
 - :func:`summary` is the statistics of one list of samples: median, quartiles, spread (interquartile range),
   min, max, n.
 - :func:`threads` limits BLAS (threadpoolctl), Numba and PyTorch to n threads.
-- :func:`blocks` is the method a figure against a peer is quoted from (``peers``): each candidate in its own process at one thread count,
-  rounds alternating them in blocks of back-to-back calls (~0.25 s) after a pause that lets every spinning pool
+- :func:`blocks` is the method a figure against a peer is quoted from (``peers``): each candidate in its own
+  process at one thread count, rounds alternating them in blocks of back-to-back calls (~0.25 s) after a pause that lets every spinning pool
   park, medians of per-round ratios with their spread, load and steal recorded per round, a disturbed round
   repeated.
 - :class:`Peer` is a candidate that runs in its own interpreter (a peer library at its own best: its thread pool
@@ -314,7 +314,7 @@ def blocks(
     max_load: float | None = None,
     max_repeats: int | None = None,
 ) -> dict[str, Any]:
-    """Time candidates each in its own process, alternating in blocks: the method figures against a peer are quoted from.
+    """Time candidates each in its own process, alternating in blocks (figures against a peer are quoted from it).
 
     Parameters
     ----------
