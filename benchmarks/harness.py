@@ -8,9 +8,9 @@ of their samples, the thread limits, and the description of the machine that goe
   min, max, n.
 - :func:`threads` limits BLAS (threadpoolctl), Numba and PyTorch to n threads.
 - :func:`blocks` is the method a figure against a peer is quoted from (``peers``): each candidate in its own
-  process at one thread count, rounds alternating them in blocks of back-to-back calls (~0.25 s) after a pause that lets every spinning pool
-  park, medians of per-round ratios with their spread, load and steal recorded per round, a disturbed round
-  repeated.
+  process at one thread count, rounds alternating them in blocks of back-to-back calls (~0.25 s) after a pause
+  that lets every spinning pool park, medians of per-round ratios with their spread, load and steal recorded per
+  round, a disturbed round repeated.
 - :class:`Peer` is a candidate that runs in its own interpreter (a peer library at its own best: its thread pool
   never competes with OpenBLAS's spinning threads), driven one call at a time so that it interleaves like any
   other candidate; :func:`serve_peer` is its other end.
