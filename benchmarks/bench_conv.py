@@ -50,7 +50,7 @@ from nnlite.backend import conv_im2col
 from nnlite.kernels import col2im, im2col
 from nnlite.kernels import reference as twin
 
-from .harness import Peer, interleave, keep_partial, machine_header, meta, threads, timed, write_json
+from .harness import BLOCK, PAUSE, Peer, interleave, keep_partial, machine_header, meta, threads, timed, write_json
 
 SHAPES = [(128, 3, 32, 32, 64), (128, 64, 16, 16, 64)]
 QUICK_SHAPES = [(8, 3, 16, 16, 8), (8, 8, 8, 8, 8)]
@@ -152,9 +152,12 @@ def make_paths(N, C, H, W, F, chunks=()):
     return paths, parts, memory
 
 
-def _timings(fns, repeats, warmup, settle=0.0):
-    """name -> :func:`benchmarks.harness.summary` of ``fns`` (plain functions) interleaved."""
-    res = interleave({k: timed(f) for k, f in fns.items()}, repeats, warmup, settle=settle)
+def _timings(fns, repeats, warmup, quick=False):
+    """name -> :func:`benchmarks.harness.summary` of ``fns`` (plain functions) interleaved in blocks
+    (:data:`~benchmarks.harness.BLOCK` seconds of back-to-back calls after :data:`~benchmarks.harness.PAUSE`
+    asleep); ``quick`` times single calls without pauses."""
+    block = {} if quick else {"min_sample": BLOCK, "settle": PAUSE}
+    res = interleave({k: timed(f) for k, f in fns.items()}, repeats, warmup, **block)
     return {k: v["t"] for k, v in res.items()}
 
 
@@ -213,7 +216,7 @@ def _features(C, F, K, H):
     return im2col, fft
 
 
-def run_sweep(repeats=5, N=64, shapes=None, on_row=None):
+def run_sweep(repeats=5, N=64, shapes=None, on_row=None, quick=False):
     """Time the algorithms per shape (interleaved, one thread; the direct loops on few channels only) and fit the
     im2col/FFT model; returns the JSON record (``mispicked``: shapes where a timed algorithm beat auto's pick).
     ``on_row(rows)``, when given, is called with the rows so far after each shape (to keep them if interrupted)."""
@@ -232,7 +235,7 @@ def run_sweep(repeats=5, N=64, shapes=None, on_row=None):
                 return conv_ops.conv2d_backward(d, cache, Wt)
 
             algs = ("im2col", "fft", "direct") if C <= DIRECT_SWEEP_CHANNELS else ("im2col", "fft")
-            t = _timings({a: (lambda a=a: path(a)) for a in algs}, repeats, 0.0)
+            t = _timings({a: (lambda a=a: path(a)) for a in algs}, repeats, 0.0, quick=quick)
             row = {"C": C, "F": F, "K": K, "H": H, **{a: t[a]["median"] for a in algs}}
             row["picked"] = conv_ops.conv2d_algorithm(C, H, H, F, K, K, 1, K // 2)
             rows.append(row)
@@ -298,7 +301,11 @@ def main(argv=None):
         def keep(rows):  # an interrupted sweep keeps the shapes it timed (written atomically, marked partial)
             keep_partial(args.out, {**res, "rows": rows})
 
-        res.update(run_sweep(args.repeats or 5, shapes=sweep_shapes()[:4] if args.quick else None, on_row=keep))
+        res.update(
+            run_sweep(
+                args.repeats or 5, shapes=sweep_shapes()[:4] if args.quick else None, on_row=keep, quick=args.quick
+            )
+        )
         print(f"fitted (s per 1e9 units): im2col {res['fit']['im2col']}, fft {res['fit']['fft']}")
         print(f"shipped:                  im2col {res['shipped']['im2col']}, fft {res['shipped']['fft']}")
         print(
@@ -341,12 +348,12 @@ def main(argv=None):
                     cands["torch"] = stack.enter_context(
                         Peer("benchmarks.bench_conv:torch_conv", dict(N=N, C=C, H=H, W=W, F=F, threads=th), th)
                     )
-                settle = args.settle if args.settle is not None else (0.0 if quick else 0.4)
+                settle = args.settle if args.settle is not None else (0.0 if quick else PAUSE)
                 with threads(th):  # the block method: ~0.25 s of back-to-back calls per sample, after a pause
-                    res = interleave(cands, repeats, warmup, settle=settle, min_sample=0.0 if quick else 0.25)
+                    res = interleave(cands, repeats, warmup, settle=settle, min_sample=0.0 if quick else BLOCK)
             s = {k: v["t"] for k, v in res.items()}
             with threads(1):
-                p = _timings(parts, repeats, 0.0)
+                p = _timings(parts, repeats, 0.0, quick=quick)
             row = {"shape": [N, C, H, W, F], "threads": th, "paths": s, "nnlite_parts": p, "memory": memory}
             med = {k: v["median"] for k, v in s.items()}
             line = f"{N}x{C}x{H}x{W} -> {F}, {th} thread(s): " + ", ".join(f"{k} {_ms(v)}" for k, v in s.items())

@@ -13,9 +13,14 @@ back-to-back steps after a pause with every process idle, medians of per-round r
   and each hidden block's output is handed its slice with ``h_k.backward(e B_k^T)`` (a hook injecting the
   projection, the same products).
 
+- ``nnlite:gemm-bp``, ``nnlite:gemm-dfa``, ``torch:gemm-bp`` (the MLP only): the matrix products of one step and
+  nothing else, with NumPy's BLAS as nnlite calls it and with PyTorch's: the floor under each step. Their ratios
+  say how much of a step ratio is the BLAS library's.
+
 Networks: the MLP 784-800-800-800-10 (tanh) and :func:`nnlite.cnn`'s default (three 3x3 conv blocks 32/32/64,
 tanh, max pooling, a linear classifier) on 1x28x28, batch 128, float32, softmax cross-entropy, SGD lr 1e-3
-momentum 0.9. Ratios quoted: nnlite BP / torch BP, nnlite DFA / nnlite BP, nnlite DFA / torch DFA.
+momentum 0.9. Ratios quoted: nnlite BP / torch BP, nnlite DFA / nnlite BP, nnlite DFA / torch DFA, and the GEMM
+floors: nnlite's BP products / PyTorch's, nnlite's DFA products / its BP products.
 """
 
 from __future__ import annotations
@@ -141,6 +146,41 @@ def torch_child(model: str, rule: str, batch: int, threads: int, seed: int = 0):
     return run
 
 
+def gemm_child(lib: str, rule: str, batch: int, threads: int, seed: int = 0):
+    """The candidate of a process that runs only the matrix products of one MLP step of ``rule`` ("bp" or "dfa"),
+    with NumPy's BLAS (``lib="nnlite"``: the products as nnlite calls them) or PyTorch's (``lib="torch"``): the
+    floor each library's step stands on (:func:`benchmarks.step.gemm_shapes`)."""
+    from .step import gemm_runner, gemm_shapes
+
+    ops = gemm_shapes(list(MLP_SIZES), batch, rule)
+    if lib == "nnlite":
+        from threadpoolctl import threadpool_limits
+
+        gemm_child.limits = threadpool_limits(threads)
+        run = gemm_runner(ops, np.random.default_rng(seed))
+    else:
+        import torch
+
+        torch.set_num_threads(threads)
+        gen = torch.Generator().manual_seed(seed)
+        mats = [(kind, torch.randn(a, generator=gen), torch.randn(b, generator=gen)) for kind, a, b in ops]
+
+        def run():
+            t0 = time.perf_counter()
+            for kind, A, B in mats:
+                if kind == "nt":
+                    A @ B.T
+                elif kind == "tn":
+                    A.T @ B
+                else:
+                    A @ B
+            return {"step": time.perf_counter() - t0}
+
+    for _ in range(5):
+        run()
+    return run
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="python -m benchmarks peers", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="batch 16, 1 thread, the MLP, 3 short rounds (a smoke run)")
@@ -151,6 +191,7 @@ def _parser():
     p.add_argument("--pause", type=float, default=0.4, help="seconds asleep before each block (default 0.4)")
     p.add_argument("--block", type=float, default=0.25, help="seconds of back-to-back steps per block (0.25)")
     p.add_argument("--no-torch", action="store_true", help="nnlite's candidates only")
+    p.add_argument("--no-gemm", action="store_true", help="leave out the MLP's products timed alone")
     p.add_argument("--out", default="bench_results")
     return p
 
@@ -160,6 +201,8 @@ RATIOS = (
     ("nnlite DFA / nnlite BP", "nnlite:dfa", "nnlite:bp"),
     ("nnlite DFA / torch DFA", "nnlite:dfa", "torch:dfa"),
     ("torch DFA / torch BP", "torch:dfa", "torch:bp"),
+    ("nnlite BP GEMMs / torch BP GEMMs", "nnlite:gemm-bp", "torch:gemm-bp"),
+    ("nnlite DFA GEMMs / nnlite BP GEMMs", "nnlite:gemm-dfa", "nnlite:gemm-bp"),
 )
 
 
@@ -203,6 +246,17 @@ def main(argv=None):
                         "benchmarks.bench_peers:torch_child",
                         dict(model=model, rule=r, batch=batch, threads=th),
                     )
+            if model == "mlp" and not args.no_gemm:  # the products alone: the floor under each step
+                for r in ("bp", "dfa"):
+                    cands[f"nnlite:gemm-{r}"] = (
+                        "benchmarks.bench_peers:gemm_child",
+                        dict(lib="nnlite", rule=r, batch=batch, threads=th),
+                    )
+                if with_torch:
+                    cands["torch:gemm-bp"] = (
+                        "benchmarks.bench_peers:gemm_child",
+                        dict(lib="torch", rule="bp", batch=batch, threads=th),
+                    )
             res = blocks(
                 cands,
                 th,
@@ -218,13 +272,11 @@ def main(argv=None):
             keep_partial(path, result)
             print(f"\n{model}, {th} thread(s), batch {batch}: step medians (ms), per-round ratios median [q1, q3]")
             for nm, t in res["times"].items():
-                ms = {ph: 1e3 * t[ph]["median"] for ph in ("step", "forward", "backward", "update")}
-                print(
-                    f"  {nm:12s} {ms['step']:8.2f} ms   (forward {ms['forward']:.2f}, backward {ms['backward']:.2f}, "
-                    f"update {ms['update']:.2f})"
-                )
+                ms = {ph: 1e3 * v["median"] for ph, v in t.items()}
+                phases = ", ".join(f"{ph} {ms[ph]:.2f}" for ph in ("forward", "backward", "update") if ph in ms)
+                print(f"  {nm:16s} {ms['step']:8.2f} ms" + (f"   ({phases})" if phases else ""))
             for label, s in row["quoted"].items():
-                print(f"  {label:24s} {s['median']:.3f} [{s['q1']:.3f}, {s['q3']:.3f}]")
+                print(f"  {label:34s} {s['median']:.3f} [{s['q1']:.3f}, {s['q3']:.3f}]")
             loads = [r["load"] for r in res["rounds"]]
             steals = [r["steal"] for r in res["rounds"]]
             print(

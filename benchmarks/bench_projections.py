@@ -26,7 +26,7 @@ import numpy as np
 from nnlite.projections import OPU, Fastfood, Gaussian, Sparse
 from nnlite.projections import fastfood as _ff_module
 
-from .harness import interleave, keep_partial, machine_header, meta, timed, write_json
+from .harness import BLOCK, PAUSE, interleave, keep_partial, machine_header, meta, timed, write_json
 
 N_IN = (10, 100, 1000)
 N_OUT = (2400, 65536)
@@ -40,10 +40,13 @@ def fwht_source():
     return f"{f.__module__}.{getattr(f, '__qualname__', f.__name__)}"
 
 
-def time_call(fn, repeats, min_sample_s=0.02, warmup_s=0.2):
-    """The harness's statistics (seconds per call) of ``repeats`` samples, after a busy warm-up; each sample
-    runs ``fn`` as many times as last >= ``min_sample_s`` (the count is ``loops``)."""
-    return interleave({"p": timed(fn)}, repeats, warmup_s, min_sample=min_sample_s)["p"]["t"] | {"repeats": repeats}
+def time_call(fn, repeats, quick=False, warmup_s=0.2):
+    """The harness's statistics (seconds per call) of ``repeats`` samples, after a busy warm-up. A sample is a
+    block: ``fn`` called back to back for at least :data:`~benchmarks.harness.BLOCK` seconds (the count is
+    ``loops``), after :data:`~benchmarks.harness.PAUSE` seconds asleep; ``quick`` takes 0.02 s blocks without
+    the pause."""
+    block = {"min_sample": 0.02} if quick else {"min_sample": BLOCK, "settle": PAUSE}
+    return interleave({"p": timed(fn)}, repeats, warmup_s, **block)["p"]["t"] | {"repeats": repeats}
 
 
 def build(name, n_in, n_out, seed=0):
@@ -120,7 +123,7 @@ def run(args):
                 assert out.dtype == np.float32 and out.shape == (BATCH, n_out)
                 if name == "opu_simulator":
                     p.open()
-                t = time_call(functools.partial(p, e), repeats)
+                t = time_call(functools.partial(p, e), repeats, quick=args.quick)
                 if name == "opu_simulator":
                     p.close()
                 rows.append(

@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from .harness import keep_partial, machine_header, meta, threads, write_json
+from .harness import BLOCK, PAUSE, keep_partial, machine_header, meta, threads, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHERS = "other benchmarks: python -m benchmarks {conv,fwht,projections} --help"
@@ -214,8 +214,8 @@ def main(argv=None):
                 # The block method (harness.blocks): a sample is ~0.25 s of back-to-back steps, each after 0.4 s
                 # asleep so that every spinning pool has parked (OpenBLAS's spins ~0.12 s after a threaded GEMM:
                 # python -m benchmarks pause), the peer in its own process; disturbed rounds are run again.
-                min_sample=0.0 if quick else 0.25,
-                settle=0.0 if quick else 0.4,
+                min_sample=0.0 if quick else BLOCK,
+                settle=0.0 if quick else PAUSE,
             )
             cfg["ratios"] = S.main_config_ratios(cfg)
             result["main"].append(cfg)
@@ -236,13 +236,16 @@ def main(argv=None):
                 "depth": [(1024, d, 128) for d in (1, 2, 4, 8)],
                 "batch": [(800, 3, b) for b in (32, 128, 512)],
             }
+        # every configuration in blocks after a pause, like the main one (the block method of harness)
+        block = {} if quick else {"min_sample": BLOCK, "settle": PAUSE}
+        sweep_repeats = args.repeats or (3 if quick else 5)  # 24 configurations of 12 candidates: ~16 min
         for key, shapes in plan.items():
             cfgs = result["sweeps"][key] = []
             for th in thread_counts:
                 for w, d, b in shapes:
                     # every configuration gets all its rounds: a 12 s budget left 3 at width 4096, and one
                     # disturbed round moved a median by 1.8x (DFA's 1-thread backward, 256 against 139 ms)
-                    cfgs.append(S.run_config(w, d, b, th, rules, repeats=repeats, warmup=warm))
+                    cfgs.append(S.run_config(w, d, b, th, rules, repeats=sweep_repeats, warmup=warm, **block))
                     keep_partial(json_path, result)
             print_sweep(key, cfgs)
             sys.stdout.flush()

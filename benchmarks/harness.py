@@ -97,6 +97,14 @@ def keep_heap() -> bool:
 
 
 # -- interleaving ---------------------------------------------------------------------------------------------------
+#: The block method's sample: back-to-back calls lasting at least this long (seconds) ...
+BLOCK = 0.25
+#: ... each after this long asleep with every process idle, so that every spinning pool has parked (OpenBLAS's
+#: workers stop 129 ms after a 2-thread product on the reference machine, PyTorch's pool after 5 ms:
+#: ``python -m benchmarks pause``).
+PAUSE = 0.4
+
+
 def timed(fn: Callable[[], Any], before: Callable[[], Any] | None = None) -> Candidate:
     """A candidate timing ``fn()`` (phase ``"t"``); ``before()``, when given, runs first, outside the timing."""
 

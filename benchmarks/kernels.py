@@ -18,7 +18,7 @@ from nnlite.kernels import fused as F
 from nnlite.kernels import reference as R
 from nnlite.ops import activations, losses, updates
 
-from .harness import interleave, timed
+from .harness import BLOCK, PAUSE, interleave, timed
 
 #: The loop kernels: every kernel of nnlite.kernels that has a twin in nnlite.kernels.reference.
 _LOOP_KERNELS = R.__all__
@@ -81,11 +81,15 @@ def _cases(quick):
 
 
 def run_kernels(quick=False, repeats=15, warmup=0.2):
-    """name -> {"shape", "kernel", "twin" (timing dicts), "speedup" (twin median / kernel median)}."""
+    """name -> {"shape", "kernel", "twin" (timing dicts), "speedup" (twin median / kernel median)}.
+
+    A sample is a block of back-to-back calls (:data:`~benchmarks.harness.BLOCK`) after a pause
+    (:data:`~benchmarks.harness.PAUSE`); ``quick`` times single calls without pauses."""
     out = {}
+    block = {} if quick else {"min_sample": BLOCK, "settle": PAUSE}
     for name, (shape, fn) in _cases(quick).items():
         cands = {"kernel": timed(functools.partial(fn, KERNEL)), "twin": timed(functools.partial(fn, TWIN))}
-        res = interleave(cands, repeats, warmup)
+        res = interleave(cands, repeats, warmup, **block)
         out[name] = {
             "shape": shape,
             "kernel": res["kernel"]["t"],

@@ -180,10 +180,16 @@ def test_peers_quick_times_each_candidate_in_its_own_process(tmp_path):
     doc = json.loads((tmp_path / "peers_quick.json").read_text())
     _machine_ok(doc["meta"]["machine"])
     (cfg,) = doc["configs"]
-    assert cfg["model"] == "mlp" and cfg["threads"] == 1 and set(cfg["times"]) == {"nnlite:bp", "nnlite:dfa"}
-    for t in cfg["times"].values():
+    steps = {"nnlite:bp", "nnlite:dfa"}
+    gemms = {"nnlite:gemm-bp", "nnlite:gemm-dfa"}  # the MLP's products alone, each in its own process too
+    assert cfg["model"] == "mlp" and cfg["threads"] == 1 and set(cfg["times"]) == steps | gemms
+    for nm in steps:
         for ph in PHASES:
-            _timing_ok(t[ph])
+            _timing_ok(cfg["times"][nm][ph])
+    for nm in gemms:
+        assert set(cfg["times"][nm]) == {"step"}
+        _timing_ok(cfg["times"][nm]["step"])
+    assert cfg["quoted"]["nnlite DFA GEMMs / nnlite BP GEMMs"]["n"] == 3
     ratio = cfg["quoted"]["nnlite DFA / nnlite BP"]
     assert ratio["n"] == len(cfg["rounds"]) == 3 and ratio["min"] > 0
     assert all("load" in r and "steal" in r for r in cfg["rounds"])
