@@ -7,9 +7,9 @@ a fresh page fault, zeroed by the kernel. :func:`keep_freed_memory` raises both 
 blocks stay in the process and the next step reuses them. The peak memory is the same; what changes is that the
 process keeps it between steps instead of shrinking back.
 
-The settings are process-wide and last until the process ends (glibc cannot give them back), so nnlite never
-changes them behind a caller's back: the ``nnlite`` command and the sweep workers call this at start; a library
-user opts in with one call.
+The settings are process-wide and last until the process ends (glibc cannot give them back). :func:`nnlite.fit`
+calls this before its first step unless it is given ``keep_memory=False``; so do the ``nnlite`` command, the
+sweep workers and the benchmarks. A library user who trains with a loop of their own calls it once.
 """
 
 from __future__ import annotations

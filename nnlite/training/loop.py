@@ -15,6 +15,7 @@ from .. import alignment as _alignment
 from .._validation import SeedLike, as_generator, check_inputs, check_labels, positive_int
 from ..data import batches
 from ..runtime.blocks import BlockRunner
+from ..runtime.heap import keep_freed_memory
 from ..runtime.step import executor
 from . import state as training_state
 from .history import History
@@ -81,6 +82,7 @@ def fit(
     resume: bool = False,
     lr_schedule: StepDecay | None = None,
     alignment_mode: str = "one-pass",
+    keep_memory: bool = True,
 ) -> History:
     """Train ``net`` with ``rule``.
 
@@ -128,6 +130,13 @@ def fit(
         The optimizer's lr for each epoch, from the lr it has when ``fit`` starts
         (:class:`nnlite.optim.StepDecay`: ``lr_0 * factor^m`` after ``m`` milestones); put back on return. A
         resumed run must be given the same schedule.
+    keep_memory : bool
+        Have the process keep the memory a step frees for the next (:func:`nnlite.keep_freed_memory`, called
+        once before the first step), so that a step after the first takes no new pages: on ``cnn()`` at batch
+        128 a step otherwise maps its large arrays anew and takes thousands of page faults. The setting is
+        glibc's and process-wide, and stays in force after ``fit`` returns (the peak memory is the same; the
+        process keeps it instead of giving it back between steps). False leaves malloc's settings alone.
+        Results are the same bits either way.
 
     Returns
     -------
@@ -169,7 +178,11 @@ def fit(
         raise TypeError(f"resume must be True or False, got {resume!r}")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs the checkpoint_dir to resume from")
+    if not isinstance(keep_memory, (bool, np.bool_)):
+        raise TypeError(f"keep_memory must be True or False, got {keep_memory!r}")
     _check_batchnorm_batches(net, x.shape[0], batch_size)
+    if keep_memory:
+        keep_freed_memory()
     rng = as_generator(seed)
     hist = History(rule=getattr(rule, "name", type(rule).__name__.lower()))
     params = net.params()
