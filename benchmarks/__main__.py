@@ -13,6 +13,10 @@ the same from the source checkout).
   (:mod:`benchmarks.bench_processes`);
 - ``pause``: how long OpenBLAS's and PyTorch's pools spin after a call, the pause the timing method needs
   (:mod:`benchmarks.bench_pause`);
+- ``contention``: the MLP's step in fresh processes, quiet, with another process busy on a core and pinned to
+  one CPU (:mod:`benchmarks.bench_contention`);
+- ``faults``: minor page faults per steady-state step of a plain ``fit``, its memory kept or not
+  (:mod:`benchmarks.bench_faults`);
 - ``bombs``: peak memory of crafted hostile files read by nnlite (:mod:`benchmarks.bench_bombs`).
 
 Every one times through :mod:`benchmarks.harness` and records the machine in its table header and its JSON.
@@ -33,6 +37,8 @@ SUBCOMMANDS = {
     "pause": "bench_pause",
     "peers": "bench_peers",
     "processes": "bench_processes",
+    "faults": "bench_faults",
+    "contention": "bench_contention",
 }
 
 

@@ -109,3 +109,53 @@ def test_the_timed_steps_change_nothing_of_the_run(digits):
         np.testing.assert_array_equal(opt.state_arrays()[k], v)
     assert net.layers[1].rng.bit_generator.state == state[1]
     nn.fit(net, rule, nn.softmax_cross_entropy, opt, (x, y), batch_size=32, progress=False, seed=0)  # still bound
+
+
+def test_an_explicit_count_is_kept_when_it_is_not_slower(two_threads, monkeypatch, capsys):
+    monkeypatch.setattr(T, "idle_cores", lambda window=0.1: 2.0)
+    monkeypatch.setattr(T, "usable_cores", lambda: 2)
+    step = Step(slow_at=1)
+    auto = T.AutoThreads(lambda: step, most=2)
+    auto.start()
+    assert auto.threads == 2 and _blas_threads() == 2
+    assert capsys.readouterr().out == ""  # what was asked for: nothing to say
+    auto.stop()
+
+
+def test_an_explicit_count_falls_back_when_one_thread_is_faster(two_threads, monkeypatch, capsys):
+    monkeypatch.setattr(T, "idle_cores", lambda window=0.1: 2.0)
+    monkeypatch.setattr(T, "usable_cores", lambda: 2)
+    auto = T.AutoThreads(lambda: Step(slow_at=2), most=2)
+    auto.start()
+    assert auto.threads == 1 and _blas_threads() == 1
+    out = capsys.readouterr().out
+    assert "threads 2 asked (start): 1 BLAS thread (2.0 idle cores, 2 usable; a training step: 1 thread" in out
+    auto.stop()
+    assert _blas_threads() == 2
+
+
+def test_never_more_threads_than_the_cpus_the_process_may_use(two_threads, monkeypatch):
+    # taskset -c 0: two OpenBLAS threads on one CPU took 192 ms a step against 9 ms on one thread
+    monkeypatch.setattr(T, "idle_cores", lambda window=0.1: 2.0)
+    monkeypatch.setattr(T.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert T.usable_cores() == 1
+    made = []
+    for most in (None, 2):
+        auto = T.AutoThreads(lambda: made.append(1) or Step(slow_at=1), most=most)
+        auto.start()
+        assert auto.threads == 1 and _blas_threads() == 1
+        auto.stop()
+    assert made == []  # one usable CPU: nothing to measure
+
+
+def test_the_command_checks_an_explicit_thread_count(monkeypatch, tmp_path, capsys):
+    from nnlite.cli import main
+
+    monkeypatch.setattr(T, "idle_cores", lambda window=0.1: 1.0)  # another process holds a core
+    monkeypatch.setattr(T, "usable_cores", lambda: 2)
+    monkeypatch.chdir(tmp_path)
+    assert (
+        main(["train", "--epochs", "1", "--train-size", "200", "--hidden", "16", "--threads", "2", "--no-progress"])
+        == 0
+    )
+    assert "threads 2 asked (start): 1 BLAS thread (1.0 idle cores, 2 usable)" in capsys.readouterr().out

@@ -389,3 +389,14 @@ def test_an_interrupted_suite_keeps_the_configurations_it_finished(suite, tmp_pa
     res = json.loads(path.read_text())
     assert res["partial"] is True and len(res[finished]) == 1
     _machine_ok(res["meta"]["machine"])
+
+
+def test_contention_quick_records_each_case_in_a_fresh_process(tmp_path):
+    assert main(["contention", "--quick", "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "contention_quick.json").read_text())
+    _machine_ok(doc["meta"]["machine"])
+    cases = [(r["case"], r["threads"]) for r in doc["rows"]]
+    assert cases == [("quiet", 2), ("quiet", 1), ("another process busy", 2), ("another process busy", 1)]
+    for r in doc["rows"]:
+        assert r["step"] >= max(r["forward"], r["backward"], r["update"]) > 0
+        assert r["invol_switches_per_step"] >= 0 and r["faults_per_step"] >= 0

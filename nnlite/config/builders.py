@@ -336,7 +336,8 @@ def fit_config(
 ) -> History:
     """:func:`nnlite.fit` as ``nnlite train`` runs it: the config's loss, optimizer, epochs, batches and batch
     order, under the BLAS thread limit of :func:`blas_threads`; where ``threads="auto"`` leaves it open (a large
-    network), the limit is measured at the start and after long epochs. The process keeps the memory a step
+    network), the limit is measured at the start and after long epochs, and an explicit count above one is
+    checked the same way (kept unless fewer cores are idle or one thread is faster). The process keeps the memory a step
     frees for the next (:func:`nnlite.keep_freed_memory`)."""
     from ..runtime.autothreads import AutoThreads, copied_step
     from ..runtime.heap import keep_freed_memory
@@ -346,12 +347,14 @@ def fit_config(
     limit: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     threads = blas_threads(config, net)
     auto = None
+    xb, yb = built.train[0][: config.batch_size], built.train[1][: config.batch_size]
     if threads is not None:
         from threadpoolctl import threadpool_limits
 
         limit = threadpool_limits(limits=threads, user_api="blas")
+        if threads > 1:  # checked: never slower than one thread (a busy core, a narrower affinity)
+            auto = AutoThreads(lambda: copied_step(net, rule, optimizer, built.loss, xb, yb), most=threads)
     elif config.threads == "auto":
-        xb, yb = built.train[0][: config.batch_size], built.train[1][: config.batch_size]
         auto = AutoThreads(lambda: copied_step(net, rule, optimizer, built.loss, xb, yb))
 
     def each_epoch(hist: History) -> None:

@@ -15,6 +15,11 @@ stay faster at 2 threads while the epochs are far slower; docs/measurements.md h
 
 It decides again after every epoch that lasted at least :data:`RECHECK_SECONDS` (the check is 0.1 s of idle-core
 reading and at most 48 steps on the copy), so a machine that becomes busy or quiet mid-run is followed.
+
+An explicit ``--threads N`` (N > 1) is checked the same way (``AutoThreads(..., most=N)``): N threads are kept
+unless fewer cores are idle or one thread is measured faster, so asking for two threads never gives a slower
+step than one. Both never use more threads than the CPUs the process may run on (:func:`usable_cores`): two
+OpenBLAS threads sharing one CPU took 192 ms a step where one thread took 9 (docs/measurements.md).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from .blocks import BlockRunner
 from .step import executor
 from .threads import blas_limit, blas_threads_now, controller
 
-__all__ = ["MARGIN", "RECHECK_SECONDS", "AutoThreads", "calibrate", "copied_step", "idle_cores"]
+__all__ = ["MARGIN", "RECHECK_SECONDS", "AutoThreads", "calibrate", "copied_step", "idle_cores", "usable_cores"]
 
 #: Decide again after an epoch that lasted at least this long.
 RECHECK_SECONDS = 5.0
@@ -60,9 +65,20 @@ def idle_cores(window: float = 0.1) -> float | None:
     return n * (b[1] - a[1]) / (b[0] - a[0])
 
 
-def calibrate(step: Callable[[], Any], many: int, *, rounds: int = 3, steps: int = 6) -> tuple[int, dict[int, float]]:
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask: ``taskset``, a container's cpuset), or the machine's
+    core count where the mask cannot be read."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def calibrate(
+    step: Callable[[], Any], many: int, *, rounds: int = 3, steps: int = 6, margin: float = MARGIN
+) -> tuple[int, dict[int, float]]:
     """The faster BLAS thread count for ``step()`` (one training step): 1, or ``many`` when its median round of
-    ``steps`` calls is below ``MARGIN`` times one thread's. Rounds alternate (after one warm-up round each)."""
+    ``steps`` calls is below ``margin`` times one thread's. Rounds alternate (after one warm-up round each)."""
     if many <= 1:
         return 1, {}
     samples: dict[int, list[float]] = {1: [], many: []}
@@ -76,7 +92,7 @@ def calibrate(step: Callable[[], Any], many: int, *, rounds: int = 3, steps: int
             if r:  # the first round warms up (first calls allocate, wake threads)
                 samples[n].append(dt)
     med = {n: float(np.median(v)) for n, v in samples.items()}
-    return (many if med[many] < MARGIN * med[1] else 1), med
+    return (many if med[many] < margin * med[1] else 1), med
 
 
 class AutoThreads:
@@ -84,10 +100,13 @@ class AutoThreads:
     :meth:`after_epoch` decides again after a long epoch, :meth:`stop` restores the BLAS default.
 
     ``make_step()`` returns a function running one training step on copies of the run's objects (see
-    :func:`copied_step`)."""
+    :func:`copied_step`). With ``most=N`` it checks an explicit ``--threads N`` instead: N threads unless fewer
+    cores are idle or one thread is faster (no margin: N is what was asked for), said only when it falls back."""
 
-    def __init__(self, make_step: Callable[[], Callable[[], Any]], *, report: bool = True) -> None:
-        self.make_step, self.report = make_step, report
+    def __init__(
+        self, make_step: Callable[[], Callable[[], Any]], *, report: bool = True, most: int | None = None
+    ) -> None:
+        self.make_step, self.report, self.most = make_step, report, most
         self.threads: int | None = None
         self.history: list[dict[str, Any]] = []
         self._limiter: Any = None
@@ -100,23 +119,31 @@ class AutoThreads:
 
     def _decide(self, when: str) -> None:
         self.stop()  # decide from the BLAS default
-        default = blas_threads_now()
+        default = min(self.most or blas_threads_now(), usable_cores())
         idle = idle_cores()
         allowed = default if idle is None else max(1, min(default, int(idle + 0.25)))
         med: dict[int, float] = {}
         n = 1
         if allowed > 1:
-            n, med = calibrate(self.make_step(), allowed)
+            n, med = calibrate(self.make_step(), allowed, margin=MARGIN if self.most is None else 1.0)
         self.history.append({"when": when, "chosen": n, "idle_cores": idle, "median_seconds": med})
         changed = n != self.threads
         self._apply(n)
-        if self.report and (when == "start" or changed):
+        asked = self.most is not None
+        if asked:  # an explicit count is said only when it is not what was asked, or changes
+            say = n != self.most if when == "start" else changed
+        else:
+            say = when == "start" or changed
+        if self.report and say:
             why = f"{idle:.1f} idle cores" if idle is not None else "idle cores unknown"
+            if asked:
+                why += f", {usable_cores()} usable"
             if med:
                 why += "; a training step: " + ", ".join(
                     f"{k} thread{'s' * (k > 1)} {v * 1e3:.2f} ms" for k, v in med.items()
                 )
-            print(f"threads auto ({when}): {n} BLAS thread{'s' * (n > 1)} ({why})", flush=True)
+            label = "auto" if self.most is None else f"{self.most} asked"
+            print(f"threads {label} ({when}): {n} BLAS thread{'s' * (n > 1)} ({why})", flush=True)
 
     def start(self) -> None:
         self._decide("start")
