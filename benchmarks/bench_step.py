@@ -198,6 +198,7 @@ def main(argv=None):
     rules = S.RULES
     if args.no_torch:
         S.torch_runner = lambda *a, **k: None
+        S.torch_available = lambda: False
     main_shape = (256, 2, 64) if quick else (800, 3, 128)
     warm = 0.2 if quick else 0.5
 
@@ -208,7 +209,7 @@ def main(argv=None):
                 th,
                 rules,
                 peers=True,
-                repeats=repeats if quick else 25,
+                repeats=repeats,
                 warmup=warm,
                 budget=None if quick else 60,
                 # The block method (harness.blocks): a sample is ~0.25 s of back-to-back steps, each after 0.4 s
@@ -216,6 +217,7 @@ def main(argv=None):
                 # python -m benchmarks pause), the peer in its own process; disturbed rounds are run again.
                 min_sample=0.0 if quick else BLOCK,
                 settle=0.0 if quick else PAUSE,
+                processes=not quick,  # each candidate in its own process, as harness.blocks runs peers
             )
             cfg["ratios"] = S.main_config_ratios(cfg)
             result["main"].append(cfg)

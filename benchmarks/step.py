@@ -226,6 +226,32 @@ def torch_peer(width, depth, batch, threads, seed=0):
     return run
 
 
+def rule_child(width, depth, batch, threads, name, seed=0):
+    """The child side of one candidate of :func:`run_config` in its own process (``processes=True``): ``name`` is a
+    rule (``"bp"``, ``"dfa"``, ...), ``"<rule>:numpy"`` (fused kernels off), ``"bp:fit"`` (the step inside
+    :func:`nnlite.fit`) or ``"gemm:<rule>"`` (the rule's products alone), built from ``seed`` as in-process."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    rule_child.limits = threadpool_limits(threads)  # kept for the process's life
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    rng = np.random.default_rng(seed)
+    sizes = sizes_of(width, depth)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch)
+    base, _, kind = name.partition(":")
+    if base == "gemm":
+        run = gemm_runner(gemm_shapes(sizes, batch, kind), rng)
+    elif kind == "fit":
+        run = fit_runner(mlp(sizes, "tanh", seed=seed), make_rule(base), x, y)
+    else:
+        net = mlp(sizes, "tanh", seed=seed)
+        run = nnlite_runner(net, make_rule(base), SGD(LR, momentum=MOMENTUM), x, y, fused=kind != "numpy")
+    for _ in range(5):
+        run()
+    return run
+
+
 def torch_available():
     import importlib.util
 
@@ -246,6 +272,7 @@ def run_config(
     seed=0,
     min_sample=0.0,
     settle=0.0,
+    processes=False,
 ):
     """Measure one (width, depth, batch, threads) configuration.
 
@@ -254,7 +281,14 @@ def run_config(
     nnlite's step with fused kernels off (``<rule>:numpy``) and the per-step time inside fit (``bp:fit``).
     ``dfa_par`` is ``DFA(parallel=True)``: at T threads, T workers with one BLAS thread each. Every nnlite
     candidate trains its own network and optimizer, all built from ``seed``.
+
+    With ``processes``, every candidate runs in its own process (:func:`benchmarks.harness.blocks`: blocks of
+    ``min_sample`` seconds after ``settle`` asleep, ``repeats`` rounds) instead of interleaved in this one.
     """
+    if processes:
+        return _run_config_processes(
+            width, depth, batch, n_threads, rules, peers, repeats, warmup, seed, min_sample, settle
+        )
     rng = np.random.default_rng(seed)
     sizes = sizes_of(width, depth)
     x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
@@ -300,6 +334,42 @@ def run_config(
             samples_out=samples,
             **check,
         )
+    return _config_result(width, depth, batch, n_threads, sizes, res, samples, rounds)
+
+
+def _run_config_processes(width, depth, batch, n_threads, rules, peers, repeats, warmup, seed, block, pause):
+    """:func:`run_config` with each candidate in its own process (:func:`benchmarks.harness.blocks`)."""
+    from .harness import blocks
+
+    names = []
+    for r in rules:
+        names += [r, "gemm:" + r]
+    if peers:
+        names += [r + ":numpy" for r in ("bp", "dfa") if r in rules] + ["bp:fit"]
+    kw = dict(width=width, depth=depth, batch=batch, threads=n_threads, seed=seed)
+    cands = {nm: ("benchmarks.step:rule_child", dict(kw, name=nm)) for nm in names}
+    if peers and torch_available():
+        cands["torch"] = ("benchmarks.step:torch_peer", kw)
+        cands["gemm:torch"] = ("benchmarks.step:rule_child", dict(kw, name="gemm:torch"))
+    got = blocks(
+        cands,
+        n_threads,
+        rounds=repeats,
+        block=block or 0.02,
+        pause=pause,
+        warmup=warmup,
+        max_load=None if pause else 1e9,
+        max_steal=MAX_STEAL if pause else 1.0,
+    )
+    out = _config_result(
+        width, depth, batch, n_threads, sizes_of(width, depth), got["times"], got["samples"], got["rounds"]
+    )
+    out["method"] = dict(got["method"], processes=True, repeated=got["repeated"])
+    return out
+
+
+def _config_result(width, depth, batch, n_threads, sizes, res, samples, rounds):
+    """One configuration's record from its candidates' statistics, per-round samples and rounds."""
     out = {"width": width, "depth": depth, "batch": batch, "threads": n_threads, "sizes": sizes, "results": {}}
     out["rounds"] = rounds
     out["round_ratios"] = {
