@@ -36,7 +36,9 @@ def _help(opt: Option, compare: bool) -> str:
             f"thread for a small MLP (batch x largest weight matrix <= {SMALL_GEMM:,} multiply-adds, "
             f"where more threads cannot pay for their synchronisation), otherwise no more threads than idle cores "
             f"and, of 1 and that, the faster on timed training steps, decided at the start and after every epoch "
-            f"of {RECHECK_SECONDS:g} s or more (a busy core makes threaded BLAS stall)"
+            f"of {RECHECK_SECONDS:g} s or more (a busy core makes threaded BLAS stall); a number above 1 is "
+            f"checked the same way and kept unless fewer cores are idle or 1 thread is faster; never more threads "
+            f"than the CPUs the process may use"
         )
     if opt.name == "lr" and compare:
         return f"learning rate for every rule, or per rule: bp=0.05,dfa=0.02 (default by optimizer: {LR_HELP})"
