@@ -13,6 +13,11 @@ back-to-back steps after a pause with every process idle, medians of per-round r
   and each hidden block's output is handed its slice with ``h_k.backward(e B_k^T)`` (a hook injecting the
   projection, the same products).
 
+- ``torch:biotorch``: biotorch's own DFA layers (``BioModule(net, mode="dfa")``, biotorch 0.0.16, installed with
+  ``pip install --no-deps biotorch``: its layers import only torch), stepped as its training loop steps them: the
+  model's forward takes the targets and the loss and computes ``e`` with ``autograd.grad``, then
+  ``loss.backward()`` runs the whole backward pass, each layer's hook replacing the gradient it sends down with
+  ``e B_k``;
 - ``nnlite:gemm-bp``, ``nnlite:gemm-dfa``, ``torch:gemm-bp`` (the MLP only): the matrix products of one step and
   nothing else, with NumPy's BLAS as nnlite calls it and with PyTorch's: the floor under each step. Their ratios
   say how much of a step ratio is the BLAS library's.
@@ -107,6 +112,14 @@ def torch_child(model: str, rule: str, batch: int, threads: int, seed: int = 0):
     net = torch.nn.Sequential(*parts)
     opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     lossf = torch.nn.CrossEntropyLoss()
+    if rule == "biotorch":  # biotorch's own DFA layers (BioModule, mode "dfa"), trained as its training loop does
+        import contextlib
+
+        from biotorch.module.biomodule import BioModule
+
+        with contextlib.redirect_stdout(sys.stderr):  # it reports the conversion on stdout, the Peer's channel
+            bio = BioModule(net, mode="dfa", output_dim=10)
+        opt = torch.optim.SGD(bio.parameters(), lr=LR, momentum=MOMENTUM)
     if rule == "dfa":
         shapes, h = [], torch.zeros(1, *x.shape[1:])
         with torch.no_grad():
@@ -123,6 +136,10 @@ def torch_child(model: str, rule: str, batch: int, threads: int, seed: int = 0):
             loss = lossf(net(xt), yt)
             t1 = time.perf_counter()
             loss.backward()
+        elif rule == "biotorch":  # biotorch.training.functions.train: the model takes targets and the loss
+            loss = lossf(bio(xt, yt, lossf), yt)  # its forward also takes dL/d(output) (autograd.grad)
+            t1 = time.perf_counter()
+            loss.backward()  # every layer's backward hook swaps the gradient it sends down for e B_k
         else:
             outs, h = [], xt
             for p in parts[:-1]:
@@ -201,6 +218,8 @@ RATIOS = (
     ("nnlite DFA / nnlite BP", "nnlite:dfa", "nnlite:bp"),
     ("nnlite DFA / torch DFA", "nnlite:dfa", "torch:dfa"),
     ("torch DFA / torch BP", "torch:dfa", "torch:bp"),
+    ("nnlite DFA / biotorch DFA", "nnlite:dfa", "torch:biotorch"),
+    ("biotorch DFA / torch BP", "torch:biotorch", "torch:bp"),
     ("nnlite BP GEMMs / torch BP GEMMs", "nnlite:gemm-bp", "torch:gemm-bp"),
     ("nnlite DFA GEMMs / nnlite BP GEMMs", "nnlite:gemm-dfa", "nnlite:gemm-bp"),
 )
@@ -226,6 +245,7 @@ def main(argv=None):
     rounds = args.rounds or (3 if quick else 9)
     batch = args.batch or (16 if quick else 128)
     with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
+    with_biotorch = with_torch and importlib.util.find_spec("biotorch") is not None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / ("peers_quick.json" if quick else "peers.json")
@@ -241,7 +261,7 @@ def main(argv=None):
                 for r in ("bp", "dfa")
             }
             if with_torch:
-                for r in ("bp", "dfa"):
+                for r in ("bp", "dfa") + (("biotorch",) if with_biotorch else ()):
                     cands[f"torch:{r}"] = (
                         "benchmarks.bench_peers:torch_child",
                         dict(model=model, rule=r, batch=batch, threads=th),
