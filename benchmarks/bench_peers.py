@@ -181,17 +181,7 @@ def gemm_child(lib: str, rule: str, batch: int, threads: int, seed: int = 0):
         torch.set_num_threads(threads)
         gen = torch.Generator().manual_seed(seed)
         mats = [(kind, torch.randn(a, generator=gen), torch.randn(b, generator=gen)) for kind, a, b in ops]
-
-        def run():
-            t0 = time.perf_counter()
-            for kind, A, B in mats:
-                if kind == "nt":
-                    A @ B.T
-                elif kind == "tn":
-                    A.T @ B
-                else:
-                    A @ B
-            return {"step": time.perf_counter() - t0}
+        run = gemm_runner(ops, None, mats)
 
     for _ in range(5):
         run()

@@ -107,13 +107,15 @@ def step_flops(sizes, n, rule):
     return int(f)
 
 
-def gemm_runner(ops, rng):
+def gemm_runner(ops, rng, mats=None):
     """A callable running the products of ``ops`` on fixed random float32 operands (outputs allocated as nnlite
-    allocates them)."""
-    mats = [
-        (kind, rng.standard_normal(a).astype(np.float32), rng.standard_normal(b).astype(np.float32))
-        for kind, a, b in ops
-    ]
+    allocates them); ``mats``, when given, are the ``(kind, A, B)`` operands to use instead (PyTorch's tensors for
+    its own products: ``@`` runs either library's)."""
+    if mats is None:
+        mats = [
+            (kind, rng.standard_normal(a).astype(np.float32), rng.standard_normal(b).astype(np.float32))
+            for kind, a, b in ops
+        ]
 
     def run():
         t0 = time.perf_counter()
