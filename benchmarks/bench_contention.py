@@ -11,15 +11,11 @@ thread's) as what it is: a step whose second core is taken, OpenBLAS's threads t
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-from .harness import machine_header, meta, write_json
-
-ROOT = Path(__file__).resolve().parents[1]
+from .harness import fresh, keep_partial, machine_header, meta, result_path, write_json
 
 SCRIPT = """
 import json, os, resource, sys, time
@@ -55,11 +51,7 @@ print(json.dumps(out))
 
 
 def run_case(threads: int, *, pinned: bool = False, blocks: int = 9, steps: int = 30) -> dict:
-    cmd = [sys.executable, "-c", SCRIPT, str(threads), str(blocks), str(steps)]
-    if pinned:
-        cmd = ["taskset", "-c", "0", *cmd]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=900, cwd=ROOT)
-    return json.loads(out.stdout)
+    return fresh(SCRIPT, threads, blocks, steps, prefix=("taskset", "-c", "0") if pinned else ())
 
 
 def main(argv=None):
@@ -69,7 +61,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     size = dict(blocks=3, steps=5) if args.quick else {}
     print(machine_header())
-    rows = []
+    path = result_path(args.out, "contention", args.quick)
+    result = {"meta": meta(quick=args.quick), "rows": []}
+    rows = result["rows"]
 
     def record(case, threads, **kw):
         r = {"case": case, "threads": threads, **run_case(threads, **kw, **size)}
@@ -80,6 +74,7 @@ def main(argv=None):
             f"switches/step",
             flush=True,
         )
+        keep_partial(path, result)
 
     for th in (2, 1):
         record("quiet", th)
@@ -93,10 +88,7 @@ def main(argv=None):
     if shutil.which("taskset") and not args.quick:
         for th in (2, 1):
             record("pinned to one CPU", th, pinned=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / ("contention_quick.json" if args.quick else "contention.json")
-    write_json(path, {"meta": meta(quick=args.quick), "rows": rows})
+    write_json(path, result)
     print(f"wrote {path}")
     return 0
 

@@ -11,12 +11,9 @@ whether the two settings gave the same bits.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-from pathlib import Path
 
-from .harness import machine_header, meta, write_json
+from .harness import fresh, keep_partial, machine_header, meta, result_path, write_json
 
 SCRIPT = """
 import hashlib, json, resource, sys
@@ -48,9 +45,7 @@ print(json.dumps({"faults": faults, "digest": digest}))
 def measure(model: str, threads: int, mode: str) -> dict:
     """``{"faults": per step, "digest": of the weights}`` of one case (``mode`` "kept" or "left") in a fresh
     interpreter."""
-    cmd = [sys.executable, "-c", SCRIPT, model, str(threads), mode]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600)
-    return json.loads(out.stdout)
+    return fresh(SCRIPT, model, threads, mode, timeout=600)
 
 
 def main(argv=None):
@@ -60,7 +55,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     cases = [("mlp", 1)] if args.quick else [(m, t) for m in ("mlp", "cnn") for t in (1, 2)]
     print(machine_header())
-    rows = []
+    path = result_path(args.out, "faults", args.quick)
+    result = {"meta": meta(quick=args.quick), "rows": []}
+    rows = result["rows"]
     print(f"{'model':5s} {'threads':>7s} {'kept':>10s} {'left':>10s}  kept/left  same bits")
     for model, th in cases:
         kept, left = measure(model, th, "kept"), measure(model, th, "left")
@@ -68,10 +65,8 @@ def main(argv=None):
         same = kept["digest"] == left["digest"]
         rows.append({"model": model, "threads": th, "kept": kept, "left": left, "kept_over_left": ratio})
         print(f"{model:5s} {th:7d} {kept['faults']:10.2f} {left['faults']:10.2f}  {ratio:9.4f}  {same}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / ("faults_quick.json" if args.quick else "faults.json")
-    write_json(path, {"meta": meta(quick=args.quick), "rows": rows})
+        keep_partial(path, result)
+    write_json(path, result)
     print(f"wrote {path}")
     return 0
 

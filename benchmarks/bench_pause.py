@@ -13,13 +13,9 @@ of the time to park, with its spread, and the pause ``blocks`` uses should excee
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
-from .harness import machine_header, meta, summary, write_json
+from .harness import fresh, machine_header, meta, result_path, summary, write_json
 
 _CHILD = r"""
 import json, sys, time
@@ -56,15 +52,7 @@ print(json.dumps(parked))
 
 def park_times(pool: str, threads: int, repeats: int) -> list[float]:
     """Seconds after a parallel call until ``pool`` ("openblas" or "torch") stops using CPU, per trial."""
-    env = dict(os.environ, **{v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, pool, str(threads), str(repeats)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    return [float(v) for v in json.loads(out.stdout)]
+    return [float(v) for v in fresh(_CHILD, pool, threads, repeats, threads=threads)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,9 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         s = summary(park_times(pool, args.threads, repeats))
         result["pools"][pool] = s
         print(f"{pool:10s} {1e3 * s['median']:26.0f} {1e3 * s['q1']:6.0f}-{1e3 * s['q3']:<7.0f} {1e3 * s['max']:9.0f}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / ("pause_quick.json" if args.quick else "pause.json"), result)
+    write_json(result_path(args.out, "pause", args.quick), result)
     return 0
 
 

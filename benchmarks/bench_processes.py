@@ -11,13 +11,11 @@ every 2-thread process beat the 1-thread one. Nothing else should run meanwhile 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from .harness import machine_header, meta, write_json
+from .harness import fresh, keep_partial, machine_header, meta, result_path, write_json
 
 _CHILD = r"""
 import json, resource, sys, time
@@ -53,17 +51,7 @@ print(json.dumps({"block_means": medians, "faults_per_step": float(np.median(fau
 
 def one_process(threads: int, blocks: int, steps: int) -> dict:
     """A fresh interpreter's block means (seconds per step) and faults per step."""
-    env = dict(os.environ, **{v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
-    root = str(Path(__file__).resolve().parents[1])
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(threads), str(blocks), str(steps), root],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        cwd=root,
-    )
-    return json.loads(out.stdout)
+    return fresh(_CHILD, threads, blocks, steps, Path(__file__).resolve().parents[1], threads=threads)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(machine_header())
     result: dict = {"meta": meta(processes=n, blocks=blocks, steps=steps), "processes": []}
+    path = result_path(args.out, "processes", args.quick)
     for i in range(n):
         r = one_process(args.threads, blocks, steps)
         r["median"] = float(np.median(r["block_means"]))
@@ -87,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             f"process {i + 1:2d}, {args.threads} threads: {1e3 * r['median']:.2f} ms/step, "
             f"{r['faults_per_step']:.2f} faults/step, load {r['load']:.2f}"
         )
+        keep_partial(path, result)
     one = one_process(1, blocks, steps)
     one["median"] = float(np.median(one["block_means"]))
     result["one_thread"] = one
@@ -98,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{1e3 * max(meds):.2f} ms (slowest / fastest {result['slowest_over_fastest']:.3f}); every process faster than "
         f"1 thread: {result['every_process_beats_one_thread']}"
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / ("processes_quick.json" if args.quick else "processes.json"), result)
+    write_json(path, result)
     return 0
 
 

@@ -18,6 +18,8 @@ of their samples, the thread limits, and the description of the machine that goe
   the threading of every loaded thread pool (threadpoolctl); :func:`meta` puts them in a result's ``meta`` block
   and :func:`write_json` writes a result (atomically, NaN as null); :func:`keep_partial` writes what an unfinished
   run has finished so far, after each configuration, so that an interrupted run keeps it.
+- :func:`fresh` runs a script in a fresh interpreter and returns the JSON it prints (for what is process-wide:
+  thread pools, heap settings, CPU affinity); :func:`result_path` is a suite's JSON file in ``--out``.
 """
 
 from __future__ import annotations
@@ -537,6 +539,33 @@ def write_json(path: str | os.PathLike, result: Any) -> None:
     from nnlite.training.io import write_json as _write
 
     _write(path, result)
+
+
+def result_path(out_dir: str | os.PathLike, name: str, quick: bool = False) -> Path:
+    """``<out_dir>/<name>.json`` (``<name>_quick.json`` for a ``--quick`` run), the folder made if missing."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out / (f"{name}_quick.json" if quick else f"{name}.json")
+
+
+def fresh(
+    script: str,
+    *args: object,
+    threads: int | None = None,
+    prefix: Sequence[str] = (),
+    timeout: float = 900,
+) -> Any:
+    """Run ``script`` (``python -c``) in a fresh interpreter from the checkout root with ``args``, and return the
+    JSON value on the last line of its standard output. With ``threads``, ``OMP``/``MKL``/``OPENBLAS_NUM_THREADS``
+    are set to it; ``prefix`` goes before the interpreter (``taskset -c 0``). For what is process-wide: thread
+    pools at start, glibc's heap settings, the CPU affinity."""
+    env = dict(os.environ)
+    if threads is not None:
+        env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+    root = Path(__file__).resolve().parents[1]
+    cmd = [*prefix, sys.executable, "-c", script, *(str(a) for a in args)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, cwd=root, timeout=timeout)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def keep_partial(path: str | os.PathLike | None, result: dict) -> None:

@@ -400,3 +400,23 @@ def test_contention_quick_records_each_case_in_a_fresh_process(tmp_path):
     for r in doc["rows"]:
         assert r["step"] >= max(r["forward"], r["backward"], r["update"]) > 0
         assert r["invol_switches_per_step"] >= 0 and r["faults_per_step"] >= 0
+
+
+def test_an_interrupted_fresh_process_suite_keeps_the_cases_it_finished(tmp_path, monkeypatch):
+    from benchmarks import bench_faults
+
+    calls = []
+
+    def measure(model, threads, mode):
+        calls.append((model, threads, mode))
+        if len(calls) > 2:  # the second case's first process is interrupted
+            raise KeyboardInterrupt
+        return {"faults": 1.0 if mode == "kept" else 100.0, "digest": "d"}
+
+    monkeypatch.setattr(bench_faults, "measure", measure)
+    with pytest.raises(KeyboardInterrupt):
+        bench_faults.main(["--out", str(tmp_path)])
+    doc = json.loads((tmp_path / "faults.json").read_text())
+    assert doc["partial"] is True
+    assert [(r["model"], r["threads"]) for r in doc["rows"]] == [("mlp", 1)]
+    assert doc["rows"][0]["kept_over_left"] == pytest.approx(0.01)
