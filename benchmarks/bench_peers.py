@@ -100,6 +100,29 @@ def _torch_blocks(model: str):
     return out
 
 
+def check_biotorch_dfa(bio, x, y, lossf) -> None:
+    """Raise unless ``bio`` (biotorch's ``BioModule`` in DFA mode over the MLP's blocks) trains its last hidden
+    layer by DFA: ``dW = ((e B) ⊙ tanh'(a))^T h`` with ``e`` the loss's gradient at the output and ``B`` the top
+    layer's ``weight_backward``. PyTorch 2.13 warns that biotorch's non-full backward hooks are deprecated; this
+    says they still do what biotorch means. Gradients are cleared afterwards."""
+    import torch
+
+    lin = [m for m in bio.module.modules() if isinstance(m, torch.nn.Linear)]
+    bio.zero_grad()
+    lossf(bio(x, y, lossf), y).backward()
+    got = lin[-2].weight.grad.clone()
+    bio.zero_grad()
+    with torch.no_grad():
+        h = x
+        for layer in lin[:-2]:
+            h = torch.tanh(layer(h))
+        top = torch.tanh(lin[-2](h))
+        e = (torch.softmax(lin[-1](top), 1) - torch.nn.functional.one_hot(y, lin[-1].out_features)) / len(y)
+        want = ((e @ lin[-1].weight_backward) * (1 - top**2)).T @ h
+    if not torch.allclose(got, want, rtol=1e-4, atol=1e-6):
+        raise RuntimeError("biotorch's DFA layers did not give the DFA update under this PyTorch")
+
+
 def torch_child(model: str, rule: str, batch: int, threads: int, seed: int = 0):
     """The candidate of a PyTorch process: one step of BP (autograd) or of DFA (hooks), warmed up."""
     import torch
@@ -119,6 +142,8 @@ def torch_child(model: str, rule: str, batch: int, threads: int, seed: int = 0):
 
         with contextlib.redirect_stdout(sys.stderr):  # it reports the conversion on stdout, the Peer's channel
             bio = BioModule(net, mode="dfa", output_dim=10)
+        if model == "mlp":
+            check_biotorch_dfa(bio, xt, yt, lossf)
         opt = torch.optim.SGD(bio.parameters(), lr=LR, momentum=MOMENTUM)
     if rule == "dfa":
         shapes, h = [], torch.zeros(1, *x.shape[1:])
