@@ -31,6 +31,8 @@ __all__ = [
     "new_file_mode",
     "positive_int",
     "probability",
+    "own_path",
+    "plain_name",
     "replaceable_path",
 ]
 
@@ -247,6 +249,42 @@ def replaceable_path(path: str | os.PathLike) -> str:
         kind = "a folder" if os.path.isdir(path) else "not a regular file (a device, FIFO or socket)"
         raise ValueError(f"{path} is {kind}; nnlite replaces only regular files")
     return path
+
+
+def own_path(path: str | os.PathLike) -> str:
+    """The path a write of a file that nnlite names itself goes to (a lock, a run record, a report, a figure, a
+    checkpoint inside a results or checkpoint folder): ``path`` itself, which must be a regular file or nothing.
+    A symbolic link there is refused with ``ValueError`` rather than written through (a folder prepared by
+    someone else must not make nnlite overwrite a file elsewhere), and so is anything that is not a regular file.
+    The write itself creates a new file and renames it over ``path``, which never follows a link."""
+    path = os.fspath(path)
+    if os.path.islink(path):
+        raise ValueError(
+            f"{path} is a symbolic link; nnlite writes the files it names itself as regular files in their folder, "
+            "never through a link: remove the link (or use another folder)"
+        )
+    if os.path.lexists(path) and not os.path.isfile(path):
+        kind = "a folder" if os.path.isdir(path) else "not a regular file (a device, FIFO or socket)"
+        raise ValueError(f"{path} is {kind}; nnlite replaces only regular files")
+    return path
+
+
+#: What a name nnlite turns into a file or folder name may hold: a letter or digit first, then letters, digits,
+#: ``.``, ``_`` and ``-``, at most 64 characters (so never ``..``, a separator, a hidden file or an absolute path).
+PLAIN_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+
+
+def plain_name(value: Any, what: str) -> str:
+    """``value`` when it is a plain file or folder name (:data:`PLAIN_NAME`), else ``ValueError`` naming ``what``
+    and the rule: a name that comes from a spec or a record never leaves the folder it is used in."""
+    import re
+
+    if not isinstance(value, str) or re.fullmatch(PLAIN_NAME, value) is None:
+        raise ValueError(
+            f"{what} must be a plain name — a letter or digit, then letters, digits, '.', '_' or '-', at most 64 "
+            f"characters (no '/', no '..', not hidden) — got {value!r}"
+        )
+    return value
 
 
 def new_file_mode(path: str | os.PathLike) -> int:

@@ -105,8 +105,9 @@ def new_figure(panels: int, *, width: float = 4.6, height: float = 3.6) -> tuple
     return fig, list(axes)
 
 
-def save_png(fig: Any, path: str | Path, dpi: int = 110) -> None:
-    """Write ``fig`` as PNG atomically (a full disk never leaves half a plot)."""
+def save_png(fig: Any, path: str | Path, dpi: int = 110, *, own: bool = False) -> None:
+    """Write ``fig`` as PNG atomically (a full disk never leaves half a plot); ``own``: a file nnlite names
+    itself, never written through a link (:func:`nnlite.training.io.atomic_file`)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue(), own=own)

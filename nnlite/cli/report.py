@@ -24,7 +24,7 @@ from nnlite.data import Dataset
 from nnlite.figures import alignment_axis, epoch_axis, new_figure, save_png, style
 from nnlite.training import History
 from nnlite.training import state as training_state
-from nnlite.training.io import write_json
+from nnlite.training.io import own_file, write_json
 
 from .build import CLIError, config_of
 
@@ -261,21 +261,22 @@ def print_config(cfg: dict[str, Any], rule_reprs: dict[str, str]) -> None:
 
 
 def write_history(path: Path, cfg: dict[str, Any], hist: History) -> None:
-    """``history.json`` of ``nnlite train``."""
+    """``history.json`` of ``nnlite train`` (a name nnlite gives: never written through a link)."""
     write_json(
-        path,
+        own_file(path.parent, path.name),
         {
             "config": cfg,
             "history": hist.to_dict(),
             "final_test_acc": final_test_acc(hist),
             "seconds_total": float(sum(hist.seconds)),
         },
+        own=True,
     )
 
 
 def write_compare(path: Path, cfg: dict[str, Any], align_tail: int, results: dict[str, dict[str, Any]]) -> None:
-    """``compare.json`` of ``nnlite compare``."""
-    write_json(path, {"config": cfg, "align_tail": align_tail, "rules": results})
+    """``compare.json`` of ``nnlite compare`` (a name nnlite gives: never written through a link)."""
+    write_json(own_file(path.parent, path.name), {"config": cfg, "align_tail": align_tail, "rules": results}, own=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -287,8 +288,11 @@ def _nan(v: float | None) -> float:
 
 
 def save_figure(fig: Any, path: str | Path) -> None:
-    """Write a figure as PNG atomically (like every file nnlite writes): a full disk never leaves half a plot."""
-    save_png(fig, path, dpi=100)
+    """Write a figure as PNG atomically (like every file nnlite writes): a full disk never leaves half a plot. Its
+    name is nnlite's (``curves.png``, ``compare.png`` in ``--out``): a link there is refused, never written
+    through."""
+    path = Path(path)
+    save_png(fig, own_file(path.parent, path.name), dpi=100, own=True)
 
 
 def describe(cfg: dict[str, Any], rules: str) -> str:

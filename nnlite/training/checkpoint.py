@@ -34,8 +34,13 @@ def save(
     *,
     rule: Rule | None = None,
     extra: dict[str, np.ndarray] | None = None,
+    own: bool = False,
 ) -> None:
     """Save ``net`` (architecture and every parameter and buffer) to an ``.npz`` file, atomically.
+
+    A symbolic link at ``path`` is written through, unless ``own`` (a file nnlite names itself, such as the
+    checkpoint :func:`nnlite.fit` keeps in its ``checkpoint_dir``), where it is refused
+    (:func:`nnlite.training.io.atomic_file`).
 
     With ``rule``, its state is saved too (:meth:`nnlite.rules.Rule.state`: FA's and KP's ``B_k``, frSF's and
     brSF's magnitudes and brSF's generator), with its repr, so that training can resume exactly.
@@ -61,7 +66,7 @@ def save(
             arrays[f"layer{i}.buffer.{k}"] = v
     buf = io.BytesIO()
     np.savez(buf, allow_pickle=False, **arrays)
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue(), own=own)
 
 
 class CheckpointError(ValueError):

@@ -1,5 +1,12 @@
-"""Atomic writes: every file nnlite writes (checkpoints, histories, reports, sweep records, benchmark results)
-goes through :func:`atomic_write` (a temporary file in the same folder, fsync, rename)."""
+"""Atomic writes and checked reads: every file nnlite writes (checkpoints, histories, reports, sweep records,
+benchmark results) goes through :func:`atomic_file` (a temporary file in the same folder, fsync, rename), and every
+file of a results folder that nnlite reads back (records, its spec copy) through :func:`read_regular`.
+
+Two kinds of path are written. A path the caller named (``nnlite.save(net, "model.npz")``, ``--json out.json``)
+is the caller's: a symbolic link there is written through. A file nnlite names itself inside a folder (a lock, a
+run record, a report, a figure, a checkpoint in ``checkpoint_dir``) is ``own=True``: its name is a plain name
+(:func:`nnlite._validation.plain_name`), a link there is refused (:func:`nnlite._validation.own_path`), and the
+new file is created and renamed over the name, which never follows a link."""
 
 from __future__ import annotations
 
@@ -7,19 +14,26 @@ import contextlib
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
 import numpy as np
 
-from .._validation import new_file_mode, replaceable_path
+from .._validation import new_file_mode, own_path, plain_name, replaceable_path
 
-__all__ = ["atomic_file", "atomic_write", "json_clean", "write_json"]
+__all__ = ["atomic_file", "atomic_write", "json_clean", "own_file", "read_regular", "write_json"]
+
+
+def own_file(folder: str | os.PathLike, name: str) -> str:
+    """The path of the file ``name`` that nnlite names itself in ``folder``: ``name`` must be a plain name (no
+    separator, no ``..``, not hidden; :func:`~nnlite._validation.plain_name`), so the path stays in ``folder``."""
+    return os.path.join(os.fspath(folder), plain_name(name, "a file name nnlite writes"))
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+def atomic_file(path: str | os.PathLike, *, own: bool = False) -> Iterator[IO[bytes]]:
     """A binary file to write that replaces ``path`` atomically when the block ends without an exception: a
     temporary file in the same folder, fsync, then rename; on an exception the temporary file is removed and
     ``path`` is untouched (a download that fails its checksum raises inside the block).
@@ -27,9 +41,11 @@ def atomic_file(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     A crash at any point leaves either the old file or the new one under ``path``, never half of one; the
     folder is created when missing. Only a regular file is ever replaced: a FIFO, a device, a socket or a folder
     at ``path`` is refused with ``ValueError``, and a symbolic link is written through (its target is replaced, the
-    link stays). The new file gets the old file's permissions, or the umask's for a new file.
+    link stays) unless ``own``: a file nnlite names itself is never written through a link, which is refused
+    (:func:`~nnlite._validation.own_path`). The new file gets the old file's permissions, or the umask's for a
+    new file.
     """
-    path = replaceable_path(path)
+    path = own_path(path) if own else replaceable_path(path)
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
     mode = new_file_mode(path)
@@ -59,10 +75,35 @@ def _remove(tmp: str) -> None:
         os.remove(tmp)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (:func:`atomic_file`)."""
-    with atomic_file(path) as f:
+def atomic_write(path: str | os.PathLike, data: bytes, *, own: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_file`; ``own``: a file nnlite names itself)."""
+    with atomic_file(path, own=own) as f:
         f.write(data)
+
+
+def read_regular(path: str | os.PathLike, limit: int, what: str = "file") -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them, read without following a link and
+    without blocking: a link, a FIFO, a device or a folder there, or a file over ``limit`` bytes, is a
+    ``ValueError`` naming it (``what`` says what it should have been); a missing file is ``FileNotFoundError``."""
+    path = os.fspath(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if os.path.islink(path):
+            raise ValueError(f"{path} is a symbolic link, not the {what} nnlite wrote; remove it") from None
+        raise ValueError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path} is not a regular file (a device, FIFO, socket or folder), not a {what}")
+        if st.st_size > limit:
+            raise ValueError(f"{path} holds {st.st_size:,} bytes, more than a {what} may ({limit:,})")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path} grew past {limit:,} bytes while it was read; not a {what}")
+    return data
 
 
 def json_clean(o: Any) -> Any:
@@ -78,6 +119,6 @@ def json_clean(o: Any) -> Any:
     return o
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON (NaN as null), atomically."""
-    atomic_write(path, json.dumps(json_clean(obj), indent=1).encode())
+def write_json(path: str | os.PathLike, obj: Any, *, own: bool = False) -> None:
+    """Write ``obj`` as indented JSON (NaN as null), atomically (``own``: a file nnlite names itself)."""
+    atomic_write(path, json.dumps(json_clean(obj), indent=1).encode(), own=own)
