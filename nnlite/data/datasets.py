@@ -162,7 +162,13 @@ def load(
         x_tr, y_tr, x_te, y_te = read_npz(source)
         name = os.path.basename(source).removesuffix(".npz")
         image_shape, scale = tuple(x_tr.shape[1:]), 255.0 if x_tr.dtype == np.uint8 else 1.0
-        n_classes = int(y_tr.max()) + 1
+        n_classes = int(y_tr.max()) + 1 if y_tr.size else 0
+        if n_classes > y_tr.shape[0]:  # every class must appear in y_train: a label is never an allocation size
+            raise ValueError(
+                f"{source}: the training labels run to {n_classes - 1}, so the network would get {n_classes:,} "
+                f"classes, more than the {y_tr.shape[0]:,} training samples can name (each class must appear in "
+                "y_train): relabel the classes as 0..C-1"
+            )
     elif name == "digits":
         x_tr, y_tr, x_te, y_te, source = _load_digits_uint8()
         image_shape, scale, n_classes = (1, 8, 8), 16.0, 10

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -55,15 +57,33 @@ def read_npz(
     is bounded by what the file can really hold.
     """
     path = os.fspath(path)
+    _check_regular(path)
     try:
         with zipfile.ZipFile(path) as zf:
             headers = {key: _member_header(zf, path, key) for key in NPZ_KEYS}
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # the headers too are compressed
+        raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
     _check_headers(path, headers)
-    with np.load(path, allow_pickle=False) as f:
-        x_tr, y_tr, x_te, y_te = (f[key] for key in NPZ_KEYS)
+    try:  # the headers were sound; the data after them may still be damaged (a flipped byte, a cut file)
+        with np.load(path, allow_pickle=False) as f:
+            x_tr, y_tr, x_te, y_te = (f[key] for key in NPZ_KEYS)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ValueError(
+            f"{path}: the archive is damaged after its headers ({type(exc).__name__}: {exc}); write it again "
+            "with numpy.savez or savez_compressed"
+        ) from None
     return x_tr, y_tr.astype(np.int64), x_te, y_te.astype(np.int64)
+
+
+def _check_regular(path: str) -> None:
+    """A data set is a regular file: a FIFO or a device given as one would block or never end."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise ValueError(f"{path}: not a readable .npz file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a FIFO, device or socket)"
+        raise ValueError(f"{path} is {kind}; a data set of one's own is an .npz file")
 
 
 def _member_header(zf: zipfile.ZipFile, path: str, key: str) -> tuple[tuple[int, ...], np.dtype]:
