@@ -190,11 +190,15 @@ def fit(
     ckpt = None
     if checkpoint_dir is not None:
         ckpt = training_state.check_writable(checkpoint_dir) / training_state.CHECKPOINT_NAME
-        run_settings = training_state.settings(net, rule, loss, optimizer, batch_size, training_state.data_digest(x, y))
+        digest = training_state.data_digest(x, y)
+        run_settings = training_state.settings(net, rule, loss, optimizer, batch_size, digest, seed)
         if lr_schedule is not None:
             run_settings["lr_schedule"] = repr(lr_schedule)
         if resume:
-            saved, done, step = training_state.restore(ckpt, net, rule, optimizer, rng, run_settings)
+            per_epoch = math.ceil(x.shape[0] / batch_size) if max_steps is None else None
+            saved, done, step = training_state.restore(
+                ckpt, net, rule, optimizer, rng, run_settings, epochs=epochs, steps_per_epoch=per_epoch
+            )
             hist = History(**saved)
             if hist.stopped is not None or (max_steps is not None and step >= max_steps):
                 return hist
