@@ -118,10 +118,18 @@ def parse_findings(tables: Any, rows: Sequence[str]) -> list[Finding]:
                     raise ValueError(f"{where}: {key} must be a finite number, got {v!r}")
                 setattr(f, key, float(v))
         if f.test == "rises then plateaus":
-            f.rows = list(t.get("rows", rows))
+            given = t.get("rows", list(rows))
+            if not isinstance(given, list) or not all(isinstance(r, str) for r in given):
+                raise ValueError(f"{where}: rows must be a list of row names, got {given!r}")
+            f.rows = list(given)
             if len(f.rows) < 3:
                 raise ValueError(f"{where}: 'rises then plateaus' needs at least three rows")
         else:
+            for key in ("a", "b") if "threshold" not in f.test else ("a",):
+                if not isinstance(t.get(key), str):
+                    raise ValueError(f"{where}: test {f.test!r} needs '{key}', a row name, got {t.get(key)!r}")
+            if "threshold" in f.test and "threshold" not in t:
+                raise ValueError(f"{where}: test {f.test!r} needs a 'threshold', a number")
             f.a, f.b = str(t.get("a", "")), str(t.get("b", ""))
         for r in f.rows_used():
             if r not in rows:

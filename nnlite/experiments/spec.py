@@ -27,14 +27,16 @@ bottleneck = [[1, 1], [1, 100]]
 test_acc = 43.46
 ```
 
-Every key is checked before anything runs: an unknown key, a wrong type, an unknown rule or data set, a bad
-combination — an error naming the key and the file. A spec with ``kind = "memory"`` computes instead of training
-(Launay et al.'s Table 1).
+Every key is checked when the spec is loaded, before anything runs (and under ``--dry-run``): an unknown key, a
+wrong type, an unknown rule or data set, a bad combination, a ``[report]`` column or figure that does not exist, a
+finding's row or layer that does not exist, a ``seed`` outside the seed lists, a name that is not a plain name, a
+``[grid]`` too large to sweep (its size is computed before it is expanded) — an error naming the key and the file
+(:mod:`nnlite.experiments.validate`). A spec with ``kind = "memory"`` computes instead of training (Launay et al.'s
+Table 1).
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -42,10 +44,26 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from . import validate
 from .findings import Finding, parse_findings
 from .run import RUN_OPTIONS, config_of
+from .spec_tables import (
+    SpecError,
+    _check_seeds,
+    _checked,
+    _fail,
+    _options,
+    _paper,
+    _readings,
+    _sources,
+    _variations,
+    _with_readings,
+)
 
-__all__ = ["Spec", "SpecError", "expand", "load_spec", "shipped_specs"]
+__all__ = ["MAX_SPEC_BYTES", "Spec", "SpecError", "expand", "load_spec", "load_spec_text", "shipped_specs"]
+
+#: The largest spec file read (the shipped ones are under 20 KB).
+MAX_SPEC_BYTES = 1 << 20
 
 _TOP = {
     "name",
@@ -65,17 +83,6 @@ _TOP = {
     "finding",
 }
 _QUICK = {"seeds", *RUN_OPTIONS}
-_PAPER_KEYS = {
-    "test_acc",
-    "test_acc_std",
-    "train_acc",
-    "train_acc_std",
-    "cos",
-    "cos_std",
-    "test_error",
-    "best_test_error",
-    "source",
-}
 
 
 #: Per-channel input normalisation constants by data set, for a spec run on another data set than its own: the
@@ -86,10 +93,6 @@ NORMALIZATION: dict[str, tuple[list[float], list[float]]] = {
     "mnist": ([0.1307], [0.3081]),
     "fashion-mnist": ([0.2860], [0.3530]),
 }
-
-
-class SpecError(ValueError):
-    """A spec that cannot run: the message names the file and the key."""
 
 
 @dataclass
@@ -115,6 +118,8 @@ class Spec:
     #: The table's rows as the paper names them (``variations`` has one per row and reading).
     rows: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    #: The spec file's text, as read (a results folder keeps a copy: its report reads that, never another file).
+    text: str = ""
 
 
 def shipped_specs() -> dict[str, Path]:
@@ -123,38 +128,61 @@ def shipped_specs() -> dict[str, Path]:
     return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".toml")}
 
 
-def _fail(path: str, where: str, what: str) -> SpecError:
-    return SpecError(f"{path}: {where}: {what}")
-
-
-def _check_seeds(path: str, where: str, seeds: Any) -> list[int]:
-    ok = isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
-    if not ok or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise _fail(path, where, f"expected a non-empty list of distinct non-negative integers, got {seeds!r}")
-    return list(seeds)
-
-
-def load_spec(path: str | os.PathLike) -> Spec:
+def load_spec(path: str | os.PathLike, *, yes: bool = False) -> Spec:
     """Read and validate a spec file (or the name of a shipped spec).
+
+    ``yes`` admits a ``[grid]`` of more rows than :data:`~nnlite.experiments.validate.RUNS_WITHOUT_YES`.
 
     Raises
     ------
     SpecError
-        A missing file, a TOML syntax error, an unknown key, a value of the wrong type, or run options that the
-        command refuses — with the file and the key.
+        A missing file, a file that is not a regular text file of at most :data:`MAX_SPEC_BYTES`, a TOML syntax
+        error, an unknown key, a value of the wrong type, or run options that the command refuses — with the file
+        and the key.
     """
     p = str(path)
-    if not os.path.exists(p) and p in shipped_specs():
+    if not os.path.lexists(p) and p in shipped_specs():
         p = str(shipped_specs()[p])
     try:
-        with open(p, "rb") as f:
-            doc = tomllib.load(f)
+        data = _read_spec_file(p)
     except FileNotFoundError:
         from .._validation import did_you_mean
 
         names = ", ".join(sorted(shipped_specs()))
         hint = did_you_mean(Path(p).stem, shipped_specs())
         raise SpecError(f"{p}: no such spec file{hint} (shipped specs: {names})") from None
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{p}: not a text file (a spec is TOML in UTF-8); pass the .toml file") from None
+    return load_spec_text(text, p, yes=yes)
+
+
+def _read_spec_file(p: str) -> bytes:
+    """The bytes of the spec file ``p`` (a link to one is followed: the file is the caller's), without blocking
+    on a FIFO and without reading more than :data:`MAX_SPEC_BYTES`."""
+    import stat
+
+    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{p}: not a regular file (a folder, device or FIFO); a spec is a .toml file")
+        if st.st_size > MAX_SPEC_BYTES:
+            raise ValueError(f"{p}: {st.st_size:,} bytes, more than a spec may hold ({MAX_SPEC_BYTES:,})")
+        data = f.read(MAX_SPEC_BYTES + 1)
+    if len(data) > MAX_SPEC_BYTES:
+        raise ValueError(f"{p}: more than a spec may hold ({MAX_SPEC_BYTES:,} bytes)")
+    return data
+
+
+def load_spec_text(text: str, path: str, *, yes: bool = False) -> Spec:
+    """Validate the spec ``text``, named ``path`` in messages (:func:`load_spec` without the file)."""
+    p = path
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{p}: not valid TOML: {exc}") from None
     unknown = set(doc) - _TOP
@@ -163,7 +191,11 @@ def load_spec(path: str | os.PathLike) -> Spec:
     for key in ("name", "title"):
         if not isinstance(doc.get(key), str) or not doc[key]:
             raise _fail(p, f"key {key!r}", "a non-empty string is required")
-    spec = Spec(name=doc["name"], title=doc["title"], path=p, source=str(doc.get("source", "")))
+    try:
+        validate.check_name(doc["name"])
+    except ValueError as exc:
+        raise _fail(p, "key 'name'", str(exc)) from None
+    spec = Spec(name=doc["name"], title=doc["title"], path=p, source=str(doc.get("source", "")), text=text)
     spec.notes = str(doc.get("notes", ""))
     spec.kind = doc.get("kind", "train")
     if spec.kind not in ("train", "memory"):
@@ -171,20 +203,22 @@ def load_spec(path: str | os.PathLike) -> Spec:
     for key in ("base", "quick", "grid", "paper", "report"):
         if key in doc and not isinstance(doc[key], dict):
             raise _fail(p, f"[{key}]", f"expected a table, got {type(doc[key]).__name__}")
-    spec.report = dict(doc.get("report", {}))
+    spec.report = _checked(p, "[report]", validate.check_report, doc.get("report", {}))
     if spec.kind == "memory":
-        spec.base = dict(doc.get("base", {}))
+        spec.base = _checked(p, "[base]", validate.check_memory_base, doc.get("base", {}))
         spec.paper = {str(k): dict(v) for k, v in doc.get("paper", {}).items()}
         return spec
     spec.seeds = _check_seeds(p, "key 'seeds'", doc.get("seeds", [0]))
     spec.base = dict(doc.get("base", {}))
     spec.quick = dict(doc.get("quick", {}))
+    _checked(p, "[base]", validate.check_no_seed, spec.base, "[base]")
     bad = set(spec.quick) - _QUICK
     if bad:
         raise _fail(p, f"[quick] key {sorted(bad)[0]!r}", "unknown run option")
     if "seeds" in spec.quick:
         spec.quick["seeds"] = _check_seeds(p, "[quick] key 'seeds'", spec.quick["seeds"])
-    rows = _variations(p, doc)
+    _checked(p, "[quick]", validate.check_no_seed, spec.quick, "[quick]")
+    rows = _variations(p, doc, len(spec.seeds), yes)
     spec.rows = [v["name"] for v in rows]
     spec.paper = _paper(p, doc, set(spec.rows))
     spec.sources = _sources(p, doc)
@@ -197,11 +231,17 @@ def load_spec(path: str | os.PathLike) -> Spec:
         spec.findings = parse_findings(doc.get("finding"), spec.rows)
     except ValueError as exc:
         raise _fail(p, "[[finding]]", str(exc)) from None
+    points: dict[str, int] = {}
     for v in spec.variations:  # every row must be a run the command accepts
-        try:
-            config_of(_per_rule({**spec.base, **_options(v)}))
-        except (ValueError, TypeError) as exc:
-            raise _fail(p, f"variation {v['name']!r}", str(exc)) from None
+        _checked(p, f"variation {v['name']!r}", validate.check_no_seed, v, f"variation {v['name']!r}")
+        quick = {k: x for k, x in spec.quick.items() if k != "seeds"}
+        for scale in ({}, quick) if quick else ({},):  # the row, and its --quick form
+            try:
+                config = config_of(_per_rule({**spec.base, **_options(v), **scale}))
+            except (ValueError, TypeError) as exc:
+                raise _fail(p, f"variation {v['name']!r}" + (" with [quick]" if scale else ""), str(exc)) from None
+            points.setdefault(v["name"], validate.hidden_points(config))
+    _checked(p, "[[finding]]", validate.check_findings_layers, spec.findings, points)
     return spec
 
 
@@ -216,110 +256,6 @@ def _per_rule(options: dict[str, Any]) -> dict[str, Any]:
             if rule not in value:
                 raise ValueError(f"{key!r} gives values for {', '.join(value)} but not for the run's rule {rule!r}")
             out[key] = value[rule]
-    return out
-
-
-def _sources(path: str, doc: dict[str, Any]) -> dict[str, str]:
-    sources = doc.get("sources", {})
-    if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
-        raise _fail(path, "[sources]", "expected a table of option = 'where it comes from'")
-    bad = set(sources) - {*RUN_OPTIONS, "seeds", "data", "metric", "architecture"}
-    if bad:
-        raise _fail(path, f"[sources] key {sorted(bad)[0]!r}", "not a run option")
-    return dict(sources)
-
-
-def _readings(path: str, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    readings = doc.get("reading", {})
-    if not isinstance(readings, dict) or not all(isinstance(v, dict) for v in readings.values()):
-        raise _fail(path, "[reading]", "expected tables [reading.NAME] of run options")
-    for name, options in readings.items():
-        bad = set(options) - set(RUN_OPTIONS)
-        if bad:
-            raise _fail(path, f"[reading.{name!r}] key {sorted(bad)[0]!r}", "unknown run option")
-    return {str(k): dict(v) for k, v in readings.items()}
-
-
-def _with_readings(path: str, rows: list[dict[str, Any]], readings: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """One variation per row and reading, named ``"row [reading]"``: the reading's options over the base, the
-    row's over those, and the row's own options for that reading (``reading."as run" = {...}``) last."""
-    for v in rows:
-        own = v.get("reading", {})
-        if not isinstance(own, dict) or not all(isinstance(o, dict) for o in own.values()):
-            raise _fail(path, f"variation {v['name']!r} key 'reading'", "expected a table of reading = {options}")
-        unknown = set(own) - set(readings)
-        if unknown:
-            raise _fail(
-                path, f"variation {v['name']!r}", f"no reading {sorted(unknown)[0]!r} (readings: {', '.join(readings)})"
-            )
-    if not readings:
-        return rows
-    out = []
-    for reading, base in readings.items():
-        for v in rows:
-            options = {**base, **_options(v), **v.get("reading", {}).get(reading, {})}
-            out.append({"name": f"{v['name']} [{reading}]", "row": v["name"], "reading": reading, **options})
-    return out
-
-
-def _options(variation: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in variation.items() if k not in ("name", "row", "reading")}
-
-
-def _variations(path: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = doc.get("variation", [])
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise _fail(path, "[[variation]]", "expected an array of tables")
-    out = []
-    for i, r in enumerate(rows):
-        if not isinstance(r.get("name"), str) or not r["name"]:
-            raise _fail(path, f"variation {i + 1}", "needs a non-empty string 'name'")
-        bad = set(r) - {"name", "reading", *RUN_OPTIONS}
-        if bad:
-            raise _fail(path, f"variation {r['name']!r} key {sorted(bad)[0]!r}", "unknown run option")
-        out.append(dict(r))
-    grid = doc.get("grid", {})
-    bad = set(grid) - set(RUN_OPTIONS)
-    if bad:
-        raise _fail(path, f"[grid] key {sorted(bad)[0]!r}", "unknown run option")
-    for key, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise _fail(path, f"[grid] key {key!r}", "expected a non-empty list of values")
-    if grid and out:
-        raise _fail(path, "[grid]", "use either [[variation]] rows or a [grid], not both")
-    if grid:
-        keys = list(grid)
-        out = [
-            {"name": ", ".join(f"{k}={_show(v)}" for k, v in zip(keys, combo)), **dict(zip(keys, combo))}
-            for combo in itertools.product(*(grid[k] for k in keys))
-        ]
-    if not out:
-        out = [{"name": "base"}]
-    names = [r["name"] for r in out]
-    dup = {n for n in names if names.count(n) > 1}
-    if dup:
-        raise _fail(path, f"variation {sorted(dup)[0]!r}", "named twice")
-    return out
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, list):
-        return ":".join(str(x) for x in v)
-    return str(v)
-
-
-def _paper(path: str, doc: dict[str, Any], names: set[str]) -> dict[str, dict[str, Any]]:
-    paper = doc.get("paper", {})
-    out = {}
-    for row, values in paper.items():
-        if row not in names:
-            raise _fail(path, f"[paper.{row!r}]", f"no variation of that name (rows: {', '.join(sorted(names))})")
-        if not isinstance(values, dict):
-            raise _fail(path, f"[paper.{row!r}]", "expected a table of values")
-        bad = set(values) - _PAPER_KEYS
-        if bad:
-            raise _fail(path, f"[paper.{row!r}] key {sorted(bad)[0]!r}", f"expected {', '.join(sorted(_PAPER_KEYS))}")
-        out[row] = dict(values)
     return out
 
 
@@ -348,10 +284,14 @@ def expand(
     bad = set(extra) - set(RUN_OPTIONS)
     if bad:
         raise SpecError(f"{spec.path}: override {sorted(bad)[0]!r}: unknown run option")
+    _checked(spec.path, "override 'seed'", validate.check_no_seed, extra, "an override")
+    validate.check_run_count(len(spec.variations) * len(seed_list), yes=True)  # before the runs are made
     runs = []
     for v in spec.variations:
         for s in seed_list:
-            options = _per_rule({**spec.base, **_options(v), **q, **extra, "seed": s})
+            options = _checked(
+                spec.path, f"variation {v['name']!r}", _per_rule, {**spec.base, **_options(v), **q, **extra, "seed": s}
+            )
             if dataset is not None and dataset != options.get("dataset", "digits"):
                 options["dataset"] = dataset
                 if "input_mean" in options or "input_std" in options:  # the constants of the data set run
