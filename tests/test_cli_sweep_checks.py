@@ -94,7 +94,8 @@ def test_a_folder_of_another_spec_is_refused_naming_both(tmp_path, capsys, monke
     assert code == 0, err
     before = (out / "spec.json").read_text()
     code, _, err = _run(["sweep", _spec(tmp_path, "second"), "--out", str(out), "--no-progress"], capsys)
-    assert code == 1 and "holds the runs of first; this sweep is second" in err and "--out" in err, err
+    assert code == 2 and "holds another experiment (the spec is 'first' there, 'second' now" in err, err
+    assert "--out" in err and "--force" in err and len(err.strip().splitlines()) == 1, err
     assert (out / "spec.json").read_text() == before
 
 
@@ -130,12 +131,12 @@ def test_a_sweep_estimated_over_the_threshold_needs_yes(tmp_path, capsys, monkey
 
 def test_ctrl_c_says_what_was_kept_and_how_to_continue(tmp_path, capsys, monkeypatch):
     from nnlite.experiments import sweep
-    from nnlite.experiments.records import check_runs, execute
+    from nnlite.experiments.records import check_runs, execute, seal
     from nnlite.training.io import write_json
 
-    def interrupted(runs, out, **kwargs):
+    def interrupted(runs, out, **kwargs):  # one run finished, recorded as the sweep records it, then Ctrl-C
         key, r = check_runs(runs)[0]
-        write_json(out / f"{key}.json", execute(key, r))
+        write_json(out / f"{key}.json", seal({**execute(key, r), "experiment": kwargs["experiment"]}))
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sweep, "sweep", interrupted)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,7 +18,8 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from nnlite.experiments import sweep as sweep_module  # noqa: E402
-from nnlite.experiments.lock import LOCK_NAME, FolderInUseError, LockError, claim_folder, folder_lock  # noqa: E402
+from nnlite.experiments.folder import FolderInUseError, claim_folder  # noqa: E402
+from nnlite.experiments.lock import LOCK_NAME, LockError, folder_lock  # noqa: E402
 from nnlite.experiments.quality import load_checked  # noqa: E402
 from nnlite.experiments.records import check_runs, execute, is_done, read_record, run_key  # noqa: E402
 from nnlite.experiments.sweep import BLAS_ENV, SchedulerUnreachable, sweep  # noqa: E402
@@ -72,18 +74,29 @@ def test_a_held_lock_refuses_a_second_sweep_and_a_dead_ones_is_taken_over(tmp_pa
     assert not path.exists()
 
 
-def test_a_folder_of_another_spec_is_refused(tmp_path):
-    meta = {"spec": "launay-table2", "path": "a.toml", "quick": True, "dataset": None, "set": {}, "seeds": None}
-    claim_folder(tmp_path, meta)
-    before = (tmp_path / "spec.json").read_text()
-    claim_folder(tmp_path, {**meta, "seeds": [0, 1]})  # the same spec and settings, other seeds: fine
-    for other in ({**meta, "spec": "launay-fig4"}, {**meta, "set": {"epochs": 3}}):
-        with pytest.raises(FolderInUseError, match=r"holds the runs of launay-table2 --quick; this sweep is launay"):
-            claim_folder(tmp_path, other)
-    assert json.loads((tmp_path / "spec.json").read_text())["seeds"] == [0, 1] and before
+def _experiment(tmp_path, name="tiny", seeds=(0,), **extra):
+    from nnlite.experiments.folder import experiment_of
+    from nnlite.experiments.spec import load_spec_text
+
+    text = f'name = "{name}"\ntitle = "t"\n[base]\nhidden = [8]\nepochs = 1\ntrain_size = 64\n'
+    spec = load_spec_text(text, str(tmp_path / f"{name}.toml"))
+    return experiment_of(spec, _runs(seeds, **extra), quick=False, dataset=None, overrides=extra)
+
+
+def test_a_folder_of_another_experiment_is_refused(tmp_path):
+    meta = _experiment(tmp_path)
+    folder = tmp_path / "f"
+    claim_folder(folder, meta)
+    before = (folder / "spec.json").read_text()
+    claim_folder(folder, _experiment(tmp_path, seeds=(0, 1)))  # the same experiment, other seeds: fine
+    others = (_experiment(tmp_path, name="other"), _experiment(tmp_path, epochs=2))
+    for other, says in zip(others, ("the spec is 'tiny' there, 'other' now", "row 'tiny': epochs = 1 there, 2 now")):
+        with pytest.raises(FolderInUseError, match="holds another experiment " + re.escape(f"({says}")):
+            claim_folder(folder, other)
+    assert json.loads((folder / "spec.json").read_text())["seeds"] == [0, 1] and before
     bare = tmp_path / "bare"
     write_json(bare / "0123456789abcdef.json", {"not": "a spec"})
-    with pytest.raises(FolderInUseError, match=r"runs without spec\.json"):
+    with pytest.raises(FolderInUseError, match=r"run records but no experiment record"):
         claim_folder(bare, meta)
 
 
@@ -117,10 +130,10 @@ def test_a_full_disk_mid_sweep_keeps_the_finished_runs_and_names_the_file(tmp_pa
     written = []
     real = sweep_module.write_json
 
-    def write_until_full(path, obj):
+    def write_until_full(path, obj, **kwargs):
         if len(written) == 2:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(path, obj)
+        real(path, obj, **kwargs)
         written.append(path)
 
     monkeypatch.setattr(sweep_module, "write_json", write_until_full)

@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _guarded(lambda: command(args))
     except CLIError as exc:
         try:
-            _subcommand_parser(cli_parser, args.command).error(str(exc))
+            _subcommand_parser(cli_parser, args.command).error(" ".join(str(exc).split()))  # one line, always
         except SystemExit as exit_:
             return exit_.code if isinstance(exit_.code, int) else 2
         raise AssertionError("ArgumentParser.error returned") from None  # pragma: no cover

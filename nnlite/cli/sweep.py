@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import shlex
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlite._validation import did_you_mean
+from nnlite.experiments.validate import RUNS_WITHOUT_YES
 
 from .build import CLIError
 
@@ -54,10 +54,18 @@ def add_sweep_commands(sub: Any, positive_int: Any) -> None:
         p.add_argument("--seeds", default=None, help="comma-separated seeds replacing the spec's (e.g. 0,1,2)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument(
-            "--yes", action="store_true", help=f"run a sweep estimated at over {CONFIRM_HOURS:g} h of wall time"
+            "--yes",
+            action="store_true",
+            help=f"run a sweep estimated at over {CONFIRM_HOURS:g} h of wall time, or of over "
+            f"{RUNS_WITHOUT_YES:,} runs",
         )
         p.add_argument(
             "--dry-run", action="store_true", help="count the runs and estimate their CPU and wall time; run nothing"
+        )
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="when --out holds another experiment, sweep into a fresh sub-folder of it (never mix the two)",
         )
 
     p = sub.add_parser("sweep", help="run an experiment spec on Dask (resumable)")
@@ -153,39 +161,64 @@ def _cpu_to_run(plan: dict[str, Any]) -> float:
 
 
 def _overrides(items: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` as a mapping: each KEY a run option (not ``seed``: seeds are ``--seeds``), each VALUE
+    TOML (a bare word is a string)."""
     import tomllib
+
+    from nnlite.experiments.run import RUN_OPTIONS
 
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise CLIError(f"--set takes KEY=VALUE, got {item!r}")
+        if key == "seed":
+            raise CLIError(f"--set {item}: the runs' seeds come from the spec's seed list or --seeds, not --set seed")
+        if key not in RUN_OPTIONS:
+            raise CLIError(f"--set {item}: {key!r} is not a run option{did_you_mean(key, RUN_OPTIONS)}")
         try:
-            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+            out[key] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
-            out[key.strip()] = value  # a bare word: a string (e.g. --set rule=fa)
+            out[key] = value  # a bare word: a string (e.g. --set rule=fa)
     return out
+
+
+#: The most seeds --seeds takes (each is one run per row).
+MAX_SEEDS = 1000
 
 
 def _seeds(args: argparse.Namespace) -> list[int] | None:
     if args.seeds is None:
         return None
     try:
-        return [int(s) for s in str(args.seeds).split(",")]
+        seeds = [int(s) for s in str(args.seeds).split(",")]
     except ValueError:
         raise CLIError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
+    if min(seeds) < 0 or len(set(seeds)) != len(seeds) or len(seeds) > MAX_SEEDS:
+        raise CLIError(f"--seeds takes at most {MAX_SEEDS} distinct non-negative integers, got {args.seeds!r}")
+    return seeds
 
 
 def _checked_runs(args: argparse.Namespace, spec: Any) -> list[dict[str, Any]]:
     """The spec's runs at the command's scale, each checked as the spec file's rows are, and their data at hand."""
     from nnlite.config.schema import ConfigError
     from nnlite.experiments.preflight import check_data, check_options
-    from nnlite.experiments.spec import expand
+    from nnlite.experiments.spec import SpecError, expand
+    from nnlite.experiments.validate import check_run_count
 
-    runs = expand(spec, quick=args.quick, dataset=args.dataset, overrides=_overrides(args.set), seeds=_seeds(args))
+    overrides, seeds = _overrides(args.set), _seeds(args)
+    n_seeds = (
+        len(seeds) if seeds is not None else len(spec.quick.get("seeds", spec.seeds) if args.quick else spec.seeds)
+    )
     try:
+        check_run_count(len(spec.variations) * n_seeds, yes=args.yes)
+    except ValueError as exc:
+        raise CLIError(f"{spec.name}: {exc}") from None
+    try:
+        runs = expand(spec, quick=args.quick, dataset=args.dataset, overrides=overrides, seeds=seeds)
         check_options(runs)
-    except ConfigError as exc:
+    except (ConfigError, SpecError) as exc:
         given = [f"--set {s}" for s in args.set] + (["--dataset " + args.dataset] if args.dataset else [])
         given += ["--quick"] if args.quick else []
         raise CLIError(f"{' '.join(given) or spec.name}: {exc}") from None
@@ -213,41 +246,66 @@ def _workers(args: argparse.Namespace) -> int:
     return args.workers or os.cpu_count() or 1
 
 
+def _load(spec_name: str, yes: bool) -> Any:
+    from nnlite.experiments.spec import SpecError, load_spec
+
+    try:
+        return load_spec(spec_name, yes=yes)
+    except SpecError as exc:  # a spec that cannot run is a usage error: one line, exit 2
+        raise CLIError(str(exc)) from None
+
+
+def _claim(out: Path, meta: dict[str, Any], args: argparse.Namespace, spec: Any, *, write: bool) -> Path:
+    from nnlite.experiments.folder import (
+        META_NAME,
+        SPEC_COPY,
+        FolderInUseError,
+        check_own_files,
+        claim_folder,
+        report_files,
+    )
+
+    try:
+        target = claim_folder(out, meta, write=write, force=args.force)
+        if target.is_dir():  # what the sweep and its report will write there: never through a link
+            check_own_files(target, [META_NAME, SPEC_COPY, *report_files(spec)])
+    except (FolderInUseError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    return target
+
+
 def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int]:
-    from nnlite.experiments.lock import claim_folder, folder_lock
+    from nnlite.experiments.folder import experiment_of
+    from nnlite.experiments.lock import folder_lock
     from nnlite.experiments.records import is_done, run_key
-    from nnlite.experiments.spec import load_spec
     from nnlite.experiments.sweep import dry_run, sweep
 
-    spec = load_spec(spec_name)
+    spec = _load(spec_name, args.yes)
     out = _out(args, spec.name)
     if args.scheduler and args.workers:
         raise CLIError("--workers applies to the local cluster, not with --scheduler")
     runs = _checked_runs(args, spec)
-    meta = {
-        "spec": spec.name,
-        "path": spec.path,
-        "quick": args.quick,
-        "dataset": args.dataset,
-        "set": _overrides(args.set),
-        "seeds": _seeds(args),
-    }
+    meta = experiment_of(spec, runs, quick=args.quick, dataset=args.dataset, overrides=_overrides(args.set))
+    key = meta["experiment"]
     if getattr(args, "dry_run", False):
         if out.is_dir():
-            claim_folder(out, meta, write=False)
+            out = _claim(out, meta, args, spec, write=False)
         if spec.kind == "train":
-            print(_plan_table(dry_run(runs, out), _workers(args)))
+            print(_plan_table(dry_run(runs, out, key), _workers(args)))
         return spec, out, 0
     if spec.kind != "train":
         with folder_lock(out, spec.name):
-            claim_folder(out, meta)
+            out = _claim(out, meta, args, spec, write=True)
         return spec, out, 0
     workers = _workers(args)
-    with folder_lock(out, spec.name):
-        claim_folder(out, meta, write=False)  # written once the sweep is confirmed
-        todo = [r for r in runs if args.rerun or not is_done(out / f"{run_key(r['options'])}.json")]
+    target = _claim(out, meta, args, spec, write=False) if out.is_dir() else out
+    if target != out:
+        print(f"{out} holds another experiment: sweeping into its sub-folder {target}", flush=True)
+    with folder_lock(target, spec.name):
+        out = _claim(target, meta, args, spec, write=False)  # under the lock; written once the sweep is confirmed
+        todo = [r for r in runs if args.rerun or not is_done(out / f"{run_key(r['options'])}.json", key)]
         if todo:
-            plan = dry_run(todo, out)
+            plan = dry_run(todo, out, key)
             cpu = _cpu_to_run(plan)
             wall = cpu / workers
             bad = [f"{k} ({v['error'].splitlines()[0]})" for k, v in plan["variations"].items() if "error" in v]
@@ -259,7 +317,7 @@ def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int
                     f"{CONFIRM_HOURS:g} h: pass --yes to run it, or scale it (--quick, --set epochs=..., --seeds ...; "
                     "--dry-run shows each variation)"
                 )
-        claim_folder(out, meta)
+        _claim(out, meta, args, spec, write=True)
         bar = _Bar(not args.no_progress and sys.stderr.isatty())
         try:
             summary = sweep(
@@ -270,9 +328,10 @@ def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int
                 rerun=args.rerun,
                 on_event=bar,
                 what=spec.name,
+                experiment=key,
             )
         except KeyboardInterrupt:
-            kept = sum(is_done(out / f"{run_key(r['options'])}.json") for r in runs)
+            kept = sum(is_done(out / f"{run_key(r['options'])}.json", key) for r in runs)
             print(
                 f"\ninterrupted: {kept} of {len(runs)} runs finished and kept in {out} ({bar.done} this time); "
                 f"continue with {_continue_command(args, out)}",
@@ -299,18 +358,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Run ``nnlite report DIR``: print the table and write report.md, report.json and figures."""
+    """Run ``nnlite report DIR``: print the table and write report.md, report.json and figures.
+
+    The spec is the folder's own copy (``spec.toml``, checked against its experiment record), never a file found
+    from the current directory, and only the records of the folder's experiment are aggregated."""
+    from nnlite.experiments.folder import FolderInUseError, check_own_files, folder_spec, report_files
     from nnlite.experiments.report import write_report
-    from nnlite.experiments.spec import load_spec
 
     folder = Path(args.dir)
-    meta_path = folder / "spec.json"
-    if not meta_path.is_file():
-        raise CLIError(f"{folder} holds no spec.json: not a folder written by nnlite sweep")
-    meta = json.loads(meta_path.read_text())
-    spec = load_spec(meta["path"] if Path(meta["path"]).exists() else meta["spec"])
+    try:
+        meta, spec = folder_spec(folder)
+        check_own_files(folder, report_files(spec))
+    except (FolderInUseError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
     note = _note(argparse.Namespace(dataset=meta.get("dataset"), quick=meta.get("quick"), set=meta.get("set")))
-    print(write_report(spec, folder, title_note=note))
+    print(write_report(spec, folder, title_note=note, experiment=meta["experiment"]))
     print(f"wrote {folder / 'report.md'}, {folder / 'report.json'}")
     return 0
 

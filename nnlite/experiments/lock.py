@@ -1,4 +1,4 @@
-"""One sweep at a time per results folder, and one spec per folder.
+"""One sweep at a time per results folder.
 
 :func:`folder_lock` holds ``<folder>/.nnlite-sweep.lock`` for the length of a sweep: an advisory ``flock`` on the
 file (the kernel drops it when its process dies, so the lock of a killed sweep is taken over by the next one),
@@ -6,9 +6,7 @@ and in the file the holder's ``pid``, ``host``, ``since`` and ``what``, so that 
 is refused with a message naming the holder. Within one process the lock is re-entrant (the command takes it
 before it writes ``spec.json``, :func:`~nnlite.experiments.sweep.sweep` takes it again).
 
-:func:`claim_folder` writes ``spec.json`` (the spec and the settings a folder's runs were made with) and refuses a
-folder that holds another spec's runs, or the same spec's at other settings: their records would be aggregated
-into one table.
+What a folder holds is :mod:`nnlite.experiments.folder`'s (one experiment per folder).
 """
 
 from __future__ import annotations
@@ -20,28 +18,21 @@ import fcntl
 import json
 import os
 import socket
-from collections.abc import Iterator, Mapping
+import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from ..training.io import write_json
+from .._validation import own_path
 
-__all__ = ["LOCK_NAME", "FolderInUseError", "LockError", "claim_folder", "folder_lock"]
+__all__ = ["LOCK_NAME", "LockError", "folder_lock"]
 
 LOCK_NAME = ".nnlite-sweep.lock"
-
-#: The settings of ``spec.json`` that must match for a folder to be swept again (the seeds may change).
-_SETTINGS = ("spec", "quick", "dataset", "set")
 
 _HELD: dict[str, tuple[int, int]] = {}  # lock path -> (file descriptor, depth), the locks this process holds
 
 
 class LockError(RuntimeError):
     """Another live process is sweeping into the folder."""
-
-
-class FolderInUseError(ValueError):
-    """The folder holds another spec's runs (or the same spec's at other settings)."""
 
 
 def _holder(path: Path) -> str:
@@ -88,7 +79,16 @@ def folder_lock(folder: str | os.PathLike, what: str = "") -> Iterator[Path]:
 
 def _acquire(path: Path, what: str) -> int:
     for _ in range(20):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        own_path(path)  # a link or a non-regular file where the lock goes is refused, never opened through
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a link put there between the check and the open
+                own_path(path)
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ValueError(f"{path} is not a regular file; nnlite's lock must be (remove it)")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -116,44 +116,3 @@ def _acquire(path: Path, what: str) -> int:
         os.pwrite(fd, json.dumps(info).encode(), 0)
         return fd
     raise LockError(f"could not take the lock {path}: it keeps being replaced")  # pragma: no cover
-
-
-def _describe(meta: Mapping[str, Any]) -> str:
-    parts = [str(meta.get("spec"))]
-    if meta.get("quick"):
-        parts.append("--quick")
-    if meta.get("dataset"):
-        parts.append(f"--dataset {meta['dataset']}")
-    parts += [f"--set {k}={json.dumps(v)}" for k, v in (meta.get("set") or {}).items()]
-    return " ".join(parts)
-
-
-def claim_folder(folder: str | os.PathLike, meta: Mapping[str, Any], *, write: bool = True) -> None:
-    """Check that ``folder`` may receive the runs described by ``meta`` and (``write``) record it in ``spec.json``.
-
-    ``meta`` holds ``spec`` (its name), ``path``, ``quick``, ``dataset``, ``set`` and ``seeds``. A folder whose
-    ``spec.json`` names another spec, or the same spec with other ``quick``/``dataset``/``set``, is refused; a
-    folder holding run records but no ``spec.json`` too. Call it holding :func:`folder_lock`.
-
-    Raises
-    ------
-    FolderInUseError
-        Naming both specs (with their settings) and the fix: another ``--out``, or the folder's own settings.
-    """
-    folder = Path(folder)
-    old_path = folder / "spec.json"
-    old: dict[str, Any] | None = None
-    if old_path.is_file():
-        try:
-            old = json.loads(old_path.read_text())
-        except (OSError, ValueError):
-            old = {"spec": "<unreadable spec.json>"}
-    elif any(p.name not in ("report.json",) for p in folder.glob("*.json")):
-        old = {"spec": "<runs without spec.json>"}
-    if old is not None and any(old.get(k) != meta.get(k) for k in _SETTINGS):
-        raise FolderInUseError(
-            f"{folder} holds the runs of {_describe(old)}; this sweep is {_describe(meta)}. Sweep into another "
-            f"folder (--out), or continue that one with its own settings"
-        )
-    if write:
-        write_json(old_path, dict(meta))

@@ -29,14 +29,18 @@ CHANCE_MARGIN = 5.0
 _RECORD_NAME = re.compile(r"^[0-9a-f]{16}\.json$")
 _BLANK = ("test_acc", "test_acc_std", "train_acc", "train_acc_std", "test_error", "test_error_std")
 _BLANK_LISTS = ("cos", "cos_std", "error_angle", "readout_acc", "weight_angle")
-_N_CLASSES: dict[str, int | None] = {"digits": 10, "mnist": 10, "fashion-mnist": 10, "cifar10": 10}
+_N_CLASSES: dict[str, int] = {"digits": 10, "mnist": 10, "fashion-mnist": 10, "cifar10": 10}
 
 
-def load_checked(folder: str | os.PathLike) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The trusted run records of ``folder`` and the run files left out, each ``{"file", "reason"}``.
+def load_checked(
+    folder: str | os.PathLike, experiment: str | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The trusted run records of ``folder`` that belong to ``experiment`` (its key; any when None), and the run
+    files left out, each ``{"file", "reason"}``.
 
     Run files are the ``<16 hex digits>.json`` files a sweep writes; one that fails
-    :func:`~nnlite.experiments.records.read_record` (truncated, edited, renamed) is never aggregated.
+    :func:`~nnlite.experiments.records.read_record` (truncated, edited, renamed, a link) is never aggregated, nor
+    is a record of another experiment (copied in from another folder): it is listed as foreign.
     """
     records, skipped = [], []
     for p in sorted(Path(folder).glob("*.json")):
@@ -45,22 +49,24 @@ def load_checked(folder: str | os.PathLike) -> tuple[list[dict[str, Any]], list[
         record, problem = read_record(p)
         if record is None:
             skipped.append({"file": p.name, "reason": str(problem)})
+        elif experiment is not None and record.get("experiment") != experiment:
+            theirs = record.get("experiment")
+            what = f"experiment {theirs}" if theirs else "no experiment (an older nnlite's, or made by hand)"
+            skipped.append(
+                {"file": p.name, "reason": f"foreign: a record of {what}, not of this folder's {experiment}"}
+            )
         else:
             records.append(record)
     return records, skipped
 
 
-def _n_classes(dataset: Any) -> int | None:
-    name = str(dataset)
-    if name not in _N_CLASSES:
-        try:
-            import numpy as np
-
-            with np.load(name) as z:
-                _N_CLASSES[name] = int(z["y_train"].max()) + 1
-        except (OSError, KeyError, ValueError):
-            _N_CLASSES[name] = None
-    return _N_CLASSES[name]
+def _n_classes(record: Mapping[str, Any]) -> int | None:
+    """The run's number of classes: recorded by the run, or a built-in data set's (never read from a file named by
+    a record: a results folder may come from someone else)."""
+    n = (record.get("result") or {}).get("n_classes")
+    if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+        return n
+    return _N_CLASSES.get(str(_options(record).get("dataset", "digits")))
 
 
 def _options(record: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -77,7 +83,7 @@ def row_quality(records: Sequence[Mapping[str, Any]], row: Mapping[str, Any]) ->
     failures = Counter(_first_line(r.get("error")) for r in records if r.get("status") != "ok")
     ok = [r for r in records if r.get("status") == "ok" and r.get("result")]
     why = []
-    classes = {_n_classes(_options(r).get("dataset", "digits")) for r in ok}
+    classes = {_n_classes(r) for r in ok}
     acc = row.get("test_acc")
     if acc is not None and len(classes) == 1 and None not in classes:
         chance = 100.0 / classes.pop()  # type: ignore[operator]

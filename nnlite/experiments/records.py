@@ -5,8 +5,9 @@ A run is ``{"variation": str, "seed": int, "options": dict}`` (``options`` those
 :func:`~nnlite.experiments.run.run`, ``seed`` included). Its record is ``{"key", "variation", "seed", "options",
 "status": "ok" | "failed", "result": run's dict or None, "error": str or None, "traceback": str or None,
 "started", "finished" (ISO 8601 times with their UTC offset), "worker": the Dask worker's address or None,
-"checksum"}``. ``checksum`` is the SHA-256 of the rest of the record's canonical JSON (:func:`seal`): a file that
-was truncated, edited or written for other options fails :func:`check_record`, is run again and never aggregated.
+"experiment": the key of the experiment it belongs to (:mod:`nnlite.experiments.folder`), "checksum"}``.
+``checksum`` is the SHA-256 of the rest of the record's canonical JSON (:func:`seal`): a file that was truncated,
+edited or written for other options fails :func:`check_record`, is run again and never aggregated.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..training.io import json_clean
+from ..training.io import json_clean, read_regular
 from .run import run
 
 __all__ = [
+    "MAX_RECORD_BYTES",
     "check_record",
     "check_runs",
     "execute",
@@ -33,6 +35,10 @@ __all__ = [
     "run_seconds",
     "seal",
 ]
+
+
+#: The largest run record read back (a run's history with alignment every few steps is a few MB).
+MAX_RECORD_BYTES = 256 << 20
 
 
 def run_key(options: Mapping[str, Any]) -> str:
@@ -153,11 +159,14 @@ def check_record(doc: Any, name: str | None = None) -> str | None:
 def read_record(path: str | os.PathLike) -> tuple[dict[str, Any] | None, str | None]:
     """``(record, None)`` for a trusted run file, ``(None, reason)`` otherwise (missing, truncated, edited, ...)."""
     try:
-        with open(path, "rb") as f:
-            doc = json.loads(f.read())
+        data = read_regular(path, MAX_RECORD_BYTES, "run record")
     except FileNotFoundError:
         return None, "missing"
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # a link, a FIFO, a folder, a file too large: not what a sweep wrote
+        return None, f"unreadable: {exc}"
+    try:
+        doc = json.loads(data)
+    except UnicodeDecodeError as exc:
         return None, f"unreadable: {exc}"
     except ValueError:
         return None, "not valid JSON: truncated or damaged"
@@ -189,11 +198,13 @@ def execute(key: str, r: Mapping[str, Any]) -> dict[str, Any]:
     return make_record(key, r, started, worker, result=result)
 
 
-def is_done(path: str | os.PathLike) -> bool:
+def is_done(path: str | os.PathLike, experiment: str | None = None) -> bool:
     """Whether ``path`` holds a trusted run record with status "ok" (:func:`read_record`; a missing, damaged or
-    failed one is not done)."""
+    failed one is not done) of ``experiment`` (its key; any record when None)."""
     record, _ = read_record(path)
-    return record is not None and record["status"] == "ok"
+    if record is None or record["status"] != "ok":
+        return False
+    return experiment is None or record.get("experiment") == experiment
 
 
 def run_seconds(record: Mapping[str, Any]) -> float | None:

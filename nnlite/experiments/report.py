@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..training.io import atomic_write, write_json
+from ..training.io import atomic_write, own_file, write_json
 from .findings import findings_markdown, verdicts
 from .quality import load_checked, notes_markdown, row_quality, shown_rows, skipped_markdown
 from .spec import Spec
@@ -149,15 +149,20 @@ def memory_table(spec: Spec) -> tuple[str, dict[str, Any]]:
     return "\n".join(lines), {"feedback_sizes": sizes, "bytes": {k: int(v) for k, v in mem.items()}}
 
 
-def write_report(spec: Spec, folder: str | os.PathLike, *, title_note: str = "") -> str:
-    """Aggregate the runs in ``folder`` and write ``report.md``, ``report.json`` and the spec's figure there
-    (atomically). Returns the Markdown."""
+def write_report(spec: Spec, folder: str | os.PathLike, *, title_note: str = "", experiment: str | None = None) -> str:
+    """Aggregate the runs in ``folder`` of ``experiment`` (its key; by default the folder's own, from its
+    ``spec.json``, or every trusted record when it has none) and write ``report.md``, ``report.json`` and the
+    spec's figure there (atomically, never through a link). Returns the Markdown."""
+    from .folder import folder_meta
+
     folder = Path(folder)
+    if experiment is None:
+        experiment = (folder_meta(folder) or {}).get("experiment")
     if spec.kind == "memory":
         text, data = memory_table(spec)
-        write_json(folder / "report.json", {"spec": spec.name, **data})
+        write_json(own_file(folder, "report.json"), {"spec": spec.name, **data}, own=True)
     else:
-        records, skipped = load_checked(folder)
+        records, skipped = load_checked(folder, experiment)
         rows = aggregate(spec, records)
         untrained = [r["variation"] for r in rows if r.get("did_not_train")]
         checked = verdicts(spec.findings, list(spec.readings), records, untrained)
@@ -165,11 +170,11 @@ def write_report(spec: Spec, folder: str | os.PathLike, *, title_note: str = "")
         text += skipped_markdown(skipped)
         doc = {"spec": spec.name, "title": spec.title + title_note, "rows": rows, "findings": checked}
         doc["skipped"] = skipped
-        write_json(folder / "report.json", {**doc, "sources": spec.sources})
+        write_json(own_file(folder, "report.json"), {**doc, "sources": spec.sources}, own=True)
         figure = spec.report.get("figure")
         if figure:
-            _figure(figure, spec, rows, load_results(folder), folder, spec.title + title_note)
-    atomic_write(folder / "report.md", text.encode())
+            _figure(figure, spec, rows, records, folder, spec.title + title_note)
+    atomic_write(own_file(folder, "report.md"), text.encode(), own=True)
     return text
 
 
@@ -239,4 +244,4 @@ def _figure(
         a2.set(xlabel="step", ylabel="readout accuracy", title="accuracy of each random readout")
         a1.legend(fontsize=7, ncol=2)
     fig.suptitle(title, fontsize=9)
-    save_png(fig, folder / f"{kind}.png")
+    save_png(fig, own_file(folder, f"{kind}.png"), own=True)

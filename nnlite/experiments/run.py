@@ -69,8 +69,9 @@ def run(options: Mapping[str, Any]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``options`` (as given), ``rule_repr``, ``test_acc``/``test_loss``/``train_acc``/``train_loss`` of the last
-        epoch, ``stopped`` (None, or where a non-finite loss stopped training), ``seconds`` (training time),
+        ``options`` (as given), ``rule_repr``, ``n_classes`` (the network's outputs),
+        ``test_acc``/``test_loss``/``train_acc``/``train_loss`` of the last epoch, ``stopped`` (None, or where a
+        non-finite loss stopped training), ``seconds`` (training time),
         ``history`` (:meth:`nnlite.History.to_dict`), ``final_alignment`` (:class:`nnlite.Alignment` as a dict on
         the first ``final_alignment`` test samples, with ``n_samples`` and ``mode``, the ``alignment_mode``, and
         ``by_mode``: both measurements side by side, ``"one-pass"`` and ``"authors"`` (:func:`nnlite.alignment.
@@ -104,6 +105,7 @@ def run(options: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "options": dict(options),
         "rule_repr": repr(rule),
+        "n_classes": int(net.n_outputs),
         "test_acc": last(hist.test_acc),
         "best_test_acc": _finite(float(max(hist.test_acc))) if hist.test_acc else None,
         "test_loss": last(hist.test_loss),

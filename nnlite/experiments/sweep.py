@@ -31,11 +31,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .._validation import own_path
 from ..config import build
 from ..config.builders import blas_threads
-from ..training.io import write_json
+from ..training.io import own_file, write_json
 from .lock import folder_lock
-from .records import check_runs, execute, is_done, make_record, read_record, run_key, run_seconds
+from .records import check_runs, execute, is_done, make_record, read_record, run_key, run_seconds, seal
 from .run import _DATA, _data, config_of  # the per-process data cache run() uses
 
 __all__ = ["BLAS_ENV", "CONNECT_TIMEOUT", "SchedulerUnreachable", "SweepSummary", "dry_run", "run_key"]
@@ -147,6 +148,7 @@ def sweep(
     retries: int = 2,
     on_event: Callable[[Event], Any] | None = None,
     what: str = "",
+    experiment: str | None = None,
 ) -> SweepSummary:
     """Execute ``runs`` on a Dask cluster and write one result file per run to ``out_dir``.
 
@@ -180,6 +182,9 @@ def sweep(
         (:meth:`SweepSummary.to_dict`).
     what : str
         What is swept (e.g. the spec's name), written into the folder's lock for a second sweep's message.
+    experiment : str, optional
+        The key of the experiment the runs belong to (:func:`~nnlite.experiments.folder.experiment_of`): every
+        record written carries it, and a record of another experiment is never taken as done.
 
     Returns
     -------
@@ -211,18 +216,19 @@ def sweep(
         todo: list[tuple[str, dict[str, Any]]] = []
         damaged = 0
         for k, r in checked:
-            path = out / f"{k}.json"
+            path = Path(own_path(own_file(out, f"{k}.json")))  # a link where a record goes: refused before any run
             record, problem = read_record(path)
             if problem not in (None, "missing"):
                 damaged += 1
                 emit({"event": "damaged", "file": str(path), "reason": problem})
-            if rerun or record is None or record["status"] != "ok":
+            foreign = record is not None and experiment is not None and record.get("experiment") != experiment
+            if rerun or record is None or record["status"] != "ok" or foreign:
                 todo.append((k, r))
         skipped = len(checked) - len(todo)
         emit({"event": "start", "total": len(checked), "skipped": skipped, "submitted": len(todo)})
         ok, failed_keys = 0, list[str]()
         if todo:
-            ok, failed_keys = _submit_and_collect(todo, out, scheduler, workers, retries, emit)
+            ok, failed_keys = _submit_and_collect(todo, out, scheduler, workers, retries, emit, experiment)
     summary = SweepSummary(
         total=len(checked),
         skipped=skipped,
@@ -244,6 +250,7 @@ def _submit_and_collect(
     workers: int | None,
     retries: int,
     emit: Callable[[Event], Any],
+    experiment: str | None,
 ) -> tuple[int, list[str]]:
     from distributed import as_completed
 
@@ -264,7 +271,9 @@ def _submit_and_collect(
                     record = make_record(key, r, None, None, exc=fut.exception(), tb=fut.traceback())
                 else:  # cancelled or lost by the cluster
                     record = make_record(key, r, None, None, exc=RuntimeError(f"the cluster {fut.status} the task"))
-                _write(out / f"{key}.json", record)
+                if experiment is not None:
+                    record = seal({**record, "experiment": experiment})
+                _write(out, f"{key}.json", record)
                 pending.pop(fut.key).release()
                 if record["status"] == "ok":
                     ok += 1
@@ -296,9 +305,10 @@ def first_line(error: str | None) -> str | None:
     return None if error is None else (error.strip().splitlines() or [""])[0]
 
 
-def _write(path: Path, record: dict[str, Any]) -> None:
+def _write(out: Path, name: str, record: dict[str, Any]) -> None:
+    path = Path(own_file(out, name))
     try:
-        write_json(path, record)
+        write_json(path, record, own=True)
     except OSError as exc:
         why = exc.strerror or os.strerror(exc.errno) if exc.errno else str(exc)
         raise OSError(exc.errno or errno.EIO, f"could not write {path}: {why}") from exc
@@ -332,7 +342,9 @@ def _step_seconds(options: Mapping[str, Any]) -> tuple[float, int]:
     return seconds, config.epochs * math.ceil(train[0].shape[0] / config.batch_size)
 
 
-def dry_run(runs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike) -> dict[str, Any]:
+def dry_run(
+    runs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike, experiment: str | None = None
+) -> dict[str, Any]:
     """What :func:`sweep` would do with ``runs`` and ``out_dir``, and an estimate of its CPU time; runs nothing.
 
     Returns
@@ -360,7 +372,7 @@ def dry_run(runs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike) -> di
     total_todo: float | None = 0.0
     n_done = 0
     for name, members in groups.items():
-        done = sum(is_done(out / f"{key}.json") for key, _ in members)
+        done = sum(is_done(out / f"{key}.json", experiment) for key, _ in members)
         n_done += done
         entry: dict[str, Any] = {"seeds": len(members), "to_run": len(members) - done}
         try:
