@@ -85,16 +85,6 @@ _TOP = {
 _QUICK = {"seeds", *RUN_OPTIONS}
 
 
-#: Per-channel input normalisation constants by data set, for a spec run on another data set than its own: the
-#: authors' (lightonai/principled-dfa-training, mltools/data.py NORMALIZATION: CIFAR-10, MNIST) and, where they
-#: give none, nnlite's, the training set's own mean and standard deviation (Fashion-MNIST: 0.2860, 0.3530).
-NORMALIZATION: dict[str, tuple[list[float], list[float]]] = {
-    "cifar10": ([0.4914, 0.4822, 0.4465], [0.2023, 0.1994, 0.2010]),
-    "mnist": ([0.1307], [0.3081]),
-    "fashion-mnist": ([0.2860], [0.3530]),
-}
-
-
 @dataclass
 class Spec:
     """A validated experiment spec (see the module docstring for the file format)."""
@@ -271,7 +261,8 @@ def expand(
 
     ``quick`` applies the spec's ``[quick]`` table (a subset of the data, fewer epochs and seeds); ``dataset``
     replaces the data set of every run (e.g. Fashion-MNIST where CIFAR-10 cannot be downloaded), and a run's input
-    normalisation constants with that data set's (:data:`NORMALIZATION`; none where it has none); ``overrides``
+    normalisation constants with that data set's (:func:`nnlite.experiments.normalization.constants`: the
+    authors' where they published them, else the data's own per-channel training statistics); ``overrides``
     sets run options in every run (e.g. ``{"epochs": 5}``: the scale a machine affords), checked like the spec's
     own; ``seeds`` replaces the spec's seeds.
     """
@@ -295,9 +286,15 @@ def expand(
             if dataset is not None and dataset != options.get("dataset", "digits"):
                 options["dataset"] = dataset
                 if "input_mean" in options or "input_std" in options:  # the constants of the data set run
-                    options.pop("input_mean", None)
-                    options.pop("input_std", None)
-                    if dataset in NORMALIZATION:
-                        options["input_mean"], options["input_std"] = NORMALIZATION[dataset]
+                    options["input_mean"], options["input_std"] = _normalization(spec, dataset, options)
             runs.append({"variation": v["name"], "seed": s, "options": options})
     return runs
+
+
+def _normalization(spec: Spec, dataset: str, options: dict[str, Any]) -> tuple[list[float], list[float]]:
+    from .normalization import constants
+
+    try:
+        return constants(dataset, options.get("data_root"))
+    except (ValueError, OSError) as exc:
+        raise SpecError(f"{spec.path}: the input normalisation of {dataset} cannot be computed: {exc}") from None
