@@ -41,6 +41,7 @@ __all__ = [
     "TESTS",
     "Finding",
     "evaluate",
+    "design_text",
     "findings_markdown",
     "parse_findings",
     "seed_values",
@@ -191,12 +192,12 @@ def _one_sample(a: Sequence[float], c: float, alternative: str) -> float | None:
     return float(stats.ttest_1samp(a, c, alternative=alternative).pvalue)
 
 
-def _decide(p_claim: float | None, p_opposite: float | None) -> str:
+def _decide(p_claim: float | None, p_opposite: float | None, alpha: float = ALPHA) -> str:
     if p_claim is None or p_opposite is None:
         return "inconclusive"
-    if p_claim < ALPHA:
+    if p_claim < alpha:
         return "holds"
-    if p_opposite < ALPHA:
+    if p_opposite < alpha:
         return "does not hold"
     return "inconclusive"
 
@@ -206,7 +207,9 @@ def _stats(values: Sequence[float]) -> dict[str, Any]:
     return {"n": len(values), "mean": float(a.mean()) if len(a) else None, "std": float(a.std()) if len(a) else None}
 
 
-def _one_layer(f: Finding, records: Sequence[dict[str, Any]], layer: Any, suffix: str) -> dict[str, Any]:
+def _one_layer(
+    f: Finding, records: Sequence[dict[str, Any]], layer: Any, suffix: str, alpha: float = ALPHA
+) -> dict[str, Any]:
     def vals(row: str) -> list[float]:
         return seed_values(records, row + suffix, f.metric, layer)
 
@@ -214,15 +217,15 @@ def _one_layer(f: Finding, records: Sequence[dict[str, Any]], layer: Any, suffix
         first, prev, last = vals(f.rows[0]), vals(f.rows[-2]), vals(f.rows[-1])
         p_rise, p_fall = _welch(last, first, "greater"), _welch(last, first, "less")
         numbers = {"first": _stats(first), "second_last": _stats(prev), "last": _stats(last), "p_rise": p_rise}
-        verdict = _decide(p_rise, p_fall)
+        verdict = _decide(p_rise, p_fall, alpha)
         if verdict == "holds":
             rise = float(np.mean(last) - np.mean(first))
             gap = abs(float(np.mean(last) - np.mean(prev)))
             p_gap = _welch(last, prev, "greater")
             numbers.update(gap=gap, rise=rise, p_last_above_second_last=p_gap)
-            if p_gap is not None and p_gap < ALPHA and gap > 0.5 * rise:
+            if p_gap is not None and p_gap < alpha and gap > 0.5 * rise:
                 verdict = "does not hold"  # still rising, and clearly
-            elif gap >= PLATEAU * rise or p_gap is None or p_gap < ALPHA:
+            elif gap >= PLATEAU * rise or p_gap is None or p_gap < alpha:
                 verdict = "inconclusive"  # a plateau is shown only by a small, insignificant last step
         return {"layer": layer, "verdict": verdict, **numbers}
     a = vals(f.a)
@@ -230,21 +233,27 @@ def _one_layer(f: Finding, records: Sequence[dict[str, Any]], layer: Any, suffix
     opposite = "greater" if claimed == "less" else "less"
     if "threshold" in f.test:
         p, q = _one_sample(a, f.threshold, claimed), _one_sample(a, f.threshold, opposite)
-        return {"layer": layer, "verdict": _decide(p, q), "a": _stats(a), "threshold": f.threshold, "p": p}
+        return {"layer": layer, "verdict": _decide(p, q, alpha), "a": _stats(a), "threshold": f.threshold, "p": p}
     b = [f.factor * v for v in vals(f.b)]
     p, q = _welch(a, b, claimed), _welch(a, b, opposite)
-    return {"layer": layer, "verdict": _decide(p, q), "a": _stats(a), "b": _stats(b), "factor": f.factor, "p": p}
+    return {"layer": layer, "verdict": _decide(p, q, alpha), "a": _stats(a), "b": _stats(b), "factor": f.factor, "p": p}
 
 
 def evaluate(
-    f: Finding, records: Sequence[dict[str, Any]], reading: str | None = None, untrained: Sequence[str] = ()
+    f: Finding,
+    records: Sequence[dict[str, Any]],
+    reading: str | None = None,
+    untrained: Sequence[str] = (),
+    alpha: float = ALPHA,
 ) -> dict[str, Any]:
-    """The verdict of ``f`` over ``records`` (one reading's rows when the spec has readings), with the numbers
-    that decided it: per layer, each side's seeds (n, mean, std) and the one-sided p-value. A finding that reads
-    a row in ``untrained`` (rows the report flags as not trained) is *inconclusive*, whatever its numbers say."""
+    """The verdict of ``f`` over ``records`` (one reading's rows when the spec has readings) at significance level
+    ``alpha``, with the numbers that decided it: per layer, each side's seeds (n, mean, std) and the one-sided
+    p-value. A finding that reads a row in ``untrained`` (rows the report flags as not trained) is
+    *inconclusive*, whatever its numbers say. An inconclusive verdict says what would decide it (``to_decide``:
+    :func:`nnlite.experiments.power.to_decide`)."""
     suffix = f" [{reading}]" if reading else ""
     layers = [None] if f.metric not in _PER_LAYER else (f.layers if isinstance(f.layers, list) else [f.layers])
-    parts = [_one_layer(f, records, layer, suffix) for layer in layers]
+    parts = [_one_layer(f, records, layer, suffix, alpha) for layer in layers]
     verdicts = {p["verdict"] for p in parts}
     if "does not hold" in verdicts:
         verdict = "does not hold"
@@ -255,15 +264,21 @@ def evaluate(
     idle = [row for row in f.rows_used() if row + suffix in untrained]
     if idle:
         verdict = "inconclusive"
-    return {
+    result: dict[str, Any] = {
         "untrained_rows": idle,
         "claim": f.claim,
         "source": f.source,
         "reading": reading,
         "test": _describe(f),
         "verdict": verdict,
+        "alpha": alpha,
         "parts": parts,
     }
+    if verdict == "inconclusive":
+        from .power import to_decide
+
+        result["to_decide"] = to_decide(f, result, records, alpha=alpha)
+    return result
 
 
 def _describe(f: Finding) -> str:
@@ -281,10 +296,12 @@ def verdicts(
     readings: Sequence[str],
     records: Sequence[dict[str, Any]],
     untrained: Sequence[str] = (),
+    alpha: float = ALPHA,
 ) -> list[dict]:
-    """Every finding's verdict, once per reading (once when the spec has none); see :func:`evaluate`."""
+    """Every finding's verdict, once per reading (once when the spec has none), at ``alpha``; see
+    :func:`evaluate`."""
     names: list[str | None] = list(readings) or [None]
-    return [evaluate(f, records, r, untrained) for f in findings for r in names]
+    return [evaluate(f, records, r, untrained, alpha) for f in findings for r in names]
 
 
 def _fmt(s: dict[str, Any] | None) -> str:
@@ -293,20 +310,44 @@ def _fmt(s: dict[str, Any] | None) -> str:
     return f"{s['mean']:.3g} ± {s['std']:.2g} (n={s['n']})"
 
 
-def findings_markdown(results: Sequence[dict[str, Any]]) -> str:
-    """The findings section of a report: the claim, the reading, the verdict and the numbers that decided it."""
+def _seeds(r: dict[str, Any]) -> str:
+    ns = sorted({p[k]["n"] for p in r["parts"] for k in ("a", "b", "first", "second_last", "last") if k in p})
+    return "—" if not ns else str(ns[0]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
+
+
+def design_text(design: dict[str, Any] | None) -> str:
+    """How the verdicts were reached: a fixed set of seeds at :data:`ALPHA`, or ``--until-decided``'s looks."""
+    if not design or design.get("kind") != "adaptive":
+        return (
+            f"Seeds fixed in advance; each claim is tested once over them: a one-sided Welch t-test (a one-sample "
+            f"t-test against a threshold) at α = {ALPHA}"
+        )
+    looks = design["looks"]
+    return (
+        f"Seeds added adaptively (--until-decided, at most {looks[-1]} a row): up to {len(looks)} looks, at "
+        f"{', '.join(map(str, looks))} seeds a row, planned before the first run; this report is look "
+        f"{design['look']}. Each look tests at α = {ALPHA}/{len(looks)} = {design['alpha']:.3g} (Bonferroni over "
+        f"the planned looks), so the chance of a false verdict over every look stays under {ALPHA}; seeds are "
+        f"added only to the rows an undecided finding reads"
+    )
+
+
+def findings_markdown(results: Sequence[dict[str, Any]], design: dict[str, Any] | None = None) -> str:
+    """The findings section of a report: the claim, the reading, the verdict, the numbers that decided it, the
+    seeds it used, and for an undecided one what would decide it (``design``: how the seeds were chosen,
+    :func:`design_text`)."""
     if not results:
         return ""
     lines = [
         "",
         "## Findings",
         "",
-        f"Each claim is tested over seeds: a one-sided Welch t-test (a one-sample t-test against a threshold) at "
-        f"α = {ALPHA}; *holds* when the claimed direction is significant, *does not hold* when the opposite is, "
-        f"*inconclusive* otherwise (and always with fewer than two seeds a row).",
+        f"{design_text(design)}; *holds* when the claimed direction is significant, *does not hold* when the "
+        "opposite is, *inconclusive* otherwise (and always with fewer than two seeds a row, or a row that did not "
+        "train).",
         "",
-        "| claim | reading | verdict | condition | numbers |",
-        "|---|---|---|---|---|",
+        "| claim | reading | verdict | condition | numbers | seeds | to decide |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         nums = []
@@ -325,7 +366,8 @@ def findings_markdown(results: Sequence[dict[str, Any]]) -> str:
         verdict = f"**{r['verdict']}**"
         if r.get("untrained_rows"):
             nums.insert(0, f"rows that did not train: {', '.join(r['untrained_rows'])}")
-        cells = [r["claim"], r["reading"] or "—", verdict, r["test"], "; ".join(nums)]
+        decide = (r.get("to_decide") or {}).get("text", "—")
+        cells = [r["claim"], r["reading"] or "—", verdict, r["test"], "; ".join(nums), _seeds(r), decide]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..training.io import atomic_write, own_file, write_json
-from .findings import findings_markdown, verdicts
+from .adaptive import read_design
+from .findings import ALPHA, findings_markdown, verdicts
 from .quality import load_checked, notes_markdown, row_quality, shown_rows, skipped_markdown
 from .spec import Spec
 
@@ -165,10 +166,15 @@ def write_report(spec: Spec, folder: str | os.PathLike, *, title_note: str = "",
         records, skipped = load_checked(folder, experiment)
         rows = aggregate(spec, records)
         untrained = [r["variation"] for r in rows if r.get("did_not_train")]
-        checked = verdicts(spec.findings, list(spec.readings), records, untrained)
-        text = markdown(spec, rows, title_note=title_note) + findings_markdown(checked) + sources_markdown(spec)
+        design = read_design(folder)
+        alpha = design["alpha"] if design else ALPHA
+        checked = verdicts(spec.findings, list(spec.readings), records, untrained, alpha)
+        text = markdown(spec, rows, title_note=title_note) + findings_markdown(checked, design)
+        text += sources_markdown(spec, records)
         text += skipped_markdown(skipped)
-        doc = {"spec": spec.name, "title": spec.title + title_note, "rows": rows, "findings": checked}
+        doc: dict[str, Any] = {"spec": spec.name, "title": spec.title + title_note, "rows": rows}
+        doc["findings"] = checked
+        doc["design"] = design or {"kind": "fixed", "alpha": ALPHA}
         doc["skipped"] = skipped
         write_json(own_file(folder, "report.json"), {**doc, "sources": spec.sources}, own=True)
         figure = spec.report.get("figure")
@@ -178,15 +184,31 @@ def write_report(spec: Spec, folder: str | os.PathLike, *, title_note: str = "",
     return text
 
 
-def sources_markdown(spec: Spec) -> str:
-    """Where each setting comes from (the spec's ``[sources]``), and the readings run where text and code differ."""
+def _ran(spec: Spec, reading: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The options a reading's runs actually had (its first record's): what the report prints, not the spec."""
+    for r in records:
+        if str(r.get("variation", "")).endswith(f" [{reading}]") and isinstance(r.get("options"), dict):
+            return r["options"]
+    return {}
+
+
+def sources_markdown(spec: Spec, records: list[dict[str, Any]] | None = None) -> str:
+    """Where each setting comes from (the spec's ``[sources]``), and the readings run where text and code differ,
+    each with the options its runs had: the input normalisation constants that ran (a run on another data set gets
+    that data set's, :mod:`~nnlite.experiments.normalization`) and where they came from."""
+    from .normalization import source
+
     lines = [""]  # a blank line after the findings' table
     if spec.readings:
         lines += ["## Readings", ""]
-        lines += [
-            f"- **{name}**: {', '.join(f'{k} = {v!r}' for k, v in o.items()) or 'the base'}"
-            for name, o in spec.readings.items()
-        ]
+        for name, o in spec.readings.items():
+            ran = _ran(spec, name, records or [])
+            shown = {k: ran.get(k, v) for k, v in o.items()}
+            text = ", ".join(f"{k} = {v!r}" for k, v in shown.items()) or "the base"
+            if "input_mean" in o or "input_std" in o:
+                dataset = ran.get("dataset", spec.base.get("dataset", "digits"))
+                text += f" (on {dataset}: {source(dataset)})"
+            lines.append(f"- **{name}**: {text}")
         lines.append("")
     if spec.sources:
         lines += ["## Where each setting comes from", "", "| setting | source |", "|---|---|"]

@@ -69,7 +69,8 @@ def run(options: Mapping[str, Any]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``options`` (as given), ``rule_repr``, ``n_classes`` (the network's outputs),
+        ``options`` (as given), ``rule_repr``, ``n_classes`` (the network's outputs), ``steps`` (the optimizer
+        steps of the epochs trained),
         ``test_acc``/``test_loss``/``train_acc``/``train_loss`` of the last epoch, ``stopped`` (None, or where a
         non-finite loss stopped training), ``seconds`` (training time),
         ``history`` (:meth:`nnlite.History.to_dict`), ``final_alignment`` (:class:`nnlite.Alignment` as a dict on
@@ -106,6 +107,7 @@ def run(options: Mapping[str, Any]) -> dict[str, Any]:
         "options": dict(options),
         "rule_repr": repr(rule),
         "n_classes": int(net.n_outputs),
+        "steps": len(hist.epoch) * math.ceil(built.train[0].shape[0] / config.batch_size),
         "test_acc": last(hist.test_acc),
         "best_test_acc": _finite(float(max(hist.test_acc))) if hist.test_acc else None,
         "test_loss": last(hist.test_loss),
