@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import shlex
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,8 @@ from nnlite._validation import did_you_mean
 from nnlite.experiments.validate import RUNS_WITHOUT_YES
 
 from .build import CLIError
+from .sweep_args import continue_command, items, overrides, seeds_of, select
+from .sweep_view import Bar, cpu_to_run, duration, plan_table
 
 __all__ = ["CONFIRM_HOURS", "add_sweep_commands", "cmd_report", "cmd_reproduce", "cmd_sweep"]
 
@@ -52,6 +52,10 @@ def add_sweep_commands(sub: Any, positive_int: Any) -> None:
             help="set a run option in every run, as TOML (e.g. --set epochs=5 --set train_size=10000); repeatable",
         )
         p.add_argument("--seeds", default=None, help="comma-separated seeds replacing the spec's (e.g. 0,1,2)")
+        p.add_argument("--rows", default=None, help="comma-separated rows to run (default: every row)")
+        p.add_argument(
+            "--findings", default=None, help="comma-separated findings (1 = the spec's first) whose rows to run"
+        )
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument(
             "--yes",
@@ -74,8 +78,15 @@ def add_sweep_commands(sub: Any, positive_int: Any) -> None:
     p = sub.add_parser("report", help="the paper's table from a results folder")
     p.add_argument("dir", help="a folder written by nnlite sweep")
     p = sub.add_parser("reproduce", help="sweep a shipped spec, then report it")
-    p.add_argument("name", help="a shipped spec: launay-table1, launay-table2, launay-table4, launay-fig4, ...")
+    p.add_argument("name", help="a shipped spec (launay-table1, launay-table2, launay-fig4, ...) or a .toml file")
     common(p)
+    p.add_argument(
+        "--until-decided",
+        action="store_true",
+        help="add seeds, look by look, to the rows that undecided findings read until each is decided or "
+        "--max-seeds is reached (each look tested at 0.05 / looks)",
+    )
+    p.add_argument("--max-seeds", type=positive_int, default=20, help="seeds a row at most (default 20)")
 
 
 def _out(args: argparse.Namespace, name: str) -> Path:
@@ -85,120 +96,6 @@ def _out(args: argparse.Namespace, name: str) -> Path:
     return Path("runs") / f"{name}-{stamp}"
 
 
-class _Bar:
-    """One tqdm bar over runs on standard error, and one line per finished run."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.bar: Any = None
-        self.enabled = enabled
-        self.reasons: Counter[str] = Counter()
-        self.done = 0
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "damaged":
-            print(f"  damaged {event['file']}: {event['reason']}; running it again", flush=True)
-        elif kind == "start":
-            print(f"{event['total']} runs, {event['skipped']} already done, {event['submitted']} to run", flush=True)
-            if self.enabled and event["submitted"]:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=event["submitted"], desc="runs", file=sys.stderr, dynamic_ncols=True)
-        elif kind == "done":
-            secs = event.get("seconds")
-            took = "" if secs is None else f" in {secs:.1f} s"
-            why = f": {event['error']}" if event.get("error") else ""
-            self.done += 1
-            if event.get("error"):
-                self.reasons[event["error"]] += 1
-            print(f"  {event['status']:6s} {event['variation']} seed {event['seed']}{took}{why}", flush=True)
-            if self.bar is not None:
-                self.bar.update(1)
-                self.bar.set_postfix(failed=event["failed"], running=event["running"], refresh=False)
-        elif kind == "end" and self.bar is not None:
-            self.bar.close()
-        if kind == "end" and self.reasons:
-            print("failed runs, by reason:")
-            for reason, n in self.reasons.most_common():
-                print(f"  {n} × {reason}")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _plan_table(plan: dict[str, Any], workers: int) -> str:
-    """The dry run as a table: per variation its runs, runs to do, step time and wall time on ``workers``."""
-    lines = ["| variation | runs | to run | step s | est. wall |", "|---|---|---|---|---|"]
-    for name, v in plan["variations"].items():
-        name = name.replace("|", "\\|")  # e.g. "norm+|x|"
-        if "error" in v:
-            lines.append(f"| {name} | {v['seeds']} | {v['to_run']} | — | fails: {v['error'].splitlines()[0]} |")
-            continue
-        wall = v["step_seconds"] * v["steps_per_run"] * v["to_run"] / workers
-        lines.append(f"| {name} | {v['seeds']} | {v['to_run']} | {v['step_seconds']:.4f} | {_duration(wall)} |")
-    cpu = _cpu_to_run(plan)
-    lines += [
-        "",
-        f"{plan['runs']} runs, {plan['done']} done, {plan['to_run']} to run: about {_duration(cpu)} of CPU, "
-        f"{_duration(cpu / workers)} of wall time on {workers} worker(s) (a lower bound: evaluation, alignment and "
-        "data loading are left out)",
-    ]
-    return "\n".join(lines)
-
-
-def _cpu_to_run(plan: dict[str, Any]) -> float:
-    """CPU seconds of the runs to do, over the variations that could be timed."""
-    return sum(
-        v["step_seconds"] * v["steps_per_run"] * v["to_run"] for v in plan["variations"].values() if "error" not in v
-    )
-
-
-def _overrides(items: list[str]) -> dict[str, Any]:
-    """``--set KEY=VALUE`` as a mapping: each KEY a run option (not ``seed``: seeds are ``--seeds``), each VALUE
-    TOML (a bare word is a string)."""
-    import tomllib
-
-    from nnlite.experiments.run import RUN_OPTIONS
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise CLIError(f"--set takes KEY=VALUE, got {item!r}")
-        if key == "seed":
-            raise CLIError(f"--set {item}: the runs' seeds come from the spec's seed list or --seeds, not --set seed")
-        if key not in RUN_OPTIONS:
-            raise CLIError(f"--set {item}: {key!r} is not a run option{did_you_mean(key, RUN_OPTIONS)}")
-        try:
-            out[key] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key] = value  # a bare word: a string (e.g. --set rule=fa)
-    return out
-
-
-#: The most seeds --seeds takes (each is one run per row).
-MAX_SEEDS = 1000
-
-
-def _seeds(args: argparse.Namespace) -> list[int] | None:
-    if args.seeds is None:
-        return None
-    try:
-        seeds = [int(s) for s in str(args.seeds).split(",")]
-    except ValueError:
-        raise CLIError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
-    if min(seeds) < 0 or len(set(seeds)) != len(seeds) or len(seeds) > MAX_SEEDS:
-        raise CLIError(f"--seeds takes at most {MAX_SEEDS} distinct non-negative integers, got {args.seeds!r}")
-    return seeds
-
 
 def _checked_runs(args: argparse.Namespace, spec: Any) -> list[dict[str, Any]]:
     """The spec's runs at the command's scale, each checked as the spec file's rows are, and their data at hand."""
@@ -207,7 +104,7 @@ def _checked_runs(args: argparse.Namespace, spec: Any) -> list[dict[str, Any]]:
     from nnlite.experiments.spec import SpecError, expand
     from nnlite.experiments.validate import check_run_count
 
-    overrides, seeds = _overrides(args.set), _seeds(args)
+    given, seeds = overrides(args.set), seeds_of(args)
     n_seeds = (
         len(seeds) if seeds is not None else len(spec.quick.get("seeds", spec.seeds) if args.quick else spec.seeds)
     )
@@ -216,26 +113,14 @@ def _checked_runs(args: argparse.Namespace, spec: Any) -> list[dict[str, Any]]:
     except ValueError as exc:
         raise CLIError(f"{spec.name}: {exc}") from None
     try:
-        runs = expand(spec, quick=args.quick, dataset=args.dataset, overrides=overrides, seeds=seeds)
+        runs = expand(spec, quick=args.quick, dataset=args.dataset, overrides=given, seeds=seeds)
         check_options(runs)
     except (ConfigError, SpecError) as exc:
-        given = [f"--set {s}" for s in args.set] + (["--dataset " + args.dataset] if args.dataset else [])
-        given += ["--quick"] if args.quick else []
-        raise CLIError(f"{' '.join(given) or spec.name}: {exc}") from None
+        flags = [f"--set {s}" for s in args.set] + (["--dataset " + args.dataset] if args.dataset else [])
+        flags += ["--quick"] if args.quick else []
+        raise CLIError(f"{' '.join(flags) or spec.name}: {exc}") from None
     check_data(runs, f"{spec.name}'s runs")
     return runs
-
-
-def _continue_command(args: argparse.Namespace, out: Path) -> str:
-    words = ["nnlite", args.command, getattr(args, "spec", None) or args.name, "--out", str(out)]
-    words += ["--quick"] if args.quick else []
-    words += ["--dataset", args.dataset] if args.dataset else []
-    for item in args.set:
-        words += ["--set", item]
-    words += ["--seeds", args.seeds] if args.seeds else []
-    words += ["--scheduler", args.scheduler] if args.scheduler else []
-    words += ["--workers", str(args.workers)] if args.workers else []
-    return shlex.join(words)
 
 
 def _workers(args: argparse.Namespace) -> int:
@@ -274,51 +159,63 @@ def _claim(out: Path, meta: dict[str, Any], args: argparse.Namespace, spec: Any,
     return target
 
 
-def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int]:
+def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int, dict[str, Any]]:
+    """Sweep ``spec_name`` as ``args`` say: ``(spec, results folder, exit code, experiment record)``."""
     from nnlite.experiments.folder import experiment_of
     from nnlite.experiments.lock import folder_lock
-    from nnlite.experiments.records import is_done, run_key
-    from nnlite.experiments.sweep import dry_run, sweep
+    from nnlite.experiments.sweep import dry_run
 
     spec = _load(spec_name, args.yes)
     out = _out(args, spec.name)
     if args.scheduler and args.workers:
         raise CLIError("--workers applies to the local cluster, not with --scheduler")
     runs = _checked_runs(args, spec)
-    meta = experiment_of(spec, runs, quick=args.quick, dataset=args.dataset, overrides=_overrides(args.set))
-    key = meta["experiment"]
+    meta = experiment_of(spec, runs, quick=args.quick, dataset=args.dataset, overrides=overrides(args.set))
+    runs = select(args, spec, runs)  # a subset of the experiment's runs: the folder's key is the whole one's
     if getattr(args, "dry_run", False):
         if out.is_dir():
             out = _claim(out, meta, args, spec, write=False)
         if spec.kind == "train":
-            print(_plan_table(dry_run(runs, out, key), _workers(args)))
-        return spec, out, 0
+            print(plan_table(dry_run(runs, out, meta["experiment"]), _workers(args)))
+        return spec, out, 0, meta
     if spec.kind != "train":
         with folder_lock(out, spec.name):
             out = _claim(out, meta, args, spec, write=True)
-        return spec, out, 0
-    workers = _workers(args)
+        return spec, out, 0, meta
     target = _claim(out, meta, args, spec, write=False) if out.is_dir() else out
     if target != out:
         print(f"{out} holds another experiment: sweeping into its sub-folder {target}", flush=True)
-    with folder_lock(target, spec.name):
-        out = _claim(target, meta, args, spec, write=False)  # under the lock; written once the sweep is confirmed
+    out, code = _execute(args, spec, target, runs, meta)
+    return spec, out, code, meta
+
+
+def _execute(
+    args: argparse.Namespace, spec: Any, out: Path, runs: list[dict[str, Any]], meta: dict[str, Any]
+) -> tuple[Path, int]:
+    """Under the folder's lock: estimate, confirm, record the experiment, sweep ``runs``; (folder, exit code)."""
+    from nnlite.experiments.lock import folder_lock
+    from nnlite.experiments.records import is_done, run_key
+    from nnlite.experiments.sweep import dry_run, sweep
+
+    key, workers = meta["experiment"], _workers(args)
+    with folder_lock(out, spec.name):
+        out = _claim(out, meta, args, spec, write=False)  # under the lock; written once the sweep is confirmed
         todo = [r for r in runs if args.rerun or not is_done(out / f"{run_key(r['options'])}.json", key)]
         if todo:
             plan = dry_run(todo, out, key)
-            cpu = _cpu_to_run(plan)
+            cpu = cpu_to_run(plan)
             wall = cpu / workers
             bad = [f"{k} ({v['error'].splitlines()[0]})" for k, v in plan["variations"].items() if "error" in v]
             untimed = f"; not timed, as they fail to build: {', '.join(bad)}" if bad else ""
-            print(f"estimated wall time: {_duration(wall)} on {workers} worker(s) ({_duration(cpu)} of CPU){untimed}")
+            print(f"estimated wall time: {duration(wall)} on {workers} worker(s) ({duration(cpu)} of CPU){untimed}")
             if wall > CONFIRM_HOURS * 3600 and not args.yes:
                 raise CLIError(
-                    f"{spec.name} would run for about {_duration(wall)} on {workers} worker(s), over "
+                    f"{spec.name} would run for about {duration(wall)} on {workers} worker(s), over "
                     f"{CONFIRM_HOURS:g} h: pass --yes to run it, or scale it (--quick, --set epochs=..., --seeds ...; "
                     "--dry-run shows each variation)"
                 )
-        _claim(out, meta, args, spec, write=True)
-        bar = _Bar(not args.no_progress and sys.stderr.isatty())
+        _claim(out, {**meta, "seeds": sorted({r["seed"] for r in runs})}, args, spec, write=True)
+        bar = Bar(not args.no_progress and sys.stderr.isatty())
         try:
             summary = sweep(
                 runs,
@@ -334,12 +231,12 @@ def _run_sweep(args: argparse.Namespace, spec_name: str) -> tuple[Any, Path, int
             kept = sum(is_done(out / f"{run_key(r['options'])}.json", key) for r in runs)
             print(
                 f"\ninterrupted: {kept} of {len(runs)} runs finished and kept in {out} ({bar.done} this time); "
-                f"continue with {_continue_command(args, out)}",
+                f"continue with {continue_command(args, out)}",
                 flush=True,
             )
             raise
     print(f"{summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped; results in {out}")
-    return spec, out, 0 if summary.failed == 0 else 1
+    return out, 0 if summary.failed == 0 else 1
 
 
 def _note(args: argparse.Namespace) -> str:
@@ -353,8 +250,7 @@ def _note(args: argparse.Namespace) -> str:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run ``nnlite sweep``: 0 when every run succeeded, 1 otherwise."""
-    _, _, code = _run_sweep(args, args.spec)
-    return code
+    return _run_sweep(args, args.spec)[2]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -378,14 +274,55 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    """Run ``nnlite reproduce NAME``: the sweep of a shipped spec, then its report."""
+    """Run ``nnlite reproduce NAME``: the sweep of a shipped spec (or a spec file), then its report; with
+    ``--until-decided``, seeds added to the rows undecided findings read, look by look (:func:`_until_decided`)."""
     from nnlite.experiments.spec import shipped_specs
 
-    if args.name not in shipped_specs():
+    if args.name not in shipped_specs() and not str(args.name).endswith(".toml"):
         hint = did_you_mean(args.name, shipped_specs())
         raise CLIError(f"unknown spec {args.name!r}{hint}; shipped: {', '.join(sorted(shipped_specs()))}")
-    spec, out, code = _run_sweep(args, args.name)
+    spec, out, code, meta = _run_sweep(args, args.name)
     if getattr(args, "dry_run", False):
         return code
+    if args.until_decided and spec.kind == "train":
+        code = max(code, _until_decided(args, spec, out, meta))
     cmd_report(argparse.Namespace(dir=str(out)))
+    return code
+
+
+def _until_decided(args: argparse.Namespace, spec: Any, out: Path, meta: dict[str, Any]) -> int:
+    """Look after look (:func:`nnlite.experiments.adaptive.plan_looks`), test every finding at the corrected level
+    and sweep more seeds on the rows that undecided findings read, until each is decided or the plan ends."""
+    from nnlite.experiments.adaptive import next_runs, plan_looks, write_design
+    from nnlite.experiments.findings import verdicts
+    from nnlite.experiments.quality import load_checked
+    from nnlite.experiments.report import aggregate
+    from nnlite.experiments.spec import expand
+
+    n0 = len(seeds_of(args) or (spec.quick.get("seeds", spec.seeds) if args.quick else spec.seeds))
+    try:
+        looks = plan_looks(n0, args.max_seeds)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    chosen = {spec.findings[int(i) - 1].claim for i in items(args.findings)} if args.findings else None
+    design, code = write_design(out, looks, 1), 0
+
+    def make_runs(seeds: list[int]) -> list[dict[str, Any]]:
+        kw = {"quick": args.quick, "dataset": args.dataset, "overrides": overrides(args.set)}
+        return select(args, spec, expand(spec, seeds=seeds, **kw))
+
+    for look, target in enumerate(looks[1:], start=2):
+        records = load_checked(out, meta["experiment"])[0]
+        untrained = [r["variation"] for r in aggregate(spec, records) if r.get("did_not_train")]
+        results = verdicts(spec.findings, list(spec.readings), records, untrained, design["alpha"])
+        results = [r for r in results if chosen is None or r["claim"] in chosen]
+        runs = next_runs(results, records, target, make_runs)
+        if not runs:
+            print(f"look {look - 1} of {len(looks)}: no finding that more seeds would decide is left", flush=True)
+            break
+        rows = sorted({r["variation"] for r in runs})
+        print(f"look {look} of {len(looks)}: {target} seeds a row on {', '.join(rows)}", flush=True)
+        _, c = _execute(args, spec, out, runs, meta)
+        code = max(code, c)
+        design = write_design(out, looks, look)
     return code
