@@ -223,3 +223,25 @@ def test_a_reading_normalises_an_npz_with_its_own_statistics_and_reports_them(tm
     text = sources_markdown(spec, recs)
     assert f"input_mean = [{round(mean, 4)}]" in text and "mine.npz's own training set" in text
     assert "0.4914" not in text
+
+
+def test_a_spec_run_on_an_npz_records_and_reports_the_constants_that_ran(tmp_path, capsys, in_process_scheduler):
+    x = np.random.default_rng(1).random((64, 6), dtype=np.float32) * 0.5 + 0.4
+    y = np.arange(64) % 2
+    data = tmp_path / "own.npz"
+    np.savez(data, x_train=x, y_train=y, x_test=x[:16], y_test=y[:16])
+    text = SYNTHETIC.replace("seeds = [0, 1]", "seeds = [0]").split("[[variation]]")[0]
+    text += '[reading."as run"]\ninput_mean = [0.4914, 0.4822, 0.4465]\ninput_std = [0.2023, 0.1994, 0.2010]\n'
+    spec = tmp_path / "npz.toml"
+    spec.write_text(text)
+    out = tmp_path / "res"
+    argv = ["reproduce", str(spec), "--dataset", str(data), "--out", str(out), "--scheduler", in_process_scheduler]
+    code, stdout, err = _run([*argv, "--no-progress"], capsys)
+    assert code == 0, err
+    (record,) = _records(out)
+    assert record["status"] == "ok", record.get("error")
+    assert record["options"]["input_mean"] == [round(float(x.mean()), 4)]
+    assert record["options"]["input_std"] == [round(float(x.std()), 4)]
+    readings = (out / "report.md").read_text().split("## Readings")[1]
+    assert f"input_mean = [{round(float(x.mean()), 4)}]" in readings and "own.npz's own training set" in readings
+    assert "0.4914" not in readings
