@@ -44,6 +44,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..training.io import read_regular
 from . import validate
 from .findings import Finding, parse_findings
 from .run import RUN_OPTIONS, config_of
@@ -134,7 +135,7 @@ def load_spec(path: str | os.PathLike, *, yes: bool = False) -> Spec:
     if not os.path.lexists(p) and p in shipped_specs():
         p = str(shipped_specs()[p])
     try:
-        data = _read_spec_file(p)
+        data = read_regular(p, MAX_SPEC_BYTES, "spec", follow=True)  # a link to a spec is the caller's
     except FileNotFoundError:
         from .._validation import did_you_mean
 
@@ -148,24 +149,6 @@ def load_spec(path: str | os.PathLike, *, yes: bool = False) -> Spec:
     except UnicodeDecodeError:
         raise SpecError(f"{p}: not a text file (a spec is TOML in UTF-8); pass the .toml file") from None
     return load_spec_text(text, p, yes=yes)
-
-
-def _read_spec_file(p: str) -> bytes:
-    """The bytes of the spec file ``p`` (a link to one is followed: the file is the caller's), without blocking
-    on a FIFO and without reading more than :data:`MAX_SPEC_BYTES`."""
-    import stat
-
-    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{p}: not a regular file (a folder, device or FIFO); a spec is a .toml file")
-        if st.st_size > MAX_SPEC_BYTES:
-            raise ValueError(f"{p}: {st.st_size:,} bytes, more than a spec may hold ({MAX_SPEC_BYTES:,})")
-        data = f.read(MAX_SPEC_BYTES + 1)
-    if len(data) > MAX_SPEC_BYTES:
-        raise ValueError(f"{p}: more than a spec may hold ({MAX_SPEC_BYTES:,} bytes)")
-    return data
 
 
 def load_spec_text(text: str, path: str, *, yes: bool = False) -> Spec:

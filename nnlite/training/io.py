@@ -81,13 +81,14 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, own: bool = False) -> 
         f.write(data)
 
 
-def read_regular(path: str | os.PathLike, limit: int, what: str = "file") -> bytes:
-    """The bytes of the regular file at ``path``, at most ``limit`` of them, read without following a link and
-    without blocking: a link, a FIFO, a device or a folder there, or a file over ``limit`` bytes, is a
-    ``ValueError`` naming it (``what`` says what it should have been); a missing file is ``FileNotFoundError``."""
+def read_regular(path: str | os.PathLike, limit: int, what: str = "file", *, follow: bool = False) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them, read without blocking and (unless
+    ``follow``: a file the caller named) without following a link: a link, a FIFO, a device or a folder there, or
+    a file over ``limit`` bytes, is a ``ValueError`` naming it (``what`` says what it should have been); a
+    missing file is ``FileNotFoundError``."""
     path = os.fspath(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -99,10 +100,10 @@ def read_regular(path: str | os.PathLike, limit: int, what: str = "file") -> byt
         if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{path} is not a regular file (a device, FIFO, socket or folder), not a {what}")
         if st.st_size > limit:
-            raise ValueError(f"{path} holds {st.st_size:,} bytes, more than a {what} may ({limit:,})")
+            raise ValueError(f"{path} holds {st.st_size:,} bytes, more than a {what} may hold ({limit:,})")
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise ValueError(f"{path} grew past {limit:,} bytes while it was read; not a {what}")
+        raise ValueError(f"{path} grew past {limit:,} bytes while it was read: more than a {what} may hold")
     return data
 
 
