@@ -12,7 +12,7 @@ import numpy as np
 
 from .._validation import SeedLike, as_generator, check_seed, finite_float
 from ..layers import init_weight
-from .base import Grads, Rule, check_error
+from .base import Grads, Rule, RuleStep, check_error
 from .fa import load_matrices
 from .forward_blocks import block_activations, block_forward, check_dense_blocks
 
@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from ..network import Caches, Sequential
 
 __all__ = ["DDTP", "DTP"]
-
-#: How many steps' feedback updates wait for their ``after_step`` (the training step's and a measurement's).
-_PENDING = 4
 
 
 class DTP(Rule):
@@ -80,8 +77,8 @@ class DTP(Rule):
       and the forward weights before the step (Algorithm 1's order; the framework's ``train_parallel`` trains
       the feedback on the same mini-batch before the forward update), the noise drawn independently per
       mapping. No feedback pre-training epochs, no feedback weight decay (the authors' ``epochs_fb``,
-      ``feedback_wd``). The update is computed with the gradients and applied by :meth:`after_step` (matched
-      to the gradients it is given), so measuring alignment never changes the rule.
+      ``feedback_wd``). The update is the step's change (:meth:`step`) and :meth:`commit` applies exactly
+      that step's, so measuring alignment never changes the rule.
     - Dense networks only (blocks of Dense, one activation and Dropout: a dropout mask is the training pass's in
       every extra pass); neither paper defines convolutional DTP, so convolutions are refused.
 
@@ -102,7 +99,6 @@ class DTP(Rule):
         self._c: list[np.ndarray | None] = []
         self._acts: list[Layer | None] = []
         self._rng = np.random.default_rng(0)
-        self._pending: list[tuple[Grads, list[tuple[np.ndarray, np.ndarray]], Any]] = []
 
     # -- set-up and the feedback mappings --------------------------------------------------------------------
     def _setup(self, net: Sequential) -> None:
@@ -116,7 +112,6 @@ class DTP(Rule):
         ]
         self._c = [None] + [np.zeros(l[k - 1], dtype=net.dtype) for k in range(1, len(l))]
         self._rng = rng
-        self._pending = []
 
     def mappings(self, net: Sequential) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Per hidden block k, ``(V_k, c_k)`` of the mapping ``g_k`` from block k's output to block k-1's
@@ -163,11 +158,10 @@ class DTP(Rule):
             diffs.append(self._g(k, h[k] + diffs[-1])[0] - self._g(k, h[k])[0])
         return diffs[::-1]
 
-    def gradients_and_signals(
-        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
-    ) -> tuple[Grads, list[np.ndarray]]:
+    def step(self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None) -> RuleStep:
         """Every block's gradients from its local loss (the output block's from ``e``), the signals
-        ``(h_k - ĥ_k)/N``; the feedback mappings' update is computed here and applied by :meth:`after_step`."""
+        ``(h_k - ĥ_k)/N``; the step's change is the feedback mappings' update (and the noise stream past its
+        draws), applied by :meth:`commit`."""
         e = check_error(net, caches, e, y)
         self.setup(net)
         top, out_grads = self._top_step(net, caches, e)
@@ -179,28 +173,21 @@ class DTP(Rule):
             for gr in net.backward_block(k, g, caches, need_dx=False, need_delta=False)[1]
         ]
         grads += out_grads
-        rng = copy.deepcopy(self._rng)  # the stream moves on in after_step only: measuring draws the same noise
+        rng = copy.deepcopy(self._rng)  # the stream moves on in commit only: measuring draws the same noise
         updates = [(dV, dc) for _, dV, dc in self.reconstructions(net, caches, rng)]
-        self._pending = [*self._pending[-(_PENDING - 1) :], (grads, updates, rng.bit_generator.state)]
-        return grads, signals
+        return RuleStep(grads, signals, (updates, rng.bit_generator.state))
 
-    def after_step(self, net: Sequential, grads: Grads) -> None:
-        """``V_k <- V_k - η_g ∂L^inv/∂V_k``, ``c_k`` likewise, with the update computed with ``grads`` (the list
-        :meth:`gradients` returned for this step); the noise generator moves past that step's draws."""
+    def _commit(self, net: Sequential, step: RuleStep) -> None:
+        """``V_k <- V_k - η_g ∂L^inv/∂V_k``, ``c_k`` likewise, with the step's own update; the noise generator
+        moves past that step's draws."""
         self.setup(net)
-        entry = next((p for p in self._pending if p[0] is grads), None)
-        if entry is None:
-            raise ValueError(
-                f"{type(self).__name__}.after_step needs the gradients this rule returned for the step: its feedback "
-                "mappings learn from that step's activations"
-            )
-        for k, (dV, dc) in enumerate(entry[1], start=1):
+        updates, rng_state = step.change
+        for k, (dV, dc) in enumerate(updates, start=1):
             V, c = self._V[k], self._c[k]
             assert V is not None and c is not None
             V -= self.feedback_lr * dV
             c -= self.feedback_lr * dc
-        self._rng.bit_generator.state = entry[2]
-        self._pending = []
+        self._rng.bit_generator.state = rng_state
 
     # -- the reconstruction losses -----------------------------------------------------------------------------
     def reconstructions(
@@ -259,7 +246,6 @@ class DTP(Rule):
         load_matrices(self._V, {k: v for k, v in state.items() if k.startswith("V")}, "V", who)
         load_matrices(self._c, {k: v for k, v in state.items() if not k.startswith("V")}, "c", who)
         self._rng.bit_generator.state = rng_state
-        self._pending = []
 
 
 class DDTP(DTP):

@@ -79,14 +79,6 @@ class RuleInfo:
 RULES: dict[str, RuleInfo] = {}
 
 
-def _family(cls: type[Rule]) -> str:
-    if issubclass(cls, DirectRule):
-        return "direct"
-    if issubclass(cls, (FeedbackChain, BP)):
-        return "chain"
-    return str(getattr(cls, "family", "other"))
-
-
 def info_of(cls: type[Rule]) -> RuleInfo:
     """A rule class's :class:`RuleInfo`, read from the class."""
     if not (isinstance(cls, type) and issubclass(cls, Rule)):
@@ -97,14 +89,14 @@ def info_of(cls: type[Rule]) -> RuleInfo:
     return RuleInfo(
         name=cls.name,
         cls=cls,
-        family=_family(cls),
+        family=str(cls.family),
         parameters=params,
         takes_projection="projection" in params,
         has_layout="layout" in params,
         parallel="parallel" in params,
         normalize="normalize" in params,
         error_scale="error_scale" in params,
-        bp_points="bp_points" in params and cls.gradients_and_signals is DirectRule.gradients_and_signals,
+        bp_points="bp_points" in params and issubclass(cls, DirectRule),
         learns_feedback="lr" in params,
         has_local_errors=cls.has_local_errors is not Rule.has_local_errors,
         stateful=cls.state is not Rule.state,
