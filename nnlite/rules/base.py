@@ -116,12 +116,13 @@ def check_error(net: Sequential, caches: Caches, e: Any, y: Any = None) -> np.nd
     return e if e.shape == shape else e.reshape(shape)
 
 
-class Rule(abc.ABC):
+class Rule(abc.ABC):  # noqa: B024 (a rule writes gradients_and_signals or step: __new__ checks)
     """Base class of the training rules.
 
     Subclasses implement :meth:`gradients_and_signals` (a rule that learns nothing of its own), or :meth:`step`
     and :meth:`commit` (a rule with a learned feedback: the step returns its pending change, the commit applies
-    it), and :meth:`_setup` when they hold state that depends on the network (feedback matrices); their constructor arguments are stored under the same names as attributes
+    it), and :meth:`_setup` when they hold state that depends on the network (feedback matrices); their
+    constructor arguments are stored under the same names as attributes
     (or returned by :meth:`_repr_args`), so that ``repr(rule)`` shows every argument and ``eval`` of it builds an
     equal rule.
     """

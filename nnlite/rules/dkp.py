@@ -3,7 +3,7 @@ whose direct feedback matrices ``B_k`` learn, Kolen–Pollack style, to estimate
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,8 +29,10 @@ class LearnedFeedback(DirectFeedback):
     bit: one product ``v @ M.T`` for every block, then ``s_k``), each block with its own rows
     (``sum_k l_k C`` memory whatever the layout)."""
 
-    M: np.ndarray = np.zeros((0, 0))
-    rows: list[int] = []
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.M = np.zeros((0, 0))
+        self.rows: list[int] = []
 
     def setup(self, net: Sequential, n_points: int | None = None) -> None:
         super().setup(net, n_points)

@@ -31,7 +31,7 @@ from .direct import DirectRule
 from .dkp import DKP
 from .drtp import DRTP, SDFA
 from .dtp import DDTP, DTP
-from .fa import FA, FeedbackChain
+from .fa import FA
 from .ifa import IFA
 from .kp import KP
 from .lafs import LAFS
