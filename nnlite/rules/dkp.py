@@ -12,7 +12,7 @@ from .._validation import SeedLike, finite_float
 from .base import RuleStep
 from .direct import DirectRule
 from .feedback import DirectFeedback
-from .options import Option
+from .kp import FEEDBACK_LEARNING
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -118,12 +118,7 @@ class DKP(DirectRule):
     name = "dkp"
     feedback_class = LearnedFeedback
     feedback: LearnedFeedback
-    options = (
-        Option("lr", "float", None, "kp, dkp: learning rate of the feedback B_k (default: --lr)", minimum=0.0,
-               strict=True, field="kp_lr", inherit="lr"),
-        Option("weight_decay", "float", None, "kp, dkp: weight decay of the B_k (default: --weight-decay)",
-               minimum=0.0, field="kp_weight_decay", inherit="weight_decay"),
-    )  # fmt: skip
+    options = FEEDBACK_LEARNING  # kp_lr, kp_weight_decay: η_B and λ below
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ from ..layers import init_weight
 from .base import Grads, Rule, RuleStep, check_error
 from .fa import load_matrices
 from .forward_blocks import block_activations, block_forward, check_dense_blocks
+from .options import Option
 
 if TYPE_CHECKING:
     from ..layers import Layer
@@ -87,6 +88,13 @@ class DTP(Rule):
 
     name = "dtp"
     family = "target"
+    options = (
+        Option("feedback_lr", "float", None, "SGD lr of the feedback g_k (dtp 0.05, ddtp 0.01)", "positive",
+               "dtp_feedback_lr"),
+        Option("noise", "float", None, "noise σ (default 0.1)", "positive", "dtp_noise"),
+        Option("target_step", "float", None, "η̂, the top target's step (default 1: BP's scale)", "positive",
+               "dtp_target_step"),
+    )  # fmt: skip
 
     def __init__(
         self, feedback_lr: float = 0.05, noise: float = 0.1, target_step: float = 1.0, seed: SeedLike = None

@@ -11,11 +11,26 @@ from .. import backend as dispatch
 from .._validation import SeedLike, check_seed, finite_float
 from .base import RuleStep
 from .fa import FeedbackChain, given_feedbacks, initial_feedbacks, load_matrices
+from .options import Option
 
 if TYPE_CHECKING:
     from ..network import Sequential
 
-__all__ = ["KP"]
+__all__ = ["FEEDBACK_LEARNING", "KP"]
+
+#: The options of a feedback that learns by SGD (KP's B_k, DKP's direct B_k): one run option each for both rules.
+FEEDBACK_LEARNING = (
+    Option("lr", "float", None, "learning rate of the feedback B_k (default: --lr)", "positive", "kp_lr", "lr"),
+    Option(
+        "weight_decay",
+        "float",
+        None,
+        "weight decay of the B_k (default: --weight-decay)",
+        "nonnegative",
+        "kp_weight_decay",
+        "weight_decay",
+    ),
+)
 
 
 class KP(FeedbackChain):
@@ -43,6 +58,7 @@ class KP(FeedbackChain):
     """
 
     name = "kp"
+    options = FEEDBACK_LEARNING
 
     def __init__(
         self, lr: float, weight_decay: float, seed: SeedLike = None, feedbacks: list[np.ndarray | None] | None = None

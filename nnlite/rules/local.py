@@ -15,6 +15,7 @@ from ..backend.conv import conv2d_backward, conv2d_forward
 from ..ops import similarity as sim
 from ..ops.losses import one_hot
 from .base import Rule, RuleStep, check_error
+from .options import Option
 
 if TYPE_CHECKING:
     from ..network import Caches, Sequential
@@ -75,6 +76,12 @@ class Local(Rule):
     name = "local"
     family = "local"
     needs_labels = True
+    options = (
+        Option("local_loss", "str", None, "pred, sim or predsim", LOCAL_LOSSES, "local_loss"),
+        Option("beta", "float", None, "β of predsim (default 0.99)", "probability", "local_beta",
+               when=("local_loss", ("predsim",))),
+        Option("classifier_lr", "float", None, "its heads' SGD lr (0.1)", "nonnegative", "local_lr"),
+    )  # fmt: skip
 
     def __init__(
         self,

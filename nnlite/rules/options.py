@@ -13,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KINDS", "Option"]
+__all__ = ["CONSTRAINTS", "KINDS", "Option"]
 
 #: The kinds of value an option takes.
 KINDS = ("float", "int", "str")
+#: The constraints on a number: > 0, >= 0, in [0, 1).
+CONSTRAINTS = ("positive", "nonnegative", "probability")
 
 
 @dataclass(frozen=True)
@@ -32,29 +34,24 @@ class Option:
         What the rule gets when the option is not given: None leaves the constructor's own default (or
         ``inherit``'s value); the help says what it is.
     help : str
-        One line for ``--help`` (starting with the rules it serves, as ``"dtp, ddtp: ..."``).
-    minimum, maximum : float, optional
-        The constraint on a number (``strict``: greater than ``minimum``, not equal).
-    choices : tuple of str
-        The constraint on a string.
+        One line for ``--help``; the rules that declare the option are put before it (``"dtp, ddtp: ..."``).
+    constraint : {"positive", "nonnegative", "probability"} or tuple of str, optional
+        What a number must be (> 0, >= 0, in [0, 1)), or the choices of a string.
     field : str, optional
         The run option's name (default ``"<rule>_<param>"``): ``--kp-lr`` is the flag of field ``kp_lr``.
-    inherit : str, optional
-        A run setting the rule gets when the option is not given: ``"lr"`` (the run's learning rate) or
-        ``"weight_decay"`` (the optimizer's).
+    inherit : {"lr", "weight_decay"}, optional
+        A run setting the rule gets when the option is not given: the run's learning rate or the optimizer's
+        weight decay.
     when : tuple (param, values), optional
-        The option applies only when the rule's option ``param`` has one of ``values`` (None counts as its
-        default, the first of them).
+        The option applies only when the rule's option ``param`` is one of ``values`` (or not given: the first of
+        them is its default).
     """
 
     param: str
     kind: str
     default: Any
     help: str
-    minimum: float | None = None
-    maximum: float | None = None
-    strict: bool = False
-    choices: tuple[str, ...] = ()
+    constraint: str | tuple[str, ...] | None = None
     field: str | None = None
     inherit: str | None = None
     when: tuple[str, tuple[Any, ...]] | None = None
@@ -64,32 +61,11 @@ class Option:
             raise ValueError(f"Option {self.param!r}: kind must be one of {KINDS}, got {self.kind!r}")
         if not self.param.isidentifier():
             raise ValueError(f"Option param must be an identifier, got {self.param!r}")
+        if isinstance(self.constraint, str) and self.constraint not in CONSTRAINTS:
+            raise ValueError(f"Option {self.param!r}: constraint must be one of {CONSTRAINTS} or a tuple of choices")
+        if self.inherit not in (None, "lr", "weight_decay"):
+            raise ValueError(f"Option {self.param!r}: inherit must be 'lr' or 'weight_decay', got {self.inherit!r}")
 
     def field_name(self, rule: str) -> str:
         """The run option's name for a rule named ``rule``."""
         return self.field or f"{rule}_{self.param}"
-
-    def check(self, value: Any) -> Any:
-        """``value`` checked against the kind and the constraint (None passes: not given)."""
-        if value is None:
-            return None
-        if self.kind == "str":
-            if not isinstance(value, str) or (self.choices and value not in self.choices):
-                raise ValueError(f"must be one of {', '.join(self.choices)}, got {value!r}")
-            return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"must be a number, got {value!r}")
-        if self.kind == "int":
-            if int(value) != value:
-                raise ValueError(f"must be an integer, got {value!r}")
-            value = int(value)
-        else:
-            value = float(value)
-            if value != value or value in (float("inf"), float("-inf")):
-                raise ValueError(f"must be finite, got {value!r}")
-        lo, hi = self.minimum, self.maximum
-        if lo is not None and (value < lo or (self.strict and value == lo)):
-            raise ValueError(f"must be {'>' if self.strict else '>='} {lo:g}, got {value!r}")
-        if hi is not None and value > hi:
-            raise ValueError(f"must be <= {hi:g}, got {value!r}")
-        return value

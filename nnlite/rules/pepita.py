@@ -13,6 +13,7 @@ from .._validation import SeedLike, as_generator, check_seed, finite_float
 from .base import Grads, Rule, check_error
 from .fa import load_matrices
 from .forward_blocks import block_forward, check_dense_blocks, prefix_carry
+from .options import Option
 
 if TYPE_CHECKING:
     from ..network import Caches, Sequential
@@ -67,6 +68,7 @@ class PEPITA(Rule):
 
     name = "pepita"
     family = "forward"
+    options = (Option("f_scale", "float", None, "F's scale (0.05)", "positive", "pepita_scale"),)
 
     def __init__(self, f_scale: float = 0.05, seed: SeedLike = None) -> None:
         self.f_scale = finite_float(f_scale, "f_scale", minimum=0.0, strict=True)

@@ -81,7 +81,7 @@ class Step:
         self.rule.commit(self.net if net is None else net, rs)
 
 
-def training_mode_state(net: Sequential) -> tuple[list[dict[str, np.ndarray]], list[tuple[Any, Any]]]:
+def training_mode_state(net: Any) -> tuple[list[dict[str, np.ndarray]], list[tuple[Any, Any]]]:
     """What a training-mode forward pass changes besides its output: buffers (BatchNorm's running statistics) and
     the layers' generators (Dropout's); a few small vectors, copied before every step so that a NaN stop can
     undo it."""
@@ -90,7 +90,7 @@ def training_mode_state(net: Sequential) -> tuple[list[dict[str, np.ndarray]], l
     return bufs, gens
 
 
-def restore_training_mode_state(net: Sequential, state: tuple[list[dict[str, np.ndarray]], list[Any]]) -> None:
+def restore_training_mode_state(net: Any, state: tuple[list[dict[str, np.ndarray]], list[Any]]) -> None:
     bufs, gens = state
     for layer, saved in zip((l for l in net.layers if getattr(l, "buffers", None)), bufs):
         for k, v in saved.items():
