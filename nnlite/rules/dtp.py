@@ -14,7 +14,7 @@ from .._validation import SeedLike, as_generator, check_seed, finite_float
 from ..layers import init_weight
 from .base import Grads, Rule, RuleStep, check_error
 from .fa import load_matrices
-from .forward_blocks import block_activations, block_forward, check_dense_blocks
+from .forward_blocks import block_activations, check_dense_blocks
 from .options import Option
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ class DTP(Rule):
         self, net: Sequential, caches: Caches, k: int, corrupted: np.ndarray, eps: np.ndarray
     ) -> tuple[float, np.ndarray, np.ndarray]:
         """DTP's ``L^inv_k``: ``r = g_k(f_k(h_{k-1} + ε))`` against ``h_{k-1} + ε``."""
-        u = block_forward(net, k, corrupted, caches)[0]
+        u = net.forward_block(k, corrupted, caches)[0]
         r, cache = self._g(k, u)
         diff = r - corrupted
         return self._loss_and_grads(k, diff, [(u, cache, 1.0)], 1.0)

@@ -12,7 +12,7 @@ import numpy as np
 from .._validation import SeedLike, as_generator, check_seed, finite_float
 from .base import Grads, Rule, check_error
 from .fa import load_matrices
-from .forward_blocks import block_forward, check_dense_blocks, prefix_carry
+from .forward_blocks import check_dense_blocks
 from .options import Option
 
 if TYPE_CHECKING:
@@ -92,43 +92,26 @@ class PEPITA(Rule):
     def gradients_and_signals(
         self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
     ) -> tuple[Grads, list[np.ndarray]]:
-        """The modulated pass and every block's update (see the class); signals ``(h_k - h^err_k)/N``."""
-        from ..network import Caches
-
+        """The modulated pass and every block's update (see the class); signals ``(h_k - h^err_k)/N``. Every pass
+        goes through the block API (``forward_block``, ``update_block``, ``backward_block``), so an executor runs
+        it as it runs the others' (row shards)."""
         e = check_error(net, caches, e, y)
         F = self.input_projection(net)
         N, K = e.shape[0], net.n_blocks
         modulation = (e.reshape(N, -1) * float(N)) @ F.T
-        h = caches[net.blocks[0][0]] + prefix_carry(net, modulation.reshape(N, *net.input_shape), caches)
+        h = net.block_input(0, caches) + net.carry_prefix(modulation.reshape(N, *net.input_shape), caches)
         grads: Grads = []
         signals: list[np.ndarray] = []
         for k in range(K):
-            out, layer_caches = block_forward(net, k, h, caches)
+            out, modulated = net.forward_block(k, h, caches)
             if k < K - 1:
                 delta = (caches.block_outputs[k] - out) * (1.0 / N)
                 signals.append(delta)
-                grads += self._weight_gradients(net, k, delta, layer_caches[0])
+                grads += net.update_block(k, delta, modulated)
             else:
-                s, _ = net.blocks[k]
-                modulated = list(caches)
-                modulated[s : s + len(layer_caches)] = layer_caches
-                mod = Caches(modulated, caches.block_outputs, caches.input_shape)
-                grads += net.backward_block(k, e, mod, need_dx=False, need_delta=False)[1]
+                grads += net.backward_block(k, e, modulated, need_dx=False, need_delta=False)[1]
             h = out
         return grads, signals
-
-    @staticmethod
-    def _weight_gradients(net: Sequential, k: int, delta: np.ndarray, cache: np.ndarray) -> Grads:
-        """Block k's weight-layer gradients for ``delta`` at the weight layer's output and its input's cache, the
-        masks of the bottlenecks applied as :meth:`Sequential.backward_block` applies them."""
-        mask = net.grad_masks.get(k)
-        if mask is not None:
-            delta = delta * mask
-        _, gw = net.weight_layer(k).backward(delta, cache, need_dx=False)
-        masks = net.weight_masks.get(k)
-        if masks is not None:
-            gw = {n: g * masks[n] for n, g in gw.items()}
-        return [gw]
 
     def state(self) -> dict[str, np.ndarray]:
         F = self._F[0]
