@@ -63,7 +63,8 @@ class DTP(Rule):
       the output layer; the output layer on the global loss), as the authors of the framework also run it
       (``LeeDTPNetwork`` in meulemansalex/theoretical_framework_for_target_propagation, lib/networks.py). Their
       own ``DTPNetwork`` targets the network's output instead and trains the output layer on its target too.
-    - ``∂ℓ/∂h`` is the per-sample gradient: nnlite's ``e`` carries the batch mean's 1/N (docs/design.md §2), so
+    - ``∂ℓ/∂h`` is the per-sample gradient: nnlite's ``e`` carries the batch mean's 1/N (docs/design.md,
+    "Conventions"), so
       the rule steps by ``N dx``, and a target does not depend on the batch size. The authors' code steps along
       the gradient of the batch-mean loss (``compute_output_target``; Adam, and ``lr/target_stepsize``, absorb
       the scale there).

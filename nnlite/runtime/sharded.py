@@ -1,4 +1,5 @@
-"""Row-sharded execution: a batch as contiguous row shards, one per thread on one-thread BLAS (docs/design.md §3).
+"""Row-sharded execution: a batch as contiguous row shards, one per thread on one-thread BLAS (docs/design.md, "One
+training step").
 
 :class:`ShardedNetwork` is an executor over a :class:`~nnlite.network.Sequential`: the same network (the same
 layers, parameters and gradient masks, shared, never copied) with the same block API — ``forward``,
@@ -47,7 +48,8 @@ def auto_shards(net: Sequential, n: int, threads: int) -> int:
     """The shards :func:`nnlite.fit` runs a training batch of ``n`` rows in with a budget of ``threads`` BLAS
     threads: ``threads`` for a :func:`shardable` network with a convolution, as long as each shard keeps
     :data:`MIN_SHARD_ROWS` rows; else 1 (the whole batch, on threaded BLAS). Why a convolution, with both figures:
-    docs/design.md §3 (a conv net's step is mostly work between many small products, a dense net's a few large
+    docs/design.md, "One training step" (a conv net's step is mostly work between many small products, a dense net's a
+    few large
     products that threaded BLAS splits well)."""
     if threads < 2 or not shardable(net) or not any(isinstance(l, Conv2d) for l in net.layers):
         return 1
