@@ -85,7 +85,9 @@ def dtype_of(name: str) -> type[np.floating]:
 
 def _flat_input(config: RunConfig) -> bool:
     if config.model == "layers":
-        images = {"conv2d", "maxpool2d", "avgpool2d"}
+        from ..layers import LIST_LAYERS
+
+        images = {name for name, cls in LIST_LAYERS.items() if cls.spec is not None and cls.spec.input == "image"}
         return not any(entry["type"] in images for entry in config.layers or ())
     return config.model == "mlp"
 
