@@ -10,7 +10,7 @@ spec row means exactly what the command line means.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from ..rules import LAYOUTS, registry
 from . import values as V
 from .checks import ConfigError
 from .checks import check_combination as _check_combination
+from .option import Option, _choice, _opt, rule_option
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -50,53 +51,6 @@ DEFAULT_BATCH_SIZE = 32
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.02, "nesterov": 0.02, "adam": 1e-3, "rmsprop": 1e-3}
 DEFAULT_MOMENTUM = 0.9
 LR_HELP = ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
-
-
-@dataclass(frozen=True)
-class Option:
-    """One run option: a field of :class:`RunConfig` and, where ``flag`` is true, a flag of the commands."""
-
-    name: str
-    kind: V.Kind
-    group: str
-    help: str
-    flag: bool = True
-    metavar: str | None = None
-    #: The commands whose flags include it.
-    commands: tuple[str, ...] = ("train", "compare")
-    #: Its default value.
-    default: Any = None
-    #: The rules that declare it, for an option a rule declares (:mod:`nnlite.rules.options`); else empty.
-    rules: tuple[str, ...] = ()
-
-    @property
-    def flag_name(self) -> str:
-        """``--kernel-size`` for ``kernel_size``."""
-        return "--" + self.name.replace("_", "-")
-
-    def label(self, style: str) -> str:
-        """How a message names the option: ``--layout`` on the command line, ``'layout' (--layout)`` elsewhere."""
-        if style == "flag":
-            return self.flag_name
-        return f"{self.name!r} ({self.flag_name})" if self.flag else repr(self.name)
-
-
-def _opt(
-    default: Any,
-    kind: V.Kind,
-    group: str,
-    help: str,
-    *,
-    flag: bool = True,
-    metavar: str | None = None,
-    commands: tuple[str, ...] = ("train", "compare"),
-) -> Any:
-    entry = {"kind": kind, "group": group, "help": help, "flag": flag, "metavar": metavar, "commands": commands}
-    return dataclasses.field(default=default, metadata={"option": entry})
-
-
-def _choice(names: tuple[str, ...] | Callable[[], Sequence[str]]) -> V.Kind:
-    return V.choice(names if callable(names) else (lambda: names))
 
 
 @dataclass(frozen=True, init=False)
@@ -423,32 +377,10 @@ def options() -> tuple[Option, ...]:
     table = registry.option_table()
     key = tuple((f, o, t) for f, (o, t) in table.items())
     if _CACHE.get("key") != key:
-        rule_opts = [_rule_option(f, o, t) for f, (o, t) in table.items()]
+        rule_opts = [rule_option(f, o, t) for f, (o, t) in table.items()]
         at = next(i for i, o in enumerate(_OPTIONS) if o.name == "bottleneck_mode") + 1
         _CACHE["key"], _CACHE["options"] = key, (*_OPTIONS[:at], *rule_opts, *_OPTIONS[at:])
     return _CACHE["options"]
-
-
-def _rule_option(field: str, opt: Any, rules: tuple[str, ...]) -> Option:
-    """The run option of a rule's declared option (:class:`nnlite.rules.options.Option`)."""
-    kinds = {
-        ("float", "positive"): V.positive_float,
-        ("float", "nonnegative"): V.nonnegative_float,
-        ("float", "probability"): V.probability,
-        ("float", None): V.number,
-        ("int", "positive"): V.positive_int,
-        ("int", "nonnegative"): V.seed,
-        ("int", None): V.integer,
-        ("str", None): V.text,
-    }
-    if isinstance(opt.constraint, tuple):
-        kind = _choice(opt.constraint)
-    elif (opt.kind, opt.constraint) in kinds:
-        kind = kinds[(opt.kind, opt.constraint)]
-    else:
-        raise ValueError(f"a {opt.kind} option cannot have the constraint {opt.constraint!r}")
-    help = f"{', '.join(rules)}: {opt.help}"
-    return Option(name=field, kind=V.optional(kind), group="feedback", help=help, default=opt.default, rules=rules)
 
 
 _OPTIONS = tuple(
