@@ -91,19 +91,11 @@ class DKP(DirectRule):
         g_k = e @ B_k.T                                  (DFA)
         ΔB_k = -η_B (h_k^T e + λ B_k)                     (after each step)
 
-    The choices of this reading: (1) ``δ_k`` in ``∇B_ℓ`` is the *output* error (the README's k is the output
-    layer), not a hidden block's delta, and ``a_{ℓ-1}`` is the hidden layer's output *after* its activation: the
-    code's ``DFATrainingHook`` sits after the ReLU and computes ``grad_at_output.t().mm(layer_out_view)``, i.e.
-    ``e^T h``. So ``B_k^T`` gets exactly the update of a linear map from ``h_k`` to the logits, and for the top
-    hidden block (output block linear) it gets ``W_K``'s: with the same decay ``B_{K-1}^T - W_K`` shrinks, as in
-    KP. (2) The sign: the code's gradient ``e^T h`` is descended, hence ``-η_B``. (3) ``e`` is the batch mean
-    (``F.cross_entropy``'s), so ``h_k^T e`` sums the per-sample products with ``1/N``. (4) The decay is λ scaled by
-    η_B, as KP's (:class:`~nnlite.rules.kp.KP`); the authors descend with Adam (lr 1e-4, weight decay 1e-6), nnlite
-    with plain SGD. (5) A conv block's feedback point is its whole (C, H, W) output flattened, as DFA's, so
-    ``h_k`` is flattened to (N, C H W) and nothing is contracted — the authors' ``B`` for a conv layer also has the
-    feature map's full shape. nnlite's blocks end after their pooling, so that is where ``h_k`` is read (the
-    authors' hook on their second conv layer precedes its max pooling). (6) The initial ``B_k`` are DFA's
-    (Gaussian, variance ``1/(l_k C)``), not the authors' Kaiming-uniform draw.
+    ``h_k`` is hidden block k's output flattened (a conv block's whole (C, H, W) map, DFA's feedback point), ``e``
+    the batch-mean error, the decay λ scaled by η_B as KP's; for the top hidden block ``B_k^T`` gets exactly
+    ``W_K``'s update, so with the same decay ``B_{K-1}^T - W_K`` shrinks, as in KP. How this reads the authors'
+    code (which error, the sign, the batch mean, Adam against SGD, the hook's place, the initial draw) and where
+    it departs from it (no StepLR decay of η_B): docs/design.md, "The rules".
 
     ``B_k = s_k M_k`` is kept as the unscaled rows ``M_k`` of DFA's projection (``s_k`` DFA's scale) and applied
     as DFA applies them, one product ``e @ M.T`` for all blocks, then ``s_k`` — whence the bit-for-bit identity;

@@ -50,20 +50,10 @@ class PEPITA(Rule):
     the output block takes ``e`` through its own layers with the modulated pass's caches. The signals that
     :meth:`signals` returns, and alignment compares with BP's ``c_k``, are ``(h_k - h^err_k)/N``.
 
-    The choices where the reading had to choose (the authors' code: GiorgiaD/PEPITA, ``functions.py`` and the
-    tutorial notebook):
-
-    - The first layer's input is the modulated one, ``x + F e`` (Algorithm 1 and both codes).
-    - The output layer's error is the first pass's ``e``, as Algorithm 1 writes it; the authors' code uses the
-      modulated pass's error (``mod_outputs - target``), which needs the loss, which a rule is not given.
-    - ``F``'s scale: the code's ``0.05 * U(-sqrt(6/d), sqrt(6/d))`` with d the input size (He uniform of the
-      input layer, times 0.05; ``Bstd`` in their convolutional code).
-    - Biases: the authors' layers have none (``bias=False``). nnlite's Dense layers get the same rule with a
-      constant input of 1, which the modulation does not change: ``Δb_ℓ = mean(h_ℓ - h^err_ℓ)``,
-      ``Δb_L = mean(e)``.
-    - Dropout: the same mask in both passes (their ``do_masks``/``memorized_drop_mask``): the modulated pass
-      applies the training pass's masks. Batch norm is refused (the paper has none).
-    - Dense networks only: the paper's convolutional variant is not implemented, so convolutions are refused.
+    Where the reading had to choose (the modulated first input, the output layer's error from the first pass,
+    ``F``'s scale, biases with a constant input, the training pass's dropout masks applied once where the authors'
+    numpy code applies them twice, dense networks only): docs/design.md, "The rules", with the authors' code
+    (GiorgiaD/PEPITA) quoted there.
     """
 
     name = "pepita"
