@@ -84,7 +84,7 @@ class PEPITA(Rule):
     ) -> tuple[Grads, list[np.ndarray]]:
         """The modulated pass and every block's update (see the class); signals ``(h_k - h^err_k)/N``. Every pass
         goes through the block API (``forward_block``, ``update_block``, ``backward_block``), so an executor runs
-        it as it runs the others' (row shards)."""
+        it as it runs the others'."""
         e = check_error(net, caches, e, y)
         F = self.input_projection(net)
         N, K = e.shape[0], net.n_blocks
