@@ -58,7 +58,9 @@ class Local(Rule):
       or for a conv block a 3x3 convolution (stride 1, padding 1) from the block's channels to as many, whose
       feature maps (when more than 3 channels and H > 1) enter ``S`` by their per-channel spatial standard
       deviation (the code's ``similarity_matrix``; not ``--bio``'s identity).
-    - ``predsim``: ``L_k = (1 - β) L_pred + β L_sim``.
+    - ``predsim``: ``L_k = (1 - β) L_pred + β L_sim``. A deviation, stated: the authors' code also scales the
+      output layer's loss by (1 - β); nnlite trains the output block on ``e`` unscaled (at β = 0.99 under SGD the
+      output step is 100 times the authors').
 
     The feedback point's shape decides which form a block gets: a ``(C, H, W)`` output the pooling and the 3x3
     layer, a flat one (a dense block, or a conv block that ends in ``Flatten``) the dense layer and no pooling.
