@@ -238,7 +238,7 @@ class RunConfig:
         (),
         V.int_list,
         "feedback",
-        "dfa, drtp, sdfa: hidden feedback points (0-based, -1 the top) that get BP's signal from the block above "
+        "direct rules: hidden feedback points (0-based, -1 the top) that get BP's signal from the block above "
         "instead of a projection, where the authors' code has no feedback point (Launay Table 4: -1; Fig. 4: 0)",
         metavar="K1,K2",
     )
