@@ -130,3 +130,18 @@ def test_an_optimizer_gives_a_fresh_copy_of_itself(opt):
 def test_every_rule_declares_its_family():
     for entry in registry.RULES.values():
         assert entry.family == entry.cls.family != "other", entry.name
+
+
+@pytest.mark.parametrize("name", ["dkp", "local", "dtp", "kp", "brsf"])
+@pytest.mark.parametrize("mode", ["one-pass", "authors"])
+def test_fit_with_alignment_every_step_trains_as_without(name, mode):
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((48, SIZES[0])).astype(np.float32), rng.integers(0, SIZES[-1], 48)
+    runs = []
+    for every in (None, 1):
+        net, rule = nn.mlp(SIZES, "tanh", seed=0), maker(name)()
+        h = nn.fit(net, rule, nn.softmax_cross_entropy, nn.SGD(0.1), (x, y), epochs=2, batch_size=16, seed=0,
+                   progress=False, alignment_every=every, alignment_mode=mode)  # fmt: skip
+        assert len(h.alignment) == (6 if every else 0)
+        runs.append(_state(net, rule))
+    _same(*runs)
