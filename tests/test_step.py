@@ -108,7 +108,7 @@ def test_the_step_holds_loss_signals_and_change_and_a_nan_loss_commits_nothing()
     x, y = _batches(1)[0]
     s = training.step(net, rule, nn.softmax_cross_entropy, opt, x, y, commit=False)
     assert s.finite and len(s.signals) == 2 and len(s.rule_step.change) == 2
-    assert s.grads.step is s.rule_step
+    assert s.grads is s.rule_step.grads and s.grads.change is s.rule_step.change
     before = _state(net, rule)
     s = training.step(net, rule, lambda out, y: (float("nan"), out), opt, x, y)
     assert not s.finite
@@ -145,3 +145,21 @@ def test_fit_with_alignment_every_step_trains_as_without(name, mode):
         assert len(h.alignment) == (6 if every else 0)
         runs.append(_state(net, rule))
     _same(*runs)
+
+
+@pytest.mark.parametrize("name", ["bp", "dkp", "local", "dtp"])
+def test_a_step_is_freed_when_its_last_reference_goes(name):
+    # no reference cycle between a step and its gradients: its arrays go at once, not at the next collection
+    import gc
+    import weakref
+
+    net, rule, opt = nn.mlp(SIZES, "tanh", seed=0), maker(name)(), nn.SGD(0.1)
+    x, y = _batches(1)[0]
+    gc.disable()
+    try:
+        s = training.step(net, rule, nn.softmax_cross_entropy, opt, x, y)
+        probe = weakref.ref(s.grads[0]["W"])
+        del s
+        assert probe() is None
+    finally:
+        gc.enable()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import abc
 import inspect
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -30,27 +29,39 @@ Grads = list[dict[str, np.ndarray]]
 
 
 class StepGrads(list):
-    """A step's gradients (a list of dicts matching ``net.params()``) that know their :class:`RuleStep`: handing
-    them to :meth:`Rule.after_step` commits exactly that step, whatever was computed in between."""
+    """A step's gradients (a list of dicts matching ``net.params()``) that carry their step's own change: handing
+    them to :meth:`Rule.after_step` commits exactly that step, whatever was computed in between. (The change lives
+    here, not a reference to the step, so that a step and its gradients make no reference cycle: a step's arrays
+    are freed as soon as the last reference goes, not at the next garbage collection.)"""
 
-    step: RuleStep | None = None
+    def __init__(self, grads: Any = (), change: Any = None) -> None:
+        super().__init__(grads)
+        self.change = change
+        self.committed = False
 
 
-@dataclass(eq=False)
 class RuleStep:
     """What a rule makes of one batch (:meth:`Rule.step`): the gradients, the signal at every hidden feedback
     point, and the rule's own pending change (learned feedback, heads, inverse mappings; None for a rule that
     learns nothing), bound to this step. :meth:`Rule.commit` applies exactly this change, once."""
 
-    grads: Grads
-    signals: list[np.ndarray]
-    change: Any = None
-    committed: bool = False
+    def __init__(self, grads: Grads, signals: list[np.ndarray], change: Any = None) -> None:
+        if not isinstance(grads, StepGrads) or (change is not None and grads.change is not change):
+            grads = StepGrads(grads, change)
+        self.grads: StepGrads = grads
+        self.signals = signals
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.grads, StepGrads) or self.grads.step is not None:
-            self.grads = StepGrads(self.grads)
-        self.grads.step = self
+    @property
+    def change(self) -> Any:
+        return self.grads.change
+
+    @property
+    def committed(self) -> bool:
+        return self.grads.committed
+
+    @committed.setter
+    def committed(self, value: bool) -> None:
+        self.grads.committed = value
 
 
 def network_key(net: Sequential) -> tuple:
@@ -262,15 +273,13 @@ class Rule(abc.ABC):  # noqa: B024 (a rule writes gradients_and_signals or step:
         ValueError
             ``grads`` is not a step's own list (a copy, say) and the rule learns from its step.
         """
-        step = getattr(grads, "step", None)
-        if step is None:
-            if not self.learns_from_step:
-                step = RuleStep(grads, [])
-            else:
-                raise ValueError(
-                    f"{type(self).__name__}.after_step needs the gradients this rule returned for the step (the "
-                    "list of its gradients or step, not a copy): what it learns comes from that step"
-                )
+        if isinstance(grads, StepGrads) or not self.learns_from_step:
+            step = RuleStep(grads, [])
+        else:
+            raise ValueError(
+                f"{type(self).__name__}.after_step needs the gradients this rule returned for the step (the "
+                "list of its gradients or step, not a copy): what it learns comes from that step"
+            )
         self.commit(net, step)
 
     #: Whether :meth:`commit` needs the step's change (a rule that overrides :meth:`step` to return one).

@@ -213,6 +213,9 @@ def _epoch(run: Run, x: np.ndarray, y: np.ndarray, evaluation: Any, hooks: list[
         seen += xb.shape[0]
         for h in hooks:
             h.stepped(run, s)
+        del (
+            s
+        )  # the step's caches and gradients go before the next step allocates its own (as the memory policy expects)
         if max_steps is not None and run.step >= max_steps:
             break
     if seen:
