@@ -26,10 +26,9 @@ import numpy as np
 
 import nnlite
 from nnlite import backend as dispatch
-from nnlite import mlp, softmax_cross_entropy  # the dispatched loss, as fit() and the CLI use it
+from nnlite import mlp, softmax_cross_entropy, training  # the dispatched loss, as fit() and the CLI use it
 from nnlite.optim import SGD
 from nnlite.runtime.blocks import BlockRunner
-from nnlite.runtime.step import executor
 
 from .harness import LOAD_PER_CORE, MAX_STEAL, Peer, interleave, round_ratios, threads
 
@@ -138,22 +137,14 @@ def numpy_path():
 
 
 def nnlite_runner(net, rule, opt, x, y, fused=True):
-    params = net.params()
     blocks = BlockRunner()
 
     def run():
         ctx = contextlib.nullcontext() if fused else numpy_path()
-        with ctx:
-            with executor(net, x.shape[0], blocks) as runner:  # as fit() runs a step
-                t0 = time.perf_counter()
-                out, caches = runner.forward(x, train=True)
-                _, e = softmax_cross_entropy(out, y)
-                t1 = time.perf_counter()
-                grads = rule.gradients(runner, caches, e, y)
-                t2 = time.perf_counter()
-                opt.step(params, grads)
-                t3 = time.perf_counter()
-        return {"forward": t1 - t0, "backward": t2 - t1, "update": t3 - t2, "step": t3 - t0}
+        times: dict[str, float] = {}
+        with ctx:  # the one training step fit() takes (the rule's own change included)
+            training.step(net, rule, softmax_cross_entropy, opt, x, y, blocks=blocks, timings=times)
+        return times
 
     return run
 

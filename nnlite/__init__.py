@@ -1,5 +1,6 @@
 """nnlite: a from-scratch NumPy/Numba neural-network engine for backpropagation and the rules that train
-without weight transport (FA, DFA, IFA, LAFS), with hand-derived backward passes."""
+without weight transport (the FA family, the direct rules, learned and local feedback, target propagation, PEPITA:
+``nnlite.rules.registry.RULES`` lists them), with hand-derived backward passes."""
 
 from . import config, data, projections
 from .alignment import Alignment

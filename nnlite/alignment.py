@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .rules.base import Rule
+from .rules.base import Rule, RuleStep
 from .rules.bp import BP
 
 if TYPE_CHECKING:
@@ -101,7 +101,14 @@ class Alignment:
 
 
 def measure(
-    net: Sequential, rule: Rule, caches: Caches, e: np.ndarray, y: np.ndarray, *, reference: Rule | None = None
+    net: Sequential,
+    rule: Rule,
+    caches: Caches,
+    e: np.ndarray,
+    y: np.ndarray,
+    *,
+    reference: Rule | None = None,
+    step: RuleStep | None = None,
 ) -> Alignment:
     """Alignment of ``rule`` against BP (or ``reference``) from one forward pass.
 
@@ -116,6 +123,9 @@ def measure(
     y : ndarray of int, shape (N,)
     reference : Rule, optional
         What to compare with (default BP).
+    step : RuleStep, optional
+        The rule's step on these caches (:meth:`Rule.step`, a training step's ``rule_step``): its gradients and
+        signals are measured instead of computing them again.
 
     Returns
     -------
@@ -123,11 +133,12 @@ def measure(
 
     Notes
     -----
-    Measuring never changes the rule: it calls ``gradients_and_signals`` only (no ``after_step``).
+    Measuring never changes the rule: a rule's step changes nothing until it is committed, and nothing here
+    commits one, so a measurement on any batch at any moment leaves the next update as it was.
     """
     reference = BP() if reference is None else reference
     ref_grads, c = reference.gradients_and_signals(net, caches, e, y)
-    return _against(net, rule, caches, e, y, ref_grads, c)
+    return _against(net, rule, caches, e, y, ref_grads, c, step)
 
 
 def measure_as_run(
@@ -196,10 +207,20 @@ def _restore(net: Sequential, saved: tuple[list[dict[str, np.ndarray]], list[tup
 
 
 def _against(
-    net: Sequential, rule: Rule, caches: Caches, e: np.ndarray, y: np.ndarray, ref_grads: list, c: list
+    net: Sequential,
+    rule: Rule,
+    caches: Caches,
+    e: np.ndarray,
+    y: np.ndarray,
+    ref_grads: list,
+    c: list,
+    step: RuleStep | None = None,
 ) -> Alignment:
-    """The rule's signals and updates on ``caches`` against the reference's ``c`` and ``ref_grads``."""
-    grads, g = rule.gradients_and_signals(net, caches, e, y)
+    """The rule's signals and updates on ``caches`` (``step``'s when given) against the reference's ``c`` and
+    ``ref_grads``."""
+    if step is None:
+        step = rule.step(net, caches, e, y)
+    grads, g = step.grads, step.signals
     out = Alignment()
     for gk, ck in zip(g, c):
         m, s, a = _stats(cosine_per_sample(gk, ck))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -12,8 +13,7 @@ from numpy.typing import DTypeLike
 
 from ._validation import SeedLike, as_generator, positive_int, probability
 from .layers import (
-    ACTIVATIONS,
-    AvgPool2d,
+    LIST_LAYERS,
     BatchNorm,
     Conv2d,
     Dense,
@@ -21,7 +21,6 @@ from .layers import (
     Flatten,
     Identity,
     Layer,
-    LeakyReLU,
     MaxPool2d,
     activation_factory,
 )
@@ -197,17 +196,10 @@ def cnn(
 
 
 # -- networks from a list of layer tables -----------------------------------------------------------------------
-#: Every layer table a list may hold: its ``type`` -> (required keys, optional keys with defaults).
+#: Every layer table a list may hold: its ``type`` -> (required keys, optional keys with defaults), read from the
+#: layers' own :class:`~nnlite.layers.LayerSpec` and constructors (:data:`nnlite.layers.LIST_LAYERS`).
 LAYER_TYPES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "dense": (("units",), {"init": None, "bias": True}),
-    "conv2d": (("filters", "kernel"), {"stride": 1, "padding": 0, "init": None, "bias": True}),
-    "maxpool2d": (("kernel",), {"stride": None}),
-    "avgpool2d": (("kernel",), {"stride": None}),
-    "flatten": ((), {}),
-    "dropout": (("p",), {"channels": False}),
-    "batchnorm": ((), {"momentum": 0.1, "eps": 1e-5}),
-    **{name: ((), {}) for name in ACTIVATIONS if name != "leaky_relu"},
-    "leaky_relu": ((), {"slope": 0.01}),
+    name: cls.spec.entry(cls) for name, cls in LIST_LAYERS.items() if cls.spec is not None
 }
 
 
@@ -264,6 +256,30 @@ def check_layer_entries(entries: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _layer_of(entry: dict[str, Any], shape: tuple[int, ...], init: str, dtype: DTypeLike, rng: Any) -> Layer | None:
+    """The layer of a checked table on an input of ``shape``, from its class's :class:`LayerSpec` (None for a
+    dropout, built later)."""
+    cls = LIST_LAYERS[entry["type"]]
+    spec = cls.spec
+    assert spec is not None
+    if spec.input == "flat" and len(shape) != 1:
+        raise ValueError(f"needs a flat input, got {shape}: put {{type = 'flatten'}} before it")
+    if spec.input == "image" and len(shape) != 3:
+        raise ValueError(f"needs an input of shape (C, H, W), got {shape}")
+    if cls is Dropout:
+        return None
+    kwargs = {param: entry[key] for key, param in spec.keys.items()}
+    if spec.from_shape is not None:
+        kwargs[spec.from_shape] = shape[0]
+    params = inspect.signature(cls.__init__).parameters
+    if "init" in kwargs and kwargs["init"] is None:
+        kwargs["init"] = init
+    for name, value in (("dtype", dtype), ("rng", rng)):
+        if name in params:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
 def from_layers(
     entries: Sequence[Mapping[str, Any]],
     input_shape: tuple[int, ...],
@@ -303,46 +319,15 @@ def from_layers(
     layers: list[Layer] = []
     dropouts: list[tuple[int, dict[str, Any]]] = []
     for i, entry in enumerate(full):
-        kind, where = entry["type"], f"layers[{i}] ({entry['type']})"
+        where = f"layers[{i}] ({entry['type']})"
         weight_init = entry.get("init") or init
         try:
-            if kind == "dense":
-                if len(shape) != 1:
-                    raise ValueError(f"needs a flat input, got {shape}: put {{type = 'flatten'}} before it")
-                layer: Layer = Dense(
-                    shape[0], entry["units"], init=weight_init, bias=entry["bias"], dtype=dtype, rng=rng
-                )
-            elif kind == "conv2d":
-                if len(shape) != 3:
-                    raise ValueError(f"needs an input of shape (C, H, W), got {shape}")
-                layer = Conv2d(
-                    shape[0],
-                    entry["filters"],
-                    entry["kernel"],
-                    entry["stride"],
-                    entry["padding"],
-                    init=weight_init,
-                    bias=entry["bias"],
-                    dtype=dtype,
-                    rng=rng,
-                )
-            elif kind in ("maxpool2d", "avgpool2d"):
-                if len(shape) != 3:
-                    raise ValueError(f"needs an input of shape (C, H, W), got {shape}")
-                layer = (MaxPool2d if kind == "maxpool2d" else AvgPool2d)(entry["kernel"], entry["stride"])
-            elif kind == "flatten":
-                layer = Flatten()
-            elif kind == "batchnorm":
-                layer = BatchNorm(shape[0], momentum=entry["momentum"], eps=entry["eps"], dtype=dtype)
-            elif kind == "dropout":
+            layer = _layer_of(entry, shape, weight_init, dtype, rng)
+            if layer is None:  # a dropout: its seed is drawn after every weight
                 if entry["channels"] and len(shape) != 3:
                     raise ValueError(f"channels = true drops whole channels of a (C, H, W) input, got {shape}")
                 dropouts.append((len(layers), entry))
                 layer = Identity()  # replaced below, once every weight is drawn
-            elif kind == "leaky_relu":
-                layer = LeakyReLU(entry["slope"])
-            else:
-                layer = activation_factory(kind)()
             shape = tuple(int(s) for s in layer.output_shape(shape))
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"{where}: {exc}") from None

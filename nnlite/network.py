@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ._validation import SeedLike, as_bool, as_generator, finite_float, positive_int
+from ._validation import as_bool, positive_int
 from .layers import Dense, Layer, WeightLayer
+from .masks import Masks
 
 _R = TypeVar("_R")
 
@@ -39,7 +40,7 @@ class Caches(list):
         self.input_shape = input_shape
 
 
-class Sequential:
+class Sequential(Masks):
     """A feed-forward stack of layers.
 
     Parameters
@@ -271,9 +272,7 @@ class Sequential:
         """
         k = self._block(k)
         s, e = self.blocks[k]
-        mask = self.grad_masks.get(k)
-        if mask is not None:  # the bottleneck: frozen units get no gradient, under every rule
-            g = g * mask
+        g = self.mask_signal(k, g)  # the bottleneck: frozen units get no gradient, under every rule
         grads = []
         for i in range(e - 1, s, -1):
             layer = self.layers[i]
@@ -282,9 +281,7 @@ class Sequential:
                 grads.append(gi)
         delta = g
         dx, gw = self.weight_layer(k).backward(g, caches[s], feedback=feedback, need_dx=need_dx)
-        if k in self.weight_masks:  # the weight bottleneck: masked weights and biases get no gradient
-            gw = {n: gn * self.weight_masks[k][n] for n, gn in gw.items()}
-        grads.append(gw)
+        grads.append(self.mask_weight_grads(k, gw))  # the weight bottleneck: masked entries get no gradient
         grads.reverse()
         return dx, grads, delta
 
@@ -294,85 +291,45 @@ class Sequential:
         other: an executor of :mod:`nnlite.runtime` may then run them on threads (``DFA(parallel=True)``)."""
         return [update() for update in updates]
 
-    # -- the gradient-mask bottleneck (Launay et al. §4.2) --------------------------------------------------------
-    def bottleneck(self, k: int, trainable: int, seed: SeedLike = None) -> np.ndarray:
-        """Freeze all but ``trainable`` randomly chosen units of hidden block k for the rest of training.
+    # -- a block from a given input, a weight update from a given delta (PEPITA's, DTP's extra passes) --------------
+    def forward_block(self, k: int, h: np.ndarray, caches: Caches) -> tuple[np.ndarray, Caches]:
+        """Block k's output for the input ``h`` (N, block k's input shape), and ``caches`` with block k's layers'
+        caches replaced by this pass's: a Dropout layer applies the mask of the pass that made ``caches`` (its
+        ``carry``) and keeps that cache, so the extra pass draws nothing and changes nothing of the network. The
+        returned caches serve :meth:`backward_block` and :meth:`update_block` of block k (through the modulated
+        pass); their ``block_outputs`` are ``caches``'."""
+        from .layers import Dropout
 
-        The units are the channels of the block's output (``block_shapes[k][0]``: a Dense layer's outputs, a
-        convolution's filters). Their gradient is zeroed where it enters the block, so under every rule their
-        rows of ``W_k``, their bias and their batch-norm scale and shift get a zero gradient (and, under BP, they
-        send nothing down), while the forward pass still uses them. With a weight decay in the optimizer the
-        frozen weights still decay (the gradient is zero; the decay is the optimizer's).
-
-        Parameters
-        ----------
-        k : int
-            A hidden block, ``0 <= k < n_blocks - 1``.
-        trainable : int
-            The bottleneck size: how many units still train, in ``[0, units]``.
-        seed : int, Generator or None
-            Chooses the frozen units.
-
-        Returns
-        -------
-        frozen : ndarray of int64
-            The sorted indices of the frozen units.
-
-        Notes
-        -----
-        Launay et al. freeze a random fraction of the layer's weights ("a fixed number of weights will remain
-        constant throughout training … but will still let information flow in the forward pass"); nnlite freezes
-        whole units, so that the bottleneck size is a number of neurons, as on their Fig. 4's axis.
-        """
-        k = self._block(k, hidden=True)
-        units = self.block_shapes[k][0]
-        trainable = positive_int(trainable, "trainable", minimum=0)
-        if trainable > units:
-            raise ValueError(f"block {k} has {units} units, so at most {units} can train, got trainable={trainable}")
-        rng = as_generator(seed)
-        frozen = np.sort(rng.permutation(units)[: units - trainable]).astype(np.int64)
-        self.set_frozen_units(k, frozen)
-        return frozen
-
-    def weight_bottleneck(self, k: int, keep: float, seed: SeedLike = None) -> dict[str, np.ndarray]:
-        """Freeze a fixed random fraction ``1 - keep`` of block k's weights and biases (Launay et al.'s Fig. 4 as
-        run, ``bottleneck.py``: ``keep = b/800``); the others train. Returns the 0/1 masks ``{"W", "b"}``.
-
-        Notes
-        -----
-        ``M_W[i, j] = [u_ij < keep]`` and ``M_b[i] = [v_i < keep]``, ``u, v ~ U(0, 1)`` drawn once from ``seed``;
-        block k's weight layer's gradients become ``M_W * dW`` and ``M_b * db`` under every rule (applied in
-        :meth:`backward_block`), so a masked entry never moves (but with the optimizer's weight decay). The
-        authors' hook also masks the layer's input gradient, per batch row and feature; nnlite does not (in
-        their net no feedback point precedes the layer, so its input gradient is what trains the layer below).
-        """
         k = self._block(k)
-        keep = finite_float(keep, "keep")
-        if not 0 <= keep <= 1:
-            raise ValueError(f"keep must be in [0, 1], got {keep}")
-        rng, params = as_generator(seed), self.weight_layer(k).params
-        self.weight_masks[k] = {n: (rng.random(p.shape) < keep).astype(self.dtype) for n, p in params.items()}
-        return self.weight_masks[k]
+        s, e = self.blocks[k]
+        new = list(caches)
+        for i in range(s, e):
+            layer = self.layers[i]
+            if isinstance(layer, Dropout):
+                h = layer.carry(h, caches[i])
+            else:
+                h, new[i] = layer.forward(h, True)
+        return h, Caches(new, caches.block_outputs, caches.input_shape)
 
-    def set_frozen_units(self, k: int, frozen: Iterable[int]) -> None:
-        """Freeze exactly the units ``frozen`` of hidden block k (an empty list unfreezes the block)."""
-        k = self._block(k, hidden=True)
-        units = self.block_shapes[k][0]
-        idx = np.unique(np.asarray(list(frozen), dtype=np.int64))
-        if idx.size and (idx[0] < 0 or idx[-1] >= units):
-            raise ValueError(f"frozen units of block {k} must be in [0, {units}), got {idx.min()}..{idx.max()}")
-        if idx.size == 0:
-            self.grad_masks.pop(k, None)
-            return
-        mask = np.ones(units, dtype=self.dtype)
-        mask[idx] = 0
-        ndim = len(self.block_shapes[k])
-        self.grad_masks[k] = mask.reshape((1, units) + (1,) * (ndim - 1))
+    def update_block(self, k: int, delta: np.ndarray, caches: Caches) -> list[dict[str, np.ndarray]]:
+        """Block k's weight-layer gradients for ``delta`` given straight at the weight layer's output (no local
+        backpropagation through the block's other layers), the masks applied as :meth:`backward_block` applies
+        them. ``[gw]``: a block whose other layers have parameters cannot take it (PEPITA refuses them)."""
+        k = self._block(k)
+        _, gw = self.weight_layer(k).backward(self.mask_signal(k, delta), caches[self.blocks[k][0]], need_dx=False)
+        return [self.mask_weight_grads(k, gw)]
 
-    @property
-    def frozen_units(self) -> dict[int, list[int]]:
-        """Per hidden block with a bottleneck, the indices of its frozen units."""
-        return {k: [int(i) for i in np.flatnonzero(m.reshape(-1) == 0)] for k, m in sorted(self.grad_masks.items())}
+    def block_input(self, k: int, caches: Caches) -> np.ndarray:
+        """The input of block k's weight layer in the pass that made ``caches`` (a Dense layer's cache)."""
+        k = self._block(k)
+        return caches[self.blocks[k][0]]
+
+    def carry_prefix(self, v: np.ndarray, caches: Caches) -> np.ndarray:
+        """``v`` of the input's shape carried through the layers before the first block (input dropout with the
+        pass's mask, flattening): what those linear layers make of it."""
+        for i in range(self.blocks[0][0]):
+            v = self.layers[i].carry(v, caches[i])
+        return v
 
     def carry_block(self, k: int, v: np.ndarray, caches: Caches, *, include_weight: bool = True) -> np.ndarray:
         """Carry ``v`` forward through block k's linear parts (IFA): the weight layer without bias (when

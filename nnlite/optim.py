@@ -9,6 +9,7 @@ per parameter array when the parameter, its gradient and its state are C-contigu
 
 from __future__ import annotations
 
+import copy
 import math
 import weakref
 from typing import Any
@@ -119,6 +120,14 @@ class Optimizer:
                 f"this {type(self).__name__} holds state for another network's parameters; "
                 "use a new optimizer for each network"
             )
+
+    def fresh(self) -> Optimizer:
+        """A copy with the same settings and no state (no momenta, step count 0, bound to no network): what a
+        new optimizer built with the same arguments would be."""
+        new = copy.copy(self)
+        new.state, new.t = [], 0
+        new.__dict__.pop("_bound", None)
+        return new
 
     # -- state, for checkpoints ------------------------------------------------------------------------------------
     def state_arrays(self) -> dict[str, np.ndarray]:

@@ -17,10 +17,6 @@ def fashion_accuracy(d, rule, optimizer, hidden=(256, 256)):
 
 
 def train_step(net, rule, optimizer, x, y):
-    """One step as fit() takes it: forward, loss, the rule's gradients, the update, ``rule.after_step``."""
-    out, caches = net.forward(x)
-    _, e = nn.softmax_cross_entropy(out, y)
-    grads = rule.gradients(net, caches, e, y)
-    optimizer.step(net.params(), grads)
-    rule.after_step(net, grads)
-    return grads
+    """One step as fit() takes it (:func:`nnlite.training.step`: forward, loss, the rule's step, the update and
+    the rule's own change); its gradients."""
+    return nn.training.step(net, rule, nn.softmax_cross_entropy, optimizer, x, y).grads

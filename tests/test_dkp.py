@@ -231,3 +231,22 @@ def test_dkp_learns_fashion_mnist(fashion_mnist):
     net = nn.mlp([784, 256, 256, 256, 10], "tanh")  # the shape the rule is bound to
     for k in range(3):  # the B_k learned
         assert angle(rule.feedback_matrix(net, k), nn.DFA(seed=1).feedback_matrix(net, k)) > 10
+
+
+def test_dkp_keeps_error_scale_and_bp_points_as_a_direct_rule():
+    # DKP is DirectRule's step with a learned feedback: "sum" scales its hidden signals by N, and a bp_points
+    # feedback point gets BP's signal, as for DFA (with the same B_k, lr 0)
+    net = nn.mlp([8, 7, 6, 5, 3], "tanh", seed=0)
+    x, y = _batch(net, n=16)
+    out, caches = net.forward(x)
+    _, e = nn.softmax_cross_entropy(out, y)
+    for kw in ({"error_scale": "sum"}, {"bp_points": [-1]}, {"error_scale": "sum", "bp_points": [0]}):
+        g_dfa, s_dfa = nn.DFA(seed=2, **kw).gradients_and_signals(net, caches, e, y)
+        dkp = nn.DKP(lr=0.0, weight_decay=0.0, seed=2, **kw)
+        g_dkp, s_dkp = dkp.gradients_and_signals(net, caches, e, y)
+        assert all(np.array_equal(a, b) for a, b in zip(s_dfa, s_dkp)), kw
+        assert all(np.array_equal(a[k], b[k]) for a, b in zip(g_dfa, g_dkp) for k in a), kw
+        assert repr(eval(repr(dkp), vars(nn))) == repr(dkp)
+    mean = nn.DKP(lr=0.0, weight_decay=0.0, seed=2).gradients(net, caches, e, y)
+    summed = nn.DKP(lr=0.0, weight_decay=0.0, seed=2, error_scale="sum").gradients(net, caches, e, y)
+    assert np.array_equal(summed[0]["W"], mean[0]["W"] * np.float32(16))

@@ -73,7 +73,8 @@ def test_error_scale_repr_round_trips_and_is_checked(name):
 
 
 def test_error_scale_config_field_applies_to_the_direct_rules_and_ifa():
-    assert {r for r, i in registry.RULES.items() if i.error_scale} == set(SCALED)
+    # DKP is a direct rule whose feedback learns: it keeps error_scale too (tests/test_dkp.py)
+    assert {r for r, i in registry.RULES.items() if i.error_scale} == {*SCALED, "dkp"}
     cfg = RunConfig(rule="dfa", error_scale="sum")
     assert "error_scale='sum'" in repr(build_rule(cfg, nn.mlp([4, 3, 2]), "dfa", {"feedback": 0}))
     with pytest.raises(ConfigError, match=r"'error_scale' \(--error-scale\) applies to dfa"):

@@ -292,3 +292,34 @@ def test_an_interrupt_inside_a_sharded_step_keeps_the_finished_epoch(tmp_path):
         pool.backward = backward
         out, caches = ShardedNetwork(nn.load(tmp_path / "model.npz"), 2).forward(data[0][:32])  # the pool serves
     assert isinstance(caches, sharded.ShardedCaches) and out.shape == (32, 3)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: nn.PEPITA(seed=1), lambda: nn.DTP(seed=1), lambda: nn.DDTP(seed=1)], ids=["pepita", "dtp", "ddtp"]
+)
+@pytest.mark.parametrize("shards", [2, 3])
+def test_pepita_dtp_and_ddtp_run_sharded_through_the_block_api(make, shards):
+    # their extra forward passes and weight updates go through the executor's block API (forward_block,
+    # update_block, block_input, carry_prefix): sharded, the same gradients, signals and change as the whole batch
+    net = nn.mlp([7, 9, 8, 6, 4], "tanh", dtype=np.float64, seed=0)
+    net.bottleneck(0, 5, seed=0)  # the masks apply under sharding too
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((11, 7)), rng.integers(0, 4, 11)
+    got = []
+    for n in (1, shards):
+        runner = ShardedNetwork(net, n) if n > 1 else net
+        out, caches = runner.forward(x)
+        _, e = nn.softmax_cross_entropy(out, y)
+        s = make().step(runner, caches, e, y)
+        assert isinstance(caches, sharded.ShardedCaches) == (n > 1)
+        got.append(s)
+    whole, split = got
+    for a, b in zip(whole.grads, split.grads):
+        for name in a:
+            np.testing.assert_allclose(b[name], a[name], rtol=1e-10, atol=1e-13)
+    for a, b in zip(whole.signals, split.signals):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-13)
+    if whole.change is not None:  # DTP's mappings' update from the same noise
+        for (dV1, dc1), (dV2, dc2) in zip(whole.change[0], split.change[0]):
+            np.testing.assert_allclose(dV2, dV1, rtol=1e-10, atol=1e-13)
+            np.testing.assert_allclose(dc2, dc1, rtol=1e-10, atol=1e-13)

@@ -46,7 +46,7 @@ def workers(n: int) -> int:
 def one_thread_blas(active: bool = True) -> contextlib.AbstractContextManager:
     """One BLAS thread inside the block when ``active``: for the work around a :func:`run`, since a 2-thread
     OpenBLAS GEMM just before the pool leaves its worker spinning on a core one of the pool's threads needs
-    (docs/design.md §7, the FFT convolution)."""
+    (docs/design.md, "Kernels and their twins", the FFT convolution)."""
     return blas_limit(1) if active else contextlib.nullcontext()
 
 

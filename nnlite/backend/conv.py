@@ -5,7 +5,8 @@ fused kernels are off. With them on, a convolution runs one of three schedules o
 module of this package: im2col chunks spread over threads (:mod:`~nnlite.backend.conv_im2col`, any stride), the
 FFT (:mod:`~nnlite.backend.conv_fft`, stride 1) and direct loops for few input channels
 (:mod:`~nnlite.backend.conv_direct`, stride 1); they split the batch with :mod:`~nnlite.backend._split`.
-``algorithm="auto"`` asks :func:`conv2d_algorithm`, a cost model fitted to timed shapes (docs/design.md §7).
+``algorithm="auto"`` asks :func:`conv2d_algorithm`, a cost model fitted to timed shapes (docs/design.md, "Kernels and
+their twins").
 Their caches differ, and :func:`conv2d_backward` hands each to its own backward pass.
 """
 
@@ -46,14 +47,16 @@ ALGORITHMS = ("auto", "im2col", "fft", "direct")
 
 #: The cost model behind :func:`conv2d_algorithm`, seconds per 1e9 units, fitted (non-negative least squares on
 #: relative error) to 88 shapes timed at one thread (C 1-128, F 32-64, 3x3 and 5x5 kernels, 7-32 pixels wide,
-#: C*F*H*W up to 1.1 x 128*64*16*16; ``python -m benchmarks conv --sweep`` reruns it, docs/design.md §7).
+#: C*F*H*W up to 1.1 x 128*64*16*16; ``python -m benchmarks conv --sweep`` reruns it, docs/design.md, "Kernels and
+#: their twins").
 #: im2col: the three GEMMs per (sample, position, tap, C, F), the unfold and col2im per (sample, position, tap,
 #: C), the output's reordering per (sample, position, F). FFT: the three complex GEMMs per (sample, frequency,
 #: C, F), the transforms per (sample, channel of C + F, grid point x log2 of the grid).
 IM2COL_COST = (0.058, 1.2, 2.35)
 FFT_COST = (0.48, 1.37)
 #: "auto" takes the FFT only when the model gives it this fraction of im2col's time or less: near the line the
-#: model's error decides (docs/design.md §7 has its mis-picks), and im2col is the reference algorithm.
+#: model's error decides (docs/design.md, "Kernels and their twins" has its mis-picks), and im2col is the reference
+#: algorithm.
 FFT_MARGIN = 0.9
 
 

@@ -1,5 +1,6 @@
 """The direct stride-1 convolution for few input channels: the batch cut into one slice per BLAS thread, each
-through the loops of :mod:`nnlite.kernels.conv_direct` (why and when: that module, and docs/design.md §7).
+through the loops of :mod:`nnlite.kernels.conv_direct` (why and when: that module, and docs/design.md, "Kernels and
+their twins").
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from ._split import ConvGrads, Kernel, check_dout_shape, run, slices
 __all__ = ["DIRECT_CHANNELS", "DirectCache", "conv2d_direct_backward", "conv2d_direct_forward"]
 
 #: "auto" takes the direct loops for stride-1 3x3 convolutions of one dtype with at most this many input
-#: channels (grey and RGB images; docs/design.md §7 has the timings behind it: with more channels, or other
+#: channels (grey and RGB images; docs/design.md, "Kernels and their twins" has the timings behind it: with more
+#: channels, or other
 #: kernel sizes, im2col's GEMMs were as fast or faster).
 DIRECT_CHANNELS = 3
 

@@ -26,7 +26,8 @@ products are ``Q`` complex GEMMs each (stacked ``np.matmul``).
 Threads: with T BLAS threads the batch is cut into T slices, each run through the whole pipeline by one thread
 with one-thread BLAS and one-worker transforms (like the chunks of :mod:`nnlite.backend.conv_im2col`: one barrier
 per call, not one per GEMM or transform); ``dW`` adds the slices' spectra in slice order. Why and where this is faster
-than im2col, and the memory it keeps, are in docs/design.md §9; :func:`nnlite.backend.conv.conv2d_algorithm`
+than im2col, and the memory it keeps, are in docs/design.md, "Kernels and their twins";
+:func:`nnlite.backend.conv.conv2d_algorithm`
 chooses. The forward cache keeps ``X`` (Q x N x C complex, about ``2 * L1*L2 / (H*W)`` times x's bytes), which
 the ``dW`` product needs, and nothing else.
 """

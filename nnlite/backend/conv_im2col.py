@@ -48,11 +48,11 @@ __all__ = [
 ]
 
 #: The forward pass runs one product per sample when a sample's output has at least this many elements (F*P), else
-#: one per chunk (docs/design.md §7 has the timings either side of it).
+#: one per chunk (docs/design.md, "Kernels and their twins" has the timings either side of it).
 PER_SAMPLE_OUTPUTS = 16384
 
-#: Target size in bytes of one chunk's columns ``cols_c`` (C*KH*KW x n_c*P): a few MB, near a core's L2 (docs/design.md
-#: §7 has what other sizes measured; ``python -m benchmarks conv --chunks`` times chunk counts).
+#: Target size in bytes of one chunk's columns ``cols_c`` (C*KH*KW x n_c*P): a few MB, near a core's L2 (docs/design.md,
+#: "Kernels and their twins", has what other sizes measured; ``python -m benchmarks conv --chunks`` times chunk counts).
 CHUNK_BYTES = 2 << 20
 
 

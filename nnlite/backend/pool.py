@@ -3,7 +3,8 @@
 
 The loops read C-contiguous arrays: an input of another layout (Fortran order, negative strides, a view) is
 copied once here, a C-contiguous one is not. 2x2 windows at stride 2 take the one-byte kernels
-(:func:`nnlite.kernels.maxpool2x2_forward`: docs/design.md §7). The max-pooling carry (IFA) is a NumPy gather on
+(:func:`nnlite.kernels.maxpool2x2_forward`: docs/design.md, "Kernels and their twins"). The max-pooling carry (IFA) is
+a NumPy gather on
 either path (:func:`nnlite.ops.pool.maxpool2d_carry`).
 """
 

@@ -1,9 +1,10 @@
-"""The ``nnlite`` command: ``nnlite train``, ``nnlite compare`` and ``nnlite bench``.
+"""The ``nnlite`` command: ``nnlite train``, ``compare``, ``bench``, ``sweep``, ``report`` and ``reproduce``.
 
-This package is the only place where strings become objects (DESIGN.md §7): ``"dfa"`` becomes
+This package is the only place where strings become objects (docs/design.md, "Conventions"): ``"dfa"`` becomes
 ``nnlite.DFA(projection=..., layout=..., seed=...)``, ``"256x2"`` becomes ``[256, 256]``, and so on. It is argument
 parsing (:mod:`~nnlite.cli.parser`), object construction (:mod:`~nnlite.cli.build`), one module per command
-(:mod:`~nnlite.cli.train`, :mod:`~nnlite.cli.compare`, :mod:`~nnlite.cli.bench`) and the presentation of what
+(:mod:`~nnlite.cli.train`, :mod:`~nnlite.cli.compare`, :mod:`~nnlite.cli.bench`, and :mod:`~nnlite.cli.sweep` for
+``sweep``, ``report`` and ``reproduce``) and the presentation of what
 :func:`nnlite.fit` returns (:mod:`~nnlite.cli.report`: a configuration block, a per-epoch table, JSON, PNG
 figures); no training logic lives here.
 

@@ -15,56 +15,70 @@ from typing import Any
 
 from nnlite.config import ConfigError, RunConfig, check_combination, options
 from nnlite.config import builders as _build
-from nnlite.config.checks import RULE_OPTIONS
 from nnlite.network import Sequential
+from nnlite.rules import registry
 
-__all__ = ["CLIError", "blas_threads", "check_args", "config_of"]
+__all__ = ["CLIError", "applies", "blas_threads", "check_args", "config_of", "rule_specific", "without"]
 
 
 class CLIError(Exception):
     """A problem with the command line found after parsing (exit 2, like an argparse error)."""
 
 
-#: The options that apply to some rules only. ``nnlite compare`` checks each against the whole ``--rules`` list
-#: (it must apply to one of them) and gives it to the rules that take it; the others run with its default.
-RULE_SPECIFIC = frozenset(
-    {
-        "projection",
-        "sparsity",
-        "parallel",
-        "layout",
-        "kp_lr",
-        "kp_weight_decay",
-        "local_loss",
-        "local_beta",
-        "local_lr",
-        "no_normalize",
-        "error_scale",
-        "bp_points",
-        *(field for field, _ in RULE_OPTIONS),
-    }
-)
+#: The run options that apply to the rules with a capability (:class:`~nnlite.rules.registry.RuleInfo`), besides
+#: the options the rules declare (:func:`~nnlite.rules.registry.option_table`).
+CAPABILITIES = {
+    "projection": "takes_projection",
+    "sparsity": "takes_projection",
+    "parallel": "parallel",
+    "layout": "has_layout",
+    "no_normalize": "normalize",
+    "error_scale": "error_scale",
+    "bp_points": "bp_points",
+}
+
+
+def applies(field: str, rule: str) -> bool | None:
+    """Whether the run option ``field`` applies to ``rule``: None for an option that applies to every rule."""
+    if field in CAPABILITIES:
+        return bool(getattr(registry.info(rule), CAPABILITIES[field]))
+    declared = registry.option_table().get(field)
+    return None if declared is None else rule in declared[1]
+
+
+def rule_specific() -> frozenset[str]:
+    """The options that apply to some rules only. ``nnlite compare`` checks each against the whole ``--rules``
+    list (it must apply to one of them) and gives it to the rules it applies to; the others run with its default
+    (:func:`without`)."""
+    return frozenset(CAPABILITIES) | frozenset(registry.option_table())
+
+
+def without(args: argparse.Namespace, rule: str) -> list[str]:
+    """The rule-specific options given in ``args`` (not at their defaults) that ``rule`` runs without."""
+    defaults = {o.name: o.default for o in options()}
+    return [
+        f
+        for f in sorted(rule_specific())
+        if hasattr(args, f) and getattr(args, f) != defaults.get(f) and applies(f, rule) is False
+    ]
 
 
 def config_of(args: argparse.Namespace, rule: str | None = None) -> RunConfig:
     """The run ``args`` describe, for ``rule`` (default ``args.rule``); ``compare``'s per-rule ``--lr`` is
     resolved for that rule, and its options that apply to other rules of ``--rules`` only are left at their
-    defaults for this one (:data:`RULE_SPECIFIC`; :func:`check_args` has checked each applies to one)."""
+    defaults for this one (:func:`without`; :func:`check_args` has checked each applies to one)."""
     values: dict[str, Any] = {o.name: getattr(args, o.name) for o in options() if hasattr(args, o.name)}
     values["rule"] = rule if rule is not None else getattr(args, "rule", None) or args.rules[0]
     if isinstance(values.get("lr"), dict):
         values["lr"] = values["lr"].get(values["rule"])
-    defaults = RunConfig.__dataclass_fields__
-    for _ in range(len(RULE_SPECIFIC) + 1):
-        try:
-            return RunConfig.from_mapping(values)
-        except ConfigError as exc:
-            own = [f for f in exc.fields if f in RULE_SPECIFIC]
-            if not hasattr(args, "rules") or not own or len(own) != len(exc.fields):
-                raise CLIError(_as_flags(exc)) from None
-            for field in own:
-                values[field] = defaults[field].default
-    raise AssertionError("unreachable: every rule-specific option was reset")  # pragma: no cover
+    if hasattr(args, "rules"):
+        defaults = {o.name: o.default for o in options()}
+        for field in without(args, values["rule"]):
+            values[field] = defaults[field]
+    try:
+        return RunConfig.from_mapping(values)
+    except ConfigError as exc:
+        raise CLIError(_as_flags(exc)) from None
 
 
 def _as_flags(exc: ConfigError) -> str:

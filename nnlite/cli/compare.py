@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from nnlite.config import ConfigError, fit_config, load_data, stream_seeds
 from nnlite.config.builders import Built, build_net, build_optimizer, build_rule, learning_rate_of, loss_of
 
-from .build import CLIError, check_args, config_of, usage_error
+from .build import CLIError, applies, check_args, config_of, usage_error, without
 from .defaults import ALIGN_RECORDS_PER_EPOCH, ALIGN_TAIL
 from .report import (
     describe,
@@ -32,6 +33,25 @@ from .report import (
 __all__ = ["cmd_compare"]
 
 
+def say_who_runs_without(args: argparse.Namespace, rules: list[str]) -> dict[str, list[str]]:
+    """Warn, on standard error, of every rule-specific flag given that some of ``rules`` run without (they do not
+    declare it or lack the capability): ``--error-scale sum goes to dfa, dkp; bp runs without it``. Returns the
+    flags per rule that runs without them."""
+    skipped = {r: without(args, r) for r in rules}
+    for field in sorted({f for fs in skipped.values() for f in fs}):
+        flag = "--" + field.replace("_", "-")
+        value = getattr(args, field)
+        shown = "" if value is True else " " + (",".join(map(str, value)) if isinstance(value, tuple) else str(value))
+        takers = [r for r in rules if applies(field, r)]
+        left = [r for r in rules if field in skipped[r]]
+        print(
+            f"note: {flag}{shown} goes to {', '.join(takers)}; {', '.join(left)} "
+            f"run{'s' * (len(left) == 1)} without it",
+            file=sys.stderr,
+        )
+    return {r: fs for r, fs in skipped.items() if fs}
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run ``nnlite compare``; 0 on success, 1 when a rule's training stopped on a non-finite loss, 130 on Ctrl-C
     (``compare.json`` then holds the rules that finished)."""
@@ -41,6 +61,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         unknown = sorted(set(args.lr) - set(rules))
         if unknown:
             raise CLIError(f"--lr names {', '.join(unknown)}, which --rules {','.join(rules)} does not include")
+    say_who_runs_without(args, rules)
     configs = {r: config_of(args, r) for r in rules}
     out = out_dir(args)  # refused or unwritable before any data is loaded
     seeds = stream_seeds(args.seed)

@@ -5,12 +5,11 @@ No library object is built here (see :mod:`nnlite.cli.build`); names and default
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
 from typing import NoReturn
 
 from nnlite._validation import did_you_mean
-from nnlite.config import RunConfig, options
+from nnlite.config import options
 from nnlite.config import values as V
 from nnlite.config.schema import Option
 from nnlite.rules import registry
@@ -66,7 +65,7 @@ def _add_common(p: argparse.ArgumentParser, *, compare: bool) -> None:
     in their help groups, and the output flags that are the command's own."""
     command = "compare" if compare else "train"
     groups = {name: p.add_argument_group(name) for name in GROUPS}
-    defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    defaults = {o.name: o.default for o in options()}
     for opt in options():
         if opt.flag and command in opt.commands:
             _add_option(groups[opt.group], opt, defaults[opt.name], compare)

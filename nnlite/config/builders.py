@@ -24,7 +24,6 @@ from ..ops import losses
 from ..projections import BACKENDS, Projection
 from ..rules import Rule, registry
 from ..training import History, fit
-from .checks import RULE_OPTIONS
 from .fits import check_fits as _check_fits
 from .schema import DEFAULT_HIDDEN, DEFAULT_LR, DEFAULT_MOMENTUM, ConfigError, RunConfig, options
 
@@ -86,7 +85,9 @@ def dtype_of(name: str) -> type[np.floating]:
 
 def _flat_input(config: RunConfig) -> bool:
     if config.model == "layers":
-        images = {"conv2d", "maxpool2d", "avgpool2d"}
+        from ..layers import LIST_LAYERS
+
+        images = {name for name, cls in LIST_LAYERS.items() if cls.spec is not None and cls.spec.input == "image"}
         return not any(entry["type"] in images for entry in config.layers or ())
     return config.model == "mlp"
 
@@ -245,17 +246,14 @@ def build_rule(config: RunConfig, net: Sequential, name: str, seeds: dict[str, i
         "error_scale": config.error_scale,
         "bp_points": config.bp_points,
     }
-    if entry.learns_feedback:
-        available["lr"] = config.kp_lr if config.kp_lr is not None else learning_rate_of(config)
-        available["weight_decay"] = (
-            config.kp_weight_decay if config.kp_weight_decay is not None else config.weight_decay
-        )
-    for field, param in (("local_loss", "local_loss"), ("local_beta", "beta"), ("local_lr", "classifier_lr")):
-        if getattr(config, field) is not None:  # else the rule's default
-            available[param] = getattr(config, field)
-    for field, param in RULE_OPTIONS:
-        if getattr(config, field) is not None:  # else the rule's default
-            available[param] = getattr(config, field)
+    for opt in entry.options:  # the options the rule declares (nnlite.rules.options)
+        value = getattr(config, opt.field_name(name))
+        if value is None and opt.inherit == "lr":
+            value = learning_rate_of(config)
+        elif value is None and opt.inherit is not None:
+            value = getattr(config, opt.inherit)
+        if value is not None:  # else the rule's default
+            available[opt.param] = value
     return registry.make(name, **available)
 
 

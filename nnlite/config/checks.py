@@ -14,16 +14,7 @@ from typing import Any
 
 from ..rules import registry
 
-__all__ = ["RULE_OPTIONS", "ConfigError", "check_combination"]
-
-#: Run options that are a constructor parameter of some rules, and that parameter's name: an option applies to the
-#: registered rules whose constructor takes the parameter (and is refused for the others); the builders pass it.
-RULE_OPTIONS = (
-    ("dtp_feedback_lr", "feedback_lr"),
-    ("dtp_noise", "noise"),
-    ("dtp_target_step", "target_step"),
-    ("pepita_scale", "f_scale"),
-)
+__all__ = ["ConfigError", "check_combination", "check_rule_options"]
 
 
 class ConfigError(ValueError):
@@ -41,6 +32,23 @@ def _applies(rules: Sequence[str], capability: str) -> list[str]:
 
 def _with(capability: str) -> str:
     return ", ".join(r for r, i in registry.RULES.items() if getattr(i, capability))
+
+
+def check_rule_options(values: Any, rules: Sequence[str], name: Callable[[str], str]) -> None:
+    """Refuse a rule's option (:mod:`nnlite.rules.options`) given to ``rules`` none of which declares it, or
+    given where its declared condition (``when``) does not hold; made from the declarations alone."""
+    what = name("rule") if len(rules) == 1 else "--rules"
+    chosen = f"{what} {','.join(rules)}"
+    for field, (opt, takers) in registry.option_table().items():
+        if getattr(values, field, None) is None:
+            continue
+        if not [r for r in rules if r in takers]:
+            raise ConfigError(f"{name(field)} applies to {', '.join(takers)}, not {chosen}", [field])
+        if opt.when is not None:
+            other = registry.option_field(takers[0], opt.when[0])
+            allowed = opt.when[1]
+            if other is not None and getattr(values, other, None) not in (None, *allowed):
+                raise ConfigError(f"{name(field)} applies to {name(other)} {', '.join(allowed)} only", [field])
 
 
 def check_combination(values: Any, rules: Sequence[str], name: Callable[[str], str]) -> None:
@@ -104,20 +112,7 @@ def check_combination(values: Any, rules: Sequence[str], name: Callable[[str], s
         fail(f"{name('parallel')} applies to {_with('parallel')}, not {chosen}", "parallel")
     if values.layout != "unified" and not _applies(rules, "has_layout"):
         fail(f"{name('layout')} applies to {_with('has_layout')}, not {chosen}", "layout")
-    if not _applies(rules, "learns_feedback"):
-        for field in ("kp_lr", "kp_weight_decay"):
-            if getattr(values, field) is not None:
-                fail(f"{name(field)} applies to {_with('learns_feedback')}, not {chosen}", field)
-    for field, param in (("local_loss", "local_loss"), ("local_beta", "beta"), ("local_lr", "classifier_lr")):
-        if getattr(values, field, None) is not None and not [r for r in rules if param in registry.info(r).parameters]:
-            takers = ", ".join(r for r, i in registry.RULES.items() if param in i.parameters)
-            fail(f"{name(field)} applies to {takers}, not {chosen}", field)
-    for field, param in RULE_OPTIONS:
-        if getattr(values, field, None) is not None and not [r for r in rules if param in registry.info(r).parameters]:
-            takers = ", ".join(r for r, i in registry.RULES.items() if param in i.parameters)
-            fail(f"{name(field)} applies to {takers}, not {chosen}", field)
-    if getattr(values, "local_beta", None) is not None and getattr(values, "local_loss", None) not in (None, "predsim"):
-        fail(f"{name('local_beta')} applies to {name('local_loss')} predsim only", "local_beta")
+    check_rule_options(values, rules, name)
     if values.projection not in (None, "gaussian"):
         for r in _applies(rules, "learns_feedback"):
             if registry.info(r).takes_projection:

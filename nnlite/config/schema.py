@@ -10,17 +10,18 @@ spec row means exactly what the command line means.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..data import KNOWN_DATASETS
 from ..layers import INITS
 from ..projections import BACKENDS
-from ..rules import LAYOUTS, LOCAL_LOSSES, registry
+from ..rules import LAYOUTS, registry
 from . import values as V
 from .checks import ConfigError
 from .checks import check_combination as _check_combination
+from .option import Option, _choice, _opt, rule_option
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -52,57 +53,47 @@ DEFAULT_MOMENTUM = 0.9
 LR_HELP = ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
 
 
-@dataclass(frozen=True)
-class Option:
-    """One run option: a field of :class:`RunConfig` and, where ``flag`` is true, a flag of the commands."""
-
-    name: str
-    kind: V.Kind
-    group: str
-    help: str
-    flag: bool = True
-    metavar: str | None = None
-    #: The commands whose flags include it.
-    commands: tuple[str, ...] = ("train", "compare")
-
-    @property
-    def flag_name(self) -> str:
-        """``--kernel-size`` for ``kernel_size``."""
-        return "--" + self.name.replace("_", "-")
-
-    def label(self, style: str) -> str:
-        """How a message names the option: ``--layout`` on the command line, ``'layout' (--layout)`` elsewhere."""
-        if style == "flag":
-            return self.flag_name
-        return f"{self.name!r} ({self.flag_name})" if self.flag else repr(self.name)
-
-
-def _opt(
-    default: Any,
-    kind: V.Kind,
-    group: str,
-    help: str,
-    *,
-    flag: bool = True,
-    metavar: str | None = None,
-    commands: tuple[str, ...] = ("train", "compare"),
-) -> Any:
-    entry = {"kind": kind, "group": group, "help": help, "flag": flag, "metavar": metavar, "commands": commands}
-    return dataclasses.field(default=default, metadata={"option": entry})
-
-
-def _choice(names: tuple[str, ...] | Callable[[], Sequence[str]]) -> V.Kind:
-    return V.choice(names if callable(names) else (lambda: names))
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RunConfig:
     """Everything that decides a run: data, model, rule, projection, optimizer, training and measurements.
 
     Every field is checked when the config is made (:class:`ConfigError` naming it), as are the combinations
     (a flag that does not apply to the rule, the model or the optimizer is refused, never ignored). Lists are
     kept as tuples. :func:`nnlite.config.builders` turns a config into the data, network, rule, optimizer and loss.
+
+    The options a rule declares (:mod:`nnlite.rules.options`: ``kp_lr``, ``local_beta``, ``dtp_noise``, ...) are
+    kept in one mapping, :attr:`rule_options` (the ones given, by run-option name), and read and given by their
+    names as any field: ``RunConfig(rule="dkp", kp_lr=0.01).kp_lr``. Those of a rule registered later are options
+    as soon as it is registered.
     """
+
+    def __init__(self, **values: Any) -> None:
+        declared = registry.option_table()
+        given = dict(values.pop("rule_options", None) or {})
+        for key in [k for k in values if k in declared]:
+            given[key] = values.pop(key)
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        for key in values:
+            if key not in fields:
+                raise TypeError(f"RunConfig() got an unexpected keyword argument {key!r}")
+        for name, f in fields.items():
+            if name != "rule_options":
+                object.__setattr__(self, name, values.get(name, f.default))
+        for key in given:
+            if key not in declared:
+                known = ", ".join(sorted(declared))
+                raise ConfigError(f"unknown rule option {key!r}; the registered rules declare {known}", [str(key)])
+        object.__setattr__(self, "rule_options", {k: v for k, v in given.items() if v is not None})
+        self.__post_init__()
+
+    def __getattr__(self, name: str) -> Any:
+        # a rule's option read by its name (config.kp_lr): None when not given
+        if name != "rule_options" and not name.startswith("__") and name in registry.option_table():
+            return self.rule_options.get(name)
+        raise AttributeError(f"'RunConfig' object has no attribute {name!r}")
+
+    def __hash__(self) -> int:
+        return hash(repr(sorted(self.to_dict().items())))
 
     # data
     dataset: str = _opt(
@@ -247,7 +238,7 @@ class RunConfig:
         (),
         V.int_list,
         "feedback",
-        "dfa, drtp, sdfa: hidden feedback points (0-based, -1 the top) that get BP's signal from the block above "
+        "direct rules: hidden feedback points (0-based, -1 the top) that get BP's signal from the block above "
         "instead of a projection, where the authors' code has no feedback point (Launay Table 4: -1; Fig. 4: 0)",
         metavar="K1,K2",
     )
@@ -265,23 +256,6 @@ class RunConfig:
         "--bottleneck K:N freezes units (default) or, with weights, each weight and bias of block K's weight layer "
         "with probability 1 - N/units (Launay et al.'s code, bottleneck.py)",
     )
-    kp_lr: float | None = _opt(
-        None, V.optional(V.positive_float), "feedback", "kp, dkp: learning rate of the feedback B_k (default: --lr)"
-    )
-    kp_weight_decay: float | None = _opt(
-        None, V.optional(V.nonnegative_float), "feedback", "kp, dkp: weight decay of the B_k (default: --weight-decay)"
-    )
-    local_loss: str | None = _opt(None, V.optional(_choice(LOCAL_LOSSES)), "feedback", "local: pred, sim or predsim")
-    local_beta: float | None = _opt(None, V.optional(V.probability), "feedback", "local: β of predsim (default 0.99)")
-    local_lr: float | None = _opt(None, V.optional(V.nonnegative_float), "feedback", "local: its heads' SGD lr (0.1)")
-    dtp_feedback_lr: float | None = _opt(
-        None, V.optional(V.positive_float), "feedback", "dtp, ddtp: SGD lr of the feedback g_k (dtp 0.05, ddtp 0.01)"
-    )
-    dtp_noise: float | None = _opt(None, V.optional(V.positive_float), "feedback", "dtp, ddtp: noise σ (default 0.1)")
-    dtp_target_step: float | None = _opt(
-        None, V.optional(V.positive_float), "feedback", "dtp, ddtp: η̂, the top target's step (default 1: BP's scale)"
-    )
-    pepita_scale: float | None = _opt(None, V.optional(V.positive_float), "feedback", "pepita: F's scale (0.05)")
     align_every: int | None = _opt(
         None,
         V.optional(V.positive_int),
@@ -345,6 +319,8 @@ class RunConfig:
         flag=False,
     )
 
+    rule_options: dict[str, Any] = dataclasses.field(default_factory=dict, compare=True)
+
     def __post_init__(self) -> None:
         for opt in options():
             value = getattr(self, opt.name)
@@ -352,7 +328,11 @@ class RunConfig:
                 checked = opt.kind.check(value)
             except (ValueError, TypeError) as exc:
                 raise ConfigError(f"{opt.label('field')}: {exc}", [opt.name]) from None
-            object.__setattr__(self, opt.name, checked)
+            if opt.rules:
+                if checked is not None:
+                    self.rule_options[opt.name] = checked
+            else:
+                object.__setattr__(self, opt.name, checked)
         if self.layers is not None and self.model == "mlp":
             object.__setattr__(self, "model", "layers")
         check_combination(self, [self.rule], style="field")
@@ -361,7 +341,7 @@ class RunConfig:
     def from_mapping(cls, values: Mapping[str, Any]) -> RunConfig:
         """A config from option names and TOML/JSON values; an unknown name is a :class:`ConfigError` listing
         the known ones."""
-        known = {o.name for o in options()}
+        known = {o.name for o in options()} | {"rule_options"}
         for key in values:
             if key not in known:
                 raise ConfigError(f"unknown option {key!r}; a run takes {', '.join(sorted(known))}", [str(key)])
@@ -392,8 +372,20 @@ def check_combination(values: Any, rules: Sequence[str], style: str = "field") -
 
 
 def options() -> tuple[Option, ...]:
-    """The one table of run options: one :class:`Option` per field of :class:`RunConfig`, in order."""
-    return _OPTIONS
+    """The one table of run options: one :class:`Option` per field of :class:`RunConfig`, in order, with the
+    options the registered rules declare (generated from their declarations) after ``bottleneck_mode``."""
+    table = registry.option_table()
+    key = tuple((f, o, t) for f, (o, t) in table.items())
+    if _CACHE.get("key") != key:
+        rule_opts = [rule_option(f, o, t) for f, (o, t) in table.items()]
+        at = next(i for i, o in enumerate(_OPTIONS) if o.name == "bottleneck_mode") + 1
+        _CACHE["key"], _CACHE["options"] = key, (*_OPTIONS[:at], *rule_opts, *_OPTIONS[at:])
+    return _CACHE["options"]
 
 
-_OPTIONS = tuple(Option(name=f.name, **f.metadata["option"]) for f in dataclasses.fields(RunConfig))
+_OPTIONS = tuple(
+    Option(name=f.name, default=f.default, **f.metadata["option"])
+    for f in dataclasses.fields(RunConfig)
+    if f.name != "rule_options"
+)
+_CACHE: dict[str, Any] = {}

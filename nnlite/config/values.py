@@ -31,8 +31,10 @@ __all__ = [
     "float_list",
     "hidden",
     "int_list",
+    "integer",
     "layers",
     "nonnegative_float",
+    "number",
     "odd_positive_int",
     "optional",
     "positive_float",
@@ -130,6 +132,8 @@ nonnegative_float = Kind(_float_text, _nonnegative_float)
 positive_int = Kind(_int_text, _positive_int)
 odd_positive_int = Kind(_int_text, _odd_positive_int)
 probability = Kind(_float_text, _probability)
+number = Kind(_float_text, _checked(_number, math.isfinite, "a finite number"))
+integer = Kind(_int_text, _checked(_integer, lambda v: True, "an integer"))
 seed = Kind(_int_text, _seed)
 switch = Kind(lambda t: True, _switch)
 text = Kind(str, _text_value)

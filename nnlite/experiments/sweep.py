@@ -321,22 +321,20 @@ def _step_seconds(options: Mapping[str, Any]) -> tuple[float, int]:
     built = build(config, _data(config))
     net, rule, optimizer, loss, train = built.net, built.rule, built.optimizer, built.loss, built.train
     x, y = train[0][: config.batch_size], train[1][: config.batch_size]
-    params = net.params()
     threads = blas_threads(config, net)
     limit: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if threads is not None:
         from threadpoolctl import threadpool_limits
 
         limit = threadpool_limits(limits=threads, user_api="blas")
-    seconds = 0.0
+    from ..runtime.blocks import BlockRunner
+    from ..training.step import step as training_step
+
+    seconds, blocks = 0.0, BlockRunner()
     with limit:
         for _ in range(2):  # the first step warms up (kernels compiled, buffers allocated); the second is timed
             t = time.perf_counter()
-            out, caches = net.forward(x, train=True)
-            _, e = loss(out.reshape(out.shape[0], -1), y)
-            grads = rule.gradients(net, caches, e, y)
-            optimizer.step(params, grads)
-            rule.after_step(net, grads)
+            training_step(net, rule, loss, optimizer, x, y, blocks=blocks)  # fit's step, through its executor
             seconds = time.perf_counter() - t
     rule.close()
     return seconds, config.epochs * math.ceil(train[0].shape[0] / config.batch_size)

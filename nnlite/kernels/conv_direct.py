@@ -3,7 +3,8 @@ images), forward, ``dW``/``db`` and ``dx``, as Numba loops over whole image rows
 
 With few taps im2col's GEMMs have an inner dimension of 9-27: they run far below the BLAS's speed, and the
 (F, n, P) -> (n, F, P) reorderings of the output and of ``dout`` around them cost as much as the products.
-Here every output plane ``out[n, f]`` is built in place, tap by tap (docs/design.md §7 has the timings):
+Here every output plane ``out[n, f]`` is built in place, tap by tap (docs/design.md, "Kernels and their twins" has the
+timings):
 
     out[n, f, y, q]  = b[f] + sum_{c, i, j} W[f, c, i, j] * x[n, c, y + i - ph, q + j - pw]
     dW[f, c, i, j]   = sum_{n, y, q} dout[n, f, y, q] * x[n, c, y + i - ph, q + j - pw]

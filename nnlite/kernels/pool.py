@@ -58,7 +58,7 @@ def _pick(v, k, best, arg):
 def _max2x2_fwd(x, out, code):
     # 2x2 windows, stride 2 (the cnn's pooling): the four candidates of a window in row-major order, as
     # _maxpool_fwd takes them, over contiguous input rows; the winner kept as its place in the window (0..3):
-    # an int64 flat index per window cost more than the maxima themselves (docs/design.md §7)
+    # an int64 flat index per window cost more than the maxima themselves (docs/design.md, "Kernels and their twins")
     N, C, H, W = x.shape
     OH = out.shape[2]
     OW = out.shape[3]
@@ -275,7 +275,7 @@ def maxpool2x2_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Notes
     -----
     One byte per window instead of :func:`maxpool2d_forward`'s int64 index: writing the index cost more than
-    the maxima (docs/design.md §7).
+    the maxima (docs/design.md, "Kernels and their twins").
     """
     check_float_array(x, "x", ndim=4)
     N, C, H, W = x.shape

@@ -12,12 +12,26 @@ from .activations import (
     activation_factory,
     canonical_activation,
 )
-from .base import INITS, Layer, WeightLayer, init_weight
+from .base import INITS, Layer, LayerSpec, WeightLayer, init_weight
 from .conv import Conv2d
 from .dense import Dense
 from .dropout import Dropout
 from .normalization import BatchNorm
 from .pool import AvgPool2d, Flatten, MaxPool2d
+
+#: The layers a layers list may name, by their spec's ``type`` (:class:`~nnlite.layers.base.LayerSpec`), in the
+#: order lists show them: a new layer declares its ``spec`` and is added here.
+_LISTED: tuple[type[Layer], ...] = (
+    Dense,
+    Conv2d,
+    MaxPool2d,
+    AvgPool2d,
+    Flatten,
+    Dropout,
+    BatchNorm,
+    *ACTIVATIONS.values(),
+)
+LIST_LAYERS: dict[str, type[Layer]] = {cls.spec.name: cls for cls in _LISTED if cls.spec is not None}
 
 __all__ = [
     "ACTIVATIONS",
@@ -30,7 +44,9 @@ __all__ = [
     "Dropout",
     "Flatten",
     "Identity",
+    "LIST_LAYERS",
     "Layer",
+    "LayerSpec",
     "WeightLayer",
     "LeakyReLU",
     "MaxPool2d",

@@ -11,7 +11,7 @@ import numpy as np
 from .. import backend
 from .._validation import finite_float
 from ..ops import activations as act
-from .base import Layer, Passthrough, check_grad, check_input
+from .base import Layer, LayerSpec, Passthrough, check_grad, check_input
 
 __all__ = [
     "ACTIVATIONS",
@@ -46,12 +46,16 @@ class _Activation(Layer):
 class Tanh(_Activation):
     """``tanh(x)``."""
 
+    spec = LayerSpec("tanh")
+
     _fwd = staticmethod(act.tanh_forward)
     _bwd = staticmethod(backend.tanh_backward)
 
 
 class Sigmoid(_Activation):
     """Logistic sigmoid."""
+
+    spec = LayerSpec("sigmoid")
 
     _fwd = staticmethod(act.sigmoid_forward)
     _bwd = staticmethod(backend.sigmoid_backward)
@@ -60,6 +64,8 @@ class Sigmoid(_Activation):
 class ReLU(_Activation):
     """``max(x, 0)``."""
 
+    spec = LayerSpec("relu")
+
     _fwd = staticmethod(act.relu_forward)
     _bwd = staticmethod(backend.relu_backward)
 
@@ -67,12 +73,16 @@ class ReLU(_Activation):
 class Abs(_Activation):
     """``|x|``."""
 
+    spec = LayerSpec("abs")
+
     _fwd = staticmethod(act.abs_forward)
     _bwd = staticmethod(act.abs_backward)
 
 
 class Identity(Layer):
     """``x``. The cache keeps only the input's shape and dtype, what ``backward`` checks ``dout`` against."""
+
+    spec = LayerSpec("identity")
 
     rows_independent = True
 
@@ -87,6 +97,8 @@ class Identity(Layer):
 
 class LeakyReLU(Layer):
     """``x`` for ``x > 0``, ``slope * x`` otherwise; any slope (e.g. -0.5, Launay et al.'s best for DFA)."""
+
+    spec = LayerSpec("leaky_relu", {"slope": "slope"})
 
     rows_independent = True
 

@@ -19,9 +19,11 @@ and flatten apply the same selection / averaging / reshape; activations are skip
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -31,6 +33,7 @@ from ..ops._checks import check_grad
 __all__ = [
     "INITS",
     "Layer",
+    "LayerSpec",
     "Passthrough",
     "WeightLayer",
     "check_grad",
@@ -93,8 +96,44 @@ def init_bias(n: int, fan_in: int, init: str, rng: np.random.Generator, dtype: A
     return np.zeros(n, dtype=dtype)
 
 
+@dataclass(frozen=True)
+class LayerSpec:
+    """A layer's entry in a layers list (a spec's ``layers = [...]``, ``--layers``): the table's ``type`` (``name``)
+    and the keys it takes, each a parameter of the layer's constructor, whose own defaults are the entry's.
+
+    ``keys`` maps an entry key to the constructor parameter (``{"units": "d_out"}``); a key whose parameter has no
+    default is required. ``from_shape`` names the parameter taken from the input shape's first axis (``d_in``,
+    ``c_in``, ``num_features``); ``input`` is ``"flat"``, ``"image"`` ((C, H, W)) or ``"any"``; ``network`` lists the
+    keys whose default is the network's own (a weight layer's ``init``: the network's init).
+    """
+
+    name: str
+    keys: dict[str, str] = field(default_factory=dict)
+    from_shape: str | None = None
+    input: str = "any"
+    network: tuple[str, ...] = ()
+
+    def entry(self, cls: type) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """(required keys, optional keys with the constructor's defaults) of ``cls``'s entry."""
+        params = inspect.signature(cls).parameters
+        required: list[str] = []
+        optional: dict[str, Any] = {}
+        for key, name in self.keys.items():
+            default = params[name].default
+            if key in self.network:
+                optional[key] = None
+            elif default is inspect.Parameter.empty:
+                required.append(key)
+            else:
+                optional[key] = default
+        return tuple(required), optional
+
+
 class Layer:
     """Base class. Subclasses set ``params`` (a dict of arrays) when they have parameters."""
+
+    #: The layer's entry in layers lists (:class:`LayerSpec`); None: not in lists.
+    spec: ClassVar[LayerSpec | None] = None
 
     #: True for the layers that start a block (Dense, Conv2d).
     is_weight = False

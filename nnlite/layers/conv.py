@@ -10,7 +10,7 @@ from numpy.typing import DTypeLike
 from .._validation import SeedLike, as_pair, positive_int
 from ..backend import conv as _backend
 from ..ops import conv as _conv
-from .base import WeightLayer, check_image, check_init, check_sample_image, compact
+from .base import LayerSpec, WeightLayer, check_image, check_init, check_sample_image, compact
 
 __all__ = ["Conv2d"]
 
@@ -63,6 +63,15 @@ class Conv2d(WeightLayer):
 
     chunk = None
     _backward_op = staticmethod(_backend.conv2d_backward)
+
+    spec = LayerSpec(
+        "conv2d",
+        {"filters": "c_out", "kernel": "kernel_size", "stride": "stride", "padding": "padding", "init": "init",
+         "bias": "bias"},
+        "c_in",
+        "image",
+        ("init",),
+    )  # fmt: skip
 
     def __init__(
         self,

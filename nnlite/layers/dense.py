@@ -10,7 +10,7 @@ from numpy.typing import DTypeLike
 from .. import backend
 from .._validation import SeedLike, positive_int
 from ..ops.dense import dense_forward
-from .base import WeightLayer, check_input
+from .base import LayerSpec, WeightLayer, check_input
 
 __all__ = ["Dense"]
 
@@ -36,6 +36,8 @@ class Dense(WeightLayer):
     rows_independent = True
 
     _backward_op = staticmethod(backend.dense_backward)
+
+    spec = LayerSpec("dense", {"units": "d_out", "init": "init", "bias": "bias"}, "d_in", "flat", ("init",))
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import SeedLike, as_generator
 from ..ops import dropout as _dropout
-from .base import Layer, Passthrough, check_grad, check_input
+from .base import Layer, LayerSpec, Passthrough, check_grad, check_input
 
 __all__ = ["ChannelMask", "Dropout"]
 
@@ -40,6 +40,8 @@ class Dropout(Layer):
     and ``carry`` (IFA) apply the same mask and scale. When dropout is the identity (evaluation mode, or ``p == 0``)
     the cache is the input's shape and dtype (:class:`~nnlite.layers.base.Passthrough`) instead.
     """
+
+    spec = LayerSpec("dropout", {"p": "p", "channels": "channels"})
 
     def __init__(self, p: float, seed: SeedLike = None, channels: bool = False) -> None:
         if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):

@@ -10,7 +10,7 @@ from numpy.typing import DTypeLike
 
 from .._validation import float_dtype, positive_int
 from ..ops import normalization as _bn
-from .base import Layer, check_grad, check_input
+from .base import Layer, LayerSpec, check_grad, check_input
 
 __all__ = ["BatchNorm"]
 
@@ -46,6 +46,8 @@ class BatchNorm(Layer):
     ``carry`` (IFA) is the identity: batch norm is treated like an activation, not as a linear part of the
     network to carry through (its Jacobian in training mode couples the whole batch).
     """
+
+    spec = LayerSpec("batchnorm", {"momentum": "momentum", "eps": "eps"}, "num_features")
 
     def __init__(
         self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype: DTypeLike = np.float32

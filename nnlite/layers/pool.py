@@ -10,7 +10,7 @@ import numpy as np
 from .._validation import as_pair
 from ..backend import pool as _backend
 from ..ops import pool as _pool
-from .base import Layer, Passthrough, check_grad, check_image, check_input, check_sample_image, compact
+from .base import Layer, LayerSpec, Passthrough, check_grad, check_image, check_input, check_sample_image, compact
 
 __all__ = ["AvgPool2d", "Flatten", "MaxPool2d"]
 
@@ -45,6 +45,8 @@ class MaxPool2d(_Pool2d):
     forward input, which is a selection, applied to ``v``.
     """
 
+    spec = LayerSpec("maxpool2d", {"kernel": "kernel_size", "stride": "stride"}, input="image")
+
     _name = "MaxPool2d"
 
     def forward(self, x: np.ndarray, train: bool = True) -> tuple[np.ndarray, Any]:
@@ -64,6 +66,8 @@ class AvgPool2d(_Pool2d):
 
     ``carry`` (IFA) averages ``v`` the same way (the pooling is linear).
     """
+
+    spec = LayerSpec("avgpool2d", {"kernel": "kernel_size", "stride": "stride"}, input="image")
 
     _name = "AvgPool2d"
 
@@ -85,6 +89,8 @@ class Flatten(Layer):
     The cache is the input's shape and dtype (:class:`~nnlite.layers.base.Passthrough`): ``backward`` takes a
     ``dout`` of exactly the output's shape (N, prod(...)), not any array with as many elements.
     """
+
+    spec = LayerSpec("flatten")
 
     rows_independent = True
 

@@ -1,4 +1,5 @@
-"""Random projections from the error space (n_in) to the feedback space (n_out); see DESIGN.md section 5.
+"""Random projections from the error space (n_in) to the feedback space (n_out); see docs/design.md, "Random
+projections".
 
 Every back end represents a matrix of shape (n_out, n_in) with entries of variance 1 / (n_out * n_in)
 (Launay et al. 2020, eq. 7): ``Gaussian`` (dense, BLAS), ``Fastfood`` (structured, O(n_out) memory),

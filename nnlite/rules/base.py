@@ -22,10 +22,46 @@ import numpy as np
 if TYPE_CHECKING:
     from ..network import Caches, Sequential
 
-__all__ = ["Grads", "Rule", "check_error", "network_key", "reshape_output_error"]
+__all__ = ["Grads", "Rule", "RuleStep", "StepGrads", "check_error", "network_key", "reshape_output_error"]
 
 #: One dict of gradients per layer with parameters, matching ``net.params()``.
 Grads = list[dict[str, np.ndarray]]
+
+
+class StepGrads(list):
+    """A step's gradients (a list of dicts matching ``net.params()``) that carry their step's own change: handing
+    them to :meth:`Rule.after_step` commits exactly that step, whatever was computed in between. (The change lives
+    here, not a reference to the step, so that a step and its gradients make no reference cycle: a step's arrays
+    are freed as soon as the last reference goes, not at the next garbage collection.)"""
+
+    def __init__(self, grads: Any = (), change: Any = None) -> None:
+        super().__init__(grads)
+        self.change = change
+        self.committed = False
+
+
+class RuleStep:
+    """What a rule makes of one batch (:meth:`Rule.step`): the gradients, the signal at every hidden feedback
+    point, and the rule's own pending change (learned feedback, heads, inverse mappings; None for a rule that
+    learns nothing), bound to this step. :meth:`Rule.commit` applies exactly this change, once."""
+
+    def __init__(self, grads: Grads, signals: list[np.ndarray], change: Any = None) -> None:
+        if not isinstance(grads, StepGrads) or (change is not None and grads.change is not change):
+            grads = StepGrads(grads, change)
+        self.grads: StepGrads = grads
+        self.signals = signals
+
+    @property
+    def change(self) -> Any:
+        return self.grads.change
+
+    @property
+    def committed(self) -> bool:
+        return self.grads.committed
+
+    @committed.setter
+    def committed(self, value: bool) -> None:
+        self.grads.committed = value
 
 
 def network_key(net: Sequential) -> tuple:
@@ -91,11 +127,13 @@ def check_error(net: Sequential, caches: Caches, e: Any, y: Any = None) -> np.nd
     return e if e.shape == shape else e.reshape(shape)
 
 
-class Rule(abc.ABC):
+class Rule(abc.ABC):  # noqa: B024 (a rule writes gradients_and_signals or step: __new__ checks)
     """Base class of the training rules.
 
-    Subclasses implement :meth:`gradients_and_signals`, and :meth:`_setup` when they hold state that depends on
-    the network (feedback matrices); their constructor arguments are stored under the same names as attributes
+    Subclasses implement :meth:`gradients_and_signals` (a rule that learns nothing of its own), or :meth:`step`
+    and :meth:`commit` (a rule with a learned feedback: the step returns its pending change, the commit applies
+    it), and :meth:`_setup` when they hold state that depends on the network (feedback matrices); their
+    constructor arguments are stored under the same names as attributes
     (or returned by :meth:`_repr_args`), so that ``repr(rule)`` shows every argument and ``eval`` of it builds an
     equal rule.
     """
@@ -108,6 +146,23 @@ class Rule(abc.ABC):
     needs_transpose: ClassVar[bool] = False
     #: Whether ``nnlite compare`` trains this rule when ``--rules`` is not given.
     in_compare: ClassVar[bool] = False
+    #: The registry's family: "chain" (BP's chain, the FA family), "direct" (one projection to every hidden
+    #: block), or what else the rule is ("indirect", "local", "target", "forward").
+    family: ClassVar[str] = "other"
+    #: The options the rule exposes to the command line, RunConfig, specs and ``compare``
+    #: (:class:`~nnlite.rules.options.Option`, each a constructor parameter), declared next to its equations.
+    options: ClassVar[tuple[Any, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__ and "gradients_and_signals" not in cls.__dict__:
+            # a rule that writes its step (DKP over DirectRule's core): its gradients are its step's, bound to it
+            cls.gradients_and_signals = Rule.gradients_and_signals  # type: ignore[method-assign]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls.gradients_and_signals is Rule.gradients_and_signals and cls.step is Rule.step:
+            raise TypeError(f"Can't instantiate {cls.__name__}: it implements neither gradients_and_signals nor step")
+        return super().__new__(cls)
 
     _bound: tuple | None = None
 
@@ -136,7 +191,6 @@ class Rule(abc.ABC):
         """Draw and check what the rule needs for ``net`` (called once, by :meth:`setup`)."""
 
     # -- the one method a rule implements ---------------------------------------------------------------------
-    @abc.abstractmethod
     def gradients_and_signals(
         self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
     ) -> tuple[Grads, list[np.ndarray]]:
@@ -159,7 +213,32 @@ class Rule(abc.ABC):
             Matching ``net.params()``.
         signals : list of ndarray
             ``g_k`` of shape ``(N, *block_shape)`` for every hidden block k.
+
+        A rule with a learned feedback implements :meth:`step` instead; this is then its step's gradients and
+        signals (its change is not applied: only :meth:`commit` applies a change).
         """
+        s = self.step(net, caches, e, y)
+        return s.grads, s.signals
+
+    def step(self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None) -> RuleStep:
+        """The rule's whole step on one batch, as a :class:`RuleStep`: gradients, signals and the rule's own
+        pending change, bound to this step. Computing a step changes nothing of the rule (alignment may compute
+        one on any batch at any moment); :meth:`commit` applies it. The default wraps
+        :meth:`gradients_and_signals` with no change."""
+        grads, signals = self.gradients_and_signals(net, caches, e, y)
+        return RuleStep(grads, signals)
+
+    def commit(self, net: Sequential, step: RuleStep) -> None:
+        """Apply ``step``'s own change (after the optimizer has applied its gradients), once: a second commit of
+        the same step is a no-op. Rules whose feedback changes between steps (KP learns ``B_k``, DKP its direct
+        ``B_k``, Local its heads, DTP its inverse mappings, brSF redraws) do it in :meth:`_commit`."""
+        if step.committed:
+            return
+        step.committed = True
+        self._commit(net, step)
+
+    def _commit(self, net: Sequential, step: RuleStep) -> None:
+        """What :meth:`commit` does to the rule (default: nothing)."""
 
     def gradients(self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None) -> Grads:
         """Gradients of every parameter, a list of dicts matching ``net.params()``."""
@@ -184,9 +263,29 @@ class Rule(abc.ABC):
 
     # -- optional: what happens between steps, weight feedback, state --------------------------------------------
     def after_step(self, net: Sequential, grads: Grads) -> None:
-        """Called by :func:`nnlite.fit` after the optimizer has applied ``grads`` (a loop of one's own calls it
-        the same way). Rules whose feedback changes between steps (KP learns ``B_k``, brSF redraws its
-        magnitudes) do it here, so that measuring alignment on a batch never changes the rule."""
+        """Commit the step whose gradients ``grads`` are (the list :meth:`gradients` or :meth:`step` returned):
+        :meth:`commit` of that step, for a loop of one's own (``grads = rule.gradients(...)``;
+        ``optimizer.step(params, grads)``; ``rule.after_step(net, grads)``). Whatever was computed in between
+        (alignment on another batch) changes nothing.
+
+        Raises
+        ------
+        ValueError
+            ``grads`` is not a step's own list (a copy, say) and the rule learns from its step.
+        """
+        if isinstance(grads, StepGrads) or not self.learns_from_step:
+            step = RuleStep(grads, [])
+        else:
+            raise ValueError(
+                f"{type(self).__name__}.after_step needs the gradients this rule returned for the step (the "
+                "list of its gradients or step, not a copy): what it learns comes from that step"
+            )
+        self.commit(net, step)
+
+    #: Whether :meth:`commit` needs the step's change (a rule that overrides :meth:`step` to return one).
+    @property
+    def learns_from_step(self) -> bool:
+        return type(self).step is not Rule.step
 
     def weight_feedbacks(self, net: Sequential) -> list[np.ndarray | None] | None:
         """The matrices ``B_k`` used in place of ``W_k`` for ``dx`` (the FA family; None for block 0), or None for

@@ -64,6 +64,7 @@ class BP(Rule):
     """
 
     name = "bp"
+    family = "chain"
     in_compare = True
 
     def gradients_and_signals(

@@ -112,6 +112,10 @@ class DirectRule(Rule):
         The gradients are the same bits either way. docs/measurements.md has the measured figures.
     """
 
+    family = "direct"
+    #: The feedback object a rule of this class holds (a learned one for DKP).
+    feedback_class: type[DirectFeedback] = DirectFeedback
+
     def __init__(
         self,
         projection: Projection | None = None,
@@ -123,7 +127,7 @@ class DirectRule(Rule):
         error_scale: str = "mean",
         bp_points: Sequence[int] = (),
     ):
-        self.feedback = DirectFeedback(projection, layout, seed, normalize)
+        self.feedback = self.feedback_class(projection, layout, seed, normalize)
         self.error_scale = check_error_scale(error_scale)
         self._projection_arg = projection
         self.parallel = as_bool(parallel, "parallel")

@@ -3,20 +3,65 @@ whose direct feedback matrices ``B_k`` learn, Kolen–Pollack style, to estimate
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import backend as dispatch
 from .._validation import SeedLike, finite_float
-from .base import Grads, check_error
+from .base import RuleStep
 from .direct import DirectRule
+from .feedback import DirectFeedback
+from .kp import FEEDBACK_LEARNING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..network import Caches, Sequential
     from ..projections.base import Projection
 
-__all__ = ["DKP"]
+__all__ = ["DKP", "LearnedFeedback"]
+
+
+class LearnedFeedback(DirectFeedback):
+    """A :class:`~nnlite.rules.feedback.DirectFeedback` whose ``B_k = s_k M_k`` are dense matrices that learn:
+    ``M_k`` start as the rows of the drawn projection that DFA would use (so an unchanged one is DFA's, bit for
+    bit: one product ``v @ M.T`` for every block, then ``s_k``), each block with its own rows
+    (``sum_k l_k C`` memory whatever the layout)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.M = np.zeros((0, 0))
+        self.rows: list[int] = []
+
+    def setup(self, net: Sequential, n_points: int | None = None) -> None:
+        super().setup(net, n_points)
+        B = self.projection_.B  # type: ignore[attr-defined]  # a Gaussian (checked by DKP)
+        self.M = np.ascontiguousarray(np.concatenate([B[o : o + n] for o, n in zip(self.offsets, self.sizes)]))
+        self.rows = [sum(self.sizes[:k]) for k in range(len(self.sizes))]
+
+    def block_rows(self, k: int) -> np.ndarray:
+        """``M_k``, a view of the stacked matrix (l_k, C)."""
+        r = self.rows[k]
+        return self.M[r : r + self.sizes[k]]
+
+    def signals(self, v: np.ndarray) -> list[np.ndarray]:
+        N = v.shape[0]
+        P = v.reshape(N, -1) @ self.M.T
+        return [
+            (P[:, r : r + n] * s).reshape((N, *shape))
+            for r, n, s, shape in zip(self.rows, self.sizes, self.scales, self.shapes)
+        ]
+
+    def matrix(self, k: int) -> np.ndarray:
+        return self.block_rows(k) * self.scales[k]
+
+    @property
+    def has_transpose(self) -> bool:
+        return True
+
+    def readout(self, k: int, h: np.ndarray) -> np.ndarray:
+        return (h.reshape(h.shape[0], -1) @ self.block_rows(k)) * self.scales[k]
 
 
 class DKP(DirectRule):
@@ -32,8 +77,9 @@ class DKP(DirectRule):
     projection : Gaussian, optional
         The initial ``B_k``, laid out as DFA's (``layout``, ``normalize``): DKP with ``lr = 0`` is DFA bit for bit.
         Only the dense Gaussian projection can learn; the structured ones (Fastfood, Sparse, OPU) are refused.
-    layout, seed, parallel, normalize
-        As for :class:`~nnlite.rules.direct.DirectRule`.
+    layout, seed, parallel, normalize, error_scale, bp_points
+        As for :class:`~nnlite.rules.direct.DirectRule` (DKP is a direct rule whose feedback,
+        :class:`LearnedFeedback`, learns: its signals, readouts and local errors are DirectRule's).
 
     Notes
     -----
@@ -45,31 +91,26 @@ class DKP(DirectRule):
         g_k = e @ B_k.T                                  (DFA)
         ΔB_k = -η_B (h_k^T e + λ B_k)                     (after each step)
 
-    The choices of this reading: (1) ``δ_k`` in ``∇B_ℓ`` is the *output* error (the README's k is the output
-    layer), not a hidden block's delta, and ``a_{ℓ-1}`` is the hidden layer's output *after* its activation: the
-    code's ``DFATrainingHook`` sits after the ReLU and computes ``grad_at_output.t().mm(layer_out_view)``, i.e.
-    ``e^T h``. So ``B_k^T`` gets exactly the update of a linear map from ``h_k`` to the logits, and for the top
-    hidden block (output block linear) it gets ``W_K``'s: with the same decay ``B_{K-1}^T - W_K`` shrinks, as in
-    KP. (2) The sign: the code's gradient ``e^T h`` is descended, hence ``-η_B``. (3) ``e`` is the batch mean
-    (``F.cross_entropy``'s), so ``h_k^T e`` sums the per-sample products with ``1/N``. (4) The decay is λ scaled by
-    η_B, as KP's (:class:`~nnlite.rules.kp.KP`); the authors descend with Adam (lr 1e-4, weight decay 1e-6), nnlite
-    with plain SGD. (5) A conv block's feedback point is its whole (C, H, W) output flattened, as DFA's, so
-    ``h_k`` is flattened to (N, C H W) and nothing is contracted — the authors' ``B`` for a conv layer also has the
-    feature map's full shape. nnlite's blocks end after their pooling, so that is where ``h_k`` is read (the
-    authors' hook on their second conv layer precedes its max pooling). (6) The initial ``B_k`` are DFA's
-    (Gaussian, variance ``1/(l_k C)``), not the authors' Kaiming-uniform draw.
+    ``h_k`` is hidden block k's output flattened (a conv block's whole (C, H, W) map, DFA's feedback point), ``e``
+    the batch-mean error, the decay λ scaled by η_B as KP's; for the top hidden block ``B_k^T`` gets exactly
+    ``W_K``'s update, so with the same decay ``B_{K-1}^T - W_K`` shrinks, as in KP. How this reads the authors'
+    code (which error, the sign, the batch mean, Adam against SGD, the hook's place, the initial draw) and where
+    it departs from it (no StepLR decay of η_B): docs/design.md, "The rules".
 
     ``B_k = s_k M_k`` is kept as the unscaled rows ``M_k`` of DFA's projection (``s_k`` DFA's scale) and applied
     as DFA applies them, one product ``e @ M.T`` for all blocks, then ``s_k`` — whence the bit-for-bit identity;
     the update is ``M_k <- M_k - η_B (h_k^T e / s_k + λ M_k)``. Every block learns its own ``B_k``: in the unified
     layout the blocks share rows only at the start (memory ``sum_k l_k C`` either way). The update needs ``h_k``
-    and ``e``: the first :meth:`gradients_and_signals` after each :meth:`after_step` (the step's own call, before
-    any alignment measurement in :func:`nnlite.fit`) keeps ``h_k^T e``, and :meth:`after_step` applies it.
+    and ``e``: :meth:`step` returns ``h_k^T e`` as the step's change and :meth:`commit` applies exactly that
+    step's (a measurement on another batch in between changes nothing).
     :meth:`readout` is ``h_k @ B_k`` with the learned ``B_k``; alignment reports its cosine with the network's
     output (``readout_cos``), the alignment the authors log (``cos_alignment/*_to_output``).
     """
 
     name = "dkp"
+    feedback_class = LearnedFeedback
+    feedback: LearnedFeedback
+    options = FEEDBACK_LEARNING  # kp_lr, kp_weight_decay: η_B and λ below
 
     def __init__(
         self,
@@ -81,8 +122,12 @@ class DKP(DirectRule):
         parallel: bool = False,
         *,
         normalize: bool = True,
+        error_scale: str = "mean",
+        bp_points: Sequence[int] = (),
     ):
-        super().__init__(projection, layout, seed, parallel, normalize=normalize)
+        super().__init__(
+            projection, layout, seed, parallel, normalize=normalize, error_scale=error_scale, bp_points=bp_points
+        )
         from ..projections import Gaussian
 
         if projection is not None and not isinstance(projection, Gaussian):
@@ -92,89 +137,40 @@ class DKP(DirectRule):
             )
         self.lr = finite_float(lr, "lr", minimum=0.0)
         self.weight_decay = finite_float(weight_decay, "weight_decay", minimum=0.0)
-        self._M = np.zeros((0, 0))
-        self._rows: list[int] = []
-        self._pending: list[np.ndarray] | None = None
 
-    def _setup(self, net: Sequential) -> None:
-        super()._setup(net)
-        fb = self.feedback
-        B = fb.projection_.B  # type: ignore[attr-defined]  # a Gaussian (checked in __init__, drawn by setup)
-        self._M = np.ascontiguousarray(np.concatenate([B[o : o + n] for o, n in zip(fb.offsets, fb.sizes)]))
-        self._rows = [sum(fb.sizes[:k]) for k in range(len(fb.sizes))]
-        self._pending = None
-
-    def _block_rows(self, k: int) -> np.ndarray:
-        """``M_k``, a view of the stacked matrix (l_k, C)."""
-        r = self._rows[k]
-        return self._M[r : r + self.feedback.sizes[k]]
-
-    def feedback_matrix(self, net: Sequential, k: int) -> np.ndarray:
-        """The current ``B_k = s_k M_k`` of shape (l_k, C), a copy."""
-        self.setup(net)
-        return self._block_rows(k) * self.feedback.scales[k]
-
-    # -- the step ----------------------------------------------------------------------------------------------
-    def gradients_and_signals(
-        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
-    ) -> tuple[Grads, list[np.ndarray]]:
-        """DFA's step with the current ``B_k``; keeps ``h_k^T e`` for :meth:`after_step` (see Notes)."""
-        e = check_error(net, caches, e, y)
-        self.setup(net)
-        fb, N = self.feedback, e.shape[0]
+    # -- the step: DFA's, and the change of B_k it asks for ------------------------------------------------------
+    def step(self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None) -> RuleStep:
+        """DirectRule's step with the current ``B_k``; its change is ``h_k^T e`` per hidden block (see Notes)."""
+        grads, g = DirectRule.gradients_and_signals(self, net, caches, e, y)
+        N = e.shape[0]
         v = e.reshape(N, -1)
-        P = v @ self._M.T
-        g = [
-            (P[:, r : r + n] * s).reshape((N, *shape))
-            for r, n, s, shape in zip(self._rows, fb.sizes, fb.scales, fb.shapes)
-        ]
-        if self._pending is None:
-            self._pending = [caches.block_outputs[k].reshape(N, -1).T @ v for k in range(len(g))]
-        return self._updates(net, caches, [*g, e]), g
+        change = [caches.block_outputs[k].reshape(N, -1).T @ v for k in range(len(g))]
+        return RuleStep(grads, g, change)
 
-    def after_step(self, net: Sequential, grads: Grads) -> None:
-        """``B_k <- B_k - η_B (h_k^T e + λ B_k)`` with this step's ``h_k^T e``; a no-op when none is kept."""
-        self.setup(net)
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        for k, G in enumerate(pending):
-            G *= 1.0 / self.feedback.scales[k]  # B_k = s_k M_k
-            dispatch.sgd_update(self._block_rows(k), G, None, lr=self.lr, weight_decay=self.weight_decay)
+    def projected(self, net: Sequential, e: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        """DFA's ``v = e``."""
+        return e
 
-    # -- readouts and local errors with the learned B_k --------------------------------------------------------
-    def readout(self, net: Sequential, k: int, h: np.ndarray) -> np.ndarray:
-        """``h_k @ B_k`` of shape (N, C), with the current ``B_k``."""
+    def _commit(self, net: Sequential, step: RuleStep) -> None:
+        """``B_k <- B_k - η_B (h_k^T e + λ B_k)`` with the step's own ``h_k^T e``."""
         self.setup(net)
-        return (h.reshape(h.shape[0], -1) @ self._block_rows(k)) * self.feedback.scales[k]
-
-    def local_errors(self, net: Sequential, caches: Caches, y: np.ndarray) -> list[np.ndarray]:
-        self.setup(net)
-        return [
-            dispatch.softmax_cross_entropy(self.readout(net, k, caches.block_outputs[k]), y)[1]
-            for k in range(len(self._rows))
-        ]
-
-    def local_losses(self, net: Sequential, caches: Caches, y: np.ndarray) -> list[float]:
-        self.setup(net)
-        return [
-            dispatch.softmax_cross_entropy(self.readout(net, k, caches.block_outputs[k]), y)[0]
-            for k in range(len(self._rows))
-        ]
+        fb = self.feedback
+        for k, G in enumerate(step.change):
+            G = G * (1.0 / fb.scales[k])  # B_k = s_k M_k
+            dispatch.sgd_update(fb.block_rows(k), G, None, lr=self.lr, weight_decay=self.weight_decay)
 
     # -- state --------------------------------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         """``{"M": M}``: the stacked unscaled ``M_k`` (``sum_k l_k`` rows, C columns)."""
-        return {"M": self._M} if self._rows else {}
+        return {"M": self.feedback.M} if self.feedback.rows else {}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         if set(state) != {"M"}:
             raise ValueError(f"DKP state must hold ['M'], got {sorted(state)}")
-        M = np.asarray(state["M"])
-        if M.shape != self._M.shape or M.dtype != self._M.dtype:
-            raise ValueError(f"DKP state M is {M.dtype} {M.shape}, expected {self._M.dtype} {self._M.shape}")
-        self._M[...] = M
-        self._pending = None
+        M, mine = np.asarray(state["M"]), self.feedback.M
+        if M.shape != mine.shape or M.dtype != mine.dtype:
+            raise ValueError(f"DKP state M is {M.dtype} {M.shape}, expected {mine.dtype} {mine.shape}")
+        mine[...] = M
 
     def _repr_args(self) -> dict:
         return {"lr": self.lr, "weight_decay": self.weight_decay, **super()._repr_args()}

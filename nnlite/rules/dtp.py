@@ -12,18 +12,16 @@ import numpy as np
 
 from .._validation import SeedLike, as_generator, check_seed, finite_float
 from ..layers import init_weight
-from .base import Grads, Rule, check_error
+from .base import Grads, Rule, RuleStep, check_error
 from .fa import load_matrices
-from .forward_blocks import block_activations, block_forward, check_dense_blocks
+from .forward_blocks import block_activations, check_dense_blocks
+from .options import Option
 
 if TYPE_CHECKING:
     from ..layers import Layer
     from ..network import Caches, Sequential
 
 __all__ = ["DDTP", "DTP"]
-
-#: How many steps' feedback updates wait for their ``after_step`` (the training step's and a measurement's).
-_PENDING = 4
 
 
 class DTP(Rule):
@@ -65,7 +63,8 @@ class DTP(Rule):
       the output layer; the output layer on the global loss), as the authors of the framework also run it
       (``LeeDTPNetwork`` in meulemansalex/theoretical_framework_for_target_propagation, lib/networks.py). Their
       own ``DTPNetwork`` targets the network's output instead and trains the output layer on its target too.
-    - ``∂ℓ/∂h`` is the per-sample gradient: nnlite's ``e`` carries the batch mean's 1/N (docs/design.md §2), so
+    - ``∂ℓ/∂h`` is the per-sample gradient: nnlite's ``e`` carries the batch mean's 1/N (docs/design.md,
+    "Conventions"), so
       the rule steps by ``N dx``, and a target does not depend on the batch size. The authors' code steps along
       the gradient of the batch-mean loss (``compute_output_target``; Adam, and ``lr/target_stepsize``, absorb
       the scale there).
@@ -80,8 +79,8 @@ class DTP(Rule):
       and the forward weights before the step (Algorithm 1's order; the framework's ``train_parallel`` trains
       the feedback on the same mini-batch before the forward update), the noise drawn independently per
       mapping. No feedback pre-training epochs, no feedback weight decay (the authors' ``epochs_fb``,
-      ``feedback_wd``). The update is computed with the gradients and applied by :meth:`after_step` (matched
-      to the gradients it is given), so measuring alignment never changes the rule.
+      ``feedback_wd``). The update is the step's change (:meth:`step`) and :meth:`commit` applies exactly
+      that step's, so measuring alignment never changes the rule.
     - Dense networks only (blocks of Dense, one activation and Dropout: a dropout mask is the training pass's in
       every extra pass); neither paper defines convolutional DTP, so convolutions are refused.
 
@@ -90,6 +89,13 @@ class DTP(Rule):
 
     name = "dtp"
     family = "target"
+    options = (
+        Option("feedback_lr", "float", None, "SGD lr of the feedback g_k (dtp 0.05, ddtp 0.01)", "positive",
+               "dtp_feedback_lr"),
+        Option("noise", "float", None, "noise σ (default 0.1)", "positive", "dtp_noise"),
+        Option("target_step", "float", None, "η̂, the top target's step (default 1: BP's scale)", "positive",
+               "dtp_target_step"),
+    )  # fmt: skip
 
     def __init__(
         self, feedback_lr: float = 0.05, noise: float = 0.1, target_step: float = 1.0, seed: SeedLike = None
@@ -102,7 +108,6 @@ class DTP(Rule):
         self._c: list[np.ndarray | None] = []
         self._acts: list[Layer | None] = []
         self._rng = np.random.default_rng(0)
-        self._pending: list[tuple[Grads, list[tuple[np.ndarray, np.ndarray]], Any]] = []
 
     # -- set-up and the feedback mappings --------------------------------------------------------------------
     def _setup(self, net: Sequential) -> None:
@@ -116,7 +121,6 @@ class DTP(Rule):
         ]
         self._c = [None] + [np.zeros(l[k - 1], dtype=net.dtype) for k in range(1, len(l))]
         self._rng = rng
-        self._pending = []
 
     def mappings(self, net: Sequential) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Per hidden block k, ``(V_k, c_k)`` of the mapping ``g_k`` from block k's output to block k-1's
@@ -163,11 +167,10 @@ class DTP(Rule):
             diffs.append(self._g(k, h[k] + diffs[-1])[0] - self._g(k, h[k])[0])
         return diffs[::-1]
 
-    def gradients_and_signals(
-        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
-    ) -> tuple[Grads, list[np.ndarray]]:
+    def step(self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None) -> RuleStep:
         """Every block's gradients from its local loss (the output block's from ``e``), the signals
-        ``(h_k - ĥ_k)/N``; the feedback mappings' update is computed here and applied by :meth:`after_step`."""
+        ``(h_k - ĥ_k)/N``; the step's change is the feedback mappings' update (and the noise stream past its
+        draws), applied by :meth:`commit`."""
         e = check_error(net, caches, e, y)
         self.setup(net)
         top, out_grads = self._top_step(net, caches, e)
@@ -179,28 +182,21 @@ class DTP(Rule):
             for gr in net.backward_block(k, g, caches, need_dx=False, need_delta=False)[1]
         ]
         grads += out_grads
-        rng = copy.deepcopy(self._rng)  # the stream moves on in after_step only: measuring draws the same noise
+        rng = copy.deepcopy(self._rng)  # the stream moves on in commit only: measuring draws the same noise
         updates = [(dV, dc) for _, dV, dc in self.reconstructions(net, caches, rng)]
-        self._pending = [*self._pending[-(_PENDING - 1) :], (grads, updates, rng.bit_generator.state)]
-        return grads, signals
+        return RuleStep(grads, signals, (updates, rng.bit_generator.state))
 
-    def after_step(self, net: Sequential, grads: Grads) -> None:
-        """``V_k <- V_k - η_g ∂L^inv/∂V_k``, ``c_k`` likewise, with the update computed with ``grads`` (the list
-        :meth:`gradients` returned for this step); the noise generator moves past that step's draws."""
+    def _commit(self, net: Sequential, step: RuleStep) -> None:
+        """``V_k <- V_k - η_g ∂L^inv/∂V_k``, ``c_k`` likewise, with the step's own update; the noise generator
+        moves past that step's draws."""
         self.setup(net)
-        entry = next((p for p in self._pending if p[0] is grads), None)
-        if entry is None:
-            raise ValueError(
-                f"{type(self).__name__}.after_step needs the gradients this rule returned for the step: its feedback "
-                "mappings learn from that step's activations"
-            )
-        for k, (dV, dc) in enumerate(entry[1], start=1):
+        updates, rng_state = step.change
+        for k, (dV, dc) in enumerate(updates, start=1):
             V, c = self._V[k], self._c[k]
             assert V is not None and c is not None
             V -= self.feedback_lr * dV
             c -= self.feedback_lr * dc
-        self._rng.bit_generator.state = entry[2]
-        self._pending = []
+        self._rng.bit_generator.state = rng_state
 
     # -- the reconstruction losses -----------------------------------------------------------------------------
     def reconstructions(
@@ -223,7 +219,7 @@ class DTP(Rule):
         self, net: Sequential, caches: Caches, k: int, corrupted: np.ndarray, eps: np.ndarray
     ) -> tuple[float, np.ndarray, np.ndarray]:
         """DTP's ``L^inv_k``: ``r = g_k(f_k(h_{k-1} + ε))`` against ``h_{k-1} + ε``."""
-        u = block_forward(net, k, corrupted, caches)[0]
+        u = net.forward_block(k, corrupted, caches)[0]
         r, cache = self._g(k, u)
         diff = r - corrupted
         return self._loss_and_grads(k, diff, [(u, cache, 1.0)], 1.0)
@@ -259,7 +255,6 @@ class DTP(Rule):
         load_matrices(self._V, {k: v for k, v in state.items() if k.startswith("V")}, "V", who)
         load_matrices(self._c, {k: v for k, v in state.items() if not k.startswith("V")}, "c", who)
         self._rng.bit_generator.state = rng_state
-        self._pending = []
 
 
 class DDTP(DTP):

@@ -1,11 +1,11 @@
 """Forward passes a rule runs itself, through a dense network's own blocks: DTP's and DDTP's noisy and target
-activations, PEPITA's modulated pass. Each block is run by its own layers (the Dense and activation layers'
-``forward``, which keep no state) with the dropout masks of the training pass whose caches are given (a Dropout
-layer's ``carry``), so the extra passes draw nothing and change nothing of the network."""
+activations, PEPITA's modulated pass. Each block is run by :meth:`Sequential.forward_block` (the Dense and
+activation layers' ``forward``, which keep no state, with the dropout masks of the training pass whose caches are
+given), so the extra passes draw nothing, change nothing of the network, and run as the executor runs blocks."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from ..layers import ACTIVATIONS, Dense, Dropout, Flatten, Layer
 if TYPE_CHECKING:
     from ..network import Caches, Sequential
 
-__all__ = ["block_activations", "block_forward", "check_dense_blocks", "prefix_carry"]
+__all__ = ["block_activations", "check_dense_blocks"]
 
 _ACTIVATION_TYPES = tuple(ACTIVATIONS.values())
 
@@ -58,38 +58,11 @@ def check_dense_blocks(net: Sequential, who: str) -> list[Layer | None]:
     return acts
 
 
-def prefix_carry(net: Sequential, v: np.ndarray, caches: Caches) -> np.ndarray:
-    """``v`` of shape ``(N, *input_shape)`` carried through the layers before the first block (input dropout with
-    the pass's mask, flattening): what those linear layers make of it, in the first Dense layer's input space."""
-    for i in range(net.blocks[0][0]):
-        v = net.layers[i].carry(v, caches[i])
-    return v
-
-
-def block_forward(net: Sequential, k: int, h: np.ndarray, caches: Caches) -> tuple[np.ndarray, list[Any]]:
-    """Block k's output for the input ``h`` of shape (N, D_in), and the caches of its layers.
-
-    The Dense and activation layers run their ``forward``; a Dropout layer applies the mask of the pass that
-    made ``caches`` (its ``carry``) and keeps that pass's cache, so a backward pass through these caches applies
-    the same mask.
-    """
-    s, e = net.blocks[k]
-    out: list[Any] = []
-    for i in range(s, e):
-        layer = net.layers[i]
-        if isinstance(layer, Dropout):
-            h, cache = layer.carry(h, caches[i]), caches[i]
-        else:
-            h, cache = layer.forward(h, True)
-        out.append(cache)
-    return h, out
-
-
 def block_activations(net: Sequential, first: int, h: np.ndarray, caches: Caches, stop: int) -> list[np.ndarray]:
     """The outputs of blocks ``first .. stop - 1`` when block ``first`` gets the input ``h``: each block's output
-    feeds the next (:func:`block_forward`)."""
+    feeds the next (:meth:`Sequential.forward_block`, which an executor runs its way)."""
     outs = []
     for k in range(first, stop):
-        h = block_forward(net, k, h, caches)[0]
+        h = net.forward_block(k, h, caches)[0]
         outs.append(h)
     return outs

@@ -9,13 +9,28 @@ import numpy as np
 
 from .. import backend as dispatch
 from .._validation import SeedLike, check_seed, finite_float
-from .base import Grads
+from .base import RuleStep
 from .fa import FeedbackChain, given_feedbacks, initial_feedbacks, load_matrices
+from .options import Option
 
 if TYPE_CHECKING:
     from ..network import Sequential
 
-__all__ = ["KP"]
+__all__ = ["FEEDBACK_LEARNING", "KP"]
+
+#: The options of a feedback that learns by SGD (KP's B_k, DKP's direct B_k): one run option each for both rules.
+FEEDBACK_LEARNING = (
+    Option("lr", "float", None, "learning rate of the feedback B_k (default: --lr)", "positive", "kp_lr", "lr"),
+    Option(
+        "weight_decay",
+        "float",
+        None,
+        "weight decay of the B_k (default: --weight-decay)",
+        "nonnegative",
+        "kp_weight_decay",
+        "weight_decay",
+    ),
+)
 
 
 class KP(FeedbackChain):
@@ -36,13 +51,14 @@ class KP(FeedbackChain):
     Notes
     -----
     The backward pass is FA's: ``delta_k = (delta_{k+1} @ B_{k+1}) * f'(a_k)``, ``ΔW_k = delta_k.T @ h_{k-1}``.
-    After each step (:meth:`after_step`), ``B_k <- (1 - ηλ) B_k - η ΔW_k``, computed as ``B_k <- B_k - η (ΔW_k
+    After each step (:meth:`commit`), ``B_k <- (1 - ηλ) B_k - η ΔW_k``, computed as ``B_k <- B_k - η (ΔW_k
     + λ B_k)`` by the same kernel as SGD: with ``B_k = W_k`` at the start and SGD(lr η, weight decay λ) for the
     forward weights, ``B_k`` and ``W_k`` stay equal bit for bit and KP is BP at every step. ``B_k`` belongs to the
     rule, not to ``net.params()``; :meth:`state` holds it for checkpoints.
     """
 
     name = "kp"
+    options = FEEDBACK_LEARNING
 
     def __init__(
         self, lr: float, weight_decay: float, seed: SeedLike = None, feedbacks: list[np.ndarray | None] | None = None
@@ -61,9 +77,10 @@ class KP(FeedbackChain):
     def current_feedbacks(self, net: Sequential) -> list[np.ndarray | None]:
         return self._B
 
-    def after_step(self, net: Sequential, grads: Grads) -> None:
-        """``B_k <- B_k - η (ΔW_k + λ B_k)`` for every block k >= 1, with ``ΔW_k`` this step's ``grads``."""
+    def _commit(self, net: Sequential, step: RuleStep) -> None:
+        """``B_k <- B_k - η (ΔW_k + λ B_k)`` for every block k >= 1, with ``ΔW_k`` the step's own gradients."""
         self.setup(net)
+        grads = step.grads
         slices = net.block_param_slices()
         for k in range(1, net.n_blocks):
             B = self._B[k]

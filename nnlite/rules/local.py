@@ -14,7 +14,8 @@ from .._validation import SeedLike, as_generator, check_seed, finite_float
 from ..backend.conv import conv2d_backward, conv2d_forward
 from ..ops import similarity as sim
 from ..ops.losses import one_hot
-from .base import Grads, Rule, check_error
+from .base import Rule, RuleStep, check_error
+from .options import Option
 
 if TYPE_CHECKING:
     from ..network import Caches, Sequential
@@ -36,7 +37,7 @@ class Local(Rule):
         β in [0, 1], the similarity loss's share of ``"predsim"`` (default 0.99, the authors' ``--beta``).
     classifier_lr : float
         η_c >= 0, the plain-SGD learning rate of the rule's own parameters (the classifiers and the similarity
-        layers), applied in :meth:`after_step` (default 0.1; 0 freezes them).
+        layers), applied by :meth:`commit` (default 0.1; 0 freezes them).
     seed : int, Generator or None
         Seeds the similarity layers.
     classifiers : list of ndarray, optional
@@ -57,16 +58,17 @@ class Local(Rule):
       or for a conv block a 3x3 convolution (stride 1, padding 1) from the block's channels to as many, whose
       feature maps (when more than 3 channels and H > 1) enter ``S`` by their per-channel spatial standard
       deviation (the code's ``similarity_matrix``; not ``--bio``'s identity).
-    - ``predsim``: ``L_k = (1 - β) L_pred + β L_sim``.
+    - ``predsim``: ``L_k = (1 - β) L_pred + β L_sim``. A deviation, stated: the authors' code also scales the
+      output layer's loss by (1 - β); nnlite trains the output block on ``e`` unscaled (at β = 0.99 under SGD the
+      output step is 100 times the authors').
 
     The feedback point's shape decides which form a block gets: a ``(C, H, W)`` output the pooling and the 3x3
     layer, a flat one (a dense block, or a conv block that ends in ``Flatten``) the dense layer and no pooling.
 
     The signal at feedback point k is ``g_k = dL_k/dh_k`` (the signals alignment reports), and block k's
     gradients are its local backpropagation; nothing crosses a block (the code's ``detach``). The classifiers'
-    and similarity layers' gradients of the same ``L_k`` are kept by the first :meth:`gradients_and_signals` after
-    each :meth:`after_step` (the step's own call, in :func:`nnlite.fit` before any alignment measurement) and
-    applied by :meth:`after_step` with plain SGD at ``classifier_lr`` — the authors train them with the network's
+    and similarity layers' gradients of the same ``L_k`` are the step's change (:meth:`step`), applied by
+    :meth:`commit` to exactly that step with plain SGD at ``classifier_lr`` — the authors train them with the network's
     optimizer (Adam); nnlite keeps the network's optimizer to ``net.params()``. Biases start at 0 (PyTorch draws
     them). nnlite's block ends after its pooling and dropout: the losses see that output, where the authors'
     VGG pools after the local loss and their dropout follows it. :meth:`readout` is the classifier, so
@@ -76,6 +78,12 @@ class Local(Rule):
     name = "local"
     family = "local"
     needs_labels = True
+    options = (
+        Option("local_loss", "str", None, "pred, sim or predsim", LOCAL_LOSSES, "local_loss"),
+        Option("beta", "float", None, "β of predsim (default 0.99)", "probability", "local_beta",
+               when=("local_loss", ("predsim",))),
+        Option("classifier_lr", "float", None, "its heads' SGD lr (0.1)", "nonnegative", "local_lr"),
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -98,7 +106,6 @@ class Local(Rule):
         self._given = None if classifiers is None else [np.array(W, copy=True) for W in classifiers]
         self._heads: list[dict[str, np.ndarray]] = []
         self._pools: list[tuple[int, int, int, int] | None] = []
-        self._pending: list[dict[str, np.ndarray]] | None = None
 
     @property
     def _pred(self) -> bool:
@@ -139,7 +146,7 @@ class Local(Rule):
                 head["S"] = rng.uniform(-bound, bound, S_shape).astype(dt)
             heads.append(head)
             pools.append(pool)
-        self._heads, self._pools, self._pending = heads, pools, None
+        self._heads, self._pools = heads, pools
 
     @staticmethod
     def _pooled_size(shape: tuple[int, ...], pool: tuple[int, int, int, int]) -> int:
@@ -211,11 +218,9 @@ class Local(Rule):
         return [self._block_loss(k, caches.block_outputs[k], y, Ry)[0] for k in range(len(self._heads))]
 
     # -- the step ----------------------------------------------------------------------------------------------
-    def gradients_and_signals(
-        self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
-    ) -> tuple[Grads, list[np.ndarray]]:
+    def step(self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None) -> RuleStep:
         """``g_k = dL_k/dh_k`` for every hidden block, each block's gradients from its own ``g_k`` (the output
-        block's from ``e``), no ``dx`` product; keeps the heads' gradients for :meth:`after_step` (see Notes)."""
+        block's from ``e``), no ``dx`` product; the step's change is the heads' gradients (see Notes)."""
         e = check_error(net, caches, e, y)
         self.setup(net)
         y, Ry = self._labels(net, y)
@@ -224,22 +229,19 @@ class Local(Rule):
             _, gk, hg = self._block_loss(k, caches.block_outputs[k], y, Ry)
             g.append(gk)
             heads.append(hg)
-        if self._pending is None:
-            self._pending = heads
         updates = [
             lambda k=k, gk=gk: net.backward_block(k, gk, caches, need_dx=False, need_delta=False)[1]
             for k, gk in enumerate([*g, e])
         ]
-        return [gr for block in net.run_blocks(updates, concurrent=False) for gr in block], g
+        grads = [gr for block in net.run_blocks(updates, concurrent=False) for gr in block]
+        return RuleStep(grads, g, heads)
 
-    def after_step(self, net: Sequential, grads: Grads) -> None:
-        """``θ <- θ - η_c dL_k/dθ`` for every classifier and similarity layer θ, with the gradients of this step's
-        :meth:`gradients_and_signals`; a no-op when none is kept."""
+    def _commit(self, net: Sequential, step: RuleStep) -> None:
+        """``θ <- θ - η_c dL_k/dθ`` for every classifier and similarity layer θ, with the step's own gradients."""
         self.setup(net)
-        pending, self._pending = self._pending, None
-        if pending is None or self.classifier_lr == 0.0:
+        if self.classifier_lr == 0.0:
             return
-        for head, hg in zip(self._heads, pending):
+        for head, hg in zip(self._heads, step.change):
             for name, grad in hg.items():
                 dispatch.sgd_update(head[name], grad, None, lr=self.classifier_lr)
 
@@ -281,7 +283,6 @@ class Local(Rule):
             if b.shape != a.shape or b.dtype != a.dtype:
                 raise ValueError(f"Local state {key} is {b.dtype} {b.shape}, expected {a.dtype} {a.shape}")
             a[...] = b
-        self._pending = None
 
     def __repr__(self) -> str:
         given = "" if self._given is None else ", classifiers=[...]"

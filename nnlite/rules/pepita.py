@@ -12,7 +12,8 @@ import numpy as np
 from .._validation import SeedLike, as_generator, check_seed, finite_float
 from .base import Grads, Rule, check_error
 from .fa import load_matrices
-from .forward_blocks import block_forward, check_dense_blocks, prefix_carry
+from .forward_blocks import check_dense_blocks
+from .options import Option
 
 if TYPE_CHECKING:
     from ..network import Caches, Sequential
@@ -49,24 +50,15 @@ class PEPITA(Rule):
     the output block takes ``e`` through its own layers with the modulated pass's caches. The signals that
     :meth:`signals` returns, and alignment compares with BP's ``c_k``, are ``(h_k - h^err_k)/N``.
 
-    The choices where the reading had to choose (the authors' code: GiorgiaD/PEPITA, ``functions.py`` and the
-    tutorial notebook):
-
-    - The first layer's input is the modulated one, ``x + F e`` (Algorithm 1 and both codes).
-    - The output layer's error is the first pass's ``e``, as Algorithm 1 writes it; the authors' code uses the
-      modulated pass's error (``mod_outputs - target``), which needs the loss, which a rule is not given.
-    - ``F``'s scale: the code's ``0.05 * U(-sqrt(6/d), sqrt(6/d))`` with d the input size (He uniform of the
-      input layer, times 0.05; ``Bstd`` in their convolutional code).
-    - Biases: the authors' layers have none (``bias=False``). nnlite's Dense layers get the same rule with a
-      constant input of 1, which the modulation does not change: ``Δb_ℓ = mean(h_ℓ - h^err_ℓ)``,
-      ``Δb_L = mean(e)``.
-    - Dropout: the same mask in both passes (their ``do_masks``/``memorized_drop_mask``): the modulated pass
-      applies the training pass's masks. Batch norm is refused (the paper has none).
-    - Dense networks only: the paper's convolutional variant is not implemented, so convolutions are refused.
+    Where the reading had to choose (the modulated first input, the output layer's error from the first pass,
+    ``F``'s scale, biases with a constant input, the training pass's dropout masks applied once where the authors'
+    numpy code applies them twice, dense networks only): docs/design.md, "The rules", with the authors' code
+    (GiorgiaD/PEPITA) quoted there.
     """
 
     name = "pepita"
     family = "forward"
+    options = (Option("f_scale", "float", None, "F's scale (0.05)", "positive", "pepita_scale"),)
 
     def __init__(self, f_scale: float = 0.05, seed: SeedLike = None) -> None:
         self.f_scale = finite_float(f_scale, "f_scale", minimum=0.0, strict=True)
@@ -90,43 +82,26 @@ class PEPITA(Rule):
     def gradients_and_signals(
         self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None
     ) -> tuple[Grads, list[np.ndarray]]:
-        """The modulated pass and every block's update (see the class); signals ``(h_k - h^err_k)/N``."""
-        from ..network import Caches
-
+        """The modulated pass and every block's update (see the class); signals ``(h_k - h^err_k)/N``. Every pass
+        goes through the block API (``forward_block``, ``update_block``, ``backward_block``), so an executor runs
+        it as it runs the others'."""
         e = check_error(net, caches, e, y)
         F = self.input_projection(net)
         N, K = e.shape[0], net.n_blocks
         modulation = (e.reshape(N, -1) * float(N)) @ F.T
-        h = caches[net.blocks[0][0]] + prefix_carry(net, modulation.reshape(N, *net.input_shape), caches)
+        h = net.block_input(0, caches) + net.carry_prefix(modulation.reshape(N, *net.input_shape), caches)
         grads: Grads = []
         signals: list[np.ndarray] = []
         for k in range(K):
-            out, layer_caches = block_forward(net, k, h, caches)
+            out, modulated = net.forward_block(k, h, caches)
             if k < K - 1:
                 delta = (caches.block_outputs[k] - out) * (1.0 / N)
                 signals.append(delta)
-                grads += self._weight_gradients(net, k, delta, layer_caches[0])
+                grads += net.update_block(k, delta, modulated)
             else:
-                s, _ = net.blocks[k]
-                modulated = list(caches)
-                modulated[s : s + len(layer_caches)] = layer_caches
-                mod = Caches(modulated, caches.block_outputs, caches.input_shape)
-                grads += net.backward_block(k, e, mod, need_dx=False, need_delta=False)[1]
+                grads += net.backward_block(k, e, modulated, need_dx=False, need_delta=False)[1]
             h = out
         return grads, signals
-
-    @staticmethod
-    def _weight_gradients(net: Sequential, k: int, delta: np.ndarray, cache: np.ndarray) -> Grads:
-        """Block k's weight-layer gradients for ``delta`` at the weight layer's output and its input's cache, the
-        masks of the bottlenecks applied as :meth:`Sequential.backward_block` applies them."""
-        mask = net.grad_masks.get(k)
-        if mask is not None:
-            delta = delta * mask
-        _, gw = net.weight_layer(k).backward(delta, cache, need_dx=False)
-        masks = net.weight_masks.get(k)
-        if masks is not None:
-            gw = {n: g * masks[n] for n, g in gw.items()}
-        return [gw]
 
     def state(self) -> dict[str, np.ndarray]:
         F = self._F[0]

@@ -31,15 +31,16 @@ from .direct import DirectRule
 from .dkp import DKP
 from .drtp import DRTP, SDFA
 from .dtp import DDTP, DTP
-from .fa import FA, FeedbackChain
+from .fa import FA
 from .ifa import IFA
 from .kp import KP
 from .lafs import LAFS
 from .local import Local
+from .options import Option
 from .pepita import PEPITA
 from .sign_symmetry import BRSF, FRSF, USF
 
-__all__ = ["RULES", "RuleInfo", "info", "make", "names", "register", "unregister"]
+__all__ = ["RULES", "RuleInfo", "info", "make", "names", "option_field", "option_table", "register", "unregister"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class RuleInfo:
     needs_labels: bool
     needs_transpose: bool
     in_compare: bool
+    #: The options the rule declares (:class:`~nnlite.rules.options.Option`), each a constructor parameter.
+    options: tuple[Option, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -79,14 +82,6 @@ class RuleInfo:
 RULES: dict[str, RuleInfo] = {}
 
 
-def _family(cls: type[Rule]) -> str:
-    if issubclass(cls, DirectRule):
-        return "direct"
-    if issubclass(cls, (FeedbackChain, BP)):
-        return "chain"
-    return str(getattr(cls, "family", "other"))
-
-
 def info_of(cls: type[Rule]) -> RuleInfo:
     """A rule class's :class:`RuleInfo`, read from the class."""
     if not (isinstance(cls, type) and issubclass(cls, Rule)):
@@ -94,17 +89,22 @@ def info_of(cls: type[Rule]) -> RuleInfo:
     if not cls.name or not isinstance(cls.name, str) or cls.name != cls.name.lower() or not cls.name.isidentifier():
         raise ValueError(f"{cls.__name__}.name must be a lower-case identifier, got {cls.name!r}")
     params = tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")
+    declared = tuple(cls.options)
+    for opt in declared:
+        if not isinstance(opt, Option) or opt.param not in params:
+            raise ValueError(f"{cls.__name__}.options: {opt!r} must be an Option naming a constructor parameter")
     return RuleInfo(
+        options=declared,
         name=cls.name,
         cls=cls,
-        family=_family(cls),
+        family=str(cls.family),
         parameters=params,
         takes_projection="projection" in params,
         has_layout="layout" in params,
         parallel="parallel" in params,
         normalize="normalize" in params,
         error_scale="error_scale" in params,
-        bp_points="bp_points" in params and cls.gradients_and_signals is DirectRule.gradients_and_signals,
+        bp_points="bp_points" in params and issubclass(cls, DirectRule),
         learns_feedback="lr" in params,
         has_local_errors=cls.has_local_errors is not Rule.has_local_errors,
         stateful=cls.state is not Rule.state,
@@ -112,6 +112,23 @@ def info_of(cls: type[Rule]) -> RuleInfo:
         needs_transpose=bool(getattr(cls, "needs_transpose", False)),
         in_compare=bool(getattr(cls, "in_compare", False)),
     )
+
+
+def option_table() -> dict[str, tuple[Option, tuple[str, ...]]]:
+    """Every rule option of the registered rules, by run-option name (``kp_lr``): its declaration and the rules
+    that declare it, in registration order. Rules sharing a name share the option (KP's and DKP's ``kp_lr``)."""
+    table: dict[str, tuple[Option, tuple[str, ...]]] = {}
+    for name, entry in RULES.items():
+        for opt in entry.options:
+            field = opt.field_name(name)
+            first, takers = table.get(field, (opt, ()))
+            table[field] = (first, (*takers, name))
+    return table
+
+
+def option_field(rule: str, param: str) -> str | None:
+    """The run-option name of rule ``rule``'s option on constructor parameter ``param`` (None if undeclared)."""
+    return next((o.field_name(rule) for o in info(rule).options if o.param == param), None)
 
 
 def register(cls: type[Rule]) -> type[Rule]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._validation import SeedLike, as_generator, check_seed, finite_float
 from ..layers.base import fans_of
-from .base import Grads
+from .base import RuleStep
 from .fa import FeedbackChain, initial_feedbacks, load_matrices
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class BRSF(FRSF):
 
     Notes
     -----
-    The redraw happens in :meth:`after_step` (called by :func:`nnlite.fit` after each update), so every step's
+    The redraw happens in :meth:`commit` (called by :func:`nnlite.fit` after each update), so every step's
     backward pass, and any alignment measured on that step, sees one ``M_k``.
     """
 
@@ -140,7 +140,7 @@ class BRSF(FRSF):
     def _draw(self, net: Sequential) -> None:
         self._M = [None] + [np.abs(net.weight_layer(k).new_feedback(self._rng)) for k in range(1, net.n_blocks)]
 
-    def after_step(self, net: Sequential, grads: Grads) -> None:
+    def _commit(self, net: Sequential, step: RuleStep) -> None:
         self.setup(net)
         self._draw(net)
 

@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from .blocks import BlockRunner
-from .step import executor
 from .threads import blas_limit, blas_threads_now, controller
 
 __all__ = ["MARGIN", "RECHECK_SECONDS", "AutoThreads", "calibrate", "copied_step", "idle_cores", "usable_cores"]
@@ -161,22 +160,16 @@ class AutoThreads:
 def copied_step(
     net: Any, rule: Any, optimizer: Any, loss: Callable[..., Any], x: np.ndarray, y: np.ndarray
 ) -> Callable[[], None]:
-    """A function running one training step as :func:`nnlite.fit` runs it (forward, loss, rule, update, through
-    the same :func:`~nnlite.runtime.sharded.executor`) on copies of ``net``, ``rule`` and ``optimizer``, on the
-    batch ``(x, y)``: timing it changes nothing of the run."""
+    """A function running one training step as :func:`nnlite.fit` runs it (:func:`nnlite.training.step`: forward,
+    loss, rule, update, through the same :func:`~nnlite.runtime.step.executor`) on copies of ``net``, ``rule``
+    and ``optimizer``, on the batch ``(x, y)``: timing it changes nothing of the run."""
+    from ..training.step import step as training_step
+
     net, rule = copy.deepcopy(net), copy.deepcopy(rule)
-    optimizer = copy.copy(optimizer)  # the same settings, with its own state for the copied parameters
-    optimizer.state, optimizer.t = [], 0
-    optimizer.__dict__.pop("_bound", None)
-    params = net.params()
+    optimizer = optimizer.fresh()  # the same settings, with its own state for the copied parameters
     blocks = BlockRunner()
 
     def step() -> None:  # fit()'s step
-        with executor(net, x.shape[0], blocks) as runner:
-            out, caches = runner.forward(x, train=True)
-            _, e = loss(out.reshape(out.shape[0], -1), y)
-            grads = rule.gradients(runner, caches, e, y)
-            optimizer.step(params, grads)
-            rule.after_step(runner, grads)
+        training_step(net, rule, loss, optimizer, x, y, blocks=blocks)
 
     return step

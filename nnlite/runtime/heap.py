@@ -1,4 +1,5 @@
-"""Keeping the memory a training step frees for the next step (glibc's malloc; docs/design.md §7).
+"""Keeping the memory a training step frees for the next step (glibc's malloc; docs/design.md, "Kernels and their
+twins").
 
 A training step allocates its activations and gradients and frees them at its end: the same few hundred MB every
 step. With glibc's default settings, blocks above its mmap threshold go back to the kernel when freed, and so does
@@ -41,7 +42,8 @@ def keep_freed_memory() -> bool:
 
     Notes
     -----
-    docs/measurements.md and docs/design.md §7 have what it saves on a ``cnn()`` step; the benchmarks give both
+    docs/measurements.md and docs/design.md, "Kernels and their twins" have what it saves on a ``cnn()`` step; the
+    benchmarks give both
     sides, nnlite's and the PyTorch peer's, the same settings.
     """
     global _applied

@@ -1,4 +1,5 @@
-"""Row-sharded execution: a batch as contiguous row shards, one per thread on one-thread BLAS (docs/design.md §3).
+"""Row-sharded execution: a batch as contiguous row shards, one per thread on one-thread BLAS (docs/design.md, "One
+training step").
 
 :class:`ShardedNetwork` is an executor over a :class:`~nnlite.network.Sequential`: the same network (the same
 layers, parameters and gradient masks, shared, never copied) with the same block API — ``forward``,
@@ -47,7 +48,8 @@ def auto_shards(net: Sequential, n: int, threads: int) -> int:
     """The shards :func:`nnlite.fit` runs a training batch of ``n`` rows in with a budget of ``threads`` BLAS
     threads: ``threads`` for a :func:`shardable` network with a convolution, as long as each shard keeps
     :data:`MIN_SHARD_ROWS` rows; else 1 (the whole batch, on threaded BLAS). Why a convolution, with both figures:
-    docs/design.md §3 (a conv net's step is mostly work between many small products, a dense net's a few large
+    docs/design.md, "One training step" (a conv net's step is mostly work between many small products, a dense net's a
+    few large
     products that threaded BLAS splits well)."""
     if threads < 2 or not shardable(net) or not any(isinstance(l, Conv2d) for l in net.layers):
         return 1
@@ -187,6 +189,56 @@ class ShardedNetwork(NetworkView):
             parts = parallel_map(shard, caches.parts)
         delta = _join([p[2] for p in parts]) if need_delta else None
         return _join([p[0] for p in parts]), _sum_grads([p[1] for p in parts]), delta
+
+    def _rows_of(self, what: str, v: Any, caches: ShardedCaches) -> None:
+        if not isinstance(v, np.ndarray) or v.shape[:1] != caches.input_shape[:1]:
+            raise ValueError(
+                f"{what}: got shape {getattr(v, 'shape', type(v).__name__)}, but the sharded forward pass had "
+                f"{caches.input_shape[0]} rows"
+            )
+
+    def forward_block(self, k: int, h: np.ndarray, caches: Caches) -> tuple[np.ndarray, Caches]:
+        """:meth:`Sequential.forward_block` on the shards of the forward pass: the output joined, the caches
+        kept apart (a :class:`ShardedCaches` of the shards' own)."""
+        if not isinstance(caches, ShardedCaches):
+            return self.net.forward_block(k, h, caches)
+        self._rows_of("forward_block: h", h, caches)
+
+        def shard(part: tuple[int, int, Caches]) -> tuple[np.ndarray, Caches]:
+            a, z, sub = part
+            return self.net.forward_block(k, h[a:z], sub)
+
+        with blas_limit(1):
+            parts = parallel_map(shard, caches.parts)
+        out = np.concatenate([p[0] for p in parts])
+        subs = [(a, z, p[1]) for (a, z, _), p in zip(caches.parts, parts)]
+        return out, ShardedCaches(subs, caches.block_outputs[-1], caches.input_shape)
+
+    def update_block(self, k: int, delta: np.ndarray, caches: Caches) -> list[dict[str, np.ndarray]]:
+        """:meth:`Sequential.update_block` on the shards, their gradients added up in shard order."""
+        if not isinstance(caches, ShardedCaches):
+            return self.net.update_block(k, delta, caches)
+        self._rows_of("update_block: delta", delta, caches)
+
+        def shard(part: tuple[int, int, Caches]) -> list[dict[str, np.ndarray]]:
+            a, z, sub = part
+            return self.net.update_block(k, delta[a:z], sub)
+
+        with blas_limit(1):
+            return _sum_grads(parallel_map(shard, caches.parts))
+
+    def block_input(self, k: int, caches: Caches) -> np.ndarray:
+        """:meth:`Sequential.block_input`, the shards' joined."""
+        if not isinstance(caches, ShardedCaches):
+            return self.net.block_input(k, caches)
+        return np.concatenate([self.net.block_input(k, sub) for _, _, sub in caches.parts])
+
+    def carry_prefix(self, v: np.ndarray, caches: Caches) -> np.ndarray:
+        """:meth:`Sequential.carry_prefix` on the shards of the forward pass."""
+        if not isinstance(caches, ShardedCaches):
+            return self.net.carry_prefix(v, caches)
+        self._rows_of("carry_prefix: v", v, caches)
+        return np.concatenate([self.net.carry_prefix(v[a:z], sub) for a, z, sub in caches.parts])
 
     def carry_block(self, k: int, v: np.ndarray, caches: Caches, *, include_weight: bool = True) -> np.ndarray:
         """:meth:`Sequential.carry_block` on the shards of the forward pass."""

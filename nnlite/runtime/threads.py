@@ -2,7 +2,8 @@
 
 ``threadpoolctl.threadpool_limits`` inspects every loaded library each time it is entered, which costs a visible
 fraction of a training step; a :class:`threadpoolctl.ThreadpoolController` made once and reused only sets the
-limit (docs/design.md §7 has the figures). The controller knows the libraries loaded when it was made (numpy's BLAS
+limit (docs/design.md, "Kernels and their twins" has the figures). The controller knows the libraries loaded when it
+was made (numpy's BLAS
 is loaded with nnlite).
 """
 

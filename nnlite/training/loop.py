@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -16,17 +15,15 @@ from .._validation import SeedLike, as_generator, check_inputs, check_labels, po
 from ..data import batches
 from ..runtime.blocks import BlockRunner
 from ..runtime.heap import keep_freed_memory
-from ..runtime.step import executor
-from . import state as training_state
+from . import hooks as hk
 from .history import History
+from .hooks import Hook, Run
+from .step import Loss, Step, step
 
 if TYPE_CHECKING:
     from ..network import Sequential
     from ..optim import Optimizer, StepDecay
     from ..rules.base import Rule
-
-#: A loss: ``loss(out, y) -> (batch-mean loss, e = dL/d(out))``.
-Loss = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
 
 
 def evaluate(net: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> tuple[float, float]:
@@ -39,14 +36,6 @@ def evaluate(net: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, batch_si
         total += l * out.shape[0]
         correct += int((out.argmax(axis=1) == y[i : i + batch_size]).sum())
     return total / x.shape[0], correct / x.shape[0]
-
-
-def _progress_bar(total, desc, enabled):
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
 
 
 def _check_instances(net: Any, rule: Any, optimizer: Any) -> None:
@@ -90,7 +79,7 @@ def fit(
     ----------
     net : Sequential
     rule : Rule
-        BP, FA, DFA, IFA, LAFS, uSF, brSF, frSF, KP, DRTP or sDFA.
+        Any registered rule: {rules}.
     loss : callable
         ``loss(out, y) -> (float, e)``, e.g. :func:`nnlite.softmax_cross_entropy`.
     optimizer : SGD, Adam or RMSprop
@@ -149,13 +138,10 @@ def fit(
 
     Notes
     -----
-    One step: ``out, caches = runner.forward(x)``; ``loss_value, e = loss(out, y)``;
-    ``grads = rule.gradients(runner, caches, e, y)``; ``optimizer.step(net.params(), grads)``;
-    ``rule.after_step(runner, grads)`` (KP's feedback update, brSF's redraw), all inside
-    ``nnlite.runtime.step.executor(net, len(x))``, which yields the ``runner`` the rule takes as the same network:
-    for a conv net a :class:`~nnlite.runtime.sharded.ShardedNetwork` (one row shard per BLAS thread in force, on
-    one-thread BLAS each), else a :class:`~nnlite.runtime.blocks.ConcurrentBlocks` (``DFA(parallel=True)``'s
-    blocks on threads where that was timed faster).
+    Each epoch's steps are :func:`nnlite.training.step` (the one definition of a step: forward, loss, the rule's
+    step, the update and the rule's own change, through :func:`nnlite.runtime.step.executor`); around them, one
+    hook each (:mod:`nnlite.training.hooks`): the checkpoint, the alignment (measured from the step's own
+    signals, before the update), the lr schedule, the progress bar and the callback.
     Training stops as soon as a loss is NaN or infinite, before that step's update, and the network is left
     exactly as it was before that step (BatchNorm's running statistics and Dropout's generators included);
     ``History.stopped`` says at which epoch and step.
@@ -164,8 +150,90 @@ def fit(
     """
     _check_instances(net, rule, optimizer)
     x, y = _check_split(net, train, "train")
-    if test is not None:
-        xt, yt = _check_split(net, test, "test")
+    evaluation = None if test is None else _check_split(net, test, "test")
+    _check_options(epochs, batch_size, max_steps, alignment_every, alignment_mode, resume, checkpoint_dir, keep_memory)
+    _check_batchnorm_batches(net, x.shape[0], batch_size)
+    if keep_memory:
+        keep_freed_memory()
+    name = getattr(rule, "name", type(rule).__name__.lower())
+    per_epoch = math.ceil(x.shape[0] / batch_size)
+    run = Run(net, rule, loss, optimizer, as_generator(seed), batch_size, per_epoch, epochs, History(rule=name))
+    run.extra["max_steps"] = max_steps
+    run.extra["seed"] = seed  # a resumed run's checkpoint must come from a run of this seed
+    hooks: list[Hook] = []
+    if checkpoint_dir is not None:
+        schedule = {} if lr_schedule is None else {"lr_schedule": repr(lr_schedule)}
+        hooks.append(hk.Checkpoint(checkpoint_dir, resume, (x, y), schedule))
+    if lr_schedule is not None:
+        hooks.append(hk.Schedule(lr_schedule))
+    if alignment_every:
+        hooks.append(hk.Alignment(alignment_every, alignment_mode))
+    if progress:
+        hooks.append(hk.Progress())
+    if callback is not None:
+        hooks.append(hk.Callback(callback))
+    for h in hooks:
+        h.start(run)
+        if run.finished:
+            return run.hist
+    try:
+        for epoch in range(run.done + 1, epochs + 1):
+            run.epoch = epoch
+            if _epoch(run, x, y, evaluation, hooks):
+                break
+    finally:
+        for h in hooks:
+            h.finish(run)
+    return run.hist
+
+
+def _epoch(run: Run, x: np.ndarray, y: np.ndarray, evaluation: Any, hooks: list[Hook]) -> bool:
+    """One epoch of ``run``: its steps, its record in the history, the hooks; whether training ends here."""
+    for h in hooks:
+        h.epoch_start(run)
+    inspecting = [h for h in hooks if type(h).inspect is not Hook.inspect]
+
+    def inspect(net: Sequential, s: Step) -> None:
+        for h in inspecting:
+            h.inspect(run, net, s)
+
+    blocks = run.extra.setdefault("blocks", BlockRunner())  # parallel DFA's timed choice, kept from step to step
+    max_steps, hist = run.extra["max_steps"], run.hist
+    t0 = time.perf_counter()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for xb, yb in batches(x, y, run.batch_size, shuffle=True, rng=run.rng):
+        assert yb is not None
+        hook = inspect if inspecting else None
+        s = step(run.net, run.rule, run.loss, run.optimizer, xb, yb, blocks=blocks, inspect=hook)
+        if not s.finite:
+            hist.stopped = {"epoch": run.epoch, "step": run.step + 1, "reason": f"loss is {s.loss}"}
+            break
+        run.step += 1
+        loss_sum += s.loss * xb.shape[0]
+        correct += s.correct
+        seen += xb.shape[0]
+        for h in hooks:
+            h.stepped(run, s)
+        del (
+            s
+        )  # the step's caches and gradients go before the next step allocates its own (as the memory policy expects)
+        if max_steps is not None and run.step >= max_steps:
+            break
+    if seen:
+        hist.epoch.append(run.epoch)
+        hist.train_loss.append(loss_sum / seen)
+        hist.train_acc.append(correct / seen)
+        hist.seconds.append(time.perf_counter() - t0)
+        if evaluation is not None:
+            tl, ta = evaluate(run.net, run.loss, *evaluation)
+            hist.test_loss.append(tl)
+            hist.test_acc.append(ta)
+    for h in hooks:
+        h.epoch_end(run, seen)
+    return hist.stopped is not None or (max_steps is not None and run.step >= max_steps)
+
+
+def _check_options(epochs, batch_size, max_steps, alignment_every, alignment_mode, resume, checkpoint_dir, keep_memory):
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         positive_int(v, name)
     if max_steps is not None:
@@ -180,110 +248,6 @@ def fit(
         raise ValueError("resume=True needs the checkpoint_dir to resume from")
     if not isinstance(keep_memory, (bool, np.bool_)):
         raise TypeError(f"keep_memory must be True or False, got {keep_memory!r}")
-    _check_batchnorm_batches(net, x.shape[0], batch_size)
-    if keep_memory:
-        keep_freed_memory()
-    rng = as_generator(seed)
-    hist = History(rule=getattr(rule, "name", type(rule).__name__.lower()))
-    params = net.params()
-    step, done = 0, 0
-    ckpt = None
-    if checkpoint_dir is not None:
-        ckpt = training_state.check_writable(checkpoint_dir) / training_state.CHECKPOINT_NAME
-        digest = training_state.data_digest(x, y)
-        run_settings = training_state.settings(net, rule, loss, optimizer, batch_size, digest, seed)
-        if lr_schedule is not None:
-            run_settings["lr_schedule"] = repr(lr_schedule)
-        if resume:
-            per_epoch = math.ceil(x.shape[0] / batch_size) if max_steps is None else None
-            saved, done, step = training_state.restore(
-                ckpt, net, rule, optimizer, rng, run_settings, epochs=epochs, steps_per_epoch=per_epoch
-            )
-            hist = History(**saved)
-            if hist.stopped is not None or (max_steps is not None and step >= max_steps):
-                return hist
-    steps_per_epoch = math.ceil(x.shape[0] / batch_size)
-    blocks = BlockRunner()  # parallel DFA's timed choice, kept from step to step
-    lr0 = optimizer.lr if lr_schedule is not None else 0.0
-    try:
-        for epoch in range(done + 1, epochs + 1):
-            if lr_schedule is not None:
-                optimizer.lr = lr_schedule.lr(lr0, epoch)
-            bar = _progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}", progress)
-            t0 = time.perf_counter()
-            loss_sum, correct, seen = 0.0, 0, 0
-            for xb, yb_ in batches(x, y, batch_size, shuffle=True, rng=rng):
-                assert yb_ is not None
-                yb = yb_
-                before = _training_mode_state(net)
-                with executor(net, xb.shape[0], blocks) as runner:
-                    out, caches = runner.forward(xb, train=True)
-                    out2 = out.reshape(out.shape[0], -1)
-                    lval, e = loss(out2, yb)
-                    if not math.isfinite(lval):
-                        _restore_training_mode_state(net, before)
-                        hist.stopped = {"epoch": epoch, "step": step + 1, "reason": f"loss is {lval}"}
-                        break
-                    grads = rule.gradients(runner, caches, e, yb)
-                    if alignment_every and step % alignment_every == 0:
-                        if alignment_mode == "authors":
-                            a = _alignment.measure_as_run(runner, rule, loss, xb, yb)
-                        else:
-                            a = _alignment.measure(runner, rule, caches, e, yb)
-                        hist.alignment.append({"epoch": epoch, "step": step, **a.to_dict()})
-                    optimizer.step(params, grads)
-                    rule.after_step(runner, grads)
-                step += 1
-                n = xb.shape[0]
-                loss_sum += lval * n
-                correct += int((out2.argmax(axis=1) == yb).sum())
-                seen += n
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{lval:.4f}", refresh=False)
-                if max_steps is not None and step >= max_steps:
-                    break
-            seconds = time.perf_counter() - t0
-            if bar is not None:
-                bar.close()
-            if seen:
-                hist.epoch.append(epoch)
-                hist.train_loss.append(loss_sum / seen)
-                hist.train_acc.append(correct / seen)
-                hist.seconds.append(seconds)
-                if test is not None:
-                    tl, ta = evaluate(net, loss, xt, yt)
-                    hist.test_loss.append(tl)
-                    hist.test_acc.append(ta)
-            if ckpt is not None and (seen or hist.stopped is not None):
-                training_state.save(
-                    ckpt, net, rule, optimizer, rng, hist, epoch=epoch, step=step, run_settings=run_settings
-                )
-            if seen and callback is not None:
-                callback(hist)
-            if hist.stopped is not None or (max_steps is not None and step >= max_steps):
-                break
-    finally:
-        if lr_schedule is not None:
-            optimizer.lr = lr0
-    return hist
-
-
-def _training_mode_state(net):
-    """What a training-mode forward pass changes besides its output: buffers (BatchNorm's running statistics) and
-    the layers' generators (Dropout's); a few small vectors, copied at every step so that a NaN stop can undo it."""
-    bufs = [{k: v.copy() for k, v in layer.buffers.items()} for layer in net.layers if getattr(layer, "buffers", None)]
-    gens = [(g, g.bit_generator.state) for g in training_state.layer_generators(net).values()]
-    return bufs, gens
-
-
-def _restore_training_mode_state(net, state):
-    bufs, gens = state
-    for layer, saved in zip((l for l in net.layers if getattr(l, "buffers", None)), bufs):
-        for k, v in saved.items():
-            layer.buffers[k][...] = v
-    for g, s in gens:
-        g.bit_generator.state = s
 
 
 def _check_batchnorm_batches(net, n, batch_size):
@@ -323,3 +287,14 @@ def _check_split(net, split, name):
         raise TypeError(f"{name} x is {x.dtype} but the network is {net.dtype}; convert it with .astype first")
     check_labels(y, net.n_outputs, n=x.shape[0], name=f"{name} labels")
     return x, np.asarray(y)
+
+
+def _name_the_rules() -> None:
+    from ..rules import registry
+
+    names = ", ".join(f"{e.cls.__name__} (``{n}``)" for n, e in registry.RULES.items())
+    if fit.__doc__:
+        fit.__doc__ = fit.__doc__.replace("{rules}", names)
+
+
+_name_the_rules()
