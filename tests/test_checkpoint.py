@@ -120,3 +120,24 @@ def test_load_draws_no_weights_it_then_overwrites(tmp_path, monkeypatch):
     assert drawn and set(drawn) == {"zeros"}
     assert [loaded.layers[i].init for i in (0, 2)] == ["glorot", "lecun"]  # the scheme is kept for new_feedback
     np.testing.assert_array_equal(loaded.layers[0].params["W"], net.layers[0].params["W"])
+
+
+def test_layers_are_named_by_their_declared_spec_and_older_class_names_still_load(tmp_path):
+    import json
+
+    net = nn.cnn(input_shape=(1, 8, 8), n_classes=3, channels=(4,), seed=0, dropout=0.1, batch_norm=True)
+    path = tmp_path / "c.npz"
+    nn.save(net, path)
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    spec = json.loads(str(arrays["__spec__"]))
+    types = [entry["type"] for entry in spec["layers"]]
+    assert types == [type(layer).spec.name for layer in net.layers]  # "conv2d", "batchnorm", "tanh", ...
+    assert "conv2d" in types and "dense" in types
+    for entry, layer in zip(spec["layers"], net.layers):  # a checkpoint of an older nnlite: class names
+        entry["type"] = type(layer).__name__
+    arrays["__spec__"] = np.array(json.dumps(spec))
+    np.savez(tmp_path / "old.npz", **arrays)
+    x = np.random.default_rng(0).random((5, 1, 8, 8), dtype=np.float32)
+    a, b = nn.load(path).predict(x), nn.load(tmp_path / "old.npz").predict(x)
+    assert np.array_equal(a, b) and np.array_equal(a, net.predict(x))

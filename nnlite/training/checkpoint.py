@@ -240,8 +240,8 @@ def _load(zf: zipfile.ZipFile, path: str, rule: Rule | None) -> Sequential:
 
     spec = _read_spec(zf, path)
     classes = []
-    for ls in spec["layers"]:
-        cls = getattr(L, ls["type"], None)
+    for ls in spec["layers"]:  # a layer's declared spec name; a class name in checkpoints of older nnlites
+        cls = L.LIST_LAYERS.get(ls["type"]) or getattr(L, ls["type"], None)
         if cls is None or not isinstance(cls, type) or not issubclass(cls, L.Layer):
             raise CheckpointError(f"{path}: unknown layer type {ls['type']!r} in the checkpoint")
         classes.append(cls)
@@ -305,6 +305,18 @@ def _spec(net: Sequential) -> dict:
     return {
         "format": 1,
         "input_shape": list(net.input_shape),
-        "layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in net.layers],
+        "layers": [{"type": _type_name(layer), "config": layer.config()} for layer in net.layers],
         "frozen_units": {str(k): v for k, v in net.frozen_units.items()},
     }
+
+
+def _type_name(layer: Any) -> str:
+    """A layer's type in a checkpoint: the name its class declares for layers lists (``"dense"``,
+    :class:`nnlite.layers.LayerSpec`), so checkpoints, layers lists and the builders share one vocabulary; the
+    class name for a layer that declares none."""
+    from .. import layers as L
+
+    spec = getattr(type(layer), "spec", None)
+    if spec is not None and L.LIST_LAYERS.get(spec.name) is type(layer):
+        return str(spec.name)
+    return type(layer).__name__
