@@ -42,6 +42,37 @@ def _copy_notebooks() -> None:
 
 _copy_notebooks()
 
+
+def _copy_mathjax() -> None:
+    """MathJax 3 served by the site itself, so that formulas typeset with no network: its files come from the
+    ``django-static-mathjax`` package (the ``docs`` extra; a Python package holding MathJax's own build, with no
+    dependencies) and are copied to ``docs/_mathjax/mathjax/`` (ignored by git), which the build puts under
+    ``_static/``. Only what the CommonHTML output of ``tex-mml-chtml.js`` loads is copied: the fonts, the TeX
+    extensions it may load on demand, and the menu's accessibility and UI components."""
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.find_spec("mathjax")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    src = Path(locations[0]) / "static" / "mathjax" / "es5" if locations else None
+    if src is None or not (src / "tex-mml-chtml.js").is_file():
+        raise RuntimeError(
+            "MathJax is missing: the site serves its own copy, from the docs extra (pip install -e '.[docs]')"
+        )
+    dst = Path(__file__).resolve().parent / "_mathjax" / "mathjax"
+    wanted = ["tex-mml-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "a11y", "ui", "adaptors"]
+    for rel in wanted:
+        a, b = src / rel, dst / rel
+        if a.is_dir():
+            if not b.is_dir():
+                shutil.copytree(a, b)
+        elif a.is_file() and (not b.is_file() or b.stat().st_size != a.stat().st_size):
+            b.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(a, b)
+
+
+_copy_mathjax()
+
 project = "nnlite"
 author = "the nnlite authors"
 copyright = "2026, the nnlite authors"
@@ -63,8 +94,15 @@ exclude_patterns = [
     "notebooks/.ipynb_checkpoints",
     "**/.ipynb_checkpoints",
     "check_links.py",
+    "_mathjax",
+    "_static",
 ]
 templates_path = ["_templates"]
+html_static_path = ["_static", "_mathjax"]
+html_css_files = ["nnlite.css"]
+html_js_files = ["nnlite.js"]
+# MathJax from the site itself (see _copy_mathjax): a relative path is taken below _static/.
+mathjax_path = "mathjax/tex-mml-chtml.js"
 
 # The notebooks are shown with the outputs committed beside them; CI runs them separately (tests/test_notebooks.py).
 nb_execution_mode = "off"
