@@ -29,6 +29,7 @@ import threading
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 #: Chromium without any background service, network or GPU.
 CHROMIUM_FLAGS = [
@@ -51,7 +52,7 @@ ALWAYS = ["index.html", "api/generated/nnlite.DFA.html", "reproductions/launay-t
 class _Text(HTMLParser):
     """The text a reader sees: outside scripts, styles, MathJax's own output and assistive copies."""
 
-    SKIP = {"script", "style", "mjx-container", "mjx-assistive-mml", "math", "template", "noscript"}
+    SKIP: ClassVar[set[str]] = {"script", "style", "mjx-container", "mjx-assistive-mml", "math", "template", "noscript"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -82,7 +83,7 @@ def _formulas(source: str) -> int:
 class _Handler(SimpleHTTPRequestHandler):
     missing: list[str]
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
@@ -105,9 +106,7 @@ def _requests(netlog: Path, origin: str) -> list[str]:
 
 def check(site: Path, screenshots: Path | None = None, chromium: str = "chromium") -> list[str]:
     """The problems of ``site`` (an empty list when it typesets offline and asks for nothing outside)."""
-    pages = sorted(
-        str(p.relative_to(site)) for p in site.rglob("*.html") if _formulas(p.read_text(errors="replace"))
-    )
+    pages = sorted(str(p.relative_to(site)) for p in site.rglob("*.html") if _formulas(p.read_text(errors="replace")))
     pages += [p for p in ALWAYS if p not in pages and (site / p).is_file()]
     missing_pages = [p for p in ALWAYS if not (site / p).is_file()]
     problems = [f"{p}: not in the site" for p in missing_pages]
@@ -146,7 +145,7 @@ def check(site: Path, screenshots: Path | None = None, chromium: str = "chromium
                     screenshots.mkdir(parents=True, exist_ok=True)
                     shot = screenshots / (page.replace("/", "__").removesuffix(".html") + ".png")
                     subprocess.run(
-                        [*argv, "--hide-scrollbars", "--window-size=1280,1600", f"--screenshot={shot}", f"{origin}/{page}"],
+                        [*argv, "--window-size=1280,1600", f"--screenshot={shot}", f"{origin}/{page}"],
                         capture_output=True,
                         timeout=120,
                     )
