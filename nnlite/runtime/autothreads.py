@@ -154,7 +154,7 @@ class AutoThreads:
             self._apply(int(chosen))
             if self.report:
                 label = "auto" if self.most is None else f"{self.most} asked"
-                n = self.threads
+                n = int(chosen)
                 print(f"threads {label} (resumed): {n} BLAS thread{'s' * (n > 1)} (as the run recorded)", flush=True)
         assert self.threads is not None
         return self.threads
