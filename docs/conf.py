@@ -96,6 +96,7 @@ exclude_patterns = [
     "check_links.py",
     "_mathjax",
     "_static",
+    "_apidocs.py",
 ]
 templates_path = ["_templates"]
 html_static_path = ["_static", "_mathjax"]
@@ -143,7 +144,11 @@ def _inherit_docstrings() -> None:
     validation reads ``__doc__`` itself); a method with no docstring anywhere stays flagged (GL08)."""
     import inspect
 
+    import nnlite.layers
+    import nnlite.rules.direct
+
     modules = [nnlite, nnlite.rules, nnlite.projections, nnlite.config, nnlite.data, nnlite.models, nnlite.alignment]
+    modules += [nnlite.layers, nnlite.rules.direct]
     for module in modules:
         for name in getattr(module, "__all__", []):
             cls = getattr(module, name, None)
@@ -169,3 +174,17 @@ def _inherit_docstrings() -> None:
 
 
 _inherit_docstrings()
+
+
+def _inherit_parameters() -> None:
+    """Each rule, layer and projection page lists every parameter its class takes: one shared with a base class
+    (the direct rules' ``projection``, ``layout``, ``seed``...; the weight layers' ``init``, ``bias``...) is
+    documented once, in the base, and copied into the class's Parameters section here (docs/_apidocs.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _apidocs
+
+    for cls in _apidocs.public_classes():
+        _apidocs.inherit_parameters(cls)
+
+
+_inherit_parameters()

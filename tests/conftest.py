@@ -65,3 +65,51 @@ def cli_one_blas_thread():
 def cli_in_tmp(tmp_path, monkeypatch):
     """Every test runs in its own folder, so a run that should have failed cannot leave runs/ in the repo."""
     monkeypatch.chdir(tmp_path)
+
+
+# The quick suite and the full one. `python -m pytest` (no test named) runs the quick suite: every test but those
+# listed in tests/slow_tests.txt (the slowest of each module, chosen from one `--durations=0` run of the full suite
+# on the 2-core CI machine) and those marked `slow`. `python -m pytest --full` runs every test (what .ci/run runs);
+# naming a file, a test or a -m expression runs what is named, slow or not. No timing decides anything here: the
+# list is a file, read as it is.
+SLOW_LIST = os.path.join(os.path.dirname(__file__), "slow_tests.txt")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--full", action="store_true", help="run every test, the slow ones too (what .ci/run runs; about 15 min)"
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: left out of the quick suite; `python -m pytest --full` runs it")
+
+
+def _slow_names() -> set[str]:
+    with open(SLOW_LIST, encoding="utf-8") as f:
+        return {line.split("#")[0].strip() for line in f if line.split("#")[0].strip()}
+
+
+def pytest_collection_modifyitems(config, items):
+    slow = _slow_names()
+    for item in items:
+        if item.nodeid.split("[")[0] in slow or item.nodeid.split("::")[0] in slow:
+            item.add_marker(pytest.mark.slow)
+    whole = ("tests", os.path.normpath(config.rootpath / "tests"))
+    named = [a for a in config.args if os.path.normpath(a) not in whole]
+    if config.getoption("--full") or named or config.option.markexpr:
+        return
+    kept = [i for i in items if i.get_closest_marker("slow") is None]
+    left = [i for i in items if i.get_closest_marker("slow") is not None]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+        config._nnlite_left_out = len(left)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    left = getattr(config, "_nnlite_left_out", 0)
+    if left:
+        terminalreporter.write_line(
+            f"quick suite: {left} slow tests left out (tests/slow_tests.txt); `python -m pytest --full` runs every test"
+        )

@@ -27,6 +27,18 @@ class DFA(DirectRule):
     ``delta_k = (s e @ B_k.T) * f'(a_k)``, ``dW_k = delta_k.T @ h_{k-1}``, with ``s = 1`` (``error_scale="mean"``)
     or ``s = N`` (``"sum"``: Launay et al.'s code, ``softmax(out) - onehot(y)`` per sample, summed over the batch
     by ``dW_k``); the output block gets ``e`` either way.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.DFA(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "dfa"

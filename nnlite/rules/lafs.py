@@ -32,6 +32,18 @@ class LAFS(DirectRule):
     ``g_k`` is the exact gradient of the local loss ``L_k = CE(softmax(h_k @ B_k), y)`` with respect to ``h_k``,
     so each block's update is the exact gradient of its own local loss. The projection must support
     ``transpose`` (the readout ``h_k @ B_k``): Gaussian, Fastfood and Sparse do, the OPU does not.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.LAFS(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "lafs"

@@ -63,6 +63,18 @@ class PEPITA(Rule):
     - Dropout: the same mask in both passes (their ``do_masks``/``memorized_drop_mask``): the modulated pass
       applies the training pass's masks. Batch norm is refused (the paper has none).
     - Dense networks only: the paper's convolutional variant is not implemented, so convolutions are refused.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.PEPITA(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "pepita"
