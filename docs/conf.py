@@ -136,7 +136,10 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "secondary_sidebar_items": ["page-toc"],
 }
-html_sidebars = {"**": ["sidebar-nav-bs"]}
+# A page inside a section (the user guide, the API, the notebooks, the reproductions) shows its section; a page
+# without one shows the whole site's contents, so that no sidebar is empty.
+_TOP_PAGES = ["index", "getting-started", "measurements", "design", "testing", "changelog"]
+html_sidebars = {"**": ["sidebar-nav-bs"], **{page: ["sidebar-site"] for page in _TOP_PAGES}}
 
 
 def _inherit_docstrings() -> None:

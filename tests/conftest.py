@@ -81,10 +81,6 @@ def pytest_addoption(parser):
     )
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: left out of the quick suite; `python -m pytest --full` runs it")
-
-
 def _slow_names() -> set[str]:
     with open(SLOW_LIST, encoding="utf-8") as f:
         return {line.split("#")[0].strip() for line in f if line.split("#")[0].strip()}
