@@ -134,7 +134,8 @@ html_theme_options = {
     "show_toc_level": 2,
     "navigation_with_keys": False,
     "footer_start": ["copyright"],
-    "secondary_sidebar_items": ["page-toc"],
+    # the landing page gives its width to its figure (drawn for the text column: docs/figures/headline.py)
+    "secondary_sidebar_items": {"**": ["page-toc"], "index": []},
 }
 # A page inside a section (the user guide, the API, the notebooks, the reproductions) shows its section; a page
 # without one shows the whole site's contents, so that no sidebar is empty.

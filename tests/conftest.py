@@ -89,7 +89,7 @@ def _slow_names() -> set[str]:
 def pytest_collection_modifyitems(config, items):
     slow = _slow_names()
     for item in items:
-        if item.nodeid.split("[")[0] in slow or item.nodeid.split("::")[0] in slow:
+        if {item.nodeid, item.nodeid.split("[")[0], item.nodeid.split("::")[0]} & slow:
             item.add_marker(pytest.mark.slow)
     whole = ("tests", os.path.normpath(config.rootpath / "tests"))
     named = [a for a in config.args if os.path.normpath(a) not in whole]
