@@ -55,12 +55,15 @@ def chain(
 
 
 class BP(Rule):
-    """Backpropagation: every block sends ``dx = delta @ W`` down to the block below.
+    r"""Backpropagation: every block sends ``dx = delta @ W`` down to the block below.
 
     Notes
     -----
-    ``c_k = dL/dh_k`` is the true gradient at every feedback point:
-    ``delta_k = (delta_{k+1} @ W_{k+1}) * f'(a_k)``, ``dW_k = delta_k.T @ h_{k-1}``.
+    :math:`c_k = \partial L / \partial h_k` is the true gradient at every feedback point:
+
+    .. math::
+
+        \delta_k = (\delta_{k+1} W_{k+1}) \odot f'(a_k), \qquad \frac{\partial L}{\partial W_k} = \delta_k^\top h_{k-1}.
 
     Examples
     --------

@@ -46,7 +46,7 @@ class FeedbackChain(Rule):
 
 
 class FA(FeedbackChain):
-    """Feedback Alignment: as BP, but each block's ``dx`` product uses a fixed random ``B_k`` of ``W_k``'s shape.
+    r"""Feedback Alignment: as BP, but each block's ``dx`` product uses a fixed random ``B_k`` of ``W_k``'s shape.
 
     Parameters
     ----------
@@ -59,7 +59,9 @@ class FA(FeedbackChain):
 
     Notes
     -----
-    ``delta_k = (delta_{k+1} @ B_{k+1}) * f'(a_k)``, ``dW_k = delta_k.T @ h_{k-1}``.
+    .. math::
+
+        \delta_k = (\delta_{k+1} B_{k+1}) \odot f'(a_k), \qquad \Delta W_k \propto -\delta_k^\top h_{k-1}.
 
     Examples
     --------
