@@ -22,8 +22,8 @@ PAGES = sorted(
     + [p for p in (ROOT / "docs").glob("*.md") if p.name != "changelog.md"]
     + list((ROOT / "docs" / "user-guide").glob("*.md"))
 )
-#: Pages whose blocks train a full-size network on Fashion-MNIST (minutes): the full suite runs them.
-SLOW_PAGES = {"README.md", "docs/getting-started.md"}
+#: Pages whose blocks train a full-size network on Fashion-MNIST (a minute or more): the full suite runs them.
+SLOW_PAGES = {"README.md"}
 
 _FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
 
