@@ -97,10 +97,25 @@ def pytest_collection_modifyitems(config, items):
         return
     kept = [i for i in items if i.get_closest_marker("slow") is None]
     left = [i for i in items if i.get_closest_marker("slow") is not None]
+    config._nnlite_quick = True
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
         config._nnlite_left_out = len(left)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quick_suite_one_blas_thread(request):
+    """The quick suite runs at one BLAS thread (a test that wants more sets its own limit): on a busy 2-core
+    machine threaded BLAS stalls on the core it does not get, and one Fashion-MNIST test took 38 s at the default 2
+    threads against 5 s at one. The full suite runs at the BLAS default, as CI always has."""
+    if not getattr(request.config, "_nnlite_quick", False):
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def pytest_terminal_summary(terminalreporter, config):
