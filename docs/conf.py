@@ -42,6 +42,37 @@ def _copy_notebooks() -> None:
 
 _copy_notebooks()
 
+
+def _copy_mathjax() -> None:
+    """MathJax 3 served by the site itself, so that formulas typeset with no network: its files come from the
+    ``django-static-mathjax`` package (the ``docs`` extra; a Python package holding MathJax's own build, with no
+    dependencies) and are copied to ``docs/_mathjax/mathjax/`` (ignored by git), which the build puts under
+    ``_static/``. Only what the CommonHTML output of ``tex-mml-chtml.js`` loads is copied: the fonts, the TeX
+    extensions it may load on demand, and the menu's accessibility and UI components."""
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.find_spec("mathjax")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    src = Path(locations[0]) / "static" / "mathjax" / "es5" if locations else None
+    if src is None or not (src / "tex-mml-chtml.js").is_file():
+        raise RuntimeError(
+            "MathJax is missing: the site serves its own copy, from the docs extra (pip install -e '.[docs]')"
+        )
+    dst = Path(__file__).resolve().parent / "_mathjax" / "mathjax"
+    wanted = ["tex-mml-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "a11y", "ui", "adaptors"]
+    for rel in wanted:
+        a, b = src / rel, dst / rel
+        if a.is_dir():
+            if not b.is_dir():
+                shutil.copytree(a, b)
+        elif a.is_file() and (not b.is_file() or b.stat().st_size != a.stat().st_size):
+            b.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(a, b)
+
+
+_copy_mathjax()
+
 project = "nnlite"
 author = "the nnlite authors"
 copyright = "2026, the nnlite authors"
@@ -63,8 +94,16 @@ exclude_patterns = [
     "notebooks/.ipynb_checkpoints",
     "**/.ipynb_checkpoints",
     "check_links.py",
+    "_mathjax",
+    "_static",
+    "_apidocs.py",
 ]
 templates_path = ["_templates"]
+html_static_path = ["_static", "_mathjax"]
+html_css_files = ["nnlite.css"]
+html_js_files = ["nnlite.js"]
+# MathJax from the site itself (see _copy_mathjax): a relative path is taken below _static/.
+mathjax_path = "mathjax/tex-mml-chtml.js"
 
 # The notebooks are shown with the outputs committed beside them; CI runs them separately (tests/test_notebooks.py).
 nb_execution_mode = "off"
@@ -95,9 +134,13 @@ html_theme_options = {
     "show_toc_level": 2,
     "navigation_with_keys": False,
     "footer_start": ["copyright"],
-    "secondary_sidebar_items": ["page-toc"],
+    # the landing page gives its width to its figure (drawn for the text column: docs/figures/headline.py)
+    "secondary_sidebar_items": {"**": ["page-toc"], "index": []},
 }
-html_sidebars = {"**": ["sidebar-nav-bs"]}
+# A page inside a section (the user guide, the API, the notebooks, the reproductions) shows its section; a page
+# without one shows the whole site's contents, so that no sidebar is empty.
+_TOP_PAGES = ["index", "getting-started", "measurements", "design", "testing", "changelog"]
+html_sidebars = {"**": ["sidebar-nav-bs"], **{page: ["sidebar-site"] for page in _TOP_PAGES}}
 
 
 def _inherit_docstrings() -> None:
@@ -105,7 +148,11 @@ def _inherit_docstrings() -> None:
     validation reads ``__doc__`` itself); a method with no docstring anywhere stays flagged (GL08)."""
     import inspect
 
+    import nnlite.layers
+    import nnlite.rules.direct
+
     modules = [nnlite, nnlite.rules, nnlite.projections, nnlite.config, nnlite.data, nnlite.models, nnlite.alignment]
+    modules += [nnlite.layers, nnlite.rules.direct]
     for module in modules:
         for name in getattr(module, "__all__", []):
             cls = getattr(module, name, None)
@@ -131,3 +178,17 @@ def _inherit_docstrings() -> None:
 
 
 _inherit_docstrings()
+
+
+def _inherit_parameters() -> None:
+    """Each rule, layer and projection page lists every parameter its class takes: one shared with a base class
+    (the direct rules' ``projection``, ``layout``, ``seed``...; the weight layers' ``init``, ``bias``...) is
+    documented once, in the base, and copied into the class's Parameters section here (docs/_apidocs.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _apidocs
+
+    for cls in _apidocs.public_classes():
+        _apidocs.inherit_parameters(cls)
+
+
+_inherit_parameters()

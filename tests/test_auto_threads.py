@@ -1,5 +1,5 @@
 """``--threads auto``'s choice follows what it measures (a stand-in step that is slow at the thread count under
-test, and a stand-in /proc/stat), decides again only after long epochs, leaves the BLAS limits as it found them,
+test, and a stand-in /proc/stat), decides once per run, leaves the BLAS limits as it found them,
 and times copies: the run's network, rule and optimizer do not change."""
 
 import time
@@ -69,20 +69,14 @@ def test_a_busy_core_means_one_thread_without_measuring(two_threads, monkeypatch
     assert _blas_threads() == 2
 
 
-def test_auto_threads_decides_again_after_long_epochs_only(two_threads, monkeypatch, capsys):
+def test_auto_threads_decides_once(two_threads, monkeypatch, capsys):
     monkeypatch.setattr(T, "idle_cores", lambda window=0.1: 2.0)
     step = Step(slow_at=2)
     auto = T.AutoThreads(lambda: step)
-    auto.start()
-    assert auto.threads == 1 and _blas_threads() == 1
-    calls = len(step.calls)
-    auto.after_epoch(T.RECHECK_SECONDS / 10, 1)
-    assert len(step.calls) == calls  # a short epoch: nothing measured
-    step.slow_at = 1  # the machine became quiet
-    auto.after_epoch(T.RECHECK_SECONDS, 2)
-    assert auto.threads == 2 and _blas_threads() == 2
-    assert [h["chosen"] for h in auto.history] == [1, 2]
-    assert "threads auto (after epoch 2): 2 BLAS threads" in capsys.readouterr().out
+    assert auto.start() == 1 and _blas_threads() == 1
+    assert not hasattr(auto, "after_epoch")  # nothing decides again during the run: one count per run
+    assert [h["chosen"] for h in auto.history] == [1]
+    assert capsys.readouterr().out.count("threads auto") == 1
     auto.stop()
     assert _blas_threads() == 2
 

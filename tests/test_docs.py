@@ -36,9 +36,10 @@ def test_readme_is_a_front_door():
     assert first_block[0].endswith("# set up") and "pip install" in first_block[0]
     assert first_block[1].startswith("nnlite train ")
     test_command = first_block[2].split("#")[0].strip()
-    assert test_command == "python -m pytest"
+    assert test_command == "python -m pytest"  # the quick suite
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert f"\n{test_command} -q\n" in ci, ".ci/run must run the README's test command"
+    assert "`python -m pytest\n--full`" in README or "`python -m pytest --full`" in README
+    assert f"\n{test_command} -q --full\n" in ci, ".ci/run must run the README's full test command"
 
 
 def test_readme_commands_parse():

@@ -13,7 +13,6 @@ from nnlite.config import options
 from nnlite.config import values as V
 from nnlite.config.schema import Option
 from nnlite.rules import registry
-from nnlite.runtime.autothreads import RECHECK_SECONDS
 
 from .defaults import ALIGN_RECORDS_PER_EPOCH, EPILOG, LR_HELP, SMALL_GEMM, compare_rules
 from .sweep import add_sweep_commands
@@ -34,10 +33,10 @@ def _help(opt: Option, compare: bool) -> str:
             f"BLAS threads (threadpoolctl): a number, 0 for the BLAS default, or auto (default): one "
             f"thread for a small MLP (batch x largest weight matrix <= {SMALL_GEMM:,} multiply-adds, "
             f"where more threads cannot pay for their synchronisation), otherwise no more threads than idle cores "
-            f"and, of 1 and that, the faster on timed training steps, decided at the start and after every epoch "
-            f"of {RECHECK_SECONDS:g} s or more (a busy core makes threaded BLAS stall); a number above 1 is "
-            f"checked the same way and kept unless fewer cores are idle or 1 thread is faster; never more threads "
-            f"than the CPUs the process may use"
+            f"and, of 1 and that, the faster on timed training steps (a busy core makes threaded BLAS stall), "
+            f"decided once before the first epoch, recorded in history.json and reused by --resume; a number "
+            f"above 1 is checked the same way and kept unless fewer cores are idle or 1 thread is faster; never "
+            f"more threads than the CPUs the process may use"
         )
     if opt.name == "lr" and compare:
         return f"learning rate for every rule, or per rule: bp=0.05,dfa=0.02 (default by optimizer: {LR_HELP})"

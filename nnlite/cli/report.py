@@ -239,7 +239,7 @@ def print_config(cfg: dict[str, Any], rule_reprs: dict[str, str]) -> None:
             continue
         if k == "threads":
             bt = cfg.get("blas_threads")
-            auto = "measured at the start and after long epochs" if bt is None else f"BLAS {bt}"
+            auto = "measured once, before the first epoch" if bt is None else f"BLAS {bt}"
             v = f"{v} ({auto})" if v == "auto" else (v or "BLAS default")
         print(f"  {k.ljust(w)}  {v}")
     for name, r in rule_reprs.items():

@@ -96,7 +96,6 @@ def _out(args: argparse.Namespace, name: str) -> Path:
     return Path("runs") / f"{name}-{stamp}"
 
 
-
 def _checked_runs(args: argparse.Namespace, spec: Any) -> list[dict[str, Any]]:
     """The spec's runs at the command's scale, each checked as the spec file's rows are, and their data at hand."""
     from nnlite.config.schema import ConfigError

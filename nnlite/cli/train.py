@@ -91,6 +91,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     resume = saved_cfg is not None and (out / training_state.CHECKPOINT_NAME).is_file()
     if saved_cfg is not None:
         cfg["started"] = saved_cfg.get("started", cfg["started"])
+        if resume and saved_cfg.get("blas_threads_chosen") is not None:  # one thread count for the whole run
+            cfg["blas_threads_chosen"] = saved_cfg["blas_threads_chosen"]
     report.print_config(cfg, {rule_name: repr(rule)})
     if not resume:  # the configuration is on disk before the first step: --resume needs nothing else
         report.write_history(out / "history.json", cfg, History(rule=rule_name))
@@ -106,7 +108,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if resume:
         print(f"resuming {out} after its last finished epoch")
     try:
-        hist = fit_config(built, callback=each_epoch, checkpoint_dir=out, resume=resume, progress=not args.no_progress)
+        hist = fit_config(
+            built, each_epoch, checkpoint_dir=out, resume=resume, progress=not args.no_progress, record=cfg
+        )
     except KeyboardInterrupt:
         # What resumes is model.npz; Ctrl-C may fall between its write and history.json's, so the history of the
         # checkpoint is the one reported and written back beside it.

@@ -331,12 +331,15 @@ def fit_config(
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     progress: bool = False,
+    record: dict[str, Any] | None = None,
 ) -> History:
     """:func:`nnlite.fit` as ``nnlite train`` runs it: the config's loss, optimizer, epochs, batches and batch
     order, under the BLAS thread limit of :func:`blas_threads`; where ``threads="auto"`` leaves it open (a large
-    network), the limit is measured at the start and after long epochs, and an explicit count above one is
-    checked the same way (kept unless fewer cores are idle or one thread is faster). The process keeps the memory a step
-    frees for the next (:func:`nnlite.keep_freed_memory`)."""
+    network), the limit is measured once, before the first epoch, and an explicit count above one is checked the
+    same way (kept unless fewer cores are idle or one thread is faster). The count is written into ``record``
+    (``record["blas_threads_chosen"]``) and, on ``resume``, a count already there is applied without measuring:
+    one count for the whole run. The process keeps the memory a step frees for the next
+    (:func:`nnlite.keep_freed_memory`)."""
     from ..runtime.autothreads import AutoThreads, copied_step
     from ..runtime.heap import keep_freed_memory
 
@@ -356,14 +359,14 @@ def fit_config(
         auto = AutoThreads(lambda: copied_step(net, rule, optimizer, built.loss, xb, yb))
 
     def each_epoch(hist: History) -> None:
-        if auto is not None:
-            auto.after_epoch(hist.seconds[-1], hist.epoch[-1])
         if callback is not None:
             callback(hist)
 
     with limit:
-        if auto is not None:
-            auto.start()
+        recorded = record.get("blas_threads_chosen") if record is not None and resume else None
+        chosen = auto.start(recorded) if auto is not None else threads
+        if record is not None:
+            record["blas_threads_chosen"] = chosen
         try:
             return fit(
                 net,

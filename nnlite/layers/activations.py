@@ -44,7 +44,15 @@ class _Activation(Layer):
 
 
 class Tanh(_Activation):
-    """``tanh(x)``."""
+    """``tanh(x)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> nn.Tanh().forward(np.array([[-1.0, 0.0, 2.0]], np.float32))[0].round(3)
+    array([[-0.762,  0.   ,  0.964]], dtype=float32)
+    """
 
     spec = LayerSpec("tanh")
 
@@ -53,7 +61,15 @@ class Tanh(_Activation):
 
 
 class Sigmoid(_Activation):
-    """Logistic sigmoid."""
+    """Logistic sigmoid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> nn.Sigmoid().forward(np.array([[-1.0, 0.0, 2.0]], np.float32))[0].round(3)
+    array([[0.269, 0.5  , 0.881]], dtype=float32)
+    """
 
     spec = LayerSpec("sigmoid")
 
@@ -62,7 +78,15 @@ class Sigmoid(_Activation):
 
 
 class ReLU(_Activation):
-    """``max(x, 0)``."""
+    """``max(x, 0)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> nn.ReLU().forward(np.array([[-1.0, 0.0, 2.0]], np.float32))[0]
+    array([[0., 0., 2.]], dtype=float32)
+    """
 
     spec = LayerSpec("relu")
 
@@ -71,7 +95,15 @@ class ReLU(_Activation):
 
 
 class Abs(_Activation):
-    """``|x|``."""
+    """``|x|``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> nn.Abs().forward(np.array([[-1.0, 0.0, 2.0]], np.float32))[0]
+    array([[1., 0., 2.]], dtype=float32)
+    """
 
     spec = LayerSpec("abs")
 
@@ -80,7 +112,15 @@ class Abs(_Activation):
 
 
 class Identity(Layer):
-    """``x``. The cache keeps only the input's shape and dtype, what ``backward`` checks ``dout`` against."""
+    """``x``. The cache keeps only the input's shape and dtype, what ``backward`` checks ``dout`` against.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> nn.Identity().forward(np.array([[-1.0, 0.0, 2.0]], np.float32))[0]
+    array([[-1.,  0.,  2.]], dtype=float32)
+    """
 
     spec = LayerSpec("identity")
 
@@ -96,7 +136,20 @@ class Identity(Layer):
 
 
 class LeakyReLU(Layer):
-    """``x`` for ``x > 0``, ``slope * x`` otherwise; any slope (e.g. -0.5, Launay et al.'s best for DFA)."""
+    """``x`` for ``x > 0``, ``slope * x`` otherwise; any slope (e.g. -0.5, Launay et al.'s best for DFA).
+
+    Parameters
+    ----------
+    slope : float
+        The factor of the negative inputs (default 0.01, PyTorch's); any finite value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> nn.LeakyReLU(-0.5).forward(np.array([[-2.0, 1.0]], np.float32))[0]
+    array([[1., 1.]], dtype=float32)
+    """
 
     spec = LayerSpec("leaky_relu", {"slope": "slope"})
 

@@ -130,7 +130,25 @@ class LayerSpec:
 
 
 class Layer:
-    """Base class. Subclasses set ``params`` (a dict of arrays) when they have parameters."""
+    """Base class. Subclasses set ``params`` (a dict of arrays) when they have parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> class Scale(nn.layers.Layer):  # a layer without parameters: y = c x
+    ...     rows_independent = True
+    ...     def __init__(self, c):
+    ...         self.c = c
+    ...     def forward(self, x, train=True):
+    ...         return x * self.c, None
+    ...     def backward(self, dout, cache):
+    ...         return dout * self.c, {}
+    ...
+    >>> out, cache = Scale(2.0).forward(np.ones((1, 3), np.float32))
+    >>> out, Scale(2.0).backward(out, cache)[0]
+    (array([[2., 2., 2.]], dtype=float32), array([[4., 4., 4.]], dtype=float32))
+    """
 
     #: The layer's entry in layers lists (:class:`LayerSpec`); None: not in lists.
     spec: ClassVar[LayerSpec | None] = None
@@ -185,7 +203,27 @@ class Layer:
 class WeightLayer(Layer):
     """A layer that starts a block (Dense, Conv2d): a weight ``W`` (and bias ``b``), and a backward pass with the
     two switches the rules use — ``feedback`` (a matrix of ``W``'s shape used in place of ``W`` for ``dx``: the FA
-    family) and ``need_dx`` (skip the ``dx`` product: DFA, LAFS and the first block)."""
+    family) and ``need_dx`` (skip the ``dx`` product: DFA, LAFS and the first block).
+
+    Parameters
+    ----------
+    init : {"he", "glorot", "lecun", "zeros", "uniform"}
+        The scheme ``W`` is drawn with, from its fans (:func:`~nnlite.layers.init_weight`): He (default),
+        Glorot, LeCun, zeros, or PyTorch's default "uniform" (the bias drawn alike).
+    bias : bool
+        Whether the layer has a bias ``b`` (default True; zeros, but for "uniform").
+    dtype : float32 (default) or float64
+        The dtype of the parameters, and of the inputs the layer accepts.
+    rng : int, Generator or None
+        Seeds the draw of ``W`` (and of ``b`` for "uniform").
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> layer = nn.Dense(4, 3, init="glorot", bias=False, rng=0)
+    >>> isinstance(layer, nn.layers.WeightLayer), layer.W.shape, layer.b, layer.fans
+    (True, (3, 4), None, (4, 3))
+    """
 
     is_weight = True
 

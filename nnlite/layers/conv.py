@@ -18,6 +18,8 @@ __all__ = ["Conv2d"]
 class Conv2d(WeightLayer):
     """2-D convolution (cross-correlation) by im2col and one GEMM, or by FFT or direct loops where those are faster.
 
+    The weight's scheme (``init``) draws with ``fan_in = C*KH*KW`` and ``fan_out = F*KH*KW``.
+
     Parameters
     ----------
     c_in, c_out : int
@@ -25,10 +27,9 @@ class Conv2d(WeightLayer):
     kernel_size : int or (int, int)
         (KH, KW).
     stride : int or (int, int)
+        The step between positions (SH, SW); default 1.
     padding : int or (int, int)
         Zero padding on both sides of each spatial axis.
-    init, bias, dtype, rng
-        As for :class:`~nnlite.Dense`; the scheme draws with ``fan_in = C*KH*KW`` and ``fan_out = F*KH*KW``.
     algorithm : {"auto", "im2col", "fft", "direct"}
         How the products are computed (`nnlite.backend.conv`): "im2col", "fft" (stride 1 only,
         :mod:`nnlite.backend.conv_fft`), "direct" (stride 1 only, :mod:`nnlite.backend.conv_direct`) or "auto"
@@ -57,6 +58,16 @@ class Conv2d(WeightLayer):
     (see :mod:`nnlite.ops.conv` for the backward pass). With im2col the forward cache keeps the input ``x``,
     not its columns (each backward chunk unfolds its samples again), and so do the direct loops; with the FFT it
     keeps the input's spectra (about twice x's bytes, :mod:`nnlite.backend.conv_fft`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> layer = nn.Conv2d(1, 8, 3, padding=1, rng=0)
+    >>> out, cache = layer.forward(np.ones((2, 1, 8, 8), np.float32))
+    >>> dx, grads = layer.backward(np.ones_like(out), cache)
+    >>> out.shape, dx.shape, grads["W"].shape
+    ((2, 8, 8, 8), (2, 1, 8, 8), (8, 1, 3, 3))
     """
 
     rows_independent = True

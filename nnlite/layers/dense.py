@@ -21,16 +21,23 @@ class Dense(WeightLayer):
     Parameters
     ----------
     d_in, d_out : int
-    init : {"he", "glorot", "lecun", "zeros", "uniform"}
-    bias : bool
-    dtype : float32 (default) or float64
-    rng : int, Generator or None
+        The input features D_in and output features D_out.
 
     Attributes
     ----------
     params : dict
         ``"W"`` of shape (D_out, D_in) and, with a bias, ``"b"`` of shape (D_out,) (initialised to 0, or with
         ``init="uniform"`` drawn like ``W``, PyTorch's default).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> layer = nn.Dense(4, 3, rng=0)
+    >>> out, cache = layer.forward(np.ones((2, 4), np.float32))
+    >>> dx, grads = layer.backward(np.ones_like(out), cache)
+    >>> out.shape, dx.shape, grads["W"].shape, out.dtype
+    ((2, 3), (2, 4), (3, 4), dtype('float32'))
     """
 
     rows_independent = True

@@ -39,6 +39,18 @@ class Dropout(Layer):
     The mask is kept in the cache (with ``channels``, in a :class:`ChannelMask` with the input's shape), so backward
     and ``carry`` (IFA) apply the same mask and scale. When dropout is the identity (evaluation mode, or ``p == 0``)
     the cache is the input's shape and dtype (:class:`~nnlite.layers.base.Passthrough`) instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> layer, x = nn.Dropout(0.5, seed=0), np.ones((2, 4), np.float32)
+    >>> out, _ = layer.forward(x, train=False)  # evaluation: the identity
+    >>> bool((out == x).all())
+    True
+    >>> out, _ = layer.forward(x, train=True)  # training: kept units scaled by 1/(1-p)
+    >>> sorted(set(out.ravel().tolist()))
+    [0.0, 2.0]
     """
 
     spec = LayerSpec("dropout", {"p": "p", "channels": "channels"})

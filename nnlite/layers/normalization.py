@@ -27,6 +27,7 @@ class BatchNorm(Layer):
     eps : float
         Added to the variance.
     dtype : float32 (default) or float64
+        The dtype of ``gamma``, ``beta`` and the running statistics, and of the inputs the layer accepts.
 
     Attributes
     ----------
@@ -45,6 +46,16 @@ class BatchNorm(Layer):
 
     ``carry`` (IFA) is the identity: batch norm is treated like an activation, not as a linear part of the
     network to carry through (its Jacobian in training mode couples the whole batch).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> x = np.array([[1, 10], [3, 30]], np.float32)
+    >>> out, cache = nn.BatchNorm(2).forward(x, train=True)
+    >>> out.round(3)
+    array([[-1., -1.],
+           [ 1.,  1.]], dtype=float32)
     """
 
     spec = LayerSpec("batchnorm", {"momentum": "momentum", "eps": "eps"}, "num_features")

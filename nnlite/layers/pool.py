@@ -16,6 +16,16 @@ __all__ = ["AvgPool2d", "Flatten", "MaxPool2d"]
 
 
 class _Pool2d(Layer):
+    """What max and average pooling share.
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        The window (KH, KW); an int gives a square window.
+    stride : int, (int, int) or None
+        The step between windows (SH, SW); None (default) gives the window size: windows that do not overlap.
+    """
+
     rows_independent = True
 
     _name = "Pool2d"
@@ -43,6 +53,16 @@ class MaxPool2d(_Pool2d):
 
     ``carry`` (IFA) picks the values of ``v`` at the forward pass's winners: the Jacobian of the pooling at the
     forward input, which is a selection, applied to ``v``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> out, cache = nn.MaxPool2d(2).forward(x)
+    >>> out
+    array([[[[ 5.,  7.],
+             [13., 15.]]]], dtype=float32)
     """
 
     spec = LayerSpec("maxpool2d", {"kernel": "kernel_size", "stride": "stride"}, input="image")
@@ -65,6 +85,16 @@ class AvgPool2d(_Pool2d):
     """Average pooling over ``KH x KW`` windows, no padding; ``stride`` defaults to the window size.
 
     ``carry`` (IFA) averages ``v`` the same way (the pooling is linear).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> out, cache = nn.AvgPool2d(2).forward(x)
+    >>> out
+    array([[[[ 2.5,  4.5],
+             [10.5, 12.5]]]], dtype=float32)
     """
 
     spec = LayerSpec("avgpool2d", {"kernel": "kernel_size", "stride": "stride"}, input="image")
@@ -88,6 +118,14 @@ class Flatten(Layer):
 
     The cache is the input's shape and dtype (:class:`~nnlite.layers.base.Passthrough`): ``backward`` takes a
     ``dout`` of exactly the output's shape (N, prod(...)), not any array with as many elements.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> out, cache = nn.Flatten().forward(np.ones((2, 8, 4, 4), np.float32))
+    >>> out.shape
+    (2, 128)
     """
 
     spec = LayerSpec("flatten")

@@ -54,6 +54,29 @@ class Projection(abc.ABC):
     -----
     Subclasses implement ``_forward(e)`` (``e @ B.T``), optionally ``_adjoint(y)`` (``y @ B``) and ``nbytes``;
     this class validates inputs (2-D, right width, matching float dtype, finite) before handing them over.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnlite.projections import Projection
+    >>> class Doubling(Projection):  # B = 2 I (an illustration): P(e) = 2 e
+    ...     def __init__(self, n):
+    ...         self.n_in = self.n_out = n
+    ...         self.dtype = np.dtype(np.float32)
+    ...     def _forward(self, e):
+    ...         return 2 * e
+    ...     def _adjoint(self, y):
+    ...         return 2 * y
+    ...     @property
+    ...     def nbytes(self):
+    ...         return 0
+    ...
+    >>> p = Doubling(3)
+    >>> p(np.ones((2, 3), np.float32)), p.has_transpose, p.matrix()
+    (array([[2., 2., 2.],
+           [2., 2., 2.]], dtype=float32), True, array([[2., 0., 0.],
+           [0., 2., 0.],
+           [0., 0., 2.]], dtype=float32))
     """
 
     n_in: int

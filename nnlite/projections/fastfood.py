@@ -27,6 +27,7 @@ class Fastfood(Projection):
         Size of the feedback space. ``ceil(n_out / d)`` independent blocks of ``d`` rows are stacked and the
         rows beyond ``n_out`` dropped.
     seed : None, int or numpy.random.Generator
+        Seeds the draw of ``B``, ``Π``, ``G`` and ``S`` (the same seed gives the same matrix).
     dtype : float32 or float64
         All arrays and all the work are in this dtype.
 
@@ -66,6 +67,17 @@ class Fastfood(Projection):
 
     Memory: four length-``n_blocks * d`` arrays, O(n_out) (never a dense matrix). Time per row of ``e``:
     ``2 * n_blocks`` transforms of length ``d``, O(n_out log d).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnlite.projections import Fastfood
+    >>> p = Fastfood(10, 800, seed=0)
+    >>> e = np.ones((4, 10), np.float32)
+    >>> p(e).shape, p.nbytes < Fastfood(10, 800, seed=0).matrix().nbytes
+    ((4, 800), True)
+    >>> import nnlite as nn
+    >>> rule = nn.DFA(projection=Fastfood(10, 800, seed=1))  # DFA through Fastfood
     """
 
     def __init__(self, n_in: int, n_out: int, seed: SeedLike = None, dtype: DTypeLike = np.float32):

@@ -37,6 +37,15 @@ class Gaussian(Projection):
     -----
     ``P(e) = e @ B.T``, ``P^T(y) = y @ B``. Entry variance ``1 / (n_out * n_in)`` (Launay et al. 2020, eq. 7), so
     DFA's unified layout takes ``sqrt(n_out / l_k) * B[:l_k]``. Memory ``n_out * n_in * itemsize``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnlite.projections import Gaussian
+    >>> p = Gaussian(10, 32, seed=0)
+    >>> e = np.ones((4, 10), np.float32)
+    >>> p(e).shape, p.matrix().shape, p.nbytes
+    ((4, 32), (32, 10), 1280)
     """
 
     def __init__(self, n_in: int, n_out: int, seed: SeedLike = None, dtype: DTypeLike = np.float32):

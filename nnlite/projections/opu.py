@@ -110,6 +110,14 @@ class OPU(Projection):
 
     The device is opened lazily by the first projection if it is not open; ``with OPU(...) as p:`` or
     ``open()``/``close()`` control it explicitly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnlite.projections import OPU
+    >>> p = OPU(10, 64, simulated=True, seed=0)  # lightonml's simulator
+    >>> p(np.ones((4, 10), np.float32)).shape
+    (4, 64)
     """
 
     def __init__(

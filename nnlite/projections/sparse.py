@@ -44,6 +44,14 @@ class Sparse(Projection):
     ``E[B_ij] = 0`` and ``Var[B_ij] = (k / n_in) / (k * n_out) = 1 / (n_out * n_in)``, Gaussian's.
     ``P(e) = e @ B.T`` and ``P^T(y) = y @ B`` are sparse products: O(N * n_out * k).
     Memory ``nbytes = data + indices + indptr``: ``n_out * k * (itemsize + 4) + (n_out + 1) * 4``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnlite.projections import Sparse
+    >>> p = Sparse(10, 32, nonzeros_per_row=1, seed=0)
+    >>> (p.matrix() != 0).sum(axis=1)[:5], p(np.ones((4, 10), np.float32)).shape
+    (array([1, 1, 1, 1, 1]), (4, 32))
     """
 
     def __init__(

@@ -136,6 +136,22 @@ class Rule(abc.ABC):  # noqa: B024 (a rule writes gradients_and_signals or step:
     constructor arguments are stored under the same names as attributes
     (or returned by :meth:`_repr_args`), so that ``repr(rule)`` shows every argument and ``eval`` of it builds an
     equal rule.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> class HalfBP(nn.rules.Rule):  # BP's updates, halved: a rule writes gradients_and_signals
+    ...     name = "half-bp"
+    ...     def gradients_and_signals(self, net, caches, e, y=None):
+    ...         grads, signals = nn.BP().gradients_and_signals(net, caches, e, y)
+    ...         return [{k: g * 0.5 for k, g in d.items()} for d in grads], signals
+    ...
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 10], seed=0)
+    >>> train = (d.x_train, d.y_train)
+    >>> hist = nn.fit(net, HalfBP(), nn.softmax_cross_entropy, nn.Adam(1e-3), train, epochs=1, progress=False)
+    >>> hist.rule, hist.epoch
+    ('half-bp', [1])
     """
 
     #: Short lower-case name (the CLI's and History's name of the rule).

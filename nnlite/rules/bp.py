@@ -55,12 +55,27 @@ def chain(
 
 
 class BP(Rule):
-    """Backpropagation: every block sends ``dx = delta @ W`` down to the block below.
+    r"""Backpropagation: every block sends ``dx = delta @ W`` down to the block below.
 
     Notes
     -----
-    ``c_k = dL/dh_k`` is the true gradient at every feedback point:
-    ``delta_k = (delta_{k+1} @ W_{k+1}) * f'(a_k)``, ``dW_k = delta_k.T @ h_{k-1}``.
+    :math:`c_k = \partial L / \partial h_k` is the true gradient at every feedback point:
+
+    .. math::
+
+        \delta_k = (\delta_{k+1} W_{k+1}) \odot f'(a_k), \qquad \frac{\partial L}{\partial W_k} = \delta_k^\top h_{k-1}.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.BP().gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "bp"

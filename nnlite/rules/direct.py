@@ -84,6 +84,7 @@ class DirectRule(Rule):
     layout : {"unified", "independent"}
         Launay et al.'s one shared matrix (eq. 7–8) or Nøkland's independent blocks of rows.
     seed : int, Generator or None
+        Seeds the default Gaussian projection's draw (unused when ``projection`` is given).
     normalize : bool
         Launay et al.'s feedback normalisation (default) or unit-variance ``B_k`` (their "no norm" row); see
         :class:`~nnlite.rules.feedback.DirectFeedback`.
@@ -110,6 +111,16 @@ class DirectRule(Rule):
         times, in a step run by :func:`nnlite.fit` (or by the runtime's ``executor``); with one BLAS
         thread, when the step already uses the threads otherwise, or on a bare network, the blocks run in turn.
         The gradients are the same bits either way. docs/measurements.md has the measured figures.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> from nnlite.rules.direct import DirectRule
+    >>> issubclass(nn.DFA, DirectRule), issubclass(nn.LAFS, DirectRule), issubclass(nn.DRTP, DirectRule)
+    (True, True, True)
+    >>> rule = nn.DFA(layout="independent", error_scale="sum", bp_points=[-1], seed=1)
+    >>> rule.layout, rule.error_scale, rule.bp_points
+    ('independent', 'sum', (-1,))
     """
 
     family = "direct"

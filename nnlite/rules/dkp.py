@@ -105,6 +105,18 @@ class DKP(DirectRule):
     step's (a measurement on another batch in between changes nothing).
     :meth:`readout` is ``h_k @ B_k`` with the learned ``B_k``; alignment reports its cosine with the network's
     output (``readout_cos``), the alignment the authors log (``cos_alignment/*_to_output``).
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.DKP(lr=1e-2, weight_decay=1e-4, seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "dkp"

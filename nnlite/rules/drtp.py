@@ -28,6 +28,18 @@ class DRTP(DirectRule):
     With ``e = (ŷ - onehot(y)) / N``, ``-onehot(y) / N`` is ``e``'s target part, so DRTP is DFA with ``e`` replaced
     by it (a test). The hidden signals need only the labels: a hidden block's update can be computed as soon as
     its own forward pass is done, before the output layer's forward pass finishes (no output error is waited for).
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.DRTP(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "drtp"
@@ -51,6 +63,18 @@ class SDFA(DirectRule):
     -----
     ``e`` carries the batch's ``1/N``, which ``sign`` removes; it is put back so that the hidden updates stay on
     DFA's scale: sDFA is DFA with ``e := sign(e) / N`` (a test).
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.SDFA(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "sdfa"

@@ -85,6 +85,18 @@ class DTP(Rule):
       every extra pass); neither paper defines convolutional DTP, so convolutions are refused.
 
     ``V_i``, ``c_i`` and the noise generator are :meth:`state`: a checkpoint resumes bit for bit.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.DTP(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "dtp"
@@ -287,6 +299,18 @@ class DDTP(DTP):
 
     A subclass, not a ``variant`` option of :class:`DTP`: the registry names one class per rule, so ``--rule ddtp``
     needs no flag of its own, and the two differ in the reconstruction loss only (``_reconstruction``).
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.DDTP(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "ddtp"

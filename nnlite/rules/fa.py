@@ -48,7 +48,7 @@ class FeedbackChain(Rule):
 
 
 class FA(FeedbackChain):
-    """Feedback Alignment: as BP, but each block's ``dx`` product uses a fixed random ``B_k`` of ``W_k``'s shape.
+    r"""Feedback Alignment: as BP, but each block's ``dx`` product uses a fixed random ``B_k`` of ``W_k``'s shape.
 
     Parameters
     ----------
@@ -61,7 +61,21 @@ class FA(FeedbackChain):
 
     Notes
     -----
-    ``delta_k = (delta_{k+1} @ B_{k+1}) * f'(a_k)``, ``dW_k = delta_k.T @ h_{k-1}``.
+    .. math::
+
+        \delta_k = (\delta_{k+1} B_{k+1}) \odot f'(a_k), \qquad \Delta W_k \propto -\delta_k^\top h_{k-1}.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.FA(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "fa"

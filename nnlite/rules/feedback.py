@@ -45,6 +45,7 @@ class DirectFeedback:
         (unified) or ``sum_k l_k`` (independent) outputs. Default: a :class:`~nnlite.projections.Gaussian`
         drawn from ``seed`` at :meth:`setup`.
     layout : {"unified", "independent"}
+        Launay et al.'s one shared matrix (eq. 7–8) or Nøkland's independent blocks of rows.
     seed : int, Generator or None
         Seeds the default projection.
     normalize : bool

@@ -31,6 +31,7 @@ class IFA(Rule):
     projection : Projection, optional
         ``B_1`` as a projection with ``n_in = C`` and ``n_out >= l_1``. Default: Gaussian from ``seed``.
     seed : int, Generator or None
+        Seeds the default Gaussian projection's draw (unused when ``projection`` is given).
     normalize : bool
         As for :class:`~nnlite.rules.feedback.DirectFeedback` (False: ``B_1`` with entries of variance 1).
     error_scale : {"mean", "sum"}
@@ -52,6 +53,18 @@ class IFA(Rule):
     block k-1 makes. With a bounded, saturating activation (tanh, as in Nøkland's experiments) this is stable;
     with unbounded ones (ReLU, leaky ReLU, ``|x|``) it feeds back on the norm of ``W_k`` and can diverge (the
     docs/measurements.md has the measured figures).
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.IFA(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "ifa"

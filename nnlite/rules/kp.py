@@ -55,6 +55,18 @@ class KP(FeedbackChain):
     + λ B_k)`` by the same kernel as SGD: with ``B_k = W_k`` at the start and SGD(lr η, weight decay λ) for the
     forward weights, ``B_k`` and ``W_k`` stay equal bit for bit and KP is BP at every step. ``B_k`` belongs to the
     rule, not to ``net.params()``; :meth:`state` holds it for checkpoints.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.KP(lr=1e-3, weight_decay=1e-4, seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "kp"

@@ -16,7 +16,7 @@ __all__ = ["LAFS"]
 
 
 class LAFS(DirectRule):
-    """Layer-wise training through fixed random readouts: DFA with each ``e`` replaced by a local error.
+    r"""Layer-wise training through fixed random readouts: DFA with each ``e`` replaced by a local error.
 
     Every hidden block k has the readout ``B_k`` that :class:`~nnlite.DFA` with the same
     ``projection``/``layout``/``seed`` uses, a local prediction ``softmax(h_k @ B_k)``, and the local error
@@ -29,9 +29,27 @@ class LAFS(DirectRule):
 
     Notes
     -----
-    ``g_k`` is the exact gradient of the local loss ``L_k = CE(softmax(h_k @ B_k), y)`` with respect to ``h_k``,
+    :math:`g_k` is the exact gradient of the local loss with respect to :math:`h_k`,
+
+    .. math::
+
+        L_k = \operatorname{CE}\big(\operatorname{softmax}(h_k B_k),\, y\big), \qquad
+        g_k = \frac{\partial L_k}{\partial h_k} = e_k B_k^\top,
+
     so each block's update is the exact gradient of its own local loss. The projection must support
     ``transpose`` (the readout ``h_k @ B_k``): Gaussian, Fastfood and Sparse do, the OPU does not.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.LAFS(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "lafs"

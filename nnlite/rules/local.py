@@ -73,6 +73,18 @@ class Local(Rule):
     them). nnlite's block ends after its pooling and dropout: the losses see that output, where the authors'
     VGG pools after the local loss and their dropout follows it. :meth:`readout` is the classifier, so
     alignment's readout accuracy and local-error angle are the classifier's.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.Local("predsim", seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "local"

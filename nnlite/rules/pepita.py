@@ -54,6 +54,18 @@ class PEPITA(Rule):
     ``F``'s scale, biases with a constant input, the training pass's dropout masks applied once where the authors'
     numpy code applies them twice, dense networks only): docs/design.md, "The rules", with the authors' code
     (GiorgiaD/PEPITA) quoted there.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.PEPITA(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "pepita"

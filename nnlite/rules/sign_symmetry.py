@@ -40,6 +40,18 @@ class USF(FeedbackChain):
     -----
     ``delta_k = (delta_{k+1} @ (s_{k+1} sign(W_{k+1}))) * f'(a_k)``. With every entry of ``W_k`` equal to
     ``±c`` and ``scale=c``, ``B_k = W_k`` and uSF is BP.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.USF().gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "usf"
@@ -85,6 +97,18 @@ class FRSF(FeedbackChain):
     ``delta_k = (delta_{k+1} @ (|M_{k+1}| ∘ sign(W_{k+1}))) * f'(a_k)``. (biotorch's frSF multiplies by ``M``,
     not ``|M|``, and re-applies ``sign(W)`` to the stored product at every step, so its signs alternate; nnlite
     implements the published definition.)
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.FRSF(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "frsf"
@@ -129,6 +153,18 @@ class BRSF(FRSF):
     -----
     The redraw happens in :meth:`commit` (called by :func:`nnlite.fit` after each update), so every step's
     backward pass, and any alignment measured on that step, sees one ``M_k``.
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 32, 10], seed=0)
+    >>> x, y = d.x_train[:16], d.y_train[:16]
+    >>> out, caches = net.forward(x, train=True)
+    >>> loss, e = nn.softmax_cross_entropy(out, y)
+    >>> grads = nn.BRSF(seed=1).gradients(net, caches, e, y)
+    >>> [g["W"].shape for g in grads]  # one dict per block, shaped like net.params()
+    [(32, 64), (32, 32), (10, 32)]
     """
 
     name = "brsf"

@@ -1,5 +1,5 @@
-"""``--threads auto``: the BLAS thread count chosen from what the machine is doing, at the start of training and
-again after long epochs, instead of assuming the machine is quiet.
+"""``--threads auto``: the BLAS thread count chosen once, before the first epoch, from what the machine is doing,
+instead of assuming the machine is quiet.
 
 A threaded BLAS call is as slow as its slowest thread: with every core free, two threads halve a large GEMM, but
 with one core busy (another job, a second run) the second thread waits for a scheduler time slice, and a whole
@@ -13,8 +13,11 @@ stay faster at 2 threads while the epochs are far slower; docs/measurements.md h
    the network, rule and optimizer (so nothing of the run changes), in rounds alternating 1 thread and the
    allowed count, and the larger count is kept only when its median round is clearly faster.
 
-It decides again after every epoch that lasted at least :data:`RECHECK_SECONDS` (the check is 0.1 s of idle-core
-reading and at most 48 steps on the copy), so a machine that becomes busy or quiet mid-run is followed.
+It decides once per run (0.1 s of idle-core reading and at most 48 steps on the copy), and the run keeps that count
+to its end: 1 and 2 BLAS threads sum in another order and differ in the last bits, so a count that changed
+between epochs would make the same seed give another run. ``nnlite train`` records the count in
+``history.json`` (``blas_threads_chosen``) and ``--resume`` applies it again without measuring
+(:meth:`AutoThreads.start` with ``chosen``), so a resumed run is the uninterrupted one, bit for bit.
 
 An explicit ``--threads N`` (N > 1) is checked the same way (``AutoThreads(..., most=N)``): N threads are kept
 unless fewer cores are idle or one thread is measured faster, so asking for two threads never gives a slower
@@ -35,10 +38,8 @@ import numpy as np
 from .blocks import BlockRunner
 from .threads import blas_limit, blas_threads_now, controller
 
-__all__ = ["MARGIN", "RECHECK_SECONDS", "AutoThreads", "calibrate", "copied_step", "idle_cores", "usable_cores"]
+__all__ = ["MARGIN", "AutoThreads", "calibrate", "copied_step", "idle_cores", "usable_cores"]
 
-#: Decide again after an epoch that lasted at least this long.
-RECHECK_SECONDS = 5.0
 #: More threads are kept only when they are at least this much faster (else one thread: never worse on a busy machine).
 MARGIN = 0.9
 
@@ -95,8 +96,8 @@ def calibrate(
 
 
 class AutoThreads:
-    """The BLAS limit of ``--threads auto`` during one ``fit``: :meth:`start` decides and applies it,
-    :meth:`after_epoch` decides again after a long epoch, :meth:`stop` restores the BLAS default.
+    """The BLAS limit of ``--threads auto`` during one ``fit``: :meth:`start` decides it once and applies it (or
+    applies a count recorded by an earlier part of the run), :meth:`stop` restores the BLAS default.
 
     ``make_step()`` returns a function running one training step on copies of the run's objects (see
     :func:`copied_step`). With ``most=N`` it checks an explicit ``--threads N`` instead: N threads unless fewer
@@ -126,13 +127,10 @@ class AutoThreads:
         if allowed > 1:
             n, med = calibrate(self.make_step(), allowed, margin=MARGIN if self.most is None else 1.0)
         self.history.append({"when": when, "chosen": n, "idle_cores": idle, "median_seconds": med})
-        changed = n != self.threads
         self._apply(n)
         asked = self.most is not None
-        if asked:  # an explicit count is said only when it is not what was asked, or changes
-            say = n != self.most if when == "start" else changed
-        else:
-            say = when == "start" or changed
+        # auto is said once; an explicit count only when it is not what was asked
+        say = n != self.most if asked else True
         if self.report and say:
             why = f"{idle:.1f} idle cores" if idle is not None else "idle cores unknown"
             if asked:
@@ -144,12 +142,21 @@ class AutoThreads:
             label = "auto" if self.most is None else f"{self.most} asked"
             print(f"threads {label} ({when}): {n} BLAS thread{'s' * (n > 1)} ({why})", flush=True)
 
-    def start(self) -> None:
-        self._decide("start")
-
-    def after_epoch(self, seconds: float, epoch: int) -> None:
-        if seconds >= RECHECK_SECONDS:
-            self._decide(f"after epoch {epoch}")
+    def start(self, chosen: int | None = None) -> int:
+        """Decide the thread count and apply it until :meth:`stop`; with ``chosen`` (the count a run recorded,
+        when it is resumed) apply that one without measuring. Returns the count."""
+        if chosen is None:
+            self._decide("start")
+        else:
+            self.stop()
+            self.history.append({"when": "resumed", "chosen": int(chosen), "idle_cores": None, "median_seconds": {}})
+            self._apply(int(chosen))
+            if self.report:
+                label = "auto" if self.most is None else f"{self.most} asked"
+                n = int(chosen)
+                print(f"threads {label} (resumed): {n} BLAS thread{'s' * (n > 1)} (as the run recorded)", flush=True)
+        assert self.threads is not None
+        return self.threads
 
     def stop(self) -> None:
         if self._limiter is not None:
