@@ -125,3 +125,15 @@ def test_write_report_skips_damaged_files_and_says_so(tmp_path):
     trains = next(r for r in report["rows"] if r["variation"] == "trains")
     assert trains["n_ok"] == 1 and trains["test_acc"] == 90.0  # the edited 99 % is not aggregated
     assert next(r for r in report["rows"] if r["variation"] == "chance")["did_not_train"]
+
+
+def test_a_diverged_run_with_nan_alignment_is_flagged_not_a_crash():
+    # NaN cosines are stored as null: the report once failed with "float * NoneType" on them
+    nan = _record("x", 0, 0.9, cos=(0.1, 0.2))
+    fa = nan["result"]["final_alignment"]
+    fa["signal_cos"], fa["signal_cos_std"] = [None, None], [None, None]
+    why = row_quality([nan], {"test_acc": 90.0, "best_seed": 0})["did_not_train"]
+    assert why == "the hidden alignment is not a number at every layer (the run diverged)"
+    partial = _record("x", 0, 0.9, cos=(0.1, 0.2))
+    partial["result"]["final_alignment"]["signal_cos_std"] = [None, 0.2]
+    assert row_quality([partial], {"test_acc": 90.0, "best_seed": 0})["did_not_train"] is None

@@ -95,8 +95,10 @@ def row_quality(records: Sequence[Mapping[str, Any]], row: Mapping[str, Any]) ->
     fa = (best or {}).get("result", {}).get("final_alignment") or {}
     cos, std, n = fa.get("signal_cos") or [], fa.get("signal_cos_std") or [], fa.get("n_samples") or 0
     if cos and len(std) == len(cos) and n > 1 and best is not None and _options(best).get("rule") != "bp":
-        noise = [2.0 * s / math.sqrt(n) for s in std]
-        if all(c is not None and s is not None and abs(c) < s for c, s in zip(cos, noise)):
+        noise = [None if s is None else 2.0 * s / math.sqrt(n) for s in std]  # null: NaN in the record
+        if all(c is None for c in cos):
+            why.append("the hidden alignment is not a number at every layer (the run diverged)")
+        elif all(c is not None and s is not None and abs(c) < s for c, s in zip(cos, noise)):
             vals = ", ".join(f"{c:.3f} ± {s:.3f}" for c, s in zip(cos, noise))
             why.append(
                 f"every hidden alignment is within noise of 0 (|cos| < 2 standard errors over {n} samples: {vals})"
