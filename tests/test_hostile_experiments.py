@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from cli_helpers import _run
 from hostile_helpers import CheckpointError
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 distributed = pytest.importorskip("distributed")
@@ -112,7 +112,9 @@ def test_a_spec_name_that_is_not_a_plain_name_is_refused(sandbox, capsys, name):
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-@given(name=st.text(min_size=0, max_size=80))
+@given(
+    name=st.one_of(st.text(min_size=0, max_size=80), st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,70}", fullmatch=True))
+)
 def test_any_accepted_spec_name_names_a_folder_inside_runs(tmp_path, name):
     from nnlite.cli.sweep import _out
 
@@ -121,7 +123,9 @@ def test_any_accepted_spec_name_names_a_folder_inside_runs(tmp_path, name):
         spec = load_spec_text(text, "fuzz.toml")
     except SpecError as exc:
         assert "'name'" in str(exc) or "not valid TOML" in str(exc)
+        event("refused")
         return
+    event("run")
     import argparse
 
     out = _out(argparse.Namespace(out=None), spec.name)
@@ -490,18 +494,27 @@ def test_any_spec_loads_or_is_refused_naming_the_file(base, report, finding):
         spec = load_spec_text(text, "fuzz.toml")
     except SpecError as exc:
         assert str(exc).startswith("fuzz.toml: "), exc
+        event("refused")
         return
+    event("run")
     assert "seed" not in spec.base and set(spec.report) <= {"columns", "figure"}
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-@given(item=st.one_of(st.text(max_size=30), st.builds(lambda k, v: f"{k}={v}", st.sampled_from(_KEYS), st.text())))
+@given(
+    item=st.one_of(
+        st.text(max_size=30),
+        st.builds(lambda k, v: f"{k}={v}", st.sampled_from(_KEYS), st.text()),
+        st.builds(lambda k, v: f"{k}={v}", st.sampled_from(_KEYS[:4] + ["batch_size"]), st.integers(-3, 40).map(str)),
+    )
+)
 def test_any_set_value_is_a_one_line_usage_error_or_a_checked_run(tmp_path, capsys, item):
     spec = tmp_path / "tiny.toml"
     if not spec.exists():
         spec.write_text(SPEC.replace("seeds = [0, 1]", "seeds = [0]"))
     code, stdout, err = _run(["sweep", str(spec), "--dry-run", "--out", str(tmp_path / "o"), "--set", item], capsys)
     assert code in (0, 2), err
+    event("refused" if code == 2 else "run")
     if code == 2:
         assert _usage(code, err) and "--set" in err, err
     else:
