@@ -16,8 +16,8 @@ distributed = pytest.importorskip("distributed")
 
 from nnlite.experiments import records as records_module  # noqa: E402
 from nnlite.experiments.adaptive import next_runs, plan_looks, read_design, write_design  # noqa: E402
-from nnlite.experiments.findings import ALPHA, Finding, evaluate  # noqa: E402
-from nnlite.experiments.power import seeds_needed  # noqa: E402
+from nnlite.experiments.findings import ALPHA, Finding  # noqa: E402
+from nnlite.experiments.power import evaluate, seeds_needed  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("cli_one_blas_thread")
 

@@ -293,7 +293,7 @@ def _until_decided(args: argparse.Namespace, spec: Any, out: Path, meta: dict[st
     """Look after look (:func:`nnlite.experiments.adaptive.plan_looks`), test every finding at the corrected level
     and sweep more seeds on the rows that undecided findings read, until each is decided or the plan ends."""
     from nnlite.experiments.adaptive import next_runs, plan_looks, write_design
-    from nnlite.experiments.findings import verdicts
+    from nnlite.experiments.power import verdicts
     from nnlite.experiments.quality import load_checked
     from nnlite.experiments.report import aggregate
     from nnlite.experiments.spec import expand

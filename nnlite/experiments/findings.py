@@ -249,8 +249,8 @@ def evaluate(
     """The verdict of ``f`` over ``records`` (one reading's rows when the spec has readings) at significance level
     ``alpha``, with the numbers that decided it: per layer, each side's seeds (n, mean, std) and the one-sided
     p-value. A finding that reads a row in ``untrained`` (rows the report flags as not trained) is
-    *inconclusive*, whatever its numbers say. An inconclusive verdict says what would decide it (``to_decide``:
-    :func:`nnlite.experiments.power.to_decide`)."""
+    *inconclusive*, whatever its numbers say. :func:`nnlite.experiments.power.verdicts` adds what would decide
+    an inconclusive one."""
     suffix = f" [{reading}]" if reading else ""
     layers = [None] if f.metric not in _PER_LAYER else (f.layers if isinstance(f.layers, list) else [f.layers])
     parts = [_one_layer(f, records, layer, suffix, alpha) for layer in layers]
@@ -274,10 +274,6 @@ def evaluate(
         "alpha": alpha,
         "parts": parts,
     }
-    if verdict == "inconclusive":
-        from .power import to_decide
-
-        result["to_decide"] = to_decide(f, result, records, alpha=alpha)
     return result
 
 

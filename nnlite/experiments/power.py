@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AFFORDABLE", "POWER", "seeds_needed", "to_decide"]
+__all__ = ["AFFORDABLE", "POWER", "evaluate", "seeds_needed", "to_decide", "verdicts"]
 
 #: The power a seed count is planned for.
 POWER = 0.8
@@ -136,3 +136,29 @@ def to_decide(
         "seeds": n,
         "text": f"{n} seeds a row (α = {alpha:.3g}, power {POWER:g}, for the effect observed; has {have})",
     }
+
+
+def evaluate(f: Any, records: Sequence[dict[str, Any]], reading: str | None = None, untrained: Sequence[str] = (),
+             alpha: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """:func:`nnlite.experiments.findings.evaluate`, with ``to_decide`` (:func:`to_decide`) on an inconclusive
+    verdict."""
+    from . import findings
+
+    a = findings.ALPHA if alpha is None else alpha
+    result = findings.evaluate(f, records, reading, untrained, a)
+    if result["verdict"] == "inconclusive":
+        result["to_decide"] = to_decide(f, result, records, alpha=a)
+    return result
+
+
+def verdicts(
+    found: Sequence[Any],
+    readings: Sequence[str],
+    records: Sequence[dict[str, Any]],
+    untrained: Sequence[str] = (),
+    alpha: float | None = None,
+) -> list[dict[str, Any]]:
+    """Every finding's verdict, once per reading (:func:`nnlite.experiments.findings.verdicts`), each inconclusive
+    one with what would decide it."""
+    names: list[str | None] = list(readings) or [None]
+    return [evaluate(f, records, r, untrained, alpha) for f in found for r in names]

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..training.io import atomic_write, own_file, write_json
 from .adaptive import read_design
-from .findings import ALPHA, findings_markdown, verdicts
+from .findings import ALPHA, findings_markdown
+from .power import verdicts
 from .quality import load_checked, notes_markdown, row_quality, shown_rows, skipped_markdown
 from .spec import Spec
 

@@ -105,6 +105,25 @@ class LayerSpec:
     default is required. ``from_shape`` names the parameter taken from the input shape's first axis (``d_in``,
     ``c_in``, ``num_features``); ``input`` is ``"flat"``, ``"image"`` ((C, H, W)) or ``"any"``; ``network`` lists the
     keys whose default is the network's own (a weight layer's ``init``: the network's init).
+
+    Parameters
+    ----------
+    name : str
+        The entry's ``type`` (``"dense"``), also the layer's type in checkpoints.
+    keys : dict of str to str
+        Entry key -> constructor parameter.
+    from_shape : str, optional
+        The constructor parameter taken from the input shape's first axis.
+    input : {"flat", "image", "any"}
+        The input the layer takes.
+    network : tuple of str
+        The keys whose default is the network's own.
+
+    Examples
+    --------
+    >>> from nnlite.layers import Dense
+    >>> Dense.spec.name, Dense.spec.entry(Dense)[0]
+    ('dense', ('units',))
     """
 
     name: str
