@@ -124,6 +124,9 @@ numpydoc_xref_param_type = False
 # with -W a missing one fails CI).
 numpydoc_validation_checks = {"GL08"}
 numpydoc_validation_exclude = {r"\.__init__$", r"\.__repr__$", r"\.__call__$"}
+# Class attributes whose value is None: numpydoc validates the value (None has no docstring), while the attribute is
+# documented by its ``#:`` comment, which autodoc shows.
+numpydoc_validation_exclude |= {r"^nnlite\.config\.Option\.default$", r"^nnlite\.layers\.Layer\.spec$"}
 
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 

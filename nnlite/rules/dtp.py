@@ -64,8 +64,8 @@ class DTP(Rule):
       (``LeeDTPNetwork`` in meulemansalex/theoretical_framework_for_target_propagation, lib/networks.py). Their
       own ``DTPNetwork`` targets the network's output instead and trains the output layer on its target too.
     - ``∂ℓ/∂h`` is the per-sample gradient: nnlite's ``e`` carries the batch mean's 1/N (docs/design.md,
-    "Conventions"), so
-      the rule steps by ``N dx``, and a target does not depend on the batch size. The authors' code steps along
+      "Conventions"), so the rule steps by ``N dx``, and a target does not depend on the batch size. The
+      authors' code steps along
       the gradient of the batch-mean loss (``compute_output_target``; Adam, and ``lr/target_stepsize``, absorb
       the scale there).
     - ½ and the batch mean in ``L_i``, so that the signal is on BP's scale; the authors' code has the batch mean
