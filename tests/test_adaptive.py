@@ -56,6 +56,8 @@ def test_an_undecided_verdict_says_what_would_decide_it():
     assert out["to_decide"]["rows"] == ["a", "b"] and "has 3" in out["to_decide"]["text"]
     out = evaluate(f, recs, untrained=["b"])
     assert out["to_decide"]["kind"] == "steps" and "b (10 steps) did not train" in out["to_decide"]["text"]
+    only_b = evaluate(f, [r for r in recs if r["variation"] == "b"])["to_decide"]
+    assert only_b["kind"] == "runs" and "has 0 finished run(s)" in only_b["text"]  # runs first, not a power figure
     decided = [_record("a", s, 0.9 + 0.001 * s) for s in range(3)] + [
         _record("b", s, 0.5 + 0.001 * s) for s in range(3)
     ]

@@ -94,6 +94,14 @@ def to_decide(
             "seeds": None,
             "text": f"more training steps: {', '.join(had)} did not train; seeds cannot decide it",
         }
+    have = min((p[k]["n"] for p in result["parts"] for k in ("a", "b", "first", "last") if k in p), default=0)
+    if have < 2:  # a row without two finished runs: the first thing it needs is runs, not a power estimate
+        return {
+            "kind": "runs",
+            "rows": list(f.rows_used()),
+            "seeds": None,
+            "text": f"runs: a row it reads has {have} finished run(s); sweep them (--findings or --rows)",
+        }
     needs: list[int | None] = []
     for part in result["parts"]:
         if part["verdict"] != "inconclusive":
@@ -120,7 +128,6 @@ def to_decide(
             b = [f.factor * v for v in vals(f.b)]
             needs.append(seeds_needed(vals(f.a), b, alpha=alpha, cap=cap))
     rows = list(f.rows_used())
-    have = min((p[k]["n"] for p in result["parts"] for k in ("a", "b", "first", "last") if k in p), default=0)
     if not needs or any(n is None for n in needs):
         return {
             "kind": "noise",
