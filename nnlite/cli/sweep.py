@@ -56,6 +56,9 @@ def add_sweep_commands(sub: Any, positive_int: Any) -> None:
         p.add_argument(
             "--findings", default=None, help="comma-separated findings (1 = the spec's first) whose rows to run"
         )
+        p.add_argument(
+            "--readings", default=None, help="comma-separated readings to run (e.g. 'as run'; default: every reading)"
+        )
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument(
             "--yes",

@@ -70,12 +70,20 @@ def continue_command(args: argparse.Namespace, out: Any) -> str:
     words += ["--workers", str(args.workers)] if args.workers else []
     words += ["--rows", args.rows] if getattr(args, "rows", None) else []
     words += ["--findings", args.findings] if getattr(args, "findings", None) else []
+    words += ["--readings", args.readings] if getattr(args, "readings", None) else []
     return shlex.join(words)
 
 
 def select(args: argparse.Namespace, spec: Any, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The runs of the rows ``--rows`` names and the rows the findings ``--findings`` names read (all when
-    neither is given), in every reading."""
+    neither is given), in the readings ``--readings`` names (every reading when it is not given)."""
+    readings = items(getattr(args, "readings", None))
+    for name in readings:
+        if name not in spec.readings:
+            known = ", ".join(spec.readings) or "none"
+            raise CLIError(f"--readings: {spec.name} has no reading {name!r} (its readings: {known})")
+    if readings:
+        runs = [r for r in runs if r.get("reading", _reading_of(spec, r["variation"])) in readings]
     rows: set[str] = set()
     for name in items(getattr(args, "rows", None)):
         if name not in spec.rows:
@@ -89,6 +97,10 @@ def select(args: argparse.Namespace, spec: Any, runs: list[dict[str, Any]]) -> l
         return runs
     of_row = {v["name"]: v.get("row", v["name"]) for v in spec.variations}
     return [r for r in runs if of_row[r["variation"]] in rows]
+
+
+def _reading_of(spec: Any, variation: str) -> str | None:
+    return next((v.get("reading") for v in spec.variations if v["name"] == variation), None)
 
 
 def items(text: str | None) -> list[str]:
