@@ -18,6 +18,11 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# Runs take NumPy's BLAS for their products, not a provider chosen by timing (nnlite.backend.products): two runs
+# a test compares must not differ because a measurement picked another library; tests/test_products.py checks the
+# choice itself, with this variable removed.
+os.environ["NNLITE_GEMM"] = "numpy"
+
 
 import pytest  # noqa: E402
 

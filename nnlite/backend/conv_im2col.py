@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..kernels import col2im, conv_output_shape, im2col
-from . import _split
+from . import _split, products
 from ._split import ConvGrads, Kernel, check_dout_shape, groups, pairs, run
 
 __all__ = [
@@ -134,12 +134,12 @@ def im2col_forward(
             if per_sample:  # each sample's (F, P) product straight into out[n0 + i], in its layout
                 for i in range(m):
                     dst = out[n0 + i].reshape(F, P)
-                    np.matmul(Wa, cols[:, i * P : (i + 1) * P], out=dst)
+                    products.matmul(Wa, cols[:, i * P : (i + 1) * P], out=dst)
                     if bias is not None:
                         np.add(dst, bias, out=dst)
                 continue
             assert abuf is not None  # one product for the chunk, reordered into out with the bias added
-            a = np.matmul(W2, cols, out=abuf[: F * m * P].reshape(F, m * P))
+            a = products.matmul(W2, cols, out=abuf[: F * m * P].reshape(F, m * P))
             src = a.reshape(F, m, P).transpose(1, 0, 2)
             dst3 = out[n0 : n0 + m].reshape(m, F, P)
             if bias is None:
@@ -173,7 +173,6 @@ def im2col_backward(
 
     def chunks(starts):
         dWt = np.zeros((CK, F), dtype=dtype)  # dW.T summed over these chunks
-        tmp = np.empty((CK, F), dtype=dtype) if len(starts) > 1 else None
         db = np.zeros(F, dtype=dout.dtype) if need_db else None
         cbuf = np.empty(CK * nc * P, dtype=x.dtype)  # one chunk's columns, then its dcols
         dbuf = np.empty(F * nc * P, dtype=dout.dtype) if nc > 1 else None
@@ -187,14 +186,12 @@ def im2col_backward(
                 assert dbuf is not None
                 D2 = dbuf[: F * m * P].reshape(F, m * P)
                 D2.reshape(F, m, P)[...] = dout[n0 : n0 + m].reshape(m, F, P).transpose(1, 0, 2)
-            if k == 0:
-                np.matmul(cols, D2.T, out=dWt)
-            else:
-                dWt += np.matmul(cols, D2.T, out=tmp)
+            # the chunks' dW.T accumulate in one GEMM each (beta = 1 after the first): no temporary, no extra pass
+            products.gemm(cols, D2.T, dWt, beta=0.0 if k == 0 else 1.0)
             if db is not None:
                 db += D2.sum(axis=1)
             if dx is not None:  # cols_c is spent: its buffer takes dcols_c
-                dcols = np.matmul(K2.T, D2, out=xbuf[: CK * m * P].reshape(CK, m * P))
+                dcols = products.matmul(K2.T, D2, out=xbuf[: CK * m * P].reshape(CK, m * P))
                 col2im(dcols, (m,) + x.shape[1:], KH, KW, stride, padding, out=dx[n0 : n0 + m])
         return dWt, db
 

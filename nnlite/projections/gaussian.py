@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .._validation import SeedLike
+from ..backend import products
 from .base import Projection, as_generator, check_dims, check_float_dtype
 
 __all__ = ["Gaussian"]
@@ -102,10 +103,10 @@ class Gaussian(Projection):
         return {"gaussian": check_float_dtype(dtype).itemsize * n_in * n_out}
 
     def _forward(self, e):
-        return e @ self.B.T
+        return products.matmul(e, self.B.T)
 
     def _adjoint(self, y):
-        return y @ self.B
+        return products.matmul(y, self.B)
 
     def matrix(self) -> np.ndarray:
         return self.B.copy()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["blas_limit", "blas_threads_now", "controller", "parallel_map"]
+__all__ = ["blas_limit", "blas_threads_now", "controller", "parallel_map", "pools", "refresh"]
 
 _CONTROLLER: Any = None
 _POOL: ThreadPoolExecutor | None = None
@@ -33,6 +33,26 @@ def controller() -> Any:
 
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER
+
+
+def refresh() -> None:
+    """Forget the controller, so that the next one knows every library loaded by now (a matrix-product provider
+    loaded after nnlite, :mod:`nnlite.backend.blas`), and apply the BLAS limit in force to the new libraries."""
+    global _CONTROLLER
+    old = _CONTROLLER
+    _CONTROLLER = None
+    if old is not None:
+        libs = [lib for lib in old.lib_controllers if lib.user_api == "blas"]
+        if libs:
+            controller().limit(limits=max(lib.num_threads for lib in libs), user_api="blas")
+
+
+def pools() -> dict[str, int]:
+    """The thread count of every BLAS and OpenMP pool loaded in the process, by library file name: what a run at
+    ``--threads N`` keeps at N (the BLAS ones; an OpenMP runtime a BLAS library brings follows it)."""
+    from threadpoolctl import threadpool_info
+
+    return {f"{os.path.basename(d['filepath'])} ({d['user_api']})": int(d["num_threads"]) for d in threadpool_info()}
 
 
 @contextlib.contextmanager
