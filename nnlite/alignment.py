@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .backend.lazy import materialize
 from .rules.base import Rule, RuleStep
 from .rules.bp import BP
 
@@ -220,7 +221,7 @@ def _against(
     ``ref_grads``."""
     if step is None:
         step = rule.step(net, caches, e, y)
-    grads, g = step.grads, step.signals
+    grads, g = materialize(step.grads), step.signals
     out = Alignment()
     for gk, ck in zip(g, c):
         m, s, a = _stats(cosine_per_sample(gk, ck))

@@ -18,6 +18,8 @@ import numpy as np
 
 from . import backend as dispatch
 from ._validation import finite_float
+from .backend.lazy import Product, product_of
+from .kernels.momentum import momentum_apply
 
 #: One dict of arrays per layer with parameters (``net.params()``, a rule's gradients).
 Params = list[dict[str, np.ndarray]]
@@ -84,7 +86,7 @@ class Optimizer:
                 raise ValueError(f"gradient keys {sorted(g)} do not match parameter keys {sorted(p)}")
             for k in p:
                 gk = g[k]
-                if not isinstance(gk, np.ndarray):
+                if not isinstance(gk, (np.ndarray, Product)):
                     raise TypeError(f"gradient {k!r} must be a numpy array, got {type(gk).__name__}")
                 if gk.shape != p[k].shape:
                     raise ValueError(f"gradient {k!r} has shape {gk.shape}, parameter has {p[k].shape}")
@@ -162,6 +164,10 @@ class Optimizer:
         self.t = t
         self._bind(params)
 
+    #: True when :meth:`step` takes a :class:`~nnlite.backend.lazy.Product` gradient into its product (a GEMM
+    #: writing the update), not as an array; the training step then hands dense weight gradients over unmade.
+    folds = False
+
     def step(self, params: Params, grads: Params) -> None:
         raise NotImplementedError
 
@@ -172,6 +178,11 @@ class SGD(Optimizer):
     Notes
     -----
     ``g <- g + wd * p``; ``v <- mu v + g``; ``p <- p - lr v`` (or ``p <- p - lr (g + mu v)`` with Nesterov).
+
+    A gradient handed over as a :class:`~nnlite.backend.lazy.Product` ``A^T B`` (a dense layer's, in a training
+    step) is folded into its GEMM: without momentum ``p <- (1 - lr wd) p - lr A^T B`` is one GEMM writing into
+    ``p``; with momentum ``v <- mu v + A^T B`` is one GEMM, then one pass ``v <- v + wd p; p <- p - lr v``. Nesterov
+    momentum computes the gradient first.
     """
 
     def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
@@ -183,6 +194,10 @@ class SGD(Optimizer):
         if self.nesterov and self.momentum == 0:
             raise ValueError("Nesterov momentum needs momentum > 0")
 
+    @property
+    def folds(self) -> bool:  # type: ignore[override]
+        return not self.nesterov
+
     def step(self, params: Params, grads: Params) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
         list(self._pairs(params, grads))  # everything checked before anything changes
@@ -193,7 +208,16 @@ class SGD(Optimizer):
         for j, (p, g) in enumerate(zip(params, grads)):
             for k in p:
                 v = self.state[j][k]["v"] if mu else None
-                dispatch.sgd_update(p[k], g[k], v, lr=lr, momentum=mu, weight_decay=wd, nesterov=self.nesterov)
+                prod = product_of(grads, j, k)
+                if prod is not None and not self.nesterov and p[k].flags.c_contiguous:
+                    if v is None:
+                        prod.add_to(p[k], alpha=-lr, beta=1.0 - lr * wd)
+                    else:
+                        prod.add_to(v, alpha=1.0, beta=mu)
+                        momentum_apply(p[k], v, lr=lr, weight_decay=wd)
+                    continue
+                gk = np.asarray(g[k])
+                dispatch.sgd_update(p[k], gk, v, lr=lr, momentum=mu, weight_decay=wd, nesterov=self.nesterov)
 
 
 class Adam(Optimizer):
@@ -223,7 +247,7 @@ class Adam(Optimizer):
         lr_t = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         for j, (p, g) in enumerate(zip(params, grads)):
             for k in p:
-                s, gk = self.state[j][k], g[k]
+                s, gk = self.state[j][k], np.asarray(g[k])
                 dispatch.adam_update(p[k], gk, s["m"], s["v"], lr_t=lr_t, beta1=b1, beta2=b2, eps=self.eps)
 
 
@@ -250,7 +274,7 @@ class RMSprop(Optimizer):
         rho = self.rho
         for j, (p, g) in enumerate(zip(params, grads)):
             for k in p:
-                s, gk = self.state[j][k]["s"], g[k]
+                s, gk = self.state[j][k]["s"], np.asarray(g[k])
                 dispatch.rmsprop_update(p[k], gk, s, lr=self.lr, rho=rho, eps=self.eps)
 
 

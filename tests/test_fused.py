@@ -254,3 +254,28 @@ def test_wrappers_refuse_bad_input():
         F.sgd_step(a, a, None, lr=0.1, momentum=0.9)
     with pytest.raises(TypeError, match="float32 or float64"):
         F.column_sums(np.zeros((2, 2), np.int64))
+
+
+@given(case=params(), wd=st.sampled_from([0.0, 1e-2]))
+def test_momentum_apply_equals_its_twin(case, wd):
+    """The second half of a momentum update folded into a GEMM (``v`` already holds ``mu v + g``) is the twin's
+    momentum step with ``mu = 1`` and ``g = 0``: ``v <- v + wd p; p <- p - lr v``."""
+    from nnlite.kernels.momentum import momentum_apply
+
+    p, _, v, _ = case
+    p2, v2 = p.copy(), v.copy()
+    momentum_apply(p, v, lr=0.1, weight_decay=wd)
+    R.sgd_step(p2, np.zeros_like(p2), v2, lr=0.1, momentum=1.0, weight_decay=wd)
+    assert p.dtype == p2.dtype == v.dtype
+    np.testing.assert_allclose(p, p2, **_tol(p.dtype))
+    np.testing.assert_allclose(v, v2, **_tol(p.dtype))
+
+
+def test_momentum_apply_refuses_mismatched_arrays():
+    from nnlite.kernels.momentum import momentum_apply
+
+    p = np.zeros((3, 4), np.float32)
+    with pytest.raises(ValueError, match="one shape and dtype"):
+        momentum_apply(p, np.zeros((4, 3), np.float32), lr=0.1)
+    with pytest.raises(ValueError, match="one shape and dtype"):
+        momentum_apply(p, np.zeros((3, 4), np.float64), lr=0.1)

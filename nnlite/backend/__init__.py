@@ -17,16 +17,23 @@ import numpy as np
 
 from ..kernels import fused
 from ..ops import activations as act
-from ..ops import dense as _dense
 from ..ops import losses as _losses
 from ..ops import updates as _updates
+from ..ops._checks import check_grad
+from . import products
 from ._switch import can_fuse, fused_kernels, fused_on
+from .lazy import Product, deferring, materialize
 
 __all__ = [
     "adam_update",
     "bias_grad",
     "can_fuse",
     "dense_backward",
+    "dense_forward",
+    "Product",
+    "deferring",
+    "materialize",
+    "products",
     "fused_kernels",
     "fused_on",
     "relu_backward",
@@ -60,6 +67,15 @@ def bias_grad(dout: np.ndarray) -> np.ndarray:
     return fused.column_sums(dout) if can_fuse(dout) and dout.ndim == 2 else dout.sum(axis=0)
 
 
+def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nnlite.ops.dense.dense_forward` with ``x @ W.T`` on the matrix-product provider in force
+    (:mod:`nnlite.backend.products`)."""
+    a = products.matmul(x, W.T)
+    if b is not None:
+        a += b
+    return a, x
+
+
 def dense_backward(
     dout: np.ndarray,
     cache: np.ndarray,
@@ -68,9 +84,14 @@ def dense_backward(
     feedback: np.ndarray | None = None,
     need_dx: bool = True,
     need_db: bool = True,
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """:func:`nnlite.ops.dense.dense_backward` with the bias gradient from :func:`bias_grad`."""
-    dx, dW, _ = _dense.dense_backward(dout, cache, W, feedback=feedback, need_dx=need_dx, need_db=False)
+) -> tuple[np.ndarray | None, np.ndarray | Product, np.ndarray | None]:
+    """:func:`nnlite.ops.dense.dense_backward` with its products on the provider in force and the bias gradient from
+    :func:`bias_grad`. Inside :func:`deferring` (a training step whose optimizer folds its update into the product)
+    ``dW`` is the :class:`Product` ``dout.T @ x``, computed when the update runs."""
+    x = cache
+    check_grad(dout, (x.shape[0], W.shape[0]), np.result_type(x.dtype, W.dtype), "dense_backward")
+    dW: np.ndarray | Product = Product(dout.T, x) if deferring() else products.matmul(dout.T, x)
+    dx = products.matmul(dout, W if feedback is None else feedback) if need_dx else None
     return dx, dW, (bias_grad(dout) if need_db else None)
 
 

@@ -260,7 +260,7 @@ class WeightLayer(Layer):
         return fans_of(self.W.shape)
 
     #: The op ``(dout, cache, W, *, feedback, need_dx, need_db) -> (dx, dW, db)`` of the subclass.
-    _backward_op: Callable[..., tuple[Any, np.ndarray, np.ndarray | None]]
+    _backward_op: Callable[..., tuple[Any, Any, np.ndarray | None]]
     init: str
     dtype: np.dtype
 

@@ -9,7 +9,6 @@ from numpy.typing import DTypeLike
 
 from .. import backend
 from .._validation import SeedLike, positive_int
-from ..ops.dense import dense_forward
 from .base import LayerSpec, WeightLayer, check_input
 
 __all__ = ["Dense"]
@@ -63,7 +62,7 @@ class Dense(WeightLayer):
         check_input(x, "Dense", self.dtype)
         if x.ndim != 2 or x.shape[1] != self.d_in:
             raise ValueError(f"Dense expects input of shape (N, {self.d_in}), got {x.shape}")
-        return dense_forward(x, self.W, self.b)
+        return backend.dense_forward(x, self.W, self.b)
 
     def _output_shape_of(self, cache: Any) -> tuple[int, ...]:
         return (cache.shape[0], self.d_out)
@@ -73,7 +72,7 @@ class Dense(WeightLayer):
         check_input(v, "Dense.carry", self.dtype)
         if v.ndim != 2 or v.shape[1] != self.d_in:
             raise ValueError(f"Dense.carry expects v of shape (N, {self.d_in}), got {v.shape}")
-        return v @ self.W.T
+        return backend.products.matmul(v, self.W.T)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if tuple(input_shape) != (self.d_in,):

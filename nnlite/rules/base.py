@@ -38,6 +38,8 @@ class StepGrads(list):
         super().__init__(grads)
         self.change = change
         self.committed = False
+        #: The products behind gradients read as arrays (:func:`nnlite.backend.lazy.materialize`).
+        self.products: dict[tuple[int, str], Any] = {}
 
 
 class RuleStep:
@@ -154,6 +156,12 @@ class Rule(abc.ABC):  # noqa: B024 (a rule writes gradients_and_signals or step:
     ('half-bp', [1])
     """
 
+    #: True when the rule hands the blocks' weight gradients over as the layers made them (no arithmetic on
+    #: them in :meth:`step`): a training step whose optimizer folds its update into the product
+    #: (:attr:`nnlite.optim.Optimizer.folds`) then gets dense weight gradients as products
+    #: (:class:`nnlite.backend.lazy.Product`) and applies each in one GEMM.
+    folds_updates: ClassVar[bool] = False
+
     #: Short lower-case name (the CLI's and History's name of the rule).
     name: ClassVar[str] = ""
     #: Whether the hidden signals read the labels (DRTP's target, LAFS's local errors).
@@ -234,7 +242,9 @@ class Rule(abc.ABC):  # noqa: B024 (a rule writes gradients_and_signals or step:
         signals (its change is not applied: only :meth:`commit` applies a change).
         """
         s = self.step(net, caches, e, y)
-        return s.grads, s.signals
+        from ..backend.lazy import materialize
+
+        return materialize(s.grads), s.signals
 
     def step(self, net: Sequential, caches: Caches, e: np.ndarray, y: np.ndarray | None = None) -> RuleStep:
         """The rule's whole step on one batch, as a :class:`RuleStep`: gradients, signals and the rule's own

@@ -78,6 +78,8 @@ class BP(Rule):
     [(32, 64), (32, 32), (10, 32)]
     """
 
+    folds_updates = True
+
     name = "bp"
     family = "chain"
     in_compare = True

@@ -123,6 +123,8 @@ class DirectRule(Rule):
     ('independent', 'sum', (-1,))
     """
 
+    folds_updates = True
+
     family = "direct"
     #: The feedback object a rule of this class holds (a learned one for DKP).
     feedback_class: type[DirectFeedback] = DirectFeedback

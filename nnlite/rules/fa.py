@@ -29,6 +29,8 @@ class FeedbackChain(Rule):
     ``delta_k = (delta_{k+1} @ B_{k+1}) * f'(a_k)``, ``dW_k = delta_k.T @ h_{k-1}``.
     """
 
+    folds_updates = True
+
     family = "chain"
 
     @abc.abstractmethod

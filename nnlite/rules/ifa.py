@@ -67,6 +67,8 @@ class IFA(Rule):
     [(32, 64), (32, 32), (10, 32)]
     """
 
+    folds_updates = True
+
     name = "ifa"
     family = "indirect"
     in_compare = True

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import backend as dispatch
 from .._validation import SeedLike, check_seed, finite_float
+from ..backend.lazy import product_of
 from .base import RuleStep
 from .fa import FeedbackChain, given_feedbacks, initial_feedbacks, load_matrices
 from .options import Option
@@ -69,6 +70,8 @@ class KP(FeedbackChain):
     [(32, 64), (32, 32), (10, 32)]
     """
 
+    folds_updates = True
+
     name = "kp"
     options = FEEDBACK_LEARNING
 
@@ -98,7 +101,11 @@ class KP(FeedbackChain):
             B = self._B[k]
             assert B is not None
             dW = grads[slices[k][0]]["W"]
-            dispatch.sgd_update(B, dW, None, lr=self.lr, weight_decay=self.weight_decay)
+            prod = product_of(grads, slices[k][0], "W")
+            if prod is not None:  # the update W got, folded the same way: B_k keeps tracking W_k exactly
+                prod.add_to(B, alpha=-self.lr, beta=1.0 - self.lr * self.weight_decay)
+            else:
+                dispatch.sgd_update(B, dW, None, lr=self.lr, weight_decay=self.weight_decay)
 
     def state(self) -> dict[str, np.ndarray]:
         return {f"B{k}": B for k, B in enumerate(self._B) if B is not None}

@@ -97,9 +97,13 @@ def _join(parts: list[Any]) -> Any:
 
 
 def _sum_grads(parts: list[list[dict[str, np.ndarray]]]) -> list[dict[str, np.ndarray]]:
-    """The shards' gradients added up, in shard order (into the first shard's arrays)."""
-    total = parts[0]
+    """The shards' gradients added up, in shard order (into the first shard's arrays; a product a shard handed
+    over unmade is computed first)."""
+    from ..backend.lazy import materialize
+
+    total = materialize(parts[0], keep=False)
     for other in parts[1:]:
+        materialize(other, keep=False)
         for mine, theirs in zip(total, other):
             for name, g in mine.items():
                 g += theirs[name]

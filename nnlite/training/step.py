@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..backend.lazy import defer, materialize
 from ..runtime.step import executor
 from . import state as training_state
 
@@ -56,8 +57,10 @@ class Step:
 
     @property
     def grads(self) -> Grads:
+        """The gradients as arrays (a dense weight gradient the update was to fold into its product is computed
+        now: the update then uses it as an array)."""
         assert self.rule_step is not None, "a step whose loss is not finite has no gradients"
-        return self.rule_step.grads
+        return materialize(self.rule_step.grads)
 
     @property
     def signals(self) -> list[np.ndarray]:
@@ -111,6 +114,7 @@ def step(
     commit: bool = True,
     inspect: Callable[[Sequential, Step], None] | None = None,
     timings: dict[str, float] | None = None,
+    fold: bool = True,
 ) -> Step:
     """One training step of ``net`` by ``rule`` on the batch ``(x, y)``, as :func:`nnlite.fit` takes it.
 
@@ -131,6 +135,11 @@ def step(
         Apply the update now (default); False returns the step uncommitted, for :meth:`Step.commit` later.
     inspect : callable, optional
         ``inspect(runner, step)`` before the update, inside the executor.
+    fold : bool
+        Fold the update into the weight-gradient products where the optimizer and the rule allow
+        (:mod:`nnlite.backend.lazy`; default). The folded update sums in another order than "gradient, then
+        update", so it equals the hand-written loop (``rule.gradients``, ``optimizer.step``, ``rule.after_step``) to
+        rounding; with ``fold=False`` the step is that loop, bit for bit.
     timings : dict, optional
         Filled with the seconds of the phases inside the executor: ``forward`` (forward pass and loss),
         ``backward`` (the rule's step), ``update`` (the commit) and ``step`` (all three; the benchmarks' figures).
@@ -151,7 +160,10 @@ def step(
             restore_training_mode_state(net, before)
             return Step(net, rule, optimizer, value, out, e, x, y, caches, None)
         t1 = time.perf_counter()
-        result = Step(net, rule, optimizer, value, out, e, x, y, caches, rule.step(runner, caches, e, y))
+        fold = fold and bool(getattr(optimizer, "folds", False) and getattr(rule, "folds_updates", False))
+        with defer(fold):  # dense weight gradients as products the update folds into its GEMM
+            rule_step = rule.step(runner, caches, e, y)
+        result = Step(net, rule, optimizer, value, out, e, x, y, caches, rule_step)
         t2 = time.perf_counter()
         if inspect is not None:
             inspect(runner, result)
