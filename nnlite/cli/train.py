@@ -93,6 +93,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg["started"] = saved_cfg.get("started", cfg["started"])
         if resume and saved_cfg.get("blas_threads_chosen") is not None:  # one thread count for the whole run
             cfg["blas_threads_chosen"] = saved_cfg["blas_threads_chosen"]
+        if resume and isinstance(saved_cfg.get("gemm_chosen"), dict):  # and one matrix-product provider
+            cfg["gemm_chosen"] = saved_cfg["gemm_chosen"]
     report.print_config(cfg, {rule_name: repr(rule)})
     if not resume:  # the configuration is on disk before the first step: --resume needs nothing else
         report.write_history(out / "history.json", cfg, History(rule=rule_name))

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import data, optim
 from .._validation import as_generator
-from ..backend import softmax_cross_entropy
+from ..backend import products, softmax_cross_entropy
 from ..layers import activation_factory
 from ..models import cnn, from_layers, mlp
 from ..network import Sequential
@@ -367,25 +367,31 @@ def fit_config(
         chosen = auto.start(recorded) if auto is not None else threads
         if record is not None:
             record["blas_threads_chosen"] = chosen
+        provider, how = products.run_provider(config.gemm, net, config.batch_size, record if resume else None)
+        if record is not None:
+            record["gemm_chosen"] = {"name": provider.name, "version": provider.version, "decided": how}
+        if provider.name != "numpy" and how != "recorded":  # NumPy's own BLAS goes without saying
+            print(f"matrix products ({how}): {provider.name}, {provider.version}", flush=True)
         try:
-            return fit(
-                net,
-                rule,
-                built.loss,
-                optimizer,
-                built.train,
-                built.test,
-                epochs=config.epochs,
-                batch_size=config.batch_size,
-                seed=built.seeds["order"],
-                progress=progress,
-                alignment_every=config.align_every,
-                callback=each_epoch,
-                checkpoint_dir=checkpoint_dir,
-                resume=resume,
-                lr_schedule=lr_schedule_of(config),
-                alignment_mode=config.alignment_mode,
-            )
+            with products.using(provider):
+                return fit(
+                    net,
+                    rule,
+                    built.loss,
+                    optimizer,
+                    built.train,
+                    built.test,
+                    epochs=config.epochs,
+                    batch_size=config.batch_size,
+                    seed=built.seeds["order"],
+                    progress=progress,
+                    alignment_every=config.align_every,
+                    callback=each_epoch,
+                    checkpoint_dir=checkpoint_dir,
+                    resume=resume,
+                    lr_schedule=lr_schedule_of(config),
+                    alignment_mode=config.alignment_mode,
+                )
         finally:
             if auto is not None:
                 auto.stop()

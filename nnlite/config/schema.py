@@ -310,6 +310,14 @@ class RunConfig:
         "BLAS threads: a number, 0 for the BLAS default, or auto (default; nnlite.runtime's choice)",
         metavar="N",
     )
+    gemm: str = _opt(
+        "auto",
+        V.choice(lambda: ("auto", "numpy", "mkl", "openblas")),
+        "output",
+        "matrix-product provider: auto (default: $NNLITE_GEMM, else the fastest installed one, measured once per "
+        "machine), numpy, mkl or openblas",
+        metavar="NAME",
+    )
     # measurements
     final_alignment: int = _opt(
         128,

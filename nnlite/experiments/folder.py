@@ -89,6 +89,8 @@ def experiment_of(
         if r["variation"] not in rows:
             options = config_of(r["options"]).to_dict()
             options.pop("seed", None)
+            if options.get("gemm") == "auto":  # the default provider choice leaves the key as it was before it
+                options.pop("gemm")
             rows[r["variation"]] = options
     if spec.kind != "train":
         rows = {"base": dict(spec.base)}

@@ -85,7 +85,8 @@ def run(options: Mapping[str, Any]) -> dict[str, Any]:
     """
     config = config_of(options)
     built = build(config, _data(config))
-    hist = fit_config(built)
+    ran: dict[str, Any] = {}
+    hist = fit_config(built, record=ran)
     net, rule, test = built.net, built.rule, built.test
     final = None
     n_align = config.final_alignment
@@ -117,5 +118,7 @@ def run(options: Mapping[str, Any]) -> dict[str, Any]:
         "seconds": float(np.sum(hist.seconds)),
         "history": hist.to_dict(),
         "final_alignment": final,
+        "blas_threads_chosen": ran.get("blas_threads_chosen"),
+        "gemm_chosen": ran.get("gemm_chosen"),
         "nnlite": __version__,
     }
