@@ -17,6 +17,8 @@ the same from the source checkout).
   one CPU (:mod:`benchmarks.bench_contention`);
 - ``faults``: minor page faults per steady-state step of a plain ``fit``, its memory kept or not
   (:mod:`benchmarks.bench_faults`);
+- ``roofline``: each rule's step on the MLP and ``cnn()`` against the machine's product rate and memory bandwidth,
+  phase by phase, and against its own products run alone (:mod:`benchmarks.bench_roofline`);
 - ``bombs``: peak memory of crafted hostile files read by nnlite (:mod:`benchmarks.bench_bombs`).
 
 Every one times through :mod:`benchmarks.harness` and records the machine in its table header and its JSON.
@@ -39,6 +41,7 @@ SUBCOMMANDS = {
     "processes": "bench_processes",
     "faults": "bench_faults",
     "contention": "bench_contention",
+    "roofline": "bench_roofline",
 }
 
 

@@ -51,17 +51,32 @@ def _data(model: str, batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return rng.standard_normal(shape).astype(np.float32), rng.integers(0, 10, batch)
 
 
-def nnlite_child(model: str, rule: str, batch: int, threads: int, seed: int = 0):
-    """The candidate of an nnlite process: one step of ``rule`` ("bp" or "dfa") on ``model``, warmed up."""
-    import numba
+def _provider(gemm: str, threads: int, shapes=None):
+    """Load the matrix-product provider ``gemm`` (a name, or ``auto``: measured on ``shapes`` at ``threads``) and
+    make it the process's; the thread limit is set after it is loaded, so every BLAS pool gets it."""
     from threadpoolctl import threadpool_limits
 
+    from nnlite.backend import products
+
+    if gemm == "auto":
+        with threadpool_limits(threads):
+            gemm = products.choose(shapes or [(128, 128, 128, False, False)], np.float32, threads)[0]
+    products.set_current(gemm)
+    return threadpool_limits(threads)  # after every library is loaded
+
+
+def nnlite_child(model: str, rule: str, batch: int, threads: int, seed: int = 0, gemm: str = "numpy",
+                 momentum: float = MOMENTUM):  # fmt: skip
+    """The candidate of an nnlite process: one step of ``rule`` ("bp" or "dfa") on ``model``, warmed up, its
+    products on the provider ``gemm``."""
+    import numba
+
     import nnlite
+    from nnlite.backend import products
     from nnlite.optim import SGD
 
     from .step import nnlite_runner
 
-    nnlite_child.limits = threadpool_limits(threads)  # kept for the process's life
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     x, y = _data(model, batch, seed)
     net = (
@@ -69,8 +84,9 @@ def nnlite_child(model: str, rule: str, batch: int, threads: int, seed: int = 0)
         if model == "mlp"
         else nnlite.cnn((1, 28, 28), 10, channels=CHANNELS, kernel_size=KERNEL, seed=seed)
     )
+    nnlite_child.limits = _provider(gemm, threads, products.step_shapes(net, batch))  # kept for the process's life
     r = nnlite.BP() if rule == "bp" else nnlite.DFA(seed=seed + 1)
-    run = nnlite_runner(net, r, SGD(LR, momentum=MOMENTUM), x, y)
+    run = nnlite_runner(net, r, SGD(LR, momentum=momentum), x, y)
     for _ in range(5):
         run()
     return run
@@ -188,18 +204,19 @@ def torch_child(model: str, rule: str, batch: int, threads: int, seed: int = 0):
     return run
 
 
-def gemm_child(lib: str, rule: str, batch: int, threads: int, seed: int = 0):
+def gemm_child(lib: str, rule: str, batch: int, threads: int, seed: int = 0, gemm: str = "numpy"):
     """The candidate of a process that runs only the matrix products of one MLP step of ``rule`` ("bp" or "dfa"),
-    with NumPy's BLAS (``lib="nnlite"``: the products as nnlite calls them) or PyTorch's (``lib="torch"``): the
-    floor each library's step stands on (:func:`benchmarks.step.gemm_shapes`)."""
+    with nnlite's provider ``gemm`` (``lib="nnlite"``: the products as nnlite calls them) or PyTorch's
+    (``lib="torch"``): the floor each library's step stands on (:func:`benchmarks.step.gemm_shapes`)."""
     from .step import gemm_runner, gemm_shapes
 
     ops = gemm_shapes(list(MLP_SIZES), batch, rule)
     if lib == "nnlite":
-        from threadpoolctl import threadpool_limits
+        from nnlite.backend import products
 
-        gemm_child.limits = threadpool_limits(threads)
-        run = gemm_runner(ops, np.random.default_rng(seed))
+        shapes = products.step_shapes(__import__("nnlite").mlp(list(MLP_SIZES), seed=0), batch)
+        gemm_child.limits = _provider(gemm, threads, shapes)
+        run = gemm_runner(ops, np.random.default_rng(seed), matmul=products.matmul)
     else:
         import torch
 
@@ -224,6 +241,13 @@ def _parser():
     p.add_argument("--block", type=float, default=0.25, help="seconds of back-to-back steps per block (0.25)")
     p.add_argument("--no-torch", action="store_true", help="nnlite's candidates only")
     p.add_argument("--no-gemm", action="store_true", help="leave out the MLP's products timed alone")
+    p.add_argument(
+        "--gemm",
+        default=None,
+        help="comma-separated matrix-product providers for nnlite's candidates (numpy, mkl, openblas, auto; "
+        "default: every installed one); numpy's keep the plain names (nnlite:bp), the others get @NAME",
+    )
+    p.add_argument("--sgd", action="store_true", help="also nnlite's BP step with plain SGD (no momentum)")
     p.add_argument("--out", default="bench_results")
     return p
 
@@ -240,14 +264,43 @@ RATIOS = (
 )
 
 
-def ratios_of(res: dict, phase: str = "step") -> dict[str, dict]:
-    """Per quoted ratio, the summary of its per-round values (from the blocks' samples kept in ``res``)."""
+def _at(name: str, gemm: str) -> str:
+    """The candidate ``name`` (``nnlite:...``) on provider ``gemm``: NumPy's keeps the plain name."""
+    return name if gemm == "numpy" or not name.startswith("nnlite:") else f"{name}@{gemm}"
+
+
+PROVIDER_RATIOS = (
+    ("nnlite BP / torch BP", "nnlite:bp", "torch:bp"),
+    ("nnlite DFA / nnlite BP", "nnlite:dfa", "nnlite:bp"),
+    ("nnlite DFA / torch DFA", "nnlite:dfa", "torch:dfa"),
+    ("nnlite DFA / biotorch DFA", "nnlite:dfa", "torch:biotorch"),
+    ("nnlite BP GEMMs / torch BP GEMMs", "nnlite:gemm-bp", "torch:gemm-bp"),
+    ("nnlite DFA GEMMs / nnlite BP GEMMs", "nnlite:gemm-dfa", "nnlite:gemm-bp"),
+    ("nnlite BP step / its GEMMs", "nnlite:bp", "nnlite:gemm-bp"),
+    ("nnlite DFA step / its GEMMs", "nnlite:dfa", "nnlite:gemm-dfa"),
+    ("nnlite BP plain-SGD step / its GEMMs", "nnlite:bp-sgd", "nnlite:gemm-bp"),
+    ("nnlite BP GEMMs / numpy's", "nnlite:gemm-bp", "nnlite:gemm-bp@numpy"),
+    ("nnlite BP / numpy's", "nnlite:bp", "nnlite:bp@numpy"),
+)
+
+
+def ratios_of(res: dict, phase: str = "step", providers: tuple[str, ...] = ("numpy",)) -> dict[str, dict]:
+    """Per quoted ratio, the summary of its per-round values (from the blocks' samples kept in ``res``); the
+    nnlite ratios once per provider (labelled ``[NAME]`` for all but NumPy's)."""
     from .harness import summary
 
     out = {}
     per_block = res["samples"]
-    for label, a, b in RATIOS:
-        if a in per_block and b in per_block:
+    pairs = list(RATIOS)
+    for g in providers:
+        if g == "numpy":
+            continue
+        for label, a, b in PROVIDER_RATIOS:
+            b2 = "nnlite:gemm-bp" if b == "nnlite:gemm-bp@numpy" else ("nnlite:bp" if b == "nnlite:bp@numpy" else b)
+            pairs.append((f"{label} [{g}]", _at(a, g), b2 if b.endswith("@numpy") else _at(b, g)))
+    pairs += [(f"{label}", a, b) for label, a, b in PROVIDER_RATIOS[6:9]]
+    for label, a, b in pairs:
+        if a in per_block and b in per_block and label not in out:
             out[label] = summary([x[phase] / y[phase] for x, y in zip(per_block[a], per_block[b])])
     return out
 
@@ -261,20 +314,35 @@ def main(argv=None):
     batch = args.batch or (16 if quick else 128)
     with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
     with_biotorch = with_torch and importlib.util.find_spec("biotorch") is not None
+    from nnlite.backend import products
+
+    providers = tuple((args.gemm or ",".join(products.available())).split(","))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / ("peers_quick.json" if quick else "peers.json")
     print(machine_header())
-    result = {"meta": meta(batch=batch, rounds=rounds, pause=args.pause, block=args.block), "configs": []}
+    versions = {g: products.blas.load(g).version for g in providers if g != "auto"}
+    print("matrix-product providers: " + "; ".join(f"{g}: {v}" for g, v in versions.items()))
+    result = {
+        "meta": meta(batch=batch, rounds=rounds, pause=args.pause, block=args.block, providers=versions),
+        "configs": [],
+    }
     for model in models:
         for th in thread_counts:
             cands = {
-                f"nnlite:{r}": (
+                _at(f"nnlite:{r}", g): (
                     "benchmarks.bench_peers:nnlite_child",
-                    dict(model=model, rule=r, batch=batch, threads=th),
+                    dict(model=model, rule=r, batch=batch, threads=th, gemm=g),
                 )
+                for g in providers
                 for r in ("bp", "dfa")
             }
+            if args.sgd:
+                for g in providers:
+                    cands[_at("nnlite:bp-sgd", g)] = (
+                        "benchmarks.bench_peers:nnlite_child",
+                        dict(model=model, rule="bp", batch=batch, threads=th, gemm=g, momentum=0.0),
+                    )
             if with_torch:
                 for r in ("bp", "dfa") + (("biotorch",) if with_biotorch else ()):
                     cands[f"torch:{r}"] = (
@@ -282,11 +350,12 @@ def main(argv=None):
                         dict(model=model, rule=r, batch=batch, threads=th),
                     )
             if model == "mlp" and not args.no_gemm:  # the products alone: the floor under each step
-                for r in ("bp", "dfa"):
-                    cands[f"nnlite:gemm-{r}"] = (
-                        "benchmarks.bench_peers:gemm_child",
-                        dict(lib="nnlite", rule=r, batch=batch, threads=th),
-                    )
+                for g in providers:
+                    for r in ("bp", "dfa"):
+                        cands[_at(f"nnlite:gemm-{r}", g)] = (
+                            "benchmarks.bench_peers:gemm_child",
+                            dict(lib="nnlite", rule=r, batch=batch, threads=th, gemm=g),
+                        )
                 if with_torch:
                     cands["torch:gemm-bp"] = (
                         "benchmarks.bench_peers:gemm_child",
@@ -302,7 +371,7 @@ def main(argv=None):
                 max_load=1e9 if quick else None,
                 max_steal=1.0 if quick else 0.05,
             )
-            row = {"model": model, "threads": th, **res, "quoted": ratios_of(res)}
+            row = {"model": model, "threads": th, **res, "quoted": ratios_of(res, providers=providers)}
             result["configs"].append(row)
             keep_partial(path, result)
             print(f"\n{model}, {th} thread(s), batch {batch}: step medians (ms), per-round ratios median [q1, q3]")

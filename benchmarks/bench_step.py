@@ -166,6 +166,24 @@ def plot(sweeps, path):
     atomic_write(path, buf.getvalue())
 
 
+def gemm_auto(thread_counts, shape) -> dict[str, tuple[str, dict[str, float]]]:
+    """What ``--gemm auto`` picks for the main MLP (width, depth, batch ``shape``) at each thread count, and the
+    medians it measured (empty when it was cached or nothing but NumPy's BLAS is installed)."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    import nnlite
+    from nnlite.backend import products
+
+    width, depth, batch = shape
+    net = nnlite.mlp([784, *[width] * depth, 10], seed=0)
+    out = {}
+    for th in thread_counts:
+        with threadpool_limits(th):
+            out[str(th)] = products.choose(products.step_shapes(net, batch), np.float32, th)
+    return out
+
+
 def main(argv=None):
     """Run the suite; returns 0."""
     args = _parser().parse_args(argv)
@@ -194,6 +212,10 @@ def main(argv=None):
         "first_step": {},
     }
     print(machine_header(result["meta"]["machine"]))
+    result["meta"]["gemm_auto"] = gemm_auto(thread_counts, (256, 2, 64) if quick else (800, 3, 128))
+    for th, (name, seconds) in result["meta"]["gemm_auto"].items():
+        timing = ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in seconds.items()) or "nothing else installed"
+        print(f"--gemm auto at {th} thread(s) on the MLP's products: {name} ({timing})")
     json_path = out_dir / ("steps_quick.json" if quick else "steps.json")
     rules = S.RULES
     if args.no_torch:

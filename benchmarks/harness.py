@@ -507,8 +507,16 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numpy_blas_build": _blas_build(),
+        "gemm_providers": _providers(),
         "thread_pools": pools,
     }
+
+
+def _providers() -> dict[str, str]:
+    """nnlite's matrix-product providers installed here, each with its library's version."""
+    from nnlite.backend import products
+
+    return {name: products.blas.load(name).version for name in products.available()}
 
 
 def machine_header(info: Mapping[str, Any] | None = None) -> str:
@@ -521,7 +529,11 @@ def machine_header(info: Mapping[str, Any] | None = None) -> str:
         if p["user_api"] == "blas"
     )
     vec = " ".join(info["vector_extensions"]) or "none reported"
-    return f"machine: {info['cpu']}, {info['cores']} cores, {vec}; numpy {info['numpy']}, BLAS {blas or 'not loaded'}"
+    gemm = "; ".join(f"{k}: {v}" for k, v in (info.get("gemm_providers") or {}).items())
+    return (
+        f"machine: {info['cpu']}, {info['cores']} cores, {vec}; numpy {info['numpy']}, BLAS {blas or 'not loaded'}"
+        + (f"\nmatrix-product providers: {gemm}" if gemm else "")
+    )
 
 
 def meta(**extra: Any) -> dict[str, Any]:

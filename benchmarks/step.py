@@ -106,25 +106,28 @@ def step_flops(sizes, n, rule):
     return int(f)
 
 
-def gemm_runner(ops, rng, mats=None):
+def gemm_runner(ops, rng, mats=None, matmul=None):
     """A callable running the products of ``ops`` on fixed random float32 operands (outputs allocated as nnlite
     allocates them); ``mats``, when given, are the ``(kind, A, B)`` operands to use instead (PyTorch's tensors for
-    its own products: ``@`` runs either library's)."""
+    its own products: ``@`` runs either library's); ``matmul``, when given, runs them (nnlite's provider in force,
+    :func:`nnlite.backend.products.matmul`)."""
     if mats is None:
         mats = [
             (kind, rng.standard_normal(a).astype(np.float32), rng.standard_normal(b).astype(np.float32))
             for kind, a, b in ops
         ]
 
+    mm = matmul or (lambda a, b: a @ b)
+
     def run():
         t0 = time.perf_counter()
         for kind, A, B in mats:
             if kind == "nt":
-                A @ B.T
+                mm(A, B.T)
             elif kind == "tn":
-                A.T @ B
+                mm(A.T, B)
             else:
-                A @ B
+                mm(A, B)
         return {"step": time.perf_counter() - t0}
 
     return run
