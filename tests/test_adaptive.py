@@ -198,6 +198,18 @@ def test_rows_and_findings_select_the_runs_a_check_needs(tmp_path, capsys, monke
     assert code == 2 and "--findings takes numbers from 1 to 2" in err
 
 
+def test_readings_select_the_runs_of_one_reading(tmp_path, capsys, monkeypatch, in_process_scheduler):
+    monkeypatch.setattr(records_module, "run", _fake_run)
+    spec = tmp_path / "synthetic.toml"
+    spec.write_text(SYNTHETIC + '\n[reading."as written"]\nmomentum = 0.5\n[reading."as run"]\nmomentum = 0.9\n')
+    base = ["sweep", str(spec), "--scheduler", in_process_scheduler, "--no-progress"]
+    code, _, err = _run([*base, "--out", str(tmp_path / "f"), "--readings", "as run", "--rows", "a,b"], capsys)
+    assert code == 0, err
+    assert {r["variation"] for r in _records(tmp_path / "f")} == {"a [as run]", "b [as run]"}
+    code, _, err = _run([*base, "--out", str(tmp_path / "g"), "--readings", "as rn"], capsys)
+    assert code == 2 and "has no reading 'as rn' (its readings: as written, as run)" in err
+
+
 # -- one reading, every data set ----------------------------------------------------------------------------------
 def test_a_reading_normalises_an_npz_with_its_own_statistics_and_reports_them(tmp_path, capsys, monkeypatch):
     from nnlite.experiments.spec import expand, load_spec_text
