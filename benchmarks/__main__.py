@@ -19,6 +19,8 @@ the same from the source checkout).
   (:mod:`benchmarks.bench_faults`);
 - ``roofline``: each rule's step on the MLP and ``cnn()`` against the machine's product rate and memory bandwidth,
   phase by phase, and against its own products run alone (:mod:`benchmarks.bench_roofline`);
+- ``fold``: the MLP's weight-gradient products alone, then an update pass, and folded into one GEMM each
+  (:mod:`benchmarks.bench_fold`);
 - ``bombs``: peak memory of crafted hostile files read by nnlite (:mod:`benchmarks.bench_bombs`).
 
 Every one times through :mod:`benchmarks.harness` and records the machine in its table header and its JSON.
@@ -42,6 +44,7 @@ SUBCOMMANDS = {
     "faults": "bench_faults",
     "contention": "bench_contention",
     "roofline": "bench_roofline",
+    "fold": "bench_fold",
 }
 
 

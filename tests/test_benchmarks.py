@@ -420,3 +420,39 @@ def test_an_interrupted_fresh_process_suite_keeps_the_cases_it_finished(tmp_path
     assert doc["partial"] is True
     assert [(r["model"], r["threads"]) for r in doc["rows"]] == [("mlp", 1)]
     assert doc["rows"][0]["kept_over_left"] == pytest.approx(0.01)
+
+
+def test_roofline_counts_every_product_of_a_step():
+    """The MLP 784-800-800-800-10 at batch 128: BP's step is the forward products, the error products of the
+    blocks above the first, and the weight-gradient products, which the folded update runs; DFA replaces the
+    error products by one projection of the 10-wide error onto the 800-wide unified feedback."""
+    from benchmarks.bench_roofline import count
+
+    per_sample = {"forward": 784 * 800 + 2 * 800 * 800 + 800 * 10}
+    bp, dfa = count("mlp", "bp"), count("mlp", "dfa")
+    flops = {r: {k: v["flops"] / (2 * 128) for k, v in c["phases"].items()} for r, c in (("bp", bp), ("dfa", dfa))}
+    assert flops["bp"] == {"forward": per_sample["forward"], "backward": 2 * 800 * 800 + 10 * 800,
+                           "update": per_sample["forward"]}  # fmt: skip
+    assert flops["dfa"]["backward"] == 10 * 800 and flops["dfa"]["update"] == per_sample["forward"]
+    assert bp["folded"] and dfa["folded"]
+    # the update's products read their output (beta != 0): W, or the momentum
+    assert all(reads for phase, *_, reads, _item in bp["products"] if phase == "update")
+    assert not any(reads for phase, *_, reads, _item in bp["products"] if phase != "update")
+
+
+def test_roofline_and_fold_quick_runs_write_their_results(tmp_path):
+    assert main(["roofline", "--quick", "--gemm", "numpy", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "roofline_quick.json").read_text())
+    (cfg,) = res["configs"]
+    assert cfg["gemm"] == "numpy" and cfg["flop_rate"] > 0 and cfg["bandwidth"] > 0
+    assert [(r["model"], r["rule"]) for r in cfg["rows"]] == [("mlp", "bp"), ("mlp", "dfa")]
+    for row in cfg["rows"]:
+        assert row["step_over_products"] == row["step_s"] / row["products_s"]
+        for ph in row["phases"].values():
+            assert ph["roofline_s"] >= ph["flops"] / cfg["flop_rate"] and ph["measured_s"] > 0
+    assert (tmp_path / "roofline_quick.png").stat().st_size > 1000
+    assert main(["fold", "--quick", "--out", str(tmp_path)]) == 0
+    fold = json.loads((tmp_path / "fold_quick.json").read_text())
+    assert set(fold["configs"][0]["median_ms"]) == {
+        "products", "products+sgd", "folded sgd", "products+momentum", "folded momentum"
+    }  # fmt: skip
