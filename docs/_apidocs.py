@@ -47,15 +47,17 @@ def generated_parameters(cls: Any) -> list[tuple[str, str, list[str]]]:
     :class:`~nnlite.config.RunConfig`, one per run option (its field's type and default, its help, its flag)
     and ``rule_options``; empty for any other class."""
     from nnlite.config import RunConfig, options
+    from nnlite.rules import registry
 
     if cls is not RunConfig:
         return []
     import dataclasses
 
     types = {f.name: str(f.type) for f in dataclasses.fields(RunConfig)}
+    declared = {name: f"{opt.kind} or None" for name, (opt, _) in registry.option_table().items()}
     out = []
     for o in options():
-        kind = types.get(o.name) or f"{_RULE_OPTION_TYPES.get(type(o.default).__name__, 'number')} or None"
+        kind = types.get(o.name) or declared.get(o.name, "any")
         if o.rules:
             kind = f"{kind}, optional"
             where = f"Declared by {', '.join(o.rules)}; given only with those rules."
@@ -72,9 +74,6 @@ def generated_parameters(cls: Any) -> list[tuple[str, str, list[str]]]:
         )
     )
     return out
-
-
-_RULE_OPTION_TYPES = {"int": "int", "float": "float", "str": "str"}
 
 
 def documented(doc: str | None) -> dict[str, Any]:
