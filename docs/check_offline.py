@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import html
 import json
 import re
 import shutil
@@ -280,8 +281,6 @@ def _measure(site: Path, page: str, origin: str, argv: list[str]) -> list[str]:
     m = re.search(r'<pre id="nnlite-layout">(.*?)</pre>', r.stdout, re.S)
     if m is None:
         return [f"{page}: the layout was not measured (chromium {r.returncode}): {r.stderr[-300:]}"]
-    import html
-
     return layout_problems(site, page, json.loads(html.unescape(m.group(1))), origin)
 
 

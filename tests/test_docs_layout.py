@@ -17,6 +17,7 @@ PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">
 <style>body {{ margin: 0 }} .bd-article {{ width: {column}px; padding: 0 16px }}</style></head>
 <body><main><article class="bd-article"><h1>A report</h1>
 <table><tr>{cells}</tr><tr>{cells}</tr></table>
+<table><tr><td style="max-width: 40px; overflow: hidden; white-space: nowrap">a cell cut short</td></tr></table>
 <div class="highlight"><pre>{code}</pre></div>
 <p><img src="wide.png" alt="wide"></p><p><img src="fits.png" alt="fits"></p>
 </article></main></body></html>
@@ -58,6 +59,7 @@ def test_tables_and_code_scroll_inside_the_column_and_figures_read_at_full_size(
     column = 620
     problems = _problems(check_offline, _site(tmp_path, css=True, js=True, column=column))
     assert not any("table" in p or "pre" in p or "page is" in p for p in problems), problems
+    assert any("td 'a cell cut short' is cut off" in p for p in problems), problems  # a cell that hides its text
     assert any("wide.png is shown at" in p and "shrunk" in p for p in problems), problems
     assert not any("fits.png" in p for p in problems), problems  # shown at its own 100 px per inch, and a link
 
