@@ -121,15 +121,17 @@ def print_kernels(res, file=sys.stdout):
 def plot(sweeps, path):
     """``backward_cost.png``: the backward pass per rule against width and depth, 1 and 2 threads; written
     atomically. The x ticks are the measured values (no overlapping log labels), titles on two short lines."""
-    import io
+    from nnlite.figures import drawn
 
-    from matplotlib.figure import Figure
+    drawn(_draw)(sweeps, path)
+
+
+def _draw(sweeps, path):
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
-    from nnlite.training.io import atomic_write
+    from nnlite.figures import new_figure, save_png
 
-    fig = Figure(figsize=(12, 5), layout="constrained")
-    axes = fig.subplots(1, 2)
+    fig, axes = new_figure(2, row_height=3.2)
     for ax, (key, xname) in zip(axes, (("width", "width"), ("depth", "depth"))):
         cfgs = sweeps.get(key, [])
         if not cfgs:
@@ -150,8 +152,8 @@ def plot(sweeps, path):
             xscale="log" if key == "width" else "linear",
             yscale="log",
             xlabel=xname,
-            ylabel="backward pass, ms (median)",
-            title=f"backward pass vs {xname}\n({fixed}, batch {cfgs[0]['batch']}, float32)",
+            ylabel="backward pass, ms (median)" if key == "width" else "",
+            title=f"vs {xname}\n({fixed}, batch {cfgs[0]['batch']}, float32)",
         )
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.xaxis.set_minor_locator(NullLocator())
@@ -160,10 +162,10 @@ def plot(sweeps, path):
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8, ncol=2)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    atomic_write(path, buf.getvalue())
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:  # below the panels, not over the data
+        fig.legend(handles, labels, loc="outside lower center", ncol=3)
+    save_png(fig, path)
 
 
 def gemm_auto(thread_counts, shape) -> dict[str, tuple[str, dict[str, float]]]:

@@ -184,14 +184,15 @@ _inherit_docstrings()
 
 
 def _inherit_parameters() -> None:
-    """Each rule, layer and projection page lists every parameter its class takes: one shared with a base class
-    (the direct rules' ``projection``, ``layout``, ``seed``...; the weight layers' ``init``, ``bias``...) is
-    documented once, in the base, and copied into the class's Parameters section here (docs/_apidocs.py)."""
+    """Each class's page (rules, layers, projections, optimizers, ...) and each loss's lists every parameter it
+    takes: one shared with a base class (the direct rules' ``projection``, ``layout``, ``seed``...; the weight
+    layers' ``init``, ``bias``...; the optimizers' ``lr``) or with another loss is documented once and copied
+    into the Parameters section here, and RunConfig's are the run options' table (docs/_apidocs.py)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _apidocs
 
-    for cls in _apidocs.public_classes():
-        _apidocs.inherit_parameters(cls)
+    for obj in [*_apidocs.public_classes(), *_apidocs.public_functions()]:
+        _apidocs.inherit_parameters(obj)
 
 
 _inherit_parameters()

@@ -46,9 +46,21 @@ class Sequential(Masks):
     Parameters
     ----------
     layers : list of Layer
+        The layers in order, at least one a weight layer (Dense or Conv2d); no layer with parameters before the
+        first weight layer. A block is a weight layer and the layers up to the next one.
     input_shape : tuple, optional
         One sample's shape, e.g. ``(784,)`` or ``(1, 28, 28)``. Inferred from a first Dense layer when omitted;
         required when the network starts with a convolution.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> net = nn.Sequential([nn.Dense(4, 8, rng=0), nn.Tanh(), nn.Dense(8, 3, rng=1)])
+    >>> net.input_shape, net.blocks, net.layer_shapes[-1]
+    ((4,), [(0, 2), (2, 3)], (3,))
+    >>> net.predict(np.zeros((5, 4), dtype=np.float32)).shape  # the outputs, in evaluation mode
+    (5, 3)
     """
 
     def __init__(self, layers: Iterable[Layer], input_shape: tuple[int, ...] | None = None) -> None:

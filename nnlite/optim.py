@@ -62,7 +62,18 @@ def state_parameter(params: Params, name: str) -> np.ndarray:
 
 
 class Optimizer:
-    """Base class: ``step(params, grads)`` updates ``params`` in place; ``state`` is allocated on the first step."""
+    """Base class: ``step(params, grads)`` updates ``params`` in place; ``state`` is allocated on the first step.
+
+    Its Parameters are those the optimizers share, documented here once (each optimizer's page shows them).
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, a finite number ``> 0`` (``fit``'s ``lr_schedule`` changes it from epoch to epoch).
+    eps : float
+        Added to the root of the second moment before dividing by it, a finite number ``> 0``: it bounds the step
+        where a gradient's running magnitude is near 0.
+    """
 
     #: The learning rate (``fit``'s ``lr_schedule`` sets it at the start of every epoch).
     lr: float
@@ -175,6 +186,15 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay.
 
+    Parameters
+    ----------
+    momentum : float
+        ``mu``, a finite number ``>= 0``; 0 (the default) keeps no velocity at all.
+    nesterov : bool
+        Nesterov's momentum (needs ``momentum > 0``).
+    weight_decay : float
+        ``wd``, the L2 penalty's coefficient added to every gradient, a finite number ``>= 0``.
+
     Notes
     -----
     ``g <- g + wd * p``; ``v <- mu v + g``; ``p <- p - lr v`` (or ``p <- p - lr (g + mu v)`` with Nesterov).
@@ -183,6 +203,21 @@ class SGD(Optimizer):
     step) is folded into its GEMM: without momentum ``p <- (1 - lr wd) p - lr A^T B`` is one GEMM writing into
     ``p``; with momentum ``v <- mu v + A^T B`` is one GEMM, then one pass ``v <- v + wd p; p <- p - lr v``. Nesterov
     momentum computes the gradient first.
+
+    Examples
+    --------
+    One step on one parameter array, in place (``params`` is ``net.params()``, ``grads`` a rule's gradients):
+
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> params = [{"W": np.array([1.0, -2.0], dtype=np.float32)}]
+    >>> grads = [{"W": np.array([0.5, -0.5], dtype=np.float32)}]
+    >>> opt = nn.SGD(lr=0.1, momentum=0.9)
+    >>> opt.step(params, grads)
+    >>> params[0]["W"]
+    array([ 0.95, -1.95], dtype=float32)
+    >>> opt.state[0]["W"]["v"]  # the velocity, made on the first step
+    array([ 0.5, -0.5], dtype=float32)
     """
 
     def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
@@ -223,10 +258,27 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015).
 
+    Parameters
+    ----------
+    betas : pair of float
+        ``(b1, b2)``, the decay of the first and second moments' running averages, each in ``[0, 1)``.
+
     Notes
     -----
     ``m <- b1 m + (1-b1) g``; ``v <- b2 v + (1-b2) g^2``; ``p <- p - lr_t m / (sqrt(v) + eps)`` with
     ``lr_t = lr sqrt(1-b2^t) / (1-b1^t)``.
+
+    Examples
+    --------
+    Adam's first step moves every parameter by about ``lr``, whatever its gradient's size:
+
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> params = [{"W": np.array([1.0, 1.0], dtype=np.float32)}]
+    >>> grads = [{"W": np.array([100.0, -0.01], dtype=np.float32)}]
+    >>> nn.Adam(lr=0.1).step(params, grads)
+    >>> params[0]["W"].round(4)
+    array([0.9, 1.1], dtype=float32)
     """
 
     def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
@@ -254,9 +306,26 @@ class Adam(Optimizer):
 class RMSprop(Optimizer):
     """RMSprop (Tieleman & Hinton 2012).
 
+    Parameters
+    ----------
+    rho : float
+        The decay of the squared gradients' running average, in ``[0, 1)``.
+
     Notes
     -----
     ``s <- rho s + (1-rho) g^2``; ``p <- p - lr g / (sqrt(s) + eps)``.
+
+    Examples
+    --------
+    The first step divides the gradient by ``sqrt(1 - rho) |g|``: here ``0.1 / sqrt(0.1) = 0.316...`` per entry.
+
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> params = [{"W": np.zeros(2, dtype=np.float32)}]
+    >>> grads = [{"W": np.array([4.0, -0.5], dtype=np.float32)}]
+    >>> nn.RMSprop(lr=0.1, rho=0.9).step(params, grads)
+    >>> params[0]["W"].round(4)
+    array([-0.3162,  0.3162], dtype=float32)
     """
 
     def __init__(self, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-8):
@@ -295,6 +364,15 @@ class StepDecay:
     (computed as repeated products, as PyTorch does), where ``lr_0`` is the optimizer's ``lr`` when ``fit``
     starts; ``fit`` puts ``lr_0`` back when it returns. A resumed run computes the same lr for every epoch, so it
     stays bit-identical. Only the optimizer's ``lr`` decays (not KP's feedback lr).
+
+    Examples
+    --------
+    The lr of each epoch for an initial lr of 0.1, divided by 10 after epochs 2 and 3:
+
+    >>> import nnlite as nn
+    >>> schedule = nn.StepDecay([2, 3], factor=0.1)
+    >>> [round(schedule.lr(0.1, epoch), 6) for epoch in (1, 2, 3, 4)]
+    [0.1, 0.1, 0.01, 0.001]
     """
 
     def __init__(self, epochs: Any, factor: float = 0.1):

@@ -11,7 +11,20 @@ from cli_helpers import _is_png
 
 from nnlite.cli.report import describe, plot_compare, plot_history
 from nnlite.experiments.report import _figure
-from nnlite.figures import MARKERS, MIN_COSINE_SPAN, PALETTE, alignment_axis, cosine_limits, epoch_axis, new_figure
+from nnlite.figures import (
+    COLUMN_PX,
+    DPI,
+    MARKERS,
+    MIN_COSINE_SPAN,
+    PALETTE,
+    WIDTH_IN,
+    alignment_axis,
+    cosine_limits,
+    epoch_axis,
+    new_figure,
+    page_points,
+    unreadable,
+)
 from nnlite.training import History
 
 
@@ -95,14 +108,14 @@ def test_titles_name_the_network_optimizer_and_data():
 
 def test_curves_png_reads_back(tmp_path):
     plot_history(_history(), tmp_path / "curves.png", 2, describe(CFG, "dfa"))
-    assert _is_png(tmp_path / "curves.png", min_size=(1000, 300))
+    assert _is_png(tmp_path / "curves.png", min_size=(600, 300))
 
 
 def test_compare_is_one_figure_with_a_panel_per_layer(tmp_path):
     results = {r: {"history": _history(cos=c).to_dict()} for r, c in (("bp", (1.0, 1.0)), ("dfa", (0.2, 0.1)))}
     files = plot_compare(results, tmp_path, 2, describe(CFG, "bp, dfa"))
     assert [f.name for f in files] == ["compare.png"]
-    assert _is_png(files[0], min_size=(1100, 300))  # three panels side by side
+    assert _is_png(files[0], min_size=(600, 400))  # three panels, two to a row
 
 
 def test_report_figures_read_back(tmp_path):
@@ -114,11 +127,79 @@ def test_report_figures_read_back(tmp_path):
         for n in (1, 10, 100, 800)
     ]  # fmt: skip
     _figure("bottleneck", spec, rows, [], tmp_path, spec.title)
-    assert _is_png(tmp_path / "bottleneck.png", min_size=(1000, 300))
+    assert _is_png(tmp_path / "bottleneck.png", min_size=(600, 300))
     al = [{"step": s, "error_angle": [80.0 - s / 10, 85.0], "readout_acc": [0.1 + s / 1000, 0.2]} for s in (0, 50, 100)]
     records = [
         {"status": "ok", "seed": 0, "variation": v, "result": {"history": {"alignment": al}}} for v in ("dfa", "lafs")
     ]
     spec = SimpleNamespace(readings={}, title="Gilmer et al., Figure 1")
     _figure("local_errors", spec, [], records, tmp_path, spec.title)
-    assert _is_png(tmp_path / "local_errors.png", min_size=(1000, 300))
+    assert _is_png(tmp_path / "local_errors.png", min_size=(600, 300))
+
+
+def _saved_figures(monkeypatch):
+    """Every figure saved from now on, with the dpi it was written at (whatever draws it)."""
+    from matplotlib.figure import Figure
+
+    seen = []
+    original = Figure.savefig
+
+    def savefig(self, *args, **kwargs):
+        seen.append((self, kwargs.get("dpi")))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return seen
+
+
+def test_every_figure_reads_at_the_width_the_site_shows_it(tmp_path, monkeypatch):
+    """Each figure nnlite draws (the command's curves and comparison, the reports' figures, the benchmark's and
+    the landing page's) is no wider than the site's text column at 100 px per inch, and each of its texts is at
+    least 9 pt on the page and inside the figure (nnlite/figures.py gives the rule)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from benchmarks.bench_step import plot as plot_backward_cost
+
+    root = Path(__file__).resolve().parent.parent
+    seen = _saved_figures(monkeypatch)
+    plot_history(_history(), tmp_path / "curves.png", 2, describe(CFG, "dfa"))
+    rules = ["bp", "fa", "dfa", "ifa", "lafs", "usf", "brsf", "frsf", "kp", "drtp", "sdfa", "dkp", "local", "dtp"]
+    hist = _history(cos=(0.3, 0.2)).to_dict()
+    for a in hist["alignment"]:
+        a["signal_cos"].append(0.1)
+    plot_compare({r: {"history": hist} for r in rules}, tmp_path, 3, describe(CFG, ", ".join(rules)))
+    report = json.loads((root / "docs" / "reproductions" / "launay-fig4" / "report.json").read_text())
+    spec = SimpleNamespace(readings={"as written": {}, "as run": {}}, title=report["title"])
+    _figure("bottleneck", spec, report["rows"], [], tmp_path, report["title"])
+    al = [{"step": s, "error_angle": [80.0 - s / 10, 85.0], "readout_acc": [0.1 + s / 1000, 0.2]} for s in (0, 50)]
+    records = [
+        {"status": "ok", "seed": 0, "variation": v, "result": {"history": {"alignment": al}}} for v in ("dfa", "lafs")
+    ]
+    long_title = "Gilmer et al. (2017), Figure 1: the local errors of DFA and LAFS (epochs=3; on fashion-mnist)"
+    _figure("local_errors", SimpleNamespace(readings={}, title=long_title), [], records, tmp_path, long_title)
+    plot_backward_cost(json.loads((root / "docs" / "bench" / "steps.json").read_text())["sweeps"], tmp_path / "b.png")
+    spec_ = importlib.util.spec_from_file_location("headline", root / "docs" / "figures" / "headline.py")
+    headline = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(headline)
+    monkeypatch.setattr(headline, "HERE", tmp_path)
+    headline.main()
+    assert len(seen) == 6
+    for fig, dpi in seen:
+        assert unreadable(fig, dpi) == [], fig.get_suptitle() if hasattr(fig, "get_suptitle") else fig
+
+
+def test_the_readability_check_sees_small_wide_and_cut_text():
+    from matplotlib.figure import Figure
+
+    fig, (ax,) = new_figure(1)
+    ax.set_title("small", fontsize=7)
+    ax.annotate("far out", (1.4, 0.5), xycoords="axes fraction")
+    problems = unreadable(fig, DPI)
+    assert any("'small'" in p and "under 9 pt" in p for p in problems)
+    assert any("'far out'" in p and "sticks out" in p for p in problems)
+    wide = Figure(figsize=(COLUMN_PX / DPI + 2, 3))
+    assert any("shrunk" in p for p in unreadable(wide, DPI))
+    assert not any("shrunk" in p for p in unreadable(Figure(figsize=(WIDTH_IN, 3)), 2 * DPI))  # a sharper PNG
+    assert page_points(9, WIDTH_IN, DPI) >= 9 > page_points(9, 2 * WIDTH_IN, DPI)

@@ -2,9 +2,9 @@
 ``docs/measurements.md`` (the `nnlite compare` run on Fashion-MNIST): test accuracy and alignment with BP per
 hidden layer, for each rule.
 
-Usage: ``python docs/figures/headline.py`` (commit the PNG it writes). The figure is drawn for the width the site
-shows it at (the text column, about 750 CSS pixels): 7.5 in at 100 dpi per CSS pixel, so its 10-pt text stays
-10 pt on the page (it is saved at twice that resolution for sharp screens).
+Usage: ``python docs/figures/headline.py`` (commit the PNG it writes). The figure is drawn as wide as every figure
+of nnlite (:data:`nnlite.figures.WIDTH_IN`, the site's text column at 100 pixels per inch), so its 10-pt text is
+at least 10 pt on the page; it is saved at twice that resolution for sharp screens.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent / "measurements.md"
-#: Width the site's text column shows the figure at, in inches of 100 CSS pixels.
-WIDTH_IN = 7.5
 FONT_PT = 10
 
 
@@ -37,11 +35,13 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from nnlite.figures import WIDTH_IN
+
     rows = headline_table(SOURCE.read_text(encoding="utf-8"))
     rules = list(rows)
     plt.rcParams.update({"font.size": FONT_PT, "axes.titlesize": FONT_PT + 1})
     fig, (ax_acc, ax_cos) = plt.subplots(
-        1, 2, figsize=(WIDTH_IN, 2.9), gridspec_kw={"width_ratios": [1, 1.6]}, layout="constrained"
+        1, 2, figsize=(WIDTH_IN, 3.2), gridspec_kw={"width_ratios": [1, 1.6]}, layout="constrained"
     )
     colors = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9"]
     ax_acc.bar(rules, [rows[r][0] for r in rules], color=colors[: len(rules)])
@@ -57,9 +57,9 @@ def main() -> None:
     ax_cos.set_xticks(list(layers), [f"hidden {k}" for k in layers])
     ax_cos.set_ylim(0, 1.05)
     ax_cos.set_ylabel("cosine with BP's signal")
-    ax_cos.set_title("alignment with BP, per hidden layer")
+    ax_cos.set_title("alignment with BP")
     ax_cos.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.suptitle("Fashion-MNIST, 784-800-800-800-10 tanh MLP, Adam 1e-3 (docs/measurements.md)", fontsize=FONT_PT)
+    fig.suptitle("Fashion-MNIST, 784-800-800-800-10 tanh MLP, Adam 1e-3\n(docs/measurements.md)", fontsize=FONT_PT)
     fig.savefig(HERE / "headline.png", dpi=200)
     print(f"wrote {HERE / 'headline.png'}")
 

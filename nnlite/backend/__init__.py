@@ -101,9 +101,32 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
     :func:`nnlite.ops.losses.softmax_cross_entropy`, computed in one sweep per row by
     :func:`nnlite.kernels.fused.softmax_xent` when the logits allow.
 
+    Parameters
+    ----------
+    logits, y : ndarray
+        As for :func:`nnlite.ops.losses.softmax_cross_entropy`.
+
+    Returns
+    -------
+    loss : float
+        The batch mean of the per-sample loss.
+    e : ndarray, shape (N, C)
+        ``dL/d(logits)``, in the logits' dtype.
+
     Notes
     -----
     ``L = -(1/N) sum_n log softmax(z_n)[y_n]``, ``e = (softmax(z) - onehot(y)) / N``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> logits = np.array([[0.0, 0.0], [10.0, -10.0]], dtype=np.float32)
+    >>> loss, e = nn.softmax_cross_entropy(logits, np.array([0, 0]))
+    >>> round(loss, 4)  # (log 2 + ~0) / 2
+    0.3466
+    >>> e[0]  # (softmax - onehot) / N
+    array([-0.25,  0.25], dtype=float32)
     """
     y = _losses.check_logits_and_labels(logits, y)
     if logits.shape[0] and logits.shape[1] and can_fuse(logits):

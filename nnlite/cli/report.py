@@ -21,7 +21,7 @@ import nnlite
 from nnlite import Sequential
 from nnlite.config.builders import Split, blas_threads, cnn_settings, hidden_of, momentum_of
 from nnlite.data import Dataset
-from nnlite.figures import alignment_axis, epoch_axis, new_figure, save_png, style
+from nnlite.figures import alignment_axis, drawn, epoch_axis, new_figure, save_png, style, suptitle
 from nnlite.training import History
 from nnlite.training import state as training_state
 from nnlite.training.io import own_file, write_json
@@ -292,7 +292,7 @@ def save_figure(fig: Any, path: str | Path) -> None:
     name is nnlite's (``curves.png``, ``compare.png`` in ``--out``): a link there is refused, never written
     through."""
     path = Path(path)
-    save_png(fig, own_file(path.parent, path.name), dpi=100, own=True)
+    save_png(fig, own_file(path.parent, path.name), own=True)
 
 
 def describe(cfg: dict[str, Any], rules: str) -> str:
@@ -316,6 +316,7 @@ def describe(cfg: dict[str, Any], rules: str) -> str:
     return f"{rules} · {net} · {opt} · {data}"
 
 
+@drawn
 def plot_history(hist: History, path: Path, n_hidden: int, title: str) -> None:
     """``curves.png``: loss and accuracy per epoch (integer ticks), and, when measured, the alignment of each
     hidden layer over the steps on an axis scaled to the data with 0 and 1 marked."""
@@ -330,7 +331,7 @@ def plot_history(hist: History, path: Path, n_hidden: int, title: str) -> None:
             ax.plot(hist.epoch[: len(test_v)], test_v, label="test", **style(1))
         epoch_axis(ax, hist.epoch)
         ax.set(ylabel=what, title=what)
-        ax.legend(fontsize=8)
+        ax.legend()
     if hist.alignment:
         ax = axs[2]
         steps = [r["step"] for r in hist.alignment]
@@ -341,15 +342,16 @@ def plot_history(hist: History, path: Path, n_hidden: int, title: str) -> None:
             ax.plot(steps, ys, label=f"hidden layer {k + 1}", markersize=3, **style(k))
         alignment_axis(ax, cosines)
         ax.set(xlabel="step", title="alignment with BP")
-        ax.legend(fontsize=8)
-    fig.suptitle(title, fontsize=9)
+        ax.legend()
+    suptitle(fig, title)
     save_figure(fig, path)
 
 
+@drawn
 def plot_compare(results: dict[str, dict[str, Any]], out: Path, n_hidden: int, title: str) -> list[Path]:
     """``compare.png``: one figure, the test accuracy per epoch and a panel per hidden layer with each rule's
     alignment over the steps (one colour and marker per rule, the same in every panel); returns its path."""
-    fig, axs = new_figure(1 + n_hidden, width=4.0)
+    fig, axs = new_figure(1 + n_hidden)
     ax = axs[0]
     epochs: list[float] = []
     for i, (r, res) in enumerate(results.items()):
@@ -359,10 +361,10 @@ def plot_compare(results: dict[str, dict[str, Any]], out: Path, n_hidden: int, t
         ax.plot(xs, h["test_acc"], label=r, **style(i))
     epoch_axis(ax, epochs)
     ax.set(ylabel="test accuracy", title="test accuracy")
-    if len(results) <= 6:
-        ax.legend(fontsize=8)
-    else:  # many rules: one legend beside the panels, not over the data
-        fig.legend(*ax.get_legend_handles_labels(), loc="outside right center", fontsize=8)
+    if len(results) <= 4:
+        ax.legend()
+    else:  # many rules: one legend below the panels, not over the data
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=min(6, len(results)))
     for k in range(n_hidden):
         ax = axs[1 + k]
         cosines = []
@@ -371,9 +373,9 @@ def plot_compare(results: dict[str, dict[str, Any]], out: Path, n_hidden: int, t
             ys = [_nan(a["signal_cos"][k]) for a in al]
             cosines += ys
             ax.plot([a["step"] for a in al], ys, markersize=3, **style(i))
-        alignment_axis(ax, cosines, ylabel="cosine with BP's signal" if k == 0 else "")
+        alignment_axis(ax, cosines)
         ax.set(xlabel="step", title=f"alignment, hidden layer {k + 1}")
-    fig.suptitle(title, fontsize=9)
+    suptitle(fig, title)
     path = out / "compare.png"
     save_figure(fig, path)
     return [path]

@@ -3,9 +3,8 @@
 Each field of :class:`RunConfig` is one entry of the one table of run options: its default, its kind of value
 (:mod:`nnlite.config.values`: how it is read from text and checked as a Python value), its group, its help and
 whether it has a command-line flag. ``nnlite train``'s and ``nnlite compare``'s flags are built from these entries
-(:mod:`nnlite.cli.parser`), and a spec row is a ``RunConfig`` by field names (:func:`RunConfig.from_mapping`), so a
-spec row means exactly what the command line means.
-"""
+(:mod:`nnlite.cli.parser`), and a spec row is a ``RunConfig`` by field names (:func:`RunConfig.from_mapping`): it
+means exactly what the command line means."""
 
 from __future__ import annotations
 
@@ -65,6 +64,16 @@ class RunConfig:
     kept in one mapping, :attr:`rule_options` (the ones given, by run-option name), and read and given by their
     names as any field: ``RunConfig(rule="dkp", kp_lr=0.01).kp_lr``. Those of a rule registered later are options
     as soon as it is registered.
+
+    Examples
+    --------
+    >>> from nnlite.config import RunConfig
+    >>> c = RunConfig(rule="dfa", hidden=[64, 64], epochs=2)
+    >>> c.rule, c.hidden, c.epochs, c.optimizer, c.replace(epochs=3).epochs
+    ('dfa', (64, 64), 2, 'momentum', 3)
+    >>> RunConfig(optimizer="adam", momentum=0.9)
+    Traceback (most recent call last):
+    nnlite.config.checks.ConfigError: 'momentum' (--momentum) applies to sgd, momentum and nesterov, not adam
     """
 
     def __init__(self, **values: Any) -> None:

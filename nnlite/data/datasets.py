@@ -29,12 +29,18 @@ STD_FLOOR = 1e-2
 class Dataset:
     """A train/test split.
 
-    Attributes
+    :func:`load` makes one; each parameter is also the attribute of that name.
+
+    Parameters
     ----------
     x_train : ndarray, shape ``(N_train, *shape)``
-    y_train : ndarray of int64, shape (N_train,), values in [0, n_classes)
+        The training inputs, float32 or float64.
+    y_train : ndarray of int64, shape (N_train,)
+        The training labels, values in ``[0, n_classes)``.
     x_test : ndarray, shape ``(N_test, *shape)``
+        The test inputs, of ``x_train``'s dtype.
     y_test : ndarray of int64, shape (N_test,)
+        The test labels.
     name : str
         One of ``KNOWN_DATASETS``, or an own file's name without ``.npz``.
     n_classes : int
@@ -52,6 +58,18 @@ class Dataset:
     A Dataset unpacks like Keras' ``load_data()``::
 
         (x_train, y_train), (x_test, y_test) = nnlite.data.load("digits")
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> d = nn.data.load("digits")
+    >>> d.x_train.shape, d.x_train.dtype, d.n_classes, d.shape
+    ((1437, 64), dtype('float32'), 10, (64,))
+    >>> (x_train, y_train), (x_test, y_test) = d
+    >>> x_test.shape, y_test.dtype
+    ((360, 64), dtype('int64'))
+    >>> nn.data.load("digits", flatten=False).shape  # images: (C_in, H, W)
+    (1, 8, 8)
     """
 
     x_train: np.ndarray

@@ -231,9 +231,17 @@ def _units(variation: str) -> int:
 def _figure(
     kind: str, spec: Spec, rows: list[dict[str, Any]], records: list[dict[str, Any]], folder: Path, title: str
 ) -> None:
-    from ..figures import alignment_axis, new_figure, save_png, style
+    from ..figures import drawn
 
-    fig, (a1, a2) = new_figure(2, width=5.0)
+    drawn(_draw)(kind, spec, rows, records, folder, title)
+
+
+def _draw(
+    kind: str, spec: Spec, rows: list[dict[str, Any]], records: list[dict[str, Any]], folder: Path, title: str
+) -> None:
+    from ..figures import alignment_axis, new_figure, save_png, style, suptitle
+
+    fig, (a1, a2) = new_figure(2, row_height=3.0)
     if kind == "bottleneck":  # Launay Fig. 4: accuracy and the masked layer's alignment vs trainable units
         readings: list[str | None] = list(spec.readings) or [None]
         cosines: list[Any] = []
@@ -247,9 +255,9 @@ def _figure(
             a2.plot(xs, [math.nan if y is None else y for y in ys], label=reading, **style(i))
         a1.set(xscale="log", xlabel="trainable units in layer 2", ylabel="test accuracy %", title="accuracy")
         alignment_axis(a2, cosines, ylabel="cosine of layer 2 with BP")
-        a2.set(xscale="log", xlabel="trainable units in layer 2", title="alignment of the bottlenecked layer")
+        a2.set(xscale="log", xlabel="trainable units in layer 2", title="alignment of layer 2")
         if spec.readings:
-            a1.legend(fontsize=7)
+            a1.legend()
     else:  # Gilmer Fig. 1: local-error angles and readout accuracy over training, a colour per row
         first = min((x["seed"] for x in records), default=None)
         mine = [r for r in records if r["status"] == "ok" and r["seed"] == first]
@@ -263,8 +271,10 @@ def _figure(
                 a1.plot(steps, [a["error_angle"][k] for a in al], label=label, **kw)
                 a2.plot(steps, [a["readout_acc"][k] for a in al], label=label, **kw)
         a1.axhline(90, color="black", linewidth=0.8, linestyle=":", zorder=0)
-        a1.set(xlabel="step", ylabel="angle between e_k and e (degrees)", title="local error against e")
-        a2.set(xlabel="step", ylabel="readout accuracy", title="accuracy of each random readout")
-        a1.legend(fontsize=7, ncol=2)
-    fig.suptitle(title, fontsize=9)
+        a1.set(xlabel="step", ylabel="angle of e_k with e (degrees)", title="local error against e")
+        a2.set(xlabel="step", ylabel="readout accuracy", title="each random readout")
+        handles, labels = a1.get_legend_handles_labels()
+        if handles:  # below the panels, not over the data
+            fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)))
+    suptitle(fig, title)
     save_png(fig, own_file(folder, f"{kind}.png"), own=True)

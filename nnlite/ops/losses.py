@@ -87,6 +87,20 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy.
 
+    Parameters
+    ----------
+    logits : ndarray, shape (N, C)
+        The network's outputs, float32 or float64, N >= 1 samples of C >= 1 classes.
+    y : ndarray of int, shape (N,)
+        The labels, integers in ``[0, C)``; the targets are their one-hot codes.
+
+    Returns
+    -------
+    loss : float
+        The loss of the batch.
+    e : ndarray, shape (N, C)
+        ``dL/d(logits)``, in the logits' dtype.
+
     Notes
     -----
     ``L = -(1/N) sum_n log softmax(z_n)[y_n]`` and ``e = (softmax(z) - onehot(y)) / N``.
@@ -104,12 +118,35 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
 def binary_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Sigmoid binary cross-entropy against one-hot targets (the loss of the DFA literature).
 
+    Parameters
+    ----------
+    logits, y : ndarray
+        As for :func:`nnlite.ops.losses.softmax_cross_entropy`.
+
+    Returns
+    -------
+    loss : float
+        The batch mean of the per-sample loss.
+    e : ndarray, shape (N, C)
+        ``dL/d(logits)``, in the logits' dtype.
+
     Notes
     -----
     With ``t = onehot(y)`` and ``p = sigmoid(z)``:
     ``L = -(1/N) sum_n sum_c [t log p + (1 - t) log(1 - p)]`` and ``e = (p - t) / N``.
     Computed as ``softplus((1 - 2t) z)`` (``= softplus(z) - t z`` for ``t`` in {0, 1}) so that large logits do
     not overflow and infinite ones give the limit: 0 for ``+inf`` with ``t = 1`` and ``-inf`` with ``t = 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> loss, e = nn.binary_cross_entropy(np.zeros((2, 3), dtype=np.float32), np.array([0, 2]))
+    >>> round(loss, 4)  # 3 log 2: each of the 3 outputs is at p = 1/2
+    2.0794
+    >>> e  # (p - t) / N
+    array([[-0.25,  0.25,  0.25],
+           [ 0.25,  0.25, -0.25]], dtype=float32)
     """
     y = check_logits_and_labels(logits, y)
     n, c = logits.shape
@@ -128,11 +165,34 @@ def binary_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.n
 def binary_cross_entropy_sum(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Sigmoid binary cross-entropy summed over the batch, without ``1/N`` (Nøkland's dfa-torch loss).
 
+    Parameters
+    ----------
+    logits, y : ndarray
+        As for :func:`nnlite.ops.losses.softmax_cross_entropy`.
+
+    Returns
+    -------
+    loss : float
+        The sum of the per-sample losses.
+    e : ndarray, shape (N, C)
+        ``dL/d(logits)``, in the logits' dtype.
+
     Notes
     -----
     ``L = -sum_n sum_c [t log p + (1 - t) log(1 - p)]`` and ``e = p - t``: N times
     :func:`binary_cross_entropy`'s loss and error. The one loss here whose ``e`` does not carry ``1/N``, so
     every rule's step is N times the mean loss's at the same lr.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> loss, e = nn.binary_cross_entropy_sum(np.zeros((2, 3), dtype=np.float32), np.array([0, 2]))
+    >>> round(loss, 4)  # N = 2 times binary_cross_entropy's 3 log 2
+    4.1589
+    >>> e  # p - t, no 1/N
+    array([[-0.5,  0.5,  0.5],
+           [ 0.5,  0.5, -0.5]], dtype=float32)
     """
     loss, e = binary_cross_entropy(logits, y)
     n = logits.shape[0]
@@ -143,9 +203,35 @@ def binary_cross_entropy_sum(logits: np.ndarray, y: np.ndarray) -> tuple[float, 
 def mean_squared_error(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Half squared error against one-hot targets, summed over classes and averaged over the batch.
 
+    Parameters
+    ----------
+    out : ndarray, shape (N, C)
+        The network's outputs (no activation is applied), float32 or float64.
+    y : ndarray
+        As for :func:`nnlite.ops.losses.softmax_cross_entropy`.
+
+    Returns
+    -------
+    loss : float
+        The batch mean of the per-sample loss.
+    e : ndarray, shape (N, C)
+        ``dL/d(out)``, in ``out``'s dtype.
+
     Notes
     -----
     ``L = (1/N) sum_n 0.5 ||out_n - onehot(y_n)||^2`` and ``e = (out - onehot(y)) / N``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnlite as nn
+    >>> out = np.array([[1.0, 0.0], [0.5, 0.5]], dtype=np.float32)
+    >>> loss, e = nn.mean_squared_error(out, np.array([0, 1]))
+    >>> loss  # (0 + 0.5 * (0.25 + 0.25)) / 2
+    0.125
+    >>> e
+    array([[ 0.  ,  0.  ],
+           [ 0.25, -0.25]], dtype=float32)
     """
     y = check_logits_and_labels(out, y)
     n, c = out.shape

@@ -15,9 +15,12 @@ __all__ = ["History"]
 class History:
     """What :func:`fit` measured, one entry per completed epoch.
 
-    Attributes
+    :func:`fit` makes and fills it; each parameter is also the attribute of that name.
+
+    Parameters
     ----------
     epoch : list of int
+        The number (1-based) of each completed epoch.
     train_loss : list of float
         Mean of the batch losses over the epoch (training mode, weights changing during the epoch).
     train_acc : list of float
@@ -31,6 +34,19 @@ class History:
     stopped : dict or None
         ``{"epoch", "step", "reason"}`` if training stopped early (a NaN or infinite loss).
     rule : str
+        The rule's registry name (e.g. ``"bp"``, ``"dfa"``).
+
+    Examples
+    --------
+    >>> import nnlite as nn
+    >>> (x, y), test = nn.data.load("digits")
+    >>> net = nn.mlp([64, 32, 10], seed=0)
+    >>> h = nn.fit(net, nn.BP(), nn.softmax_cross_entropy, nn.SGD(lr=0.1), (x, y), test,
+    ...            epochs=2, batch_size=32, seed=0, progress=False)
+    >>> h.rule, h.epoch, len(h.train_loss), len(h.test_acc)
+    ('bp', [1, 2], 2, 2)
+    >>> h.test_acc[-1] > 0.8, h.stopped
+    (True, None)
     """
 
     epoch: list = field(default_factory=list)
