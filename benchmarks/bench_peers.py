@@ -322,7 +322,6 @@ def main(argv=None):
     path = out / ("peers_quick.json" if quick else "peers.json")
     print(machine_header())
     versions = {g: products.blas.load(g).version for g in providers if g != "auto"}
-    print("matrix-product providers: " + "; ".join(f"{g}: {v}" for g, v in versions.items()))
     result = {
         "meta": meta(batch=batch, rounds=rounds, pause=args.pause, block=args.block, providers=versions),
         "configs": [],

@@ -53,7 +53,7 @@ def make_rule(name: str, seed: int = 1):
         c.__name__.lower(): c
         for c in (nnlite.BP, nnlite.FA, nnlite.DFA, nnlite.SDFA, nnlite.DRTP, nnlite.USF, nnlite.IFA, nnlite.LAFS)
     }[name]
-    return cls() if name == "bp" else cls(seed=seed)
+    return cls() if name in ("bp", "usf") else cls(seed=seed)
 
 
 def _data(model: str, seed: int = 0):
@@ -299,15 +299,17 @@ def main(argv=None):
 
 
 def figure(result: dict[str, Any], path: Path) -> None:
-    """Each step's measured phases (solid) beside their roofline times (hatched), one panel per thread count; drawn
-    at 7.5 x 3.2 in per panel, text at 9 pt or more."""
+    """Each step's measured phases (solid) beside their roofline times (hatched), one panel per thread count, drawn
+    for the documentation's text column (:mod:`nnlite.figures`: no text under 9 pt on the page)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from nnlite.figures import DPI, WIDTH_IN, save_png
+
     configs = result["configs"]
-    fig, axes = plt.subplots(len(configs), 1, figsize=(7.5, 3.2 * len(configs)), squeeze=False)
+    fig, axes = plt.subplots(len(configs), 1, figsize=(WIDTH_IN, 3.3 * len(configs) + 0.5), squeeze=False)
     colors = {"forward": "#4c72b0", "backward": "#dd8452", "update": "#55a868"}
     for ax, cfg in zip(axes[:, 0], configs):
         names = [f"{r['model']}:{r['rule']}" for r in cfg["rows"]]
@@ -316,17 +318,17 @@ def figure(result: dict[str, Any], path: Path) -> None:
             bottom = np.zeros(len(names))
             for ph, col in colors.items():
                 v = np.array([r["phases"][ph][key] * 1e3 for r in cfg["rows"]])
-                label = ph if hatch is None else f"{ph} (roofline)"
-                alpha = 1.0 if hatch is None else 0.5
+                label = ph if hatch is None else None
+                alpha = 1.0 if hatch is None else 0.45
                 ax.bar(xs + shift, v, 0.38, bottom=bottom, color=col, hatch=hatch, alpha=alpha, label=label)
                 bottom += v
-        ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=9)
-        ax.set_ylabel("ms per step", fontsize=10)
+        ax.set_xticks(xs, names, rotation=40, ha="right", fontsize=9)
+        ax.set_ylabel("ms per step", fontsize=9)
         ax.tick_params(axis="y", labelsize=9)
-        ax.set_title(f"{cfg['threads']} thread(s), {cfg['gemm']}: measured (solid) and roofline (hatched)", fontsize=10)
-        ax.legend(fontsize=9, ncol=2)
+        ax.set_title(f"{cfg['threads']} thread(s), {cfg['gemm']}: measured | roofline (hatched)", fontsize=10)
+        ax.legend(fontsize=9, ncol=3, loc="upper right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_png(fig, path, dpi=DPI)
     plt.close(fig)
 
 

@@ -203,3 +203,15 @@ def test_the_readability_check_sees_small_wide_and_cut_text():
     assert any("shrunk" in p for p in unreadable(wide, DPI))
     assert not any("shrunk" in p for p in unreadable(Figure(figsize=(WIDTH_IN, 3)), 2 * DPI))  # a sharper PNG
     assert page_points(9, WIDTH_IN, DPI) >= 9 > page_points(9, 2 * WIDTH_IN, DPI)
+
+
+def test_the_roofline_figure_reads_at_the_width_the_site_shows_it(tmp_path, monkeypatch):
+    from benchmarks.bench_roofline import figure
+
+    seen = _saved_figures(monkeypatch)
+    phases = {ph: {"measured_s": 0.004, "roofline_s": 0.002} for ph in ("forward", "backward", "update")}
+    rows = [{"model": m, "rule": r, "phases": phases} for m, r in [("mlp", "bp"), ("mlp", "dfa"), ("cnn", "bp")]]
+    figure({"configs": [{"threads": t, "gemm": "numpy", "rows": rows} for t in (1, 2)]}, tmp_path / "r.png")
+    assert len(seen) == 1
+    for fig, dpi in seen:
+        assert unreadable(fig, dpi) == []

@@ -306,9 +306,7 @@ class RunConfig:
         "multiply the lr by --lr-decay-factor after each of these epochs, e.g. 50,75 (biotorch; default: none)",
         metavar="E1,E2,...",
     )
-    lr_decay_factor: float = _opt(
-        0.1, V.positive_float, "optimisation", "the lr's factor at each of --lr-decay-epochs (default 0.1)"
-    )
+    lr_decay_factor: float = _opt(0.1, V.positive_float, "optimisation", "lr factor at --lr-decay-epochs (default 0.1)")
     batch_size: int = _opt(DEFAULT_BATCH_SIZE, V.positive_int, "optimisation", f"default {DEFAULT_BATCH_SIZE}")
     seed: int = _opt(0, V.seed, "optimisation", "seed of every random stream, >= 0 (default 0)")
     # runtime
@@ -319,14 +317,7 @@ class RunConfig:
         "BLAS threads: a number, 0 for the BLAS default, or auto (default; nnlite.runtime's choice)",
         metavar="N",
     )
-    gemm: str = _opt(
-        "auto",
-        V.choice(lambda: ("auto", "numpy", "mkl", "openblas")),
-        "output",
-        "matrix-product provider: auto (default: $NNLITE_GEMM, else the fastest installed one, measured once per "
-        "machine), numpy, mkl or openblas",
-        metavar="NAME",
-    )
+    gemm: str = _opt("auto", V.gemm, "output", V.GEMM_HELP, metavar="NAME")
     # measurements
     final_alignment: int = _opt(
         128,

@@ -44,6 +44,7 @@ __all__ = [
     "switch",
     "text",
     "threads",
+    "gemm",
 ]
 
 
@@ -285,6 +286,12 @@ def _threads(value: Any) -> int | str:
 
 
 threads = Kind(_threads_text, _threads)
+#: A run's matrix-product provider (nnlite.backend.products): ``auto`` or one of the providers nnlite knows.
+gemm = choice(lambda: ("auto", "numpy", "mkl", "openblas"))
+GEMM_HELP = (
+    "matrix-product provider: auto (default: $NNLITE_GEMM, else the fastest installed one, measured once per "
+    "machine), numpy, mkl or openblas"
+)
 
 
 def _activation(value: Any) -> str:
