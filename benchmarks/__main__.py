@@ -21,6 +21,7 @@ the same from the source checkout).
   phase by phase, and against its own products run alone (:mod:`benchmarks.bench_roofline`);
 - ``fold``: the MLP's weight-gradient products alone, then an update pass, and folded into one GEMM each
   (:mod:`benchmarks.bench_fold`);
+- ``cnn-kernels``: where ``cnn()``'s step spends its time, kernel by kernel (:mod:`benchmarks.bench_cnn_kernels`);
 - ``bombs``: peak memory of crafted hostile files read by nnlite (:mod:`benchmarks.bench_bombs`).
 
 Every one times through :mod:`benchmarks.harness` and records the machine in its table header and its JSON.
@@ -45,6 +46,7 @@ SUBCOMMANDS = {
     "contention": "bench_contention",
     "roofline": "bench_roofline",
     "fold": "bench_fold",
+    "cnn-kernels": "bench_cnn_kernels",
 }
 
 

@@ -456,3 +456,15 @@ def test_roofline_and_fold_quick_runs_write_their_results(tmp_path):
     assert set(fold["configs"][0]["median_ms"]) == {
         "products", "products+sgd", "folded sgd", "products+momentum", "folded momentum"
     }  # fmt: skip
+
+
+def test_the_cnn_kernel_table_times_each_kernel_family_and_restores_them():
+    import nnlite.backend.conv_im2col as ci
+    from benchmarks.bench_cnn_kernels import profile
+
+    before = ci.im2col
+    r = profile(1, "numpy", steps=1)
+    assert set(r["kernels_s"]) == {"im2col", "col2im", "pooling", "products"}
+    assert all(v > 0 for v in r["kernels_s"].values())
+    assert sum(r["kernels_s"].values()) < r["phases_s"]["step"]  # parts of the step, not more than it
+    assert ci.im2col is before  # the timers are gone afterwards
