@@ -245,7 +245,7 @@ def _parser():
         "--gemm",
         default=None,
         help="comma-separated matrix-product providers for nnlite's candidates (numpy, mkl, openblas, auto; "
-        "default: every installed one); numpy's keep the plain names (nnlite:bp), the others get @NAME",
+        "default: every installed one, --quick: numpy); numpy's keep the plain names (nnlite:bp), the others get @NAME",
     )
     p.add_argument("--sgd", action="store_true", help="also nnlite's BP step with plain SGD (no momentum)")
     p.add_argument("--out", default="bench_results")
@@ -316,7 +316,7 @@ def main(argv=None):
     with_biotorch = with_torch and importlib.util.find_spec("biotorch") is not None
     from nnlite.backend import products
 
-    providers = tuple((args.gemm or ",".join(products.available())).split(","))
+    providers = tuple((args.gemm or ("numpy" if quick else ",".join(products.available()))).split(","))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / ("peers_quick.json" if quick else "peers.json")

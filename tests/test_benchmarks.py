@@ -195,6 +195,15 @@ def test_peers_quick_times_each_candidate_in_its_own_process(tmp_path):
     assert all("load" in r and "steal" in r for r in cfg["rounds"])
 
 
+def test_peers_quick_times_each_provider_and_the_plain_sgd_step(tmp_path):
+    argv = ["peers", "--quick", "--no-torch", "--no-gemm", "--gemm", "numpy,openblas", "--sgd", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    (cfg,) = json.loads((tmp_path / "peers_quick.json").read_text())["configs"]
+    names = {"nnlite:bp", "nnlite:dfa", "nnlite:bp-sgd"}
+    assert set(cfg["times"]) == names | {f"{n}@openblas" for n in names}
+    assert {"nnlite DFA / nnlite BP [openblas]", "nnlite BP / numpy's [openblas]"} <= set(cfg["quoted"])
+
+
 def test_processes_quick_records_each_fresh_process(tmp_path):
     assert main(["processes", "--quick", "--out", str(tmp_path)]) == 0
     doc = json.loads((tmp_path / "processes_quick.json").read_text())
