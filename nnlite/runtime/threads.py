@@ -69,8 +69,12 @@ def blas_threads_now() -> int:
     return max((lib.num_threads for lib in libs), default=1)
 
 
-def _as_worker(fn: Callable[[_T], _R], item: _T) -> _R:
+def _as_worker(fn: Callable[[_T], _R], item: _T, blas: int | None = None) -> _R:
     _LOCAL.busy = True
+    if blas is not None:  # oneMKL keeps a thread count per thread: a pool thread takes its caller's
+        from ..backend.blas import set_thread_local
+
+        set_thread_local(blas)
     try:
         return fn(item)
     finally:
@@ -91,7 +95,8 @@ def parallel_map(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     global _POOL
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="nnlite")
-    futures = [_POOL.submit(_as_worker, fn, item) for item in items[1:]]
+    blas = blas_threads_now()
+    futures = [_POOL.submit(_as_worker, fn, item, blas) for item in items[1:]]
     try:
         first = _as_worker(fn, items[0])
     finally:
