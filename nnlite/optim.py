@@ -231,6 +231,7 @@ class SGD(Optimizer):
 
     @property
     def folds(self) -> bool:  # type: ignore[override]
+        """True unless Nesterov: the update folds into the weight-gradient products."""
         return not self.nesterov
 
     def step(self, params: Params, grads: Params) -> None:
