@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KNOWN", "Provider", "ProviderUnavailable", "load", "set_thread_local"]
+__all__ = ["KNOWN", "Provider", "ProviderUnavailable", "load"]
 
 #: The providers nnlite knows, in the order ``auto`` tries them.
 KNOWN = ("numpy", "mkl", "openblas")
@@ -217,15 +217,6 @@ def _openblas() -> Provider:
         np.float64: _bind(lib, "scipy_cblas_dgemm", ctypes.c_int, ctypes.c_double),
     }
     return Provider("openblas", _openblas_config(lib, "scipy_openblas_get_config"), os.path.realpath(path), gemm)
-
-
-def set_thread_local(n: int) -> None:
-    """Make oneMKL, when loaded, use ``n`` threads for the calls of the calling thread: its count is per thread
-    (OpenMP's), so a thread of nnlite's pool would otherwise run it at the machine's default, beside the caller's
-    limit (:func:`nnlite.runtime.threads.parallel_map` calls it in each pool thread with its caller's count)."""
-    p = _LOADED.get("mkl")
-    if p is not None and p.path is not None:
-        ctypes.CDLL(p.path).MKL_Set_Num_Threads_Local(int(n))
 
 
 def load(name: str) -> Provider:

@@ -71,10 +71,10 @@ def blas_threads_now() -> int:
 
 def _as_worker(fn: Callable[[_T], _R], item: _T, blas: int | None = None) -> _R:
     _LOCAL.busy = True
-    if blas is not None:  # oneMKL keeps a thread count per thread: a pool thread takes its caller's
-        from ..backend.blas import set_thread_local
-
-        set_thread_local(blas)
+    if blas is not None:  # oneMKL keeps a thread count per thread (OpenMP's): a pool thread takes its caller's
+        for lib in controller().lib_controllers:
+            if lib.internal_api == "mkl":
+                lib.dynlib.MKL_Set_Num_Threads_Local(int(blas))
     try:
         return fn(item)
     finally:
